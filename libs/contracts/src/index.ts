@@ -1,0 +1,6 @@
+export * from './topics.js';
+export * from './heartbeat.schema.js';
+export * from './presence.schema.js';
+export * from './command.schema.js';
+export * from './validation.js';
+export * from './provisioning.js';

@@ -1,0 +1,91 @@
+import type { z } from 'zod';
+
+/** Machine-readable reasons a message is rejected; used as metric labels and dead-letter reasons. */
+export const RejectReason = {
+  PayloadTooLarge: 'payload_too_large',
+  MalformedJson: 'malformed_json',
+  UnsupportedVersion: 'unsupported_version',
+  SchemaViolation: 'schema_violation',
+  ClockSkew: 'clock_skew',
+  UnknownTopic: 'unknown_topic',
+  AclDenied: 'acl_denied',
+} as const;
+export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason];
+
+export type ParseResult<T> =
+  | { ok: true; value: T; extra: Record<string, unknown> | null }
+  | { ok: false; reason: RejectReason; detail: string };
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+    .join('; ');
+}
+
+/** Collects keys present in `raw` but not declared by the schema's shape, recursively for nested objects. */
+export function extraFields(raw: unknown, known: unknown): Record<string, unknown> | null {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return null;
+  const shape = shapeOf(known);
+  if (!shape) return null;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (!(key in shape)) {
+      out[key] = value;
+      continue;
+    }
+    const nested = extraFields(value, shape[key]);
+    if (nested) out[key] = nested;
+  }
+  return Object.keys(out).length > 0 ? out : null;
+}
+
+function shapeOf(schema: unknown): Record<string, unknown> | null {
+  let current: unknown = schema;
+  // unwrap optional/default wrappers
+  for (let i = 0; i < 4 && current && typeof current === 'object'; i++) {
+    const def = (current as { def?: { type?: string; innerType?: unknown; shape?: Record<string, unknown> } }).def;
+    if (!def) return null;
+    if (def.type === 'object' && def.shape) return def.shape;
+    if (def.innerType) current = def.innerType;
+    else return null;
+  }
+  return null;
+}
+
+/**
+ * Parses an MQTT payload against a versioned schema. Never throws: every failure comes back as a
+ * specific reason plus a human-readable detail.
+ */
+export function parsePayload<S extends z.ZodType>(
+  payload: Buffer | Uint8Array | string,
+  schema: S,
+  options: { maxBytes: number; supportedVersions: readonly number[] },
+): ParseResult<z.infer<S>> {
+  const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
+  if (size > options.maxBytes) {
+    return { ok: false, reason: 'payload_too_large', detail: `payload is ${size} bytes, limit is ${options.maxBytes}` };
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8'));
+  } catch (err) {
+    return { ok: false, reason: 'malformed_json', detail: err instanceof Error ? err.message : 'invalid JSON' };
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    return { ok: false, reason: 'malformed_json', detail: 'payload must be a JSON object' };
+  }
+  const version = (raw as { v?: unknown }).v;
+  if (typeof version !== 'number' || !options.supportedVersions.includes(version)) {
+    return {
+      ok: false,
+      reason: 'unsupported_version',
+      detail: `schema version ${JSON.stringify(version ?? null)} not supported (supported: ${options.supportedVersions.join(', ')})`,
+    };
+  }
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    return { ok: false, reason: 'schema_violation', detail: describeIssues(result.error) };
+  }
+  return { ok: true, value: result.data, extra: extraFields(raw, schema) };
+}
