@@ -1,0 +1,3 @@
+import { GATEWAY_FEATURES, runMain } from '#runtime';
+
+await runMain('gateway', GATEWAY_FEATURES);

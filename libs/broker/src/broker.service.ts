@@ -1,0 +1,222 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
+import { commandAckSchema, parsePayload, presenceSchema, PresenceReason, TerminalTopicKind } from '#contracts';
+import { APP_CONFIG, type AppConfig } from '#config';
+import { IngestService } from '#ingest';
+import { HealthService, MetricsService } from '#observability';
+import { AckTimeoutError } from '#ingest';
+import { MqttAuthService } from './mqtt-auth.service.js';
+import { AuthFailure, type MqttIdentity } from './mqtt-identity.js';
+import { canSubscribe, decidePublish } from './topic-acl.js';
+
+/**
+ * Publishes we acknowledge but must not deliver (rejected input) are re-addressed here: MQTT
+ * wildcards never match topics starting with `$`, and no ACL lets anyone subscribe to it.
+ */
+const DISCARD_TOPIC = '$discard';
+const SMALL_MESSAGE_MAX_BYTES = 2048;
+
+interface ClientInternals {
+  /** aedes sets it when a DISCONNECT packet arrived (no Last Will is sent then). */
+  _disconnected?: boolean;
+}
+
+function discard(packet: PublishPacket): void {
+  packet.topic = DISCARD_TOPIC;
+  packet.retain = false;
+}
+
+function remoteAddress(client: Client): string | null {
+  const conn = client.conn as Partial<Socket>;
+  return typeof conn.remoteAddress === 'string' ? conn.remoteAddress : null;
+}
+
+/**
+ * The MQTT broker (aedes) with terminal authentication, topic ACL, presence and heartbeat ingest
+ * inside its hooks. A QoS 1 heartbeat's PUBACK is held until its batch commits: aedes writes
+ * PUBACK as soon as authorizePublish calls back, and stops reading that client's socket meanwhile.
+ */
+@Injectable()
+export class BrokerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('Broker');
+  private aedes: Aedes | null = null;
+  private server: Server | null = null;
+  private readonly identities = new WeakMap<Client, MqttIdentity>();
+  /** Current connection per terminal, to tell a takeover from a real disconnect. */
+  private readonly sessions = new Map<string, Client>();
+  private shuttingDown = false;
+  private boundPort = 0;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(MqttAuthService) private readonly auth: MqttAuthService,
+    @Inject(IngestService) private readonly ingest: IngestService,
+    @Inject(MetricsService) private readonly metrics: MetricsService,
+    @Inject(HealthService) health: HealthService,
+  ) {
+    health.register('mqtt', async () => ({ name: 'mqtt', ok: this.server?.listening === true, detail: `port ${this.boundPort}` }));
+  }
+
+  /** The port actually bound (useful with port 0). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const aedes = await Aedes.createBroker({
+      id: `gateway-${process.pid}`,
+      heartbeatInterval: 60_000,
+      authenticate: (client, username, password, done) => this.onAuthenticate(client, username, password, done),
+      authorizePublish: (client, packet, done) => this.onPublish(client, packet, done),
+      authorizeSubscribe: (client, sub, done) => this.onSubscribe(client, sub, done),
+    });
+    aedes.on('client', (client) => this.onConnected(client));
+    aedes.on('clientDisconnect', (client) => this.onDisconnected(client));
+    aedes.on('clientError', (client, err) => this.logger.debug(`client ${client.id} error: ${err.message}`));
+    this.aedes = aedes;
+    const server = createServer((socket) => aedes.handle(socket));
+    server.maxConnections = this.config.mqtt.maxConnections;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.config.mqtt.port, this.config.mqtt.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = server.address();
+    this.boundPort = typeof address === 'object' && address ? address.port : this.config.mqtt.port;
+    this.server = server;
+    this.logger.log(`MQTT listening on ${this.config.mqtt.host}:${this.boundPort}`);
+  }
+
+  private onAuthenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (error: AuthenticateError | null, success: boolean | null) => void,
+  ): void {
+    this.auth.authenticate(client.id, username, password).then(
+      (result) => {
+        if (result.ok) {
+          this.identities.set(client, result.identity);
+          this.metrics.mqttConnects.inc({ kind: result.identity.kind });
+          return done(null, true);
+        }
+        this.metrics.authFailures.inc({ reason: result.failure });
+        const err = Object.assign(new Error(`not authorized: ${result.failure}`), { returnCode: 5 }) as AuthenticateError;
+        done(err, false);
+      },
+      (err: unknown) => {
+        // Database unreachable: "server unavailable" tells the terminal to retry later.
+        this.metrics.authFailures.inc({ reason: AuthFailure.Unavailable });
+        this.logger.warn(`auth lookup failed: ${err instanceof Error ? err.message : String(err)}`);
+        done(Object.assign(new Error('server unavailable'), { returnCode: 3 }) as AuthenticateError, false);
+      },
+    );
+  }
+
+  private onSubscribe(client: Client, sub: Subscription, done: (error: Error | null, subscription?: Subscription | null) => void): void {
+    const identity = this.identities.get(client);
+    if (identity && canSubscribe(identity, sub.topic)) return done(null, sub);
+    this.metrics.aclDenied.inc({ action: 'subscribe' });
+    // null: SUBACK 0x80 for this filter, the connection stays up.
+    done(null, null);
+  }
+
+  private onPublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
+    // Publishes by the broker itself ($SYS, or on behalf of no client).
+    if (!client) return done(null);
+    const identity = this.identities.get(client);
+    if (!identity) return done(new Error('not authenticated'));
+    const decision = decidePublish(identity, packet.topic);
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    if (!decision.allow) {
+      if (decision.reason === 'acl_denied') this.metrics.aclDenied.inc({ action: 'publish' });
+      this.ingest.reject(client.id, packet.topic, decision.reason, `${identity.kind} ${client.id} may not publish to ${packet.topic}`, payload);
+      discard(packet);
+      return done(null);
+    }
+    switch (decision.kind) {
+      case TerminalTopicKind.Heartbeat:
+        this.ingest.ingestHeartbeat(decision.sn, packet.topic, payload).then(
+          (outcome) => {
+            if (!outcome.stored) discard(packet);
+            done(null);
+          },
+          (err: unknown) => {
+            if (err instanceof AckTimeoutError) this.metrics.ackTimeouts.inc();
+            // No PUBACK: close the connection; the terminal reconnects and retransmits later.
+            this.logger.warn(`heartbeat from ${client.id} not accepted: ${err instanceof Error ? err.message : String(err)}`);
+            client.close();
+          },
+        );
+        return;
+      case TerminalTopicKind.Presence:
+      case TerminalTopicKind.CommandAck: {
+        const schema = decision.kind === TerminalTopicKind.Presence ? presenceSchema : commandAckSchema;
+        const parsed = parsePayload(payload, schema, { maxBytes: SMALL_MESSAGE_MAX_BYTES, supportedVersions: [1] });
+        if (!parsed.ok) {
+          this.ingest.reject(client.id, packet.topic, parsed.reason, parsed.detail, payload);
+          discard(packet);
+        }
+        return done(null);
+      }
+      default:
+        // Commands from service accounts go straight to the terminal.
+        return done(null);
+    }
+  }
+
+  private onConnected(client: Client): void {
+    const identity = this.identities.get(client);
+    this.metrics.mqttConnections.inc();
+    if (identity?.kind !== 'terminal') return;
+    this.sessions.set(identity.sn, client);
+    this.ingest.recordPresence(identity.sn, true, PresenceReason.Connected, remoteAddress(client));
+  }
+
+  private onDisconnected(client: Client): void {
+    const identity = this.identities.get(client);
+    this.metrics.mqttConnections.dec();
+    if (identity?.kind !== 'terminal') return;
+    if (this.sessions.get(identity.sn) !== client) {
+      // A newer connection with the same client id replaced this one: the terminal is still online.
+      this.metrics.presenceEvents.inc({ reason: PresenceReason.TakenOver });
+      return;
+    }
+    this.sessions.delete(identity.sn);
+    const reason = this.shuttingDown
+      ? PresenceReason.ServerShutdown
+      : (client as unknown as ClientInternals)._disconnected
+        ? PresenceReason.CleanDisconnect
+        : PresenceReason.ConnectionLost;
+    this.ingest.recordPresence(identity.sn, false, reason, remoteAddress(client));
+  }
+
+  /** Closes a terminal's live connection, e.g. after it was disabled. */
+  disconnectTerminal(sn: string): boolean {
+    const client = this.sessions.get(sn);
+    if (!client) return false;
+    client.close();
+    return true;
+  }
+
+  get connectedTerminals(): number {
+    return this.sessions.size;
+  }
+
+  /** Stop accepting, close every connection, then flush what ingest holds. */
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    const server = this.server;
+    const aedes = this.aedes;
+    // Stop accepting first; the listener's close completes once aedes has closed every client.
+    const serverClosed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    await serverClosed;
+    await this.ingest.close();
+    this.logger.log('broker stopped, ingest flushed');
+  }
+}

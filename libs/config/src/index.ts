@@ -1,0 +1,4 @@
+export * from './config.schema.js';
+export * from './load-config.js';
+export * from './config.module.js';
+export * from './local-secrets.js';

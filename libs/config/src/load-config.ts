@@ -1,0 +1,67 @@
+
+import { envSchema, type AppConfig } from './config.schema.js';
+
+/** Thrown with one readable message naming every bad setting. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<string, string>> = {}): AppConfig {
+  const source: Record<string, string | undefined> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const value = overrides[key] ?? env[key];
+    // Empty strings count as unset so `FOO= npm start` behaves like no FOO.
+    source[key] = value === '' ? undefined : value;
+  }
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const embedded = e.DATABASE_URL === undefined;
+  if (e.NODE_ENV === 'production' && !embedded && !e.CREDENTIAL_PEPPER) {
+    throw new ConfigError('Invalid configuration:\n  CREDENTIAL_PEPPER: required in production with an external database');
+  }
+  return {
+    env: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    database: {
+      url: e.DATABASE_URL ?? null,
+      // PGlite serves one connection at a time.
+      poolSize: embedded ? 1 : e.DATABASE_POOL_SIZE,
+      timescale: e.DATABASE_TIMESCALE,
+      dataDir: e.DATA_DIR,
+      embeddedPort: e.EMBEDDED_DB_PORT,
+      migrateOnStart: e.MIGRATE_ON_START ?? embedded,
+    },
+    mqtt: { host: e.MQTT_HOST, port: e.MQTT_PORT, maxConnections: e.MQTT_MAX_CONNECTIONS },
+    http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
+    auth: {
+      pepper: e.CREDENTIAL_PEPPER ?? null,
+      adminToken: e.ADMIN_TOKEN ?? null,
+      cacheTtlMs: e.AUTH_CACHE_TTL_MS,
+      cacheMaxEntries: e.AUTH_CACHE_MAX_ENTRIES,
+    },
+    heartbeat: {
+      maxBytes: e.HEARTBEAT_MAX_BYTES,
+      maxFutureSkewS: e.HEARTBEAT_MAX_FUTURE_SKEW_S,
+      maxAgeS: e.HEARTBEAT_MAX_AGE_S,
+    },
+    ingest: {
+      batchMaxRows: e.INGEST_BATCH_MAX_ROWS,
+      batchMaxWaitMs: e.INGEST_BATCH_MAX_WAIT_MS,
+      bufferMaxRows: Math.max(e.INGEST_BUFFER_MAX_ROWS, e.INGEST_BATCH_MAX_ROWS),
+      ackTimeoutMs: e.INGEST_ACK_TIMEOUT_MS,
+      retryMaxBackoffMs: e.INGEST_RETRY_MAX_BACKOFF_MS,
+    },
+    deadLetter: { maxRows: e.DEAD_LETTER_MAX_ROWS, maxPayloadBytes: e.DEAD_LETTER_MAX_PAYLOAD_BYTES },
+    telemetry: {
+      chunkInterval: e.TELEMETRY_CHUNK_INTERVAL,
+      compressAfter: e.TELEMETRY_COMPRESS_AFTER,
+      retention: e.TELEMETRY_RETENTION,
+      maintenanceIntervalMs: e.MAINTENANCE_INTERVAL_MS,
+    },
+  };
+}
+

@@ -1,0 +1,63 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { timescaledb } from '@electric-sql/pglite/timescaledb';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+
+/**
+ * PGlite (WASM PostgreSQL) with TimescaleDB, persisted under a directory and served over the
+ * Postgres wire protocol on loopback, so the app uses the same pg/TypeORM path as production.
+ * PGlite serves one connection at a time and runs no background workers: callers use pool size 1
+ * and TimescaleService runs policy jobs itself.
+ */
+export class EmbeddedDatabase {
+  private constructor(
+    private readonly db: PGlite,
+    private server: PGLiteSocketServer | null,
+    readonly port: number,
+  ) {}
+
+  static async start(options: { dataDir: string; port?: number }): Promise<EmbeddedDatabase> {
+    const dir = resolve(options.dataDir, 'pg');
+    mkdirSync(dir, { recursive: true });
+    const db = await PGlite.create({ dataDir: dir, extensions: { timescaledb } });
+    const embedded = new EmbeddedDatabase(db, null, 0);
+    return embedded.listen(options.port ?? 0);
+  }
+
+  private async listen(port: number): Promise<EmbeddedDatabase> {
+    const server = new PGLiteSocketServer({ db: this.db, port, host: '127.0.0.1' });
+    await server.start();
+    const conn = server.getServerConn();
+    const bound = Number(conn.slice(conn.lastIndexOf(':') + 1));
+    const next = new EmbeddedDatabase(this.db, server, bound);
+    return next;
+  }
+
+  get url(): string {
+    return `postgres://postgres:postgres@127.0.0.1:${this.port}/postgres`;
+  }
+
+  /** Stops accepting connections but keeps the database open (used to simulate an outage). */
+  async stopServer(): Promise<void> {
+    await this.server?.stop();
+    this.server = null;
+  }
+
+  /** Serves again on the same port after stopServer(). */
+  async restartServer(): Promise<void> {
+    if (this.server) return;
+    const server = new PGLiteSocketServer({ db: this.db, port: this.port, host: '127.0.0.1' });
+    await server.start();
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    await this.stopServer();
+    if (!this.db.closed) await this.db.close();
+  }
+}
+
+export function embeddedDataPath(dataDir: string, ...parts: string[]): string {
+  return join(resolve(dataDir), ...parts);
+}

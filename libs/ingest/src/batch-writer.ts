@@ -1,0 +1,206 @@
+/** Outcome of one submitted item once its batch is settled. */
+export type WriteOutcome = 'committed' | 'rejected';
+
+export class AckTimeoutError extends Error {
+  override readonly name = 'AckTimeoutError';
+}
+
+export class WriterClosedError extends Error {
+  override readonly name = 'WriterClosedError';
+}
+
+export interface BatchWriterOptions<T> {
+  name: string;
+  maxBatchRows: number;
+  maxWaitMs: number;
+  /** Items held in memory (queued + in flight). Beyond it submit() waits and tryOffer() drops. */
+  maxBufferedRows: number;
+  /** How long submit() may wait for buffer space before failing with AckTimeoutError. */
+  admissionTimeoutMs: number;
+  /** Parallel batches in flight; keep below the connection pool size. */
+  concurrency: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Writes one batch in one transaction. Throwing retries it (transient) or bisects it (data error). */
+  write: (items: T[]) => Promise<void>;
+  /** True for errors caused by the rows themselves (never succeed on retry). */
+  isDataError: (err: unknown) => boolean;
+  hooks?: {
+    onCommit?: (rows: number, seconds: number) => void;
+    onError?: (err: unknown, rows: number, attempt: number) => void;
+    onRejected?: (item: T, err: unknown) => void;
+    onDepth?: (buffered: number, waiting: number) => void;
+  };
+}
+
+interface Pending<T> {
+  item: T;
+  resolve: (outcome: WriteOutcome) => void;
+  reject: (err: Error) => void;
+}
+
+interface Waiter<T> extends Pending<T> {
+  timer: NodeJS.Timeout;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+/**
+ * Bounded write-behind buffer: groups items into batches by size or age, writes each batch once
+ * and settles every item's promise when its batch commits. Holding an item's promise holds the
+ * MQTT PUBACK, so acknowledged means committed. Memory is bounded: at most maxBufferedRows items
+ * are queued or in flight; further submitters wait (their sockets are not read meanwhile, see
+ * aedes' per-client packet batching) and give up after admissionTimeoutMs.
+ * A failing batch is retried with capped exponential backoff until the database is back; a batch
+ * failing on bad data is bisected so one bad row cannot block the rest.
+ */
+export class BatchWriter<T> {
+  private queue: Pending<T>[] = [];
+  private readonly waiters: Waiter<T>[] = [];
+  private inFlightRows = 0;
+  private inFlightBatches = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private readonly idleResolvers: (() => void)[] = [];
+
+  constructor(private readonly opts: BatchWriterOptions<T>) {}
+
+  get buffered(): number {
+    return this.queue.length + this.inFlightRows;
+  }
+
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
+  /** Resolves when the item is committed (or rejected as bad data); waits for space when full. */
+  submit(item: T): Promise<WriteOutcome> {
+    if (this.closed) return Promise.reject(new WriterClosedError(`${this.opts.name} writer is closed`));
+    return new Promise<WriteOutcome>((resolve, reject) => {
+      if (this.buffered < this.opts.maxBufferedRows && this.waiters.length === 0) {
+        this.enqueue({ item, resolve, reject });
+        return;
+      }
+      const waiter: Waiter<T> = {
+        item,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          const i = this.waiters.indexOf(waiter);
+          if (i >= 0) this.waiters.splice(i, 1);
+          this.report();
+          reject(new AckTimeoutError(`${this.opts.name}: no buffer space within ${this.opts.admissionTimeoutMs} ms`));
+        }, this.opts.admissionTimeoutMs),
+      };
+      this.waiters.push(waiter);
+      this.report();
+    });
+  }
+
+  /** Best effort: queues the item if there is room, otherwise returns false at once. */
+  tryOffer(item: T): boolean {
+    if (this.closed || this.buffered >= this.opts.maxBufferedRows) return false;
+    this.enqueue({ item, resolve: () => undefined, reject: () => undefined });
+    return true;
+  }
+
+  /** Stops accepting items and writes everything held. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of this.waiters.splice(0)) {
+      clearTimeout(w.timer);
+      this.queue.push(w);
+    }
+    this.drain(true);
+    await this.idle();
+  }
+
+  /** Resolves once nothing is queued or in flight. */
+  idle(): Promise<void> {
+    if (this.buffered === 0 && this.waiters.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleResolvers.push(resolve));
+  }
+
+  private enqueue(p: Pending<T>): void {
+    this.queue.push(p);
+    this.report();
+    if (this.queue.length >= this.opts.maxBatchRows) this.drain(false);
+    else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.drain(true);
+      }, this.opts.maxWaitMs);
+    }
+  }
+
+  /** Starts as many batches as concurrency allows; partial batches only when `partial`. */
+  private drain(partial: boolean): void {
+    while (this.inFlightBatches < this.opts.concurrency && this.queue.length > 0) {
+      if (!partial && this.queue.length < this.opts.maxBatchRows) break;
+      const batch = this.queue.splice(0, this.opts.maxBatchRows);
+      void this.run(batch);
+    }
+    if (this.queue.length > 0 && !this.timer && this.inFlightBatches < this.opts.concurrency) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.drain(true);
+      }, this.opts.maxWaitMs);
+    }
+  }
+
+  private async run(batch: Pending<T>[]): Promise<void> {
+    this.inFlightBatches++;
+    this.inFlightRows += batch.length;
+    try {
+      await this.writeWithRetry(batch);
+    } finally {
+      this.inFlightBatches--;
+      this.inFlightRows -= batch.length;
+      this.admitWaiters();
+      this.report();
+      // Keep the pipeline full: a queue that built up while this batch was in flight goes next.
+      if (this.queue.length > 0) this.drain(this.closed || this.queue.length >= this.opts.maxBatchRows || !this.timer);
+      if (this.buffered === 0 && this.waiters.length === 0) for (const r of this.idleResolvers.splice(0)) r();
+    }
+  }
+
+  private async writeWithRetry(batch: Pending<T>[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const started = process.hrtime.bigint();
+      try {
+        await this.opts.write(batch.map((p) => p.item));
+        this.opts.hooks?.onCommit?.(batch.length, Number(process.hrtime.bigint() - started) / 1e9);
+        for (const p of batch) p.resolve('committed');
+        return;
+      } catch (err) {
+        this.opts.hooks?.onError?.(err, batch.length, attempt);
+        if (this.opts.isDataError(err)) {
+          if (batch.length === 1) {
+            this.opts.hooks?.onRejected?.(batch[0].item, err);
+            batch[0].resolve('rejected');
+            return;
+          }
+          const mid = Math.ceil(batch.length / 2);
+          await this.writeWithRetry(batch.slice(0, mid));
+          await this.writeWithRetry(batch.slice(mid));
+          return;
+        }
+        const backoff = Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** Math.min(attempt - 1, 16));
+        await sleep(backoff / 2 + Math.random() * (backoff / 2));
+      }
+    }
+  }
+
+  private admitWaiters(): void {
+    while (this.waiters.length > 0 && this.buffered < this.opts.maxBufferedRows) {
+      const w = this.waiters.shift();
+      if (!w) break;
+      clearTimeout(w.timer);
+      this.queue.push(w);
+    }
+  }
+
+  private report(): void {
+    this.opts.hooks?.onDepth?.(this.buffered, this.waiters.length);
+  }
+}

@@ -1,0 +1,193 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import {
+  HEARTBEAT_SCHEMA_VERSION,
+  heartbeatSchema,
+  parsePayload,
+  RejectReason,
+  type ParseResult,
+  type Heartbeat,
+} from '#contracts';
+import { APP_CONFIG, type AppConfig } from '#config';
+import { MetricsService } from '#observability';
+import { BatchWriter, type WriteOutcome } from './batch-writer.js';
+import { DeadLetterRepository, type DeadLetter } from './dead-letter.repository.js';
+import { HeartbeatRepository } from './heartbeat.repository.js';
+import type { HeartbeatRow } from './heartbeat-row.js';
+import { isDataError, StorageRejectReason, type IngestRejectReason } from './ingest.errors.js';
+import { PresenceRepository, type PresenceEvent } from './presence.repository.js';
+
+export type HeartbeatOutcome = { stored: true } | { stored: false; reason: IngestRejectReason; detail: string };
+
+const DEAD_LETTER_BUFFER_ROWS = 5_000;
+const PRESENCE_BUFFER_ROWS = 50_000;
+
+/**
+ * The write side of the gateway: validates heartbeats and hands them to bounded batch writers for
+ * heartbeats, presence events and dead letters. Presence and dead letters are best effort (dropped
+ * and counted when their buffer is full); heartbeats are never dropped once accepted.
+ */
+@Injectable()
+export class IngestService {
+  private readonly logger = new Logger('Ingest');
+  private readonly heartbeats: BatchWriter<HeartbeatRow>;
+  private readonly presence: BatchWriter<PresenceEvent>;
+  private readonly deadLetters: BatchWriter<DeadLetter>;
+  private presenceOrd = 0;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(MetricsService) private readonly metrics: MetricsService,
+    @Inject(HeartbeatRepository) heartbeatRepo: HeartbeatRepository,
+    @Inject(PresenceRepository) presenceRepo: PresenceRepository,
+    @Inject(DeadLetterRepository) deadLetterRepo: DeadLetterRepository,
+  ) {
+    const ingest = config.ingest;
+    // Leave a connection for presence, dead letters and health checks.
+    const concurrency = Math.max(1, Math.min(4, config.database.poolSize - 2));
+    const common = {
+      maxWaitMs: ingest.batchMaxWaitMs,
+      admissionTimeoutMs: ingest.ackTimeoutMs,
+      retryBaseMs: 50,
+      retryMaxMs: ingest.retryMaxBackoffMs,
+      isDataError,
+    };
+    this.heartbeats = new BatchWriter<HeartbeatRow>({
+      ...common,
+      name: 'heartbeats',
+      maxBatchRows: ingest.batchMaxRows,
+      maxBufferedRows: ingest.bufferMaxRows,
+      concurrency,
+      write: async (rows) => {
+        const inserted = await heartbeatRepo.insertBatch(rows);
+        metrics.heartbeatsStored.inc(inserted);
+        metrics.heartbeatsDuplicate.inc(rows.length - inserted);
+      },
+      hooks: this.hooks('heartbeats', (row, err) =>
+        this.deadLetter({ clientId: row.sn, topic: 'heartbeat', reason: StorageRejectReason, detail: String(err), payload: Buffer.from(JSON.stringify(row.heartbeat)) }),
+      ),
+    });
+    this.presence = new BatchWriter<PresenceEvent>({
+      ...common,
+      name: 'presence',
+      maxBatchRows: ingest.batchMaxRows,
+      maxBufferedRows: PRESENCE_BUFFER_ROWS,
+      concurrency: 1,
+      write: (events) => presenceRepo.insertBatch(events),
+      hooks: this.hooks('presence'),
+    });
+    this.deadLetters = new BatchWriter<DeadLetter>({
+      ...common,
+      name: 'dead_letters',
+      maxBatchRows: 500,
+      maxBufferedRows: DEAD_LETTER_BUFFER_ROWS,
+      concurrency: 1,
+      write: (letters) => deadLetterRepo.insertBatch(letters),
+      hooks: this.hooks('dead_letters'),
+    });
+  }
+
+  private hooks<T>(stream: string, onRejected?: (item: T, err: unknown) => void) {
+    return {
+      onCommit: (rows: number, seconds: number) => {
+        this.metrics.batchSize.observe({ stream }, rows);
+        this.metrics.commitSeconds.observe({ stream }, seconds);
+        this.metrics.databaseUp.set(1);
+      },
+      onError: (err: unknown, rows: number, attempt: number) => {
+        this.metrics.commitErrors.inc({ stream });
+        if (!isDataError(err)) this.metrics.databaseUp.set(0);
+        if (attempt === 1 || attempt % 20 === 0) {
+          this.logger.warn(`${stream}: batch of ${rows} failed (attempt ${attempt}), retrying: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      },
+      onRejected,
+      onDepth: (buffered: number, waiting: number) => {
+        this.metrics.bufferRows.set({ stream }, buffered);
+        this.metrics.waitingPublishers.set({ stream }, waiting);
+      },
+    };
+  }
+
+  /** Parses and validates; does not store. */
+  parseHeartbeat(payload: Buffer, now = Date.now()): ParseResult<Heartbeat> {
+    const parsed = parsePayload(payload, heartbeatSchema, {
+      maxBytes: this.config.heartbeat.maxBytes,
+      supportedVersions: [HEARTBEAT_SCHEMA_VERSION],
+    });
+    if (!parsed.ok) return parsed;
+    const ts = Date.parse(parsed.value.ts);
+    const { maxFutureSkewS, maxAgeS } = this.config.heartbeat;
+    if (ts > now + maxFutureSkewS * 1000 || ts < now - maxAgeS * 1000) {
+      return {
+        ok: false,
+        reason: RejectReason.ClockSkew,
+        detail: `ts ${parsed.value.ts} is outside [now - ${maxAgeS} s, now + ${maxFutureSkewS} s]`,
+      };
+    }
+    return parsed;
+  }
+
+  /**
+   * Resolves once the heartbeat is committed (then it may be acknowledged) or rejected (dead-lettered;
+   * acknowledge too, a retry cannot succeed). Rejects with AckTimeoutError when the buffer stayed full.
+   */
+  async ingestHeartbeat(sn: string, topic: string, payload: Buffer): Promise<HeartbeatOutcome> {
+    const parsed = this.parseHeartbeat(payload);
+    if (!parsed.ok) {
+      this.reject(sn, topic, parsed.reason, parsed.detail, payload);
+      return { stored: false, reason: parsed.reason, detail: parsed.detail };
+    }
+    this.metrics.heartbeatsReceived.inc();
+    const outcome: WriteOutcome = await this.heartbeats.submit({
+      time: new Date(parsed.value.ts),
+      sn,
+      receivedAt: new Date(),
+      heartbeat: parsed.value,
+      extra: parsed.extra,
+    });
+    if (outcome === 'rejected') {
+      this.metrics.rejected.inc({ reason: StorageRejectReason });
+      return { stored: false, reason: StorageRejectReason, detail: 'the database refused the row' };
+    }
+    return { stored: true };
+  }
+
+  /** Counts and keeps a rejected message. */
+  reject(clientId: string | null, topic: string, reason: IngestRejectReason, detail: string, payload: Buffer): void {
+    this.metrics.rejected.inc({ reason });
+    this.deadLetter({ clientId, topic, reason, detail, payload });
+  }
+
+  private deadLetter(input: { clientId: string | null; topic: string; reason: string; detail: string; payload: Buffer }): void {
+    const max = this.config.deadLetter.maxPayloadBytes;
+    const truncated = input.payload.length > max;
+    const accepted = this.deadLetters.tryOffer({
+      receivedAt: new Date(),
+      clientId: input.clientId,
+      topic: input.topic,
+      reason: input.reason,
+      detail: input.detail.slice(0, 2000),
+      payloadSize: input.payload.length,
+      // Copy: the MQTT parser may reuse the underlying buffer.
+      payload: Buffer.from(truncated ? input.payload.subarray(0, max) : input.payload),
+      truncated,
+    });
+    if (!accepted) this.metrics.droppedWrites.inc({ stream: 'dead_letters' });
+  }
+
+  recordPresence(sn: string, online: boolean, reason: string, remoteIp: string | null): void {
+    this.metrics.presenceEvents.inc({ reason });
+    const accepted = this.presence.tryOffer({ time: new Date(), sn, online, reason, remoteIp, ord: ++this.presenceOrd });
+    if (!accepted) this.metrics.droppedWrites.inc({ stream: 'presence' });
+  }
+
+  get heartbeatBuffer(): { buffered: number; waiting: number } {
+    return { buffered: this.heartbeats.buffered, waiting: this.heartbeats.waiting };
+  }
+
+  /** Writes everything held; called by the broker after it stopped accepting messages. */
+  async close(): Promise<void> {
+    await Promise.all([this.heartbeats.close(), this.presence.close()]);
+    await this.deadLetters.close();
+  }
+}

@@ -1,0 +1,65 @@
+import 'reflect-metadata';
+import { Module, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ConfigModule, type AppConfig } from '#config';
+import { DatabaseModule, openDatabase } from '#db';
+import { createLogger, ObservabilityModule, PinoNestLogger, type Logger } from '#observability';
+
+export interface RunningApp {
+  app: INestApplication;
+  config: AppConfig;
+  logger: Logger;
+  httpPort: number;
+  close: () => Promise<void>;
+}
+
+@Module({})
+class AppRootModule {
+  static compose(config: AppConfig, db: Awaited<ReturnType<typeof openDatabase>>, features: readonly (Type | DynamicModule)[]): DynamicModule {
+    return {
+      module: AppRootModule,
+      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(db), ObservabilityModule, ...features],
+    };
+  }
+}
+
+/**
+ * Builds one process from feature modules: validated config, the database (embedded or external,
+ * migrated first when configured), metrics/health over HTTP, then the features. Every composition
+ * (single process, gateway, worker, tests) goes through here.
+ */
+export async function createApp(options: {
+  name: string;
+  config: AppConfig;
+  features: readonly (Type | DynamicModule)[];
+  logger?: Logger;
+}): Promise<RunningApp> {
+  const { config } = options;
+  const logger = options.logger ?? createLogger({ level: config.logLevel, name: options.name });
+  const db = await openDatabase(config, { applicationName: options.name, log: (msg) => logger.info(msg) });
+  let app: NestFastifyApplication;
+  try {
+    app = await NestFactory.create<NestFastifyApplication>(
+      AppRootModule.compose(config, db, options.features),
+      new FastifyAdapter({ bodyLimit: 10 * 1024 * 1024 }),
+      { logger: new PinoNestLogger(logger), abortOnError: false },
+    );
+    await app.listen(config.http.port, config.http.host);
+  } catch (err) {
+    await db.dataSource.destroy().catch(() => undefined);
+    await db.embedded?.stop().catch(() => undefined);
+    throw err;
+  }
+  const address = app.getHttpServer().address();
+  const httpPort = typeof address === 'object' && address ? address.port : config.http.port;
+  logger.info({ httpPort, database: db.info }, `${options.name} started`);
+  let closing: Promise<void> | null = null;
+  return {
+    app,
+    config,
+    logger,
+    httpPort,
+    close: () => (closing ??= app.close()),
+  };
+}

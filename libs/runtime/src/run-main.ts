@@ -1,0 +1,48 @@
+import type { DynamicModule, Type } from '@nestjs/common';
+import { ConfigError, loadConfig, withLocalSecrets } from '#config';
+import { createLogger } from '#observability';
+import { createApp } from './app-factory.js';
+
+const SHUTDOWN_TIMEOUT_MS = 30_000;
+
+/** Entry point for a process: config errors stop it with one clear message; signals shut it down gracefully. */
+export async function runMain(name: string, features: readonly (Type | DynamicModule)[]): Promise<void> {
+  let config;
+  try {
+    config = withLocalSecrets(loadConfig());
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${name}: ${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+  const logger = createLogger({ level: config.logLevel, name });
+  let running;
+  try {
+    running = await createApp({ name, config, features, logger });
+  } catch (err) {
+    logger.fatal({ err }, `${name} failed to start: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  }
+  const shutdown = (signal: string) => {
+    logger.info(`${signal} received, shutting down`);
+    const timer = setTimeout(() => {
+      logger.error('shutdown timed out');
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS);
+    timer.unref();
+    running.close().then(
+      () => {
+        logger.info('shutdown complete');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}

@@ -1,0 +1,56 @@
+import { BadRequestException, Body, Controller, HttpCode, Inject, Post, UseGuards } from '@nestjs/common';
+import { z } from 'zod';
+import { INTERNAL_HTTP_PATHS, type RegisterTerminalsResponse } from '#contracts';
+import { AdminTokenGuard } from './admin-token.guard.js';
+import { TerminalRegistryService } from './terminal-registry.service.js';
+
+const MAX_ROWS = 10_000;
+
+const registerBody = z.object({
+  terminals: z
+    .array(
+      z.object({
+        sn: z.string(),
+        model: z.string(),
+        tid: z.string().optional(),
+        mid: z.string().optional(),
+        providerCode: z.string().optional(),
+        registeredLat: z.number().optional(),
+        registeredLon: z.number().optional(),
+      }),
+    )
+    .min(1)
+    .max(MAX_ROWS),
+});
+const rotateBody = z.object({ sns: z.array(z.string()).min(1).max(MAX_ROWS) });
+
+function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body);
+  if (!result.success) {
+    throw new BadRequestException({
+      code: 'VALIDATION_FAILED',
+      message: 'request body is invalid',
+      details: result.error.issues.slice(0, 20).map((i) => ({ field: i.path.join('.'), message: i.message })),
+    });
+  }
+  return result.data;
+}
+
+/** Operator enrolment for tools (devices-sim, bench) until the role-based fleet API exists. */
+@Controller()
+@UseGuards(AdminTokenGuard)
+export class EnrolmentController {
+  constructor(@Inject(TerminalRegistryService) private readonly registry: TerminalRegistryService) {}
+
+  @Post(INTERNAL_HTTP_PATHS.registerTerminals)
+  @HttpCode(200)
+  register(@Body() body: unknown): Promise<RegisterTerminalsResponse> {
+    return this.registry.register(parseBody(registerBody, body).terminals);
+  }
+
+  @Post(INTERNAL_HTTP_PATHS.rotateCredentials)
+  @HttpCode(200)
+  rotate(@Body() body: unknown): Promise<RegisterTerminalsResponse> {
+    return this.registry.rotateCredentials(parseBody(rotateBody, body).sns);
+  }
+}

@@ -1,0 +1,115 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { TerminalStatus } from '#db';
+
+export interface AuthRecord {
+  hash: Buffer;
+  status: TerminalStatus;
+}
+
+export interface NewTerminalRow {
+  sn: string;
+  model: string;
+  tid: string | null;
+  mid: string | null;
+  providerId: string;
+  registeredLat: number | null;
+  registeredLon: number | null;
+  credentialHash: Buffer;
+}
+
+/** SQL for the terminal registry and broker service accounts. */
+@Injectable()
+export class TerminalRepository {
+  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+
+  /** One round trip for any number of CONNECTs (the broker batches lookups). */
+  async findAuthRecords(sns: readonly string[]): Promise<Map<string, AuthRecord>> {
+    const rows: { sn: string; credential_hash: Buffer; status: TerminalStatus }[] = await this.dataSource.query(
+      'SELECT sn, credential_hash, status FROM terminals WHERE sn = ANY($1::text[])',
+      [sns],
+    );
+    return new Map(rows.map((r) => [r.sn, { hash: r.credential_hash, status: r.status }]));
+  }
+
+  async findServiceAccount(name: string): Promise<AuthRecord | null> {
+    const rows: { credential_hash: Buffer; status: TerminalStatus }[] = await this.dataSource.query(
+      'SELECT credential_hash, status FROM service_accounts WHERE name = $1',
+      [name],
+    );
+    return rows[0] ? { hash: rows[0].credential_hash, status: rows[0].status } : null;
+  }
+
+  async upsertServiceAccount(name: string, hash: Buffer): Promise<void> {
+    await this.dataSource.query(
+      `INSERT INTO service_accounts (name, credential_hash) VALUES ($1, $2)
+       ON CONFLICT (name) DO UPDATE SET credential_hash = EXCLUDED.credential_hash, status = 'active'`,
+      [name, hash],
+    );
+  }
+
+  async existingSns(sns: readonly string[]): Promise<Set<string>> {
+    const rows: { sn: string }[] = await this.dataSource.query('SELECT sn FROM terminals WHERE sn = ANY($1::text[])', [sns]);
+    return new Set(rows.map((r) => r.sn));
+  }
+
+  async tidOwners(tids: readonly string[]): Promise<Map<string, string>> {
+    if (tids.length === 0) return new Map();
+    const rows: { tid: string; sn: string }[] = await this.dataSource.query(
+      'SELECT tid, sn FROM terminals WHERE tid = ANY($1::text[])',
+      [tids],
+    );
+    return new Map(rows.map((r) => [r.tid, r.sn]));
+  }
+
+  async providerIdsByCode(codes: readonly string[]): Promise<Map<string, string>> {
+    const rows: { id: string; code: string }[] = await this.dataSource.query(
+      'SELECT id, code FROM providers WHERE code = ANY($1::text[])',
+      [codes],
+    );
+    return new Map(rows.map((r) => [r.code, r.id]));
+  }
+
+  /** Inserts in one statement; rows whose SN or TID already exist are skipped and not returned. */
+  async insertMany(rows: readonly NewTerminalRow[]): Promise<Set<string>> {
+    if (rows.length === 0) return new Set();
+    const inserted: { sn: string }[] = await this.dataSource.query(
+      `INSERT INTO terminals (sn, model, tid, mid, provider_id, registered_lat, registered_lon, credential_hash)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::float8[], $7::float8[], $8::bytea[])
+       ON CONFLICT DO NOTHING
+       RETURNING sn`,
+      [
+        rows.map((r) => r.sn),
+        rows.map((r) => r.model),
+        rows.map((r) => r.tid),
+        rows.map((r) => r.mid),
+        rows.map((r) => r.providerId),
+        rows.map((r) => r.registeredLat),
+        rows.map((r) => r.registeredLon),
+        rows.map((r) => r.credentialHash),
+      ],
+    );
+    return new Set(inserted.map((r) => r.sn));
+  }
+
+  /** Replaces credential hashes; returns the SNs that exist. */
+  async updateCredentials(updates: readonly { sn: string; hash: Buffer }[]): Promise<Set<string>> {
+    if (updates.length === 0) return new Set();
+    const rows: { sn: string }[] = await this.dataSource.query(
+      `UPDATE terminals t SET credential_hash = u.hash, credential_rotated_at = now(), updated_at = now()
+         FROM unnest($1::text[], $2::bytea[]) AS u(sn, hash)
+        WHERE t.sn = u.sn
+       RETURNING t.sn`,
+      [updates.map((u) => u.sn), updates.map((u) => u.hash)],
+    );
+    return new Set(rows.map((r) => r.sn));
+  }
+
+  async setStatus(sns: readonly string[], status: TerminalStatus): Promise<Set<string>> {
+    const rows: { sn: string }[] = await this.dataSource.query(
+      `UPDATE terminals SET status = $2, updated_at = now() WHERE sn = ANY($1::text[]) RETURNING sn`,
+      [sns, status],
+    );
+    return new Set(rows.map((r) => r.sn));
+  }
+}
