@@ -249,9 +249,13 @@ export function initialTerminalState(profile: TerminalProfile, nowMs: number): T
 // ---------------------------------------------------------------------------------------------------------
 // Advancing
 
-interface MutableState {
-  -readonly [K in keyof TerminalState]: TerminalState[K] extends object ? { -readonly [P in keyof TerminalState[K]]: TerminalState[K][P] } : TerminalState[K];
-}
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+type MutableState = Mutable<Omit<TerminalState, 'merchant' | 'battery' | 'signal' | 'plan'>> & {
+  merchant: Mutable<TerminalState['merchant']>;
+  battery: Mutable<TerminalState['battery']>;
+  signal: Mutable<TerminalState['signal']>;
+  plan: Mutable<TerminalState['plan']>;
+};
 
 function cloneState(state: TerminalState): MutableState {
   return {

@@ -1,0 +1,248 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { topics } from '#contracts';
+import {
+  connectOk,
+  connectTerminal,
+  endClient,
+  makeHeartbeat,
+  publishHeartbeat,
+  startTestDatabase,
+  startTestGateway,
+  testDbKinds,
+  waitFor,
+  type TestDatabase,
+  type TestGateway,
+} from '#testing';
+
+async function metric(gw: TestGateway, name: string, labels = ''): Promise<number> {
+  const body = await (await fetch(`${gw.httpUrl}/metrics`)).text();
+  const line = body.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000);
+
+for (const kind of testDbKinds()) {
+  describe(`gateway spine on ${kind}`, { timeout: 180_000 }, () => {
+    let db: TestDatabase;
+    let gw: TestGateway;
+    let secrets: Map<string, string>;
+    const SN = ['SPN0001', 'SPN0002', 'SPN0003', 'SPN0004', 'SPN0005', 'SPN0006', 'SPN0007'];
+
+    before(async () => {
+      db = await startTestDatabase(kind);
+      gw = await startTestGateway(db);
+      secrets = await gw.register(SN);
+    });
+    after(async () => {
+      await gw?.close();
+      await db?.stop();
+    });
+
+    describe('authentication', () => {
+      it('accepts a registered terminal whose client id, username and secret match', async () => {
+        const client = await connectOk(gw.mqttUrl, SN[0], secrets.get(SN[0]) ?? '');
+        assert.equal(client.connected, true);
+        await endClient(client);
+      });
+
+      it('refuses unknown SN, wrong secret, client id != SN and disabled terminals with CONNACK 5', async () => {
+        const good = secrets.get(SN[1]) ?? '';
+        const cases = [
+          { clientId: 'NOPE0001', username: 'NOPE0001', password: good, reason: 'unknown_terminal' },
+          { clientId: SN[1], username: SN[1], password: 'wrong-secret', reason: 'bad_secret' },
+          { clientId: 'OTHER001', username: SN[1], password: good, reason: 'client_id_mismatch' },
+        ];
+        for (const c of cases) {
+          const before = await metric(gw, 'fleet_mqtt_auth_failures_total', `reason="${c.reason}"`);
+          const result = await connectTerminal(gw.mqttUrl, c);
+          assert.equal(result.ok, false, `${c.reason} should be refused`);
+          if (!result.ok) assert.equal(result.returnCode, 5);
+          assert.equal(await metric(gw, 'fleet_mqtt_auth_failures_total', `reason="${c.reason}"`), before + 1);
+        }
+        // A disabled terminal in a fresh cache entry (registered and disabled before its first CONNECT).
+        const [disabledSn] = [...(await gw.register(['DIS00001']))].map(([sn]) => sn);
+        await gw.registry.setEnabled([disabledSn], false);
+        const result = await connectTerminal(gw.mqttUrl, { clientId: disabledSn, username: disabledSn, password: 'x' });
+        assert.equal(result.ok, false);
+        if (!result.ok) assert.equal(result.returnCode, 5);
+      });
+    });
+
+    describe('heartbeat storage', () => {
+      it('acknowledges a QoS 1 heartbeat only after it is stored, and updates latest state', async () => {
+        const sn = SN[2];
+        const client = await connectOk(gw.mqttUrl, sn, secrets.get(sn) ?? '');
+        const hb = makeHeartbeat({ seq: 7 }, minutesAgo(2));
+        await publishHeartbeat(client, sn, { ...hb, futureField: { x: 1 } } as typeof hb);
+        // No waiting: PUBACK means committed.
+        const rows = await gw.query<{ seq: number; rsrp: number; plan_status: string; extra: unknown }>(
+          'SELECT seq, rsrp, plan_status, extra FROM heartbeats WHERE sn = $1',
+          [sn],
+        );
+        assert.equal(rows.length, 1);
+        assert.equal(rows[0].seq, 7);
+        assert.equal(rows[0].rsrp, -92);
+        assert.equal(rows[0].plan_status, 'active');
+        assert.deepEqual(rows[0].extra, { futureField: { x: 1 } });
+        const state = await gw.query<{ seq: number; last_heartbeat_at: Date; online: boolean }>(
+          'SELECT seq, last_heartbeat_at, online FROM terminal_state WHERE sn = $1',
+          [sn],
+        );
+        assert.equal(state[0].seq, 7);
+        assert.equal(new Date(state[0].last_heartbeat_at).toISOString(), hb.ts);
+        await endClient(client);
+      });
+
+      it('stores a retransmitted heartbeat once', async () => {
+        const sn = SN[3];
+        const client = await connectOk(gw.mqttUrl, sn, secrets.get(sn) ?? '');
+        const dupBefore = await metric(gw, 'fleet_ingest_heartbeats_duplicate_total');
+        const hb = makeHeartbeat({ seq: 1 }, minutesAgo(3));
+        await publishHeartbeat(client, sn, hb);
+        await publishHeartbeat(client, sn, hb);
+        const rows = await gw.query<{ n: number }>('SELECT count(*)::int AS n FROM heartbeats WHERE sn = $1', [sn]);
+        assert.equal(rows[0].n, 1);
+        assert.equal(await metric(gw, 'fleet_ingest_heartbeats_duplicate_total'), dupBefore + 1);
+        await endClient(client);
+      });
+
+      it('never lets an older heartbeat overwrite newer latest state', async () => {
+        const sn = SN[4];
+        const client = await connectOk(gw.mqttUrl, sn, secrets.get(sn) ?? '');
+        const newer = makeHeartbeat({ seq: 20, battery: { percent: 55, charging: false } }, minutesAgo(1));
+        const older = makeHeartbeat({ seq: 19, battery: { percent: 90, charging: true } }, minutesAgo(5));
+        await publishHeartbeat(client, sn, newer);
+        await publishHeartbeat(client, sn, older);
+        const state = await gw.query<{ seq: number; battery_pct: number }>('SELECT seq, battery_pct FROM terminal_state WHERE sn = $1', [sn]);
+        assert.deepEqual(state[0], { seq: 20, battery_pct: 55 });
+        const rows = await gw.query<{ n: number }>('SELECT count(*)::int AS n FROM heartbeats WHERE sn = $1', [sn]);
+        assert.equal(rows[0].n, 2, 'the older heartbeat is still kept as history');
+        await endClient(client);
+      });
+    });
+
+    describe('bad input', () => {
+      it('dead-letters each kind of bad heartbeat with its reason, keeps the connection, stores the next good one', async () => {
+        const sn = SN[5];
+        const client = await connectOk(gw.mqttUrl, sn, secrets.get(sn) ?? '');
+        const good = makeHeartbeat({}, minutesAgo(1));
+        const cases: { reason: string; payload: string; topic?: string }[] = [
+          { reason: 'malformed_json', payload: '{"v":1,' },
+          { reason: 'malformed_json', payload: '[1,2,3]' },
+          { reason: 'unsupported_version', payload: JSON.stringify({ ...good, v: 99 }) },
+          { reason: 'schema_violation', payload: JSON.stringify({ ...good, seq: 'seven' }) },
+          { reason: 'schema_violation', payload: JSON.stringify({ ...good, battery: { percent: 140, charging: false } }) },
+          { reason: 'schema_violation', payload: JSON.stringify({ ...good, signal: { ...good.signal, rsrp: -400 } }) },
+          { reason: 'clock_skew', payload: JSON.stringify({ ...good, ts: '2001-01-01T00:00:00Z' }) },
+          { reason: 'payload_too_large', payload: JSON.stringify({ ...good, blob: 'x'.repeat(9000) }) },
+          { reason: 'unknown_topic', payload: JSON.stringify(good), topic: `pos/v1/${sn}/telemetry` },
+        ];
+        for (const c of cases) {
+          const before = await metric(gw, 'fleet_ingest_rejected_total', `reason="${c.reason}"`);
+          await client.publishAsync(c.topic ?? topics.heartbeat(sn), c.payload, { qos: 1 });
+          assert.equal(await metric(gw, 'fleet_ingest_rejected_total', `reason="${c.reason}"`), before + 1, c.reason);
+          assert.equal(client.connected, true, `still connected after ${c.reason}`);
+        }
+        const letters = await waitFor(
+          () => gw.query<{ reason: string; payload: Buffer; client_id: string }>('SELECT reason, payload, client_id FROM dead_letters WHERE client_id = $1 ORDER BY id', [sn]),
+          (rows) => rows.length === cases.length,
+        );
+        assert.deepEqual(letters.map((l) => l.reason), cases.map((c) => c.reason));
+        assert.equal(letters[0].payload.toString(), '{"v":1,');
+        await publishHeartbeat(client, sn, good);
+        const stored = await gw.query<{ n: number }>('SELECT count(*)::int AS n FROM heartbeats WHERE sn = $1', [sn]);
+        assert.equal(stored[0].n, 1, 'only the good heartbeat is stored');
+        await endClient(client);
+      });
+
+      it('enforces the topic ACL: no publishing as another terminal, no subscribing outside own commands', async () => {
+        const sn = SN[6];
+        const victim = SN[0];
+        const client = await connectOk(gw.mqttUrl, sn, secrets.get(sn) ?? '');
+        const denied = await metric(gw, 'fleet_mqtt_acl_denied_total', 'action="publish"');
+        await publishHeartbeat(client, victim, makeHeartbeat({}, minutesAgo(1)));
+        assert.equal(await metric(gw, 'fleet_mqtt_acl_denied_total', 'action="publish"'), denied + 1);
+        const victimRows = await gw.query<{ n: number }>('SELECT count(*)::int AS n FROM heartbeats WHERE sn = $1', [victim]);
+        assert.equal(victimRows[0].n, 0);
+        // mqtt.js rejects when any filter is refused; the SUBACK is on the error.
+        const suback = await client.subscribeAsync([topics.commands(sn), topics.commands(victim), 'pos/v1/#'], { qos: 1 }).then(
+          () => null,
+          (err: { packet?: { granted?: number[] } }) => err.packet?.granted ?? null,
+        );
+        assert.deepEqual(suback, [1, 128, 128]);
+        assert.equal(await metric(gw, 'fleet_mqtt_acl_denied_total', 'action="subscribe"'), 2);
+        assert.equal(client.connected, true);
+        await endClient(client);
+      });
+    });
+
+    describe('presence', () => {
+      it('records online on connect and a clean offline on DISCONNECT', async () => {
+        const sn = SN[0];
+        const client = await connectOk(gw.mqttUrl, sn, secrets.get(sn) ?? '');
+        await waitFor(() => gw.query<{ online: boolean }>('SELECT online FROM terminal_state WHERE sn = $1', [sn]), (r) => r[0]?.online === true);
+        await endClient(client);
+        const state = await waitFor(
+          () => gw.query<{ online: boolean; last_disconnect_reason: string }>('SELECT online, last_disconnect_reason FROM terminal_state WHERE sn = $1', [sn]),
+          (r) => r[0]?.online === false,
+        );
+        assert.equal(state[0].last_disconnect_reason, 'clean_disconnect');
+        const events = await gw.query<{ online: boolean; reason: string }>('SELECT online, reason FROM presence_events WHERE sn = $1 ORDER BY time', [sn]);
+        assert.deepEqual(events.slice(-2), [
+          { online: true, reason: 'connected' },
+          { online: false, reason: 'clean_disconnect' },
+        ]);
+      });
+
+      it('publishes the Last Will and records connection_lost when the socket drops', async () => {
+        const sn = SN[1];
+        const observer = await connectOk(gw.mqttUrl, 'SVCOBS01', 'x').catch(() => null);
+        assert.equal(observer, null, 'observer needs a service account');
+        const svc = await gw.registry.createServiceAccount('observer');
+        const watcher = await connectOk(gw.mqttUrl, 'observer-1', svc.secret, { username: svc.username });
+        const wills: string[] = [];
+        watcher.on('message', (topic, payload) => {
+          if (topic === topics.presence(sn)) wills.push(payload.toString());
+        });
+        await watcher.subscribeAsync(topics.presence(sn), { qos: 1 });
+        const client = await connectOk(gw.mqttUrl, sn, secrets.get(sn) ?? '', {
+          will: { topic: topics.presence(sn), payload: Buffer.from('{"v":1,"state":"offline"}'), qos: 1, retain: true },
+        });
+        await waitFor(() => gw.query<{ online: boolean }>('SELECT online FROM terminal_state WHERE sn = $1', [sn]), (r) => r[0]?.online === true);
+        client.stream.destroy();
+        const state = await waitFor(
+          () => gw.query<{ online: boolean; last_disconnect_reason: string }>('SELECT online, last_disconnect_reason FROM terminal_state WHERE sn = $1', [sn]),
+          (r) => r[0]?.online === false,
+        );
+        assert.equal(state[0].last_disconnect_reason, 'connection_lost');
+        await waitFor(async () => wills.length, (n) => n > 0);
+        assert.deepEqual(JSON.parse(wills[0]), { v: 1, state: 'offline' });
+        client.end(true);
+        await endClient(watcher);
+      });
+    });
+
+    describe('database outage', () => {
+      it('holds PUBACK while the database is down and stores the heartbeat once it is back', async () => {
+        const sn = SN[3];
+        const client = await connectOk(gw.mqttUrl, sn, secrets.get(sn) ?? '', { keepalive: 0 });
+        await db.pause();
+        let acked = false;
+        const hb = makeHeartbeat({ seq: 99 }, minutesAgo(0.5));
+        const publish = publishHeartbeat(client, sn, hb).then(() => {
+          acked = true;
+        });
+        await new Promise((r) => setTimeout(r, 1500));
+        assert.equal(acked, false, 'no PUBACK while the database is down');
+        await db.resume();
+        await publish;
+        assert.equal(acked, true);
+        const rows = await gw.query<{ seq: number }>('SELECT seq FROM heartbeats WHERE sn = $1 AND time = $2', [sn, hb.ts]);
+        assert.deepEqual(rows, [{ seq: 99 }]);
+        await endClient(client);
+      });
+    });
+  });
+}

@@ -1,0 +1,134 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ADMIN_TOKEN_FILE } from '#contracts';
+import { isValidSnPrefix } from './identifiers.js';
+
+export interface SimOptions {
+  readonly terminals: number;
+  readonly brokerUrl: string;
+  readonly httpUrl: string;
+  /** Explicit --admin-token; null = read `adminTokenFile` when enrolment is needed. */
+  readonly adminToken: string | null;
+  readonly adminTokenFile: string;
+  readonly intervalS: number;
+  readonly rampPerS: number;
+  readonly credentialsFile: string;
+  readonly snPrefix: string;
+  readonly seed: string;
+  /** True when the seed was generated because none was given. */
+  readonly seedGenerated: boolean;
+  readonly durationS: number | null;
+  readonly qos: 0 | 1;
+  readonly includeLocation: boolean;
+  readonly quiet: boolean;
+}
+
+export type ParsedCli = { kind: 'help' } | { kind: 'run'; options: SimOptions };
+
+export class CliUsageError extends Error {}
+
+export const USAGE = `Usage: npm run sim -- [options]
+
+Simulates a fleet of POS terminals: each one is an MQTT 3.1.1 client sending heartbeats.
+
+  --terminals N        fleet size (default 200)
+  --url URL            broker (default mqtt://127.0.0.1:1883)
+  --http URL           gateway HTTP base for enrolment (default http://127.0.0.1:8080)
+  --admin-token TOKEN  bearer token for enrolment (default: contents of $DATA_DIR/admin-token, DATA_DIR=./data)
+  --interval S         seconds between heartbeats per terminal (default 60)
+  --ramp N             new connections per second at start (default 200)
+  --credentials FILE   credentials store (default .sim/credentials.json); missing terminals are enrolled
+  --sn-prefix P        serial number prefix, SNs are P-000001... (default SIM)
+  --seed S             PRNG seed; same seed, same fleet (default: random, printed in the summary)
+  --duration S         stop after S seconds
+  --qos 0|1            heartbeat QoS (default 1)
+  --location           include GPS/cell location in heartbeats
+  --quiet              no status line or logs; print only the final JSON summary
+  -h, --help           show this help
+`;
+
+function positiveNumber(name: string, raw: string, integer: boolean): number {
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw new CliUsageError(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got "${raw}"`);
+  }
+  return value;
+}
+
+function checkUrl(name: string, raw: string, protocols: readonly string[]): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new CliUsageError(`--${name} is not a valid URL: "${raw}"`);
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw new CliUsageError(`--${name} must use ${protocols.join(' or ')}, got "${url.protocol}"`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv): ParsedCli {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        terminals: { type: 'string', default: '200' },
+        url: { type: 'string', default: 'mqtt://127.0.0.1:1883' },
+        http: { type: 'string', default: 'http://127.0.0.1:8080' },
+        'admin-token': { type: 'string' },
+        interval: { type: 'string', default: '60' },
+        ramp: { type: 'string', default: '200' },
+        credentials: { type: 'string', default: '.sim/credentials.json' },
+        'sn-prefix': { type: 'string', default: 'SIM' },
+        seed: { type: 'string' },
+        duration: { type: 'string' },
+        qos: { type: 'string', default: '1' },
+        location: { type: 'boolean', default: false },
+        quiet: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    throw new CliUsageError(err instanceof Error ? err.message : String(err));
+  }
+  if (values.help) return { kind: 'help' };
+
+  const terminals = positiveNumber('terminals', values.terminals, true);
+  if (terminals > 1_000_000) throw new CliUsageError('--terminals must be at most 1000000');
+  const qosRaw = values.qos;
+  if (qosRaw !== '0' && qosRaw !== '1') throw new CliUsageError(`--qos must be 0 or 1, got "${qosRaw}"`);
+  const snPrefix = values['sn-prefix'];
+  if (!isValidSnPrefix(snPrefix)) {
+    throw new CliUsageError(`--sn-prefix "${snPrefix}" would make SNs outside [A-Za-z0-9][A-Za-z0-9_-]{3,31}`);
+  }
+  const adminToken = values['admin-token'];
+  if (adminToken !== undefined && adminToken.trim() === '') throw new CliUsageError('--admin-token is empty');
+  const seed = values.seed;
+  if (seed !== undefined && seed === '') throw new CliUsageError('--seed is empty');
+
+  return {
+    kind: 'run',
+    options: {
+      terminals,
+      brokerUrl: checkUrl('url', values.url, ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'tls:']),
+      httpUrl: checkUrl('http', values.http, ['http:', 'https:']),
+      adminToken: adminToken?.trim() ?? null,
+      adminTokenFile: join(env.DATA_DIR && env.DATA_DIR !== '' ? env.DATA_DIR : './data', ADMIN_TOKEN_FILE),
+      intervalS: positiveNumber('interval', values.interval, false),
+      rampPerS: positiveNumber('ramp', values.ramp, false),
+      credentialsFile: values.credentials,
+      snPrefix,
+      seed: seed ?? randomBytes(4).toString('hex'),
+      seedGenerated: seed === undefined,
+      durationS: values.duration === undefined ? null : positiveNumber('duration', values.duration, false),
+      qos: qosRaw === '1' ? 1 : 0,
+      includeLocation: values.location,
+      quiet: values.quiet,
+    },
+  };
+}

@@ -1,0 +1,3 @@
+export * from './mqtt-helpers.js';
+export * from './test-database.js';
+export * from './test-gateway.js';
