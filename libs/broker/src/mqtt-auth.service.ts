@@ -37,14 +37,15 @@ export class MqttAuthService {
     }
     if (clientId !== username) return { ok: false, failure: AuthFailure.ClientIdMismatch };
     if (!isValidSn(username)) return { ok: false, failure: AuthFailure.UnknownTerminal };
-    const record = await this.loader.load(username);
+    let record = await this.loader.load(username);
+    if (record?.status === TerminalStatus.Active && !this.hasher.verify(password, record.hash)) {
+      // The cached hash may predate a rotation: one fresh look before refusing.
+      this.loader.invalidate(username);
+      record = await this.loader.load(username);
+    }
     if (!record) return { ok: false, failure: AuthFailure.UnknownTerminal };
     if (record.status !== TerminalStatus.Active) return { ok: false, failure: AuthFailure.Disabled };
-    if (!this.hasher.verify(password, record.hash)) {
-      // The secret may have just been rotated: one fresh look before refusing.
-      this.loader.invalidate(username);
-      return { ok: false, failure: AuthFailure.BadSecret };
-    }
+    if (!this.hasher.verify(password, record.hash)) return { ok: false, failure: AuthFailure.BadSecret };
     return { ok: true, identity: { kind: 'terminal', sn: username } };
   }
 

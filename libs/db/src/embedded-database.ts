@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { timescaledb } from '@electric-sql/pglite/timescaledb';
@@ -15,14 +15,21 @@ export class EmbeddedDatabase {
     private readonly db: PGlite,
     private server: PGLiteSocketServer | null,
     readonly port: number,
+    private readonly lockFile: string,
   ) {}
 
   static async start(options: { dataDir: string; port?: number }): Promise<EmbeddedDatabase> {
     const dir = resolve(options.dataDir, 'pg');
     mkdirSync(dir, { recursive: true });
-    const db = await PGlite.create({ dataDir: dir, extensions: { timescaledb } });
-    const embedded = new EmbeddedDatabase(db, null, 0);
-    return embedded.listen(options.port ?? 0);
+    const lock = acquireLock(resolve(options.dataDir, 'pg.lock'));
+    try {
+      const db = await PGlite.create({ dataDir: dir, extensions: { timescaledb } });
+      const embedded = new EmbeddedDatabase(db, null, 0, lock);
+      return await embedded.listen(options.port ?? 0);
+    } catch (err) {
+      rmSync(lock, { force: true });
+      throw err;
+    }
   }
 
   private async listen(port: number): Promise<EmbeddedDatabase> {
@@ -30,7 +37,7 @@ export class EmbeddedDatabase {
     await server.start();
     const conn = server.getServerConn();
     const bound = Number(conn.slice(conn.lastIndexOf(':') + 1));
-    const next = new EmbeddedDatabase(this.db, server, bound);
+    const next = new EmbeddedDatabase(this.db, server, bound, this.lockFile);
     return next;
   }
 
@@ -55,9 +62,31 @@ export class EmbeddedDatabase {
   async stop(): Promise<void> {
     await this.stopServer();
     if (!this.db.closed) await this.db.close();
+    rmSync(this.lockFile, { force: true });
   }
 }
 
 export function embeddedDataPath(dataDir: string, ...parts: string[]): string {
   return join(resolve(dataDir), ...parts);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** PGlite has no multi-process locking: two processes on one data directory would corrupt it. */
+function acquireLock(path: string): string {
+  if (existsSync(path)) {
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    if (pid && pid !== process.pid && processAlive(pid)) {
+      throw new Error(`the embedded database in ${path.replace(/pg\.lock$/, '')} is in use by process ${pid}; stop it first`);
+    }
+  }
+  writeFileSync(path, String(process.pid));
+  return path;
 }

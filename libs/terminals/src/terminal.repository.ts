@@ -95,7 +95,8 @@ export class TerminalRepository {
   /** Replaces credential hashes; returns the SNs that exist. */
   async updateCredentials(updates: readonly { sn: string; hash: Buffer }[]): Promise<Set<string>> {
     if (updates.length === 0) return new Set();
-    const rows: { sn: string }[] = await this.dataSource.query(
+    // TypeORM returns [rows, affected] for UPDATE.
+    const [rows]: [{ sn: string }[], number] = await this.dataSource.query(
       `UPDATE terminals t SET credential_hash = u.hash, credential_rotated_at = now(), updated_at = now()
          FROM unnest($1::text[], $2::bytea[]) AS u(sn, hash)
         WHERE t.sn = u.sn
@@ -106,7 +107,7 @@ export class TerminalRepository {
   }
 
   async setStatus(sns: readonly string[], status: TerminalStatus): Promise<Set<string>> {
-    const rows: { sn: string }[] = await this.dataSource.query(
+    const [rows]: [{ sn: string }[], number] = await this.dataSource.query(
       `UPDATE terminals SET status = $2, updated_at = now() WHERE sn = ANY($1::text[]) RETURNING sn`,
       [sns, status],
     );

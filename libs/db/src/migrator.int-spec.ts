@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { DataSource } from 'typeorm';
+import { startTestDatabase, testDbKinds, type TestDatabase } from '#testing';
+import { createDataSource } from './data-source.js';
+import { DatabaseFlavor } from './database-mode.js';
+import { loadMigrations, migrate, MIGRATIONS_DIR } from './migrator.js';
+import { TimeseriesRepository } from './timeseries.repository.js';
+
+const settings = { chunkInterval: '1 day', compressAfter: '1 day', retention: '90 days' };
+
+for (const kind of testDbKinds()) {
+  describe(`migrations and time-series maintenance on ${kind}`, { timeout: 120_000 }, () => {
+    let db: TestDatabase;
+    let ds: DataSource;
+
+    before(async () => {
+      db = await startTestDatabase(kind);
+      ds = createDataSource({ url: db.url, poolSize: 1 });
+      await ds.initialize();
+    });
+    after(async () => {
+      await ds?.destroy();
+      await db?.stop();
+    });
+
+    it('applies the schema once, picking TimescaleDB when available, and is idempotent', async () => {
+      const first = await migrate(ds, { timescale: 'auto' });
+      const expected = kind === 'pglite' ? DatabaseFlavor.Timescale : DatabaseFlavor.Plain;
+      assert.equal(first.flavor, expected);
+      assert.deepEqual(first.applied, ['0001_init']);
+      const second = await migrate(ds, { timescale: 'auto' });
+      assert.deepEqual(second, { flavor: expected, applied: [] });
+      const hypertables: { n: number }[] = await ds.query(
+        kind === 'pglite' ? `SELECT count(*)::int AS n FROM timescaledb_information.hypertables` : `SELECT 0 AS n`,
+      );
+      assert.equal(hypertables[0].n, kind === 'pglite' ? 2 : 0);
+    });
+
+    it('refuses a migration whose file changed after it was applied', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'migrations-'));
+      cpSync(MIGRATIONS_DIR, dir, { recursive: true });
+      writeFileSync(join(dir, '0001_init.sql'), '-- edited\n', { flag: 'a' });
+      const edited = loadMigrations(DatabaseFlavor.Plain, dir)[0];
+      const original = loadMigrations(DatabaseFlavor.Plain)[0];
+      assert.notEqual(edited.checksum, original.checksum);
+      // Simulate: the recorded checksum differs from the file on disk.
+      await ds.query(`UPDATE schema_migrations SET checksum = 'stale' WHERE version = '0001'`);
+      await assert.rejects(() => migrate(ds, { timescale: 'auto' }), /changed after it was applied/);
+      const flavor = kind === 'pglite' ? DatabaseFlavor.Timescale : DatabaseFlavor.Plain;
+      await ds.query(`UPDATE schema_migrations SET checksum = $1 WHERE version = '0001'`, [loadMigrations(flavor)[0].checksum]);
+    });
+
+    if (kind === 'postgres') {
+      it('serializes concurrent migrators with an advisory lock', async () => {
+        await ds.query(`CREATE DATABASE concurrent_test`);
+        const url = db.url.replace(/\/fleet$/, '/concurrent_test');
+        const sources = [0, 1, 2].map(() => createDataSource({ url, poolSize: 2 }));
+        await Promise.all(sources.map((s) => s.initialize()));
+        try {
+          const results = await Promise.all(sources.map((s) => migrate(s, { timescale: 'auto' })));
+          assert.equal(results.filter((r) => r.applied.length === 1).length, 1, 'exactly one applies');
+          assert.equal(results.filter((r) => r.applied.length === 0).length, 2);
+          const rows: { n: number }[] = await sources[0].query('SELECT count(*)::int AS n FROM schema_migrations');
+          assert.equal(rows[0].n, 1);
+        } finally {
+          await Promise.all(sources.map((s) => s.destroy()));
+        }
+      });
+
+      it('deletes expired rows itself on plain PostgreSQL', async () => {
+        const repo = new TimeseriesRepository(ds, { flavor: DatabaseFlavor.Plain, embedded: false });
+        await ds.query(`INSERT INTO presence_events (time, sn, online, reason) VALUES (now() - interval '100 days', 'OLD00001', true, 'connected'), (now(), 'NEW00001', true, 'connected')`);
+        const report = await repo.runMaintenance(settings);
+        assert.equal(report.rowsDeleted, 1);
+        const rows: { sn: string }[] = await ds.query('SELECT sn FROM presence_events');
+        assert.deepEqual(rows.map((r) => r.sn), ['NEW00001']);
+      });
+    } else {
+      it('applies compression and retention policies from config and replaces them when config changes', async () => {
+        const repo = new TimeseriesRepository(ds, { flavor: DatabaseFlavor.Timescale, embedded: true });
+        await repo.applyPolicies(settings);
+        await repo.applyPolicies(settings);
+        let jobs = await repo.listJobs();
+        const summary = () => jobs.map((j) => `${j.procName}:${j.table}:${String(j.config.drop_after ?? j.config.compress_after)}`).sort();
+        assert.deepEqual(summary(), [
+          'policy_compression:heartbeats:1 day',
+          'policy_retention:heartbeats:90 days',
+          'policy_retention:presence_events:90 days',
+        ]);
+        await repo.applyPolicies({ ...settings, retention: '30 days' });
+        jobs = await repo.listJobs();
+        assert.deepEqual(summary(), [
+          'policy_compression:heartbeats:1 day',
+          'policy_retention:heartbeats:30 days',
+          'policy_retention:presence_events:30 days',
+        ]);
+      });
+
+      it('runs the policy jobs itself on the embedded database: old chunks are compressed and dropped', async () => {
+        const repo = new TimeseriesRepository(ds, { flavor: DatabaseFlavor.Timescale, embedded: true });
+        await ds.query(`
+          INSERT INTO heartbeats (time, sn, received_at, seq, model, firmware_version, app_version, battery_pct, charging, rat, mcc_mnc,
+                                  iccid, imei, sim_type, carrier, plan_status, plan_expires_on, plan_auto_renew, data_used_mb, uptime_s)
+          SELECT now() - make_interval(days => d), 'TS000001', now(), d, 'M', '1', '1', 50, false, 'LTE', '46000',
+                 '89860000000000000000', '860000000000000', 'esim', 'CMCC', 'active', '2027-01-01', true, 1, 1
+            FROM unnest(ARRAY[0, 3, 40]) AS d`);
+        const report = await repo.runMaintenance(settings);
+        assert.ok(report.jobsRun >= 3, `ran ${report.jobsRun} jobs`);
+        const left: { n: number }[] = await ds.query(`SELECT count(*)::int AS n FROM heartbeats`);
+        assert.equal(left[0].n, 2, 'the 40-day-old row is past the 30-day retention');
+        const compressed: { n: number }[] = await ds.query(
+          `SELECT count(*)::int AS n FROM timescaledb_information.chunks WHERE hypertable_name = 'heartbeats' AND is_compressed`,
+        );
+        assert.ok(compressed[0].n >= 1, 'the 3-day-old chunk is compressed');
+      });
+    }
+  });
+}
