@@ -64,10 +64,10 @@ describe('terminal model: heartbeat validity', () => {
     let checked = 0;
     const statuses = new Set<string>();
     const rats = new Set<string>();
-    for (const seed of ['s1', 's2', 's3', 's4', 's5', 's6', 'seventh', '8']) {
+    for (const seed of ['s1', 's2', 's3', 's4', 'fifth', '6']) {
       const start = START + (seed.length * 7 + seed.charCodeAt(0)) * HOUR; // vary the local start time
-      for (const profile of generateFleet(50, { seed, snPrefix: 'SIM' })) {
-        for (const s of simulate(profile, start, 4, 17 * MIN, seed.charCodeAt(1) % 2 === 0)) {
+      for (const profile of generateFleet(40, { seed, snPrefix: 'SIM' })) {
+        for (const s of simulate(profile, start, 4, 20 * MIN, seed.charCodeAt(1) % 2 === 0)) {
           if (!s.heartbeat) continue;
           validate(s.heartbeat);
           statuses.add(s.heartbeat.sim.plan.status);
@@ -76,7 +76,7 @@ describe('terminal model: heartbeat validity', () => {
         }
       }
     }
-    assert.ok(checked > 100_000, `checked ${checked}`);
+    assert.ok(checked > 50_000, `checked ${checked}`);
     assert.deepEqual([...statuses].sort(), ['active', 'expired', 'grace', 'suspended']);
     assert.ok(rats.has('LTE') && (rats.has('GSM') || rats.has('UMTS')), `rats seen: ${[...rats]}`);
   });
@@ -152,8 +152,8 @@ describe('terminal model: determinism and purity', () => {
 });
 
 describe('terminal model: battery', () => {
-  const fleet = generateFleet(200, { seed: 'battery', snPrefix: 'SIM' });
-  const runs = new Map(fleet.map((p) => [p.sn, simulate(p, START, 7, 5 * MIN)] as const));
+  const fleet = generateFleet(120, { seed: 'battery', snPrefix: 'SIM' });
+  const runs = new Map(fleet.map((p) => [p.sn, simulate(p, START, 6, 10 * MIN)] as const));
 
   it('stays within 0..100 % and a plausible temperature', () => {
     for (const samples of runs.values()) {
@@ -182,7 +182,7 @@ describe('terminal model: battery', () => {
         }
       }
     }
-    assert.ok(drains > 10_000 && charges > 5_000, `drains ${drains}, charges ${charges}`);
+    assert.ok(drains > 5_000 && charges > 2_000, `drains ${drains}, charges ${charges}`);
   });
 
   it('charges overnight and drains over the business day', () => {
@@ -235,9 +235,9 @@ describe('terminal model: battery', () => {
 
 describe('terminal model: signal', () => {
   it('wanders around the spot baseline: good spots near -75..-95 dBm, weak spots near -110..-125 dBm', () => {
-    const fleet = generateFleet(300, { seed: 'signal', snPrefix: 'SIM' });
+    const fleet = generateFleet(200, { seed: 'signal', snPrefix: 'SIM' });
     for (const profile of fleet) {
-      const rsrps = simulate(profile, START, 2, 10 * MIN).map((s) => s.state.signal.rsrp);
+      const rsrps = simulate(profile, START, 2, 15 * MIN).map((s) => s.state.signal.rsrp);
       const mean = rsrps.reduce((a, b) => a + b, 0) / rsrps.length;
       const distinct = new Set(rsrps.map((x) => Math.round(x))).size;
       assert.ok(distinct > 5, `${profile.sn} signal does not move`);

@@ -1,0 +1,16 @@
+// `npm start`: the fresh-machine promise in one command. Installs dependencies when missing or
+// stale, builds, then runs the single-process composition (broker + embedded database + worker).
+import { existsSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+
+function run(cmd, args) {
+  const result = spawnSync(cmd, args, { stdio: 'inherit' });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
+const stamp = 'node_modules/.package-lock.json';
+if (!existsSync(stamp) || statSync('package-lock.json').mtimeMs > statSync(stamp).mtimeMs) {
+  run('npm', ['ci', '--no-audit', '--no-fund']);
+}
+run('npm', ['run', '--silent', 'build']);
+const child = spawnSync(process.execPath, ['dist/apps/fleet/src/main.js', ...process.argv.slice(2)], { stdio: 'inherit' });
+process.exit(child.status ?? 0);
