@@ -1,7 +1,7 @@
 // `npm start`: the fresh-machine promise in one command. Installs dependencies when missing or
 // stale, builds, then runs the single-process composition (broker + embedded database + worker).
 import { existsSync, statSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
 function run(cmd, args) {
   const result = spawnSync(cmd, args, { stdio: 'inherit' });
@@ -12,5 +12,7 @@ if (!existsSync(stamp) || statSync('package-lock.json').mtimeMs > statSync(stamp
   run('npm', ['ci', '--no-audit', '--no-fund']);
 }
 run('npm', ['run', '--silent', 'build']);
-const child = spawnSync(process.execPath, ['dist/apps/fleet/src/main.js', ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(child.status ?? 0);
+const child = spawn(process.execPath, ['dist/apps/fleet/src/main.js', ...process.argv.slice(2)], { stdio: 'inherit' });
+// The app shuts down gracefully on SIGINT/SIGTERM; wait for it rather than dying first.
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

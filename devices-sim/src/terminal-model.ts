@@ -232,7 +232,7 @@ export function initialTerminalState(profile: TerminalProfile, nowMs: number): T
     merchant: { wasOpen: open, chargeTonight, rescueAtMs: null, pluggedUntilMs: null },
     battery: {
       percent,
-      charging: plugged && percent < 100,
+      charging: plugged,
       temperatureC: profile.battery.ambientC + rng.normal(0, 1),
     },
     signal: {
@@ -315,6 +315,8 @@ function stepBattery(profile: TerminalProfile, s: MutableState, plugged: boolean
     // constant current up to 80 %, then a slower constant-voltage phase
     const rate = b.chargePctPerHour * (percent >= 80 ? 0.35 : 1) * (b.degraded ? 1.3 : 1);
     percent += rate * dtH;
+  } else if (plugged) {
+    // full and on the charger: the terminal runs from external power
   } else if (s.power === 'on') {
     percent -= ((open ? b.activeDrainPctPerHour : b.idleDrainPctPerHour) / b.health) * dtH;
   } else {
@@ -328,10 +330,11 @@ function stepBattery(profile: TerminalProfile, s: MutableState, plugged: boolean
   }
   if (s.power === 'off' && s.offReason === 'battery' && plugged && percent >= 3) boot(s, t1);
   s.battery.percent = percent;
-  s.battery.charging = plugged && percent < 100;
+  // reported as charging while on external power, including when full
+  s.battery.charging = plugged;
 
   const target =
-    b.ambientC + (s.battery.charging ? 6 : 0) + (s.power === 'on' && open ? 2.5 : 0) + (b.degraded ? 3 : 0);
+    b.ambientC + (charging ? 6 : plugged ? 1.5 : 0) + (s.power === 'on' && open ? 2.5 : 0) + (b.degraded ? 3 : 0);
   s.battery.temperatureC = clamp(meanRevert(s.battery.temperatureC, target, 0.6, dtMs, 40 * MINUTE_MS, rng), -40, 100);
 }
 

@@ -64,6 +64,10 @@ export class BrokerService implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    if (this.config.mqtt.presenceResetOnStart) {
+      const reset = await this.ingest.resetPresence();
+      if (reset > 0) this.logger.log(`marked ${reset} terminals offline that a previous run left online`);
+    }
     const aedes = await Aedes.createBroker({
       id: `gateway-${process.pid}`,
       heartbeatInterval: 60_000,

@@ -24,6 +24,8 @@ export const envSchema = z.object({
   MQTT_HOST: z.string().min(1).default('0.0.0.0'),
   MQTT_PORT: port.default(1883),
   MQTT_MAX_CONNECTIONS: int(1, 10_000_000).default(200_000),
+  /** Mark terminals left "online" by a previous run offline at start. Disable with several gateway replicas. */
+  PRESENCE_RESET_ON_START: bool.default(true),
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),
   HTTP_PORT: port.default(8080),
 
@@ -71,7 +73,7 @@ export interface AppConfig {
   env: Env['NODE_ENV'];
   logLevel: Env['LOG_LEVEL'];
   database: DatabaseConfig;
-  mqtt: { host: string; port: number; maxConnections: number };
+  mqtt: { host: string; port: number; maxConnections: number; presenceResetOnStart: boolean };
   http: { host: string; port: number };
   auth: { pepper: string | null; adminToken: string | null; cacheTtlMs: number; cacheMaxEntries: number };
   heartbeat: { maxBytes: number; maxFutureSkewS: number; maxAgeS: number };

@@ -35,7 +35,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       embeddedPort: e.EMBEDDED_DB_PORT,
       migrateOnStart: e.MIGRATE_ON_START ?? embedded,
     },
-    mqtt: { host: e.MQTT_HOST, port: e.MQTT_PORT, maxConnections: e.MQTT_MAX_CONNECTIONS },
+    mqtt: { host: e.MQTT_HOST, port: e.MQTT_PORT, maxConnections: e.MQTT_MAX_CONNECTIONS, presenceResetOnStart: e.PRESENCE_RESET_ON_START },
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
     auth: {
       pepper: e.CREDENTIAL_PEPPER ?? null,

@@ -23,5 +23,7 @@ export const PresenceReason = {
   /** Another connection with the same client id took over the session. */
   TakenOver: 'taken_over',
   ServerShutdown: 'server_shutdown',
+  /** Found still marked online when the gateway started (it stopped without recording the disconnect). */
+  ServerRestart: 'server_restart',
 } as const;
 export type PresenceReason = (typeof PresenceReason)[keyof typeof PresenceReason];

@@ -6,6 +6,7 @@ import {
   RejectReason,
   type ParseResult,
   type Heartbeat,
+  PresenceReason,
 } from '#contracts';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { MetricsService } from '#observability';
@@ -38,7 +39,7 @@ export class IngestService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(MetricsService) private readonly metrics: MetricsService,
     @Inject(HeartbeatRepository) heartbeatRepo: HeartbeatRepository,
-    @Inject(PresenceRepository) presenceRepo: PresenceRepository,
+    @Inject(PresenceRepository) private readonly presenceRepo: PresenceRepository,
     @Inject(DeadLetterRepository) deadLetterRepo: DeadLetterRepository,
   ) {
     const ingest = config.ingest;
@@ -173,6 +174,11 @@ export class IngestService {
       truncated,
     });
     if (!accepted) this.metrics.droppedWrites.inc({ stream: 'dead_letters' });
+  }
+
+  /** After a restart nobody is connected yet: close the sessions a previous run left open. */
+  async resetPresence(): Promise<number> {
+    return this.presenceRepo.markAllOffline(new Date(), PresenceReason.ServerRestart);
   }
 
   recordPresence(sn: string, online: boolean, reason: string, remoteIp: string | null): void {

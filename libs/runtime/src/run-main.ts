@@ -25,7 +25,11 @@ export async function runMain(name: string, features: readonly (Type | DynamicMo
     logger.fatal({ err }, `${name} failed to start: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
   }
+  let stopping = false;
   const shutdown = (signal: string) => {
+    // A second signal (e.g. Ctrl-C reaching both npm and this process) must not cut the flush short.
+    if (stopping) return;
+    stopping = true;
     logger.info(`${signal} received, shutting down`);
     const timer = setTimeout(() => {
       logger.error('shutdown timed out');
@@ -43,6 +47,6 @@ export async function runMain(name: string, features: readonly (Type | DynamicMo
       },
     );
   };
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
