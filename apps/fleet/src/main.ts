@@ -1,3 +1,3 @@
-import { runMain, SINGLE_PROCESS_FEATURES } from '#runtime';
+import { SINGLE_PROCESS, runMain } from '#runtime';
 
-await runMain('fleet', SINGLE_PROCESS_FEATURES);
+await runMain('fleet', SINGLE_PROCESS);

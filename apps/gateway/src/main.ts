@@ -1,3 +1,3 @@
-import { GATEWAY_FEATURES, runMain } from '#runtime';
+import { GATEWAY, runMain } from '#runtime';
 
-await runMain('gateway', GATEWAY_FEATURES);
+await runMain('gateway', GATEWAY);

@@ -1,3 +1,3 @@
-import { runMain, WORKER_FEATURES } from '#runtime';
+import { WORKER, runMain } from '#runtime';
 
-await runMain('worker', WORKER_FEATURES);
+await runMain('worker', WORKER);

@@ -29,6 +29,7 @@ export const envSchema = z.object({
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),
   HTTP_PORT: port.default(8080),
 
+  API_RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(1200),
   /** Key for HMAC-SHA256 of terminal secrets. Unset with the embedded database: generated under DATA_DIR. */
   CREDENTIAL_PEPPER: z.string().min(32, 'CREDENTIAL_PEPPER must be at least 32 characters').optional(),
   /** Bearer token for /internal endpoints. Unset with the embedded database: generated under DATA_DIR. */
@@ -75,6 +76,7 @@ export interface AppConfig {
   database: DatabaseConfig;
   mqtt: { host: string; port: number; maxConnections: number; presenceResetOnStart: boolean };
   http: { host: string; port: number };
+  api: { rateLimitPerMinute: number };
   auth: { pepper: string | null; adminToken: string | null; cacheTtlMs: number; cacheMaxEntries: number };
   heartbeat: { maxBytes: number; maxFutureSkewS: number; maxAgeS: number };
   ingest: {

@@ -1,5 +1,8 @@
 import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { Module, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
+import type { Composition } from './compositions.js';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ConfigModule, type AppConfig } from '#config';
@@ -32,7 +35,7 @@ class AppRootModule {
 export async function createApp(options: {
   name: string;
   config: AppConfig;
-  features: readonly (Type | DynamicModule)[];
+  composition: Composition;
   logger?: Logger;
 }): Promise<RunningApp> {
   const { config } = options;
@@ -41,10 +44,21 @@ export async function createApp(options: {
   let app: NestFastifyApplication;
   try {
     app = await NestFactory.create<NestFastifyApplication>(
-      AppRootModule.compose(config, db, options.features),
-      new FastifyAdapter({ bodyLimit: 10 * 1024 * 1024 }),
+      AppRootModule.compose(config, db, options.composition.features),
+      new FastifyAdapter({
+        bodyLimit: 10 * 1024 * 1024,
+        // Honour a caller's request id when it looks sane, otherwise mint one.
+        genReqId: (req: { headers: IncomingMessage['headers'] }) => {
+          const given = req.headers['x-request-id'];
+          return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
+        },
+      }),
       { logger: new PinoNestLogger(logger), abortOnError: false },
     );
+    app.getHttpAdapter().getInstance().addHook('onSend', async (request, reply) => {
+      void reply.header('x-request-id', request.id);
+    });
+    options.composition.setup?.(app);
     await app.listen(config.http.port, config.http.host);
   } catch (err) {
     await db.dataSource.destroy().catch(() => undefined);

@@ -1,13 +1,30 @@
-import type { DynamicModule, Type } from '@nestjs/common';
+import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
+import { ApiModule, mountApiDocs } from '#api';
 import { BrokerModule } from '#broker';
 import { MaintenanceModule } from '#ingest';
 import { EnrolmentModule } from '#terminals';
 
+/** The feature modules of one process, plus what must be mounted on the app before it listens. */
+export interface Composition {
+  features: readonly (Type | DynamicModule)[];
+  setup?: (app: INestApplication) => void;
+}
+
 /** MQTT broker with auth, ACL, presence and heartbeat ingest, plus operator enrolment. */
-export const GATEWAY_FEATURES: readonly (Type | DynamicModule)[] = [BrokerModule, EnrolmentModule];
+export const GATEWAY: Composition = { features: [BrokerModule, EnrolmentModule] };
 
 /** Background work: Timescale jobs where the database has no workers, retention, trimming. */
-export const WORKER_FEATURES: readonly (Type | DynamicModule)[] = [MaintenanceModule];
+export const WORKER: Composition = { features: [MaintenanceModule] };
+
+/** The fleet REST API with its OpenAPI docs. */
+export const API: Composition = { features: [ApiModule], setup: mountApiDocs };
 
 /** `npm start`: everything in one process on embedded defaults. */
-export const SINGLE_PROCESS_FEATURES: readonly (Type | DynamicModule)[] = [...GATEWAY_FEATURES, ...WORKER_FEATURES];
+export const SINGLE_PROCESS: Composition = {
+  features: [...GATEWAY.features, ...WORKER.features, ...API.features],
+  setup: (app) => {
+    GATEWAY.setup?.(app);
+    WORKER.setup?.(app);
+    API.setup?.(app);
+  },
+};

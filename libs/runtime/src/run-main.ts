@@ -1,12 +1,12 @@
-import type { DynamicModule, Type } from '@nestjs/common';
 import { ConfigError, loadConfig, withLocalSecrets } from '#config';
 import { createLogger } from '#observability';
 import { createApp } from './app-factory.js';
+import type { Composition } from './compositions.js';
 
 const SHUTDOWN_TIMEOUT_MS = 30_000;
 
 /** Entry point for a process: config errors stop it with one clear message; signals shut it down gracefully. */
-export async function runMain(name: string, features: readonly (Type | DynamicModule)[]): Promise<void> {
+export async function runMain(name: string, composition: Composition): Promise<void> {
   let config;
   try {
     config = withLocalSecrets(loadConfig());
@@ -20,7 +20,7 @@ export async function runMain(name: string, features: readonly (Type | DynamicMo
   const logger = createLogger({ level: config.logLevel, name });
   let running;
   try {
-    running = await createApp({ name, config, features, logger });
+    running = await createApp({ name, config, composition, logger });
   } catch (err) {
     logger.fatal({ err }, `${name} failed to start: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);

@@ -2,7 +2,7 @@ import { DataSource } from 'typeorm';
 import { BrokerService } from '#broker';
 import { loadConfig, type AppConfig } from '#config';
 import { createLogger } from '#observability';
-import { createApp, SINGLE_PROCESS_FEATURES, type RunningApp } from '#runtime';
+import { createApp, SINGLE_PROCESS, type RunningApp } from '#runtime';
 import { TerminalRegistryService } from '#terminals';
 import type { TestDatabase } from './test-database.js';
 
@@ -47,7 +47,7 @@ export async function startTestGateway(db: TestDatabase, env: Record<string, str
   const running = await createApp({
     name: 'test-gateway',
     config,
-    features: SINGLE_PROCESS_FEATURES,
+    composition: SINGLE_PROCESS,
     logger: createLogger({ level: config.logLevel, name: 'test' }),
   });
   const broker = running.app.get(BrokerService);

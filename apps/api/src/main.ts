@@ -1,0 +1,3 @@
+import { API, runMain } from '#runtime';
+
+await runMain('api', API);

@@ -1,0 +1,41 @@
+import { Module } from '@nestjs/common';
+import { ThrottlerModule } from '@nestjs/throttler';
+import { APP_CONFIG, type AppConfig } from '#config';
+import { TerminalsModule } from '#terminals';
+import { AuditController } from './audit/audit.controller.js';
+import { AuditRepository } from './audit/audit.repository.js';
+import { AuditService } from './audit/audit.service.js';
+import { ApiAuthGuard } from './auth/api-auth.guard.js';
+import { ApiKeyController } from './auth/api-key.controller.js';
+import { ApiKeyRepository } from './auth/api-key.repository.js';
+import { ApiKeyService } from './auth/api-key.service.js';
+import { KeyThrottlerGuard } from './auth/key-throttler.guard.js';
+import { ApiExceptionFilter } from './common/api-exception.filter.js';
+import { ProviderController } from './providers/provider.controller.js';
+import { ProviderRepository } from './providers/provider.repository.js';
+import { ProviderService } from './providers/provider.service.js';
+
+/** The fleet REST API (/v1): providers, terminals, API keys, audit. */
+@Module({
+  imports: [
+    TerminalsModule,
+    ThrottlerModule.forRootAsync({
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => [{ name: 'per-key', ttl: 60_000, limit: config.api.rateLimitPerMinute }],
+    }),
+  ],
+  controllers: [ProviderController, ApiKeyController, AuditController],
+  providers: [
+    ApiKeyRepository,
+    ApiKeyService,
+    ApiAuthGuard,
+    KeyThrottlerGuard,
+    ApiExceptionFilter,
+    AuditRepository,
+    AuditService,
+    ProviderRepository,
+    ProviderService,
+  ],
+  exports: [ApiKeyService, AuditService, ProviderService, ProviderRepository],
+})
+export class ApiModule {}

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+
+export const auditQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  /** Return entries older than this id (the last id of the previous page). */
+  before: z.string().regex(/^\d+$/).optional(),
+  action: z.string().max(100).optional(),
+  targetId: z.string().max(200).optional(),
+});
+
+export const auditRecordView = z.object({
+  id: z.string(),
+  at: z.iso.datetime(),
+  requestId: z.string().nullable(),
+  actorKeyId: z.string().nullable(),
+  actorName: z.string(),
+  actorRole: z.string(),
+  action: z.string(),
+  targetType: z.string(),
+  targetId: z.string().nullable(),
+  providerId: z.string().nullable(),
+  before: z.unknown(),
+  after: z.unknown(),
+});
+export const auditPage = z.object({ items: z.array(auditRecordView), nextBefore: z.string().nullable() });

@@ -1,0 +1,36 @@
+import { Inject, Injectable, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyRequest } from 'fastify';
+import { ApiErrorCode, ApiException } from '../common/api-error.js';
+import { ApiKeyService } from './api-key.service.js';
+import type { RequestContext } from './principal.js';
+import { can, type Permission } from './roles.js';
+
+export const PERMISSION_KEY = 'fleet:permission';
+/** The permission an endpoint needs; checked against the caller's role. */
+export const RequirePermission = (permission: Permission) => SetMetadata(PERMISSION_KEY, permission);
+
+export type ApiRequest = FastifyRequest & { fleet?: RequestContext };
+
+/** Authenticates the API key (Authorization: Bearer or X-API-Key) and checks the endpoint's permission. */
+@Injectable()
+export class ApiAuthGuard implements CanActivate {
+  constructor(
+    @Inject(ApiKeyService) private readonly keys: ApiKeyService,
+    @Inject(Reflector) private readonly reflector: Reflector,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const request = context.switchToHttp().getRequest<ApiRequest>();
+    const header = request.headers.authorization;
+    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : (request.headers['x-api-key'] as string | undefined);
+    const auth = token ? await this.keys.authenticate(token) : null;
+    if (!auth) throw new ApiException(ApiErrorCode.Unauthenticated, 'missing or invalid API key');
+    request.fleet = { ...auth, requestId: String(request.id) };
+    const permission = this.reflector.get<Permission | undefined>(PERMISSION_KEY, context.getHandler());
+    if (permission && !can(auth.principal.role, permission)) {
+      throw new ApiException(ApiErrorCode.Forbidden, `role ${auth.principal.role} may not ${permission}`);
+    }
+    return true;
+  }
+}

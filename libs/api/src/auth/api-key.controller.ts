@@ -1,0 +1,83 @@
+import { Body, Delete, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { ApiOperation } from '@nestjs/swagger';
+import { AuditService } from '../audit/audit.service.js';
+import { ApiErrorCode, ApiException } from '../common/api-error.js';
+import { FleetController } from '../common/fleet-controller.decorator.js';
+import { ApiBodyZod, ApiErrors, ApiOkZod } from '../common/openapi.js';
+import { scopePath } from '../common/scope-sql.js';
+import { validate } from '../common/zod-validation.js';
+import { ProviderService } from '../providers/provider.service.js';
+import { RequirePermission } from './api-auth.guard.js';
+import { apiKeyList, apiKeyView, createKeyBody, issuedKeyView, keyIdParam } from './api-key.dto.js';
+import { ApiKeyRepository, type ApiKeyRow } from './api-key.repository.js';
+import { ApiKeyService } from './api-key.service.js';
+import type { RequestContext } from './principal.js';
+import { Ctx } from './request-context.decorator.js';
+import { isProviderRole, Permission, type Role } from './roles.js';
+
+type KeyView = Omit<ApiKeyRow, 'createdAt' | 'lastUsedAt' | 'revokedAt'> & { createdAt: string; lastUsedAt: string | null; revokedAt: string | null };
+
+const view = (k: ApiKeyRow): KeyView => ({
+  ...k,
+  createdAt: k.createdAt.toISOString(),
+  lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
+  revokedAt: k.revokedAt?.toISOString() ?? null,
+});
+
+@FleetController('api-keys', 'api-keys')
+export class ApiKeyController {
+  constructor(
+    @Inject(ApiKeyService) private readonly keys: ApiKeyService,
+    @Inject(ApiKeyRepository) private readonly repo: ApiKeyRepository,
+    @Inject(ProviderService) private readonly providers: ProviderService,
+    @Inject(AuditService) private readonly audit: AuditService,
+  ) {}
+
+  @Get()
+  @RequirePermission(Permission.KeysManage)
+  @ApiOperation({ summary: 'API keys in scope (never the secrets)' })
+  @ApiOkZod(apiKeyList)
+  @ApiErrors(403)
+  async list(@Ctx() ctx: RequestContext): Promise<{ items: KeyView[] }> {
+    return { items: (await this.repo.list(scopePath(ctx.scope))).map(view) };
+  }
+
+  @Post()
+  @RequirePermission(Permission.KeysManage)
+  @ApiOperation({ summary: 'Issue a key; the token is returned once' })
+  @ApiBodyZod(createKeyBody)
+  @ApiOkZod(issuedKeyView, 201, 'Created')
+  @ApiErrors(400, 403, 404)
+  async create(@Ctx() ctx: RequestContext, @Body() body: unknown): Promise<{ key: KeyView; token: string }> {
+    const input = validate(createKeyBody, body);
+    const role = input.role as Role;
+    // Provider keys can only mint provider keys inside their own subtree.
+    if (ctx.scope.kind === 'subtree' && !isProviderRole(role)) {
+      throw new ApiException(ApiErrorCode.Forbidden, 'a provider key can only issue provider-admin or provider-viewer keys');
+    }
+    if (input.providerId) await this.providers.get(ctx.scope, input.providerId);
+    const issued = await this.keys.issue({ name: input.name, role, providerId: input.providerId ?? null, createdBy: ctx.principal.keyId });
+    await this.audit.record(ctx, {
+      action: 'api_key.create',
+      targetType: 'api_key',
+      targetId: issued.key.id,
+      providerId: issued.key.providerId,
+      after: view(issued.key),
+    });
+    return { key: view(issued.key), token: issued.token };
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @RequirePermission(Permission.KeysManage)
+  @ApiOperation({ summary: 'Revoke a key (it stops working at once)' })
+  @ApiErrors(400, 403, 404)
+  async revoke(@Ctx() ctx: RequestContext, @Param() params: unknown): Promise<void> {
+    const { id } = validate(keyIdParam, params, 'params');
+    const key = await this.repo.findById(id, scopePath(ctx.scope));
+    // Ops keys (no provider) are invisible to provider keys.
+    if (!key || (ctx.scope.kind === 'subtree' && key.providerId === null)) throw ApiException.notFound(`api key ${id}`);
+    await this.keys.revoke(id);
+    await this.audit.record(ctx, { action: 'api_key.revoke', targetType: 'api_key', targetId: id, providerId: key.providerId, before: view(key) });
+  }
+}

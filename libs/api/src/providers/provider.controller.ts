@@ -1,0 +1,71 @@
+import { Body, Delete, Get, HttpCode, Inject, Param, Patch, Post } from '@nestjs/common';
+import { ApiOperation } from '@nestjs/swagger';
+import { RequirePermission } from '../auth/api-auth.guard.js';
+import type { RequestContext } from '../auth/principal.js';
+import { Ctx } from '../auth/request-context.decorator.js';
+import { Permission } from '../auth/roles.js';
+import { FleetController } from '../common/fleet-controller.decorator.js';
+import { ApiBodyZod, ApiErrors, ApiOkZod } from '../common/openapi.js';
+import { validate } from '../common/zod-validation.js';
+import { createProviderBody, providerIdParam, providerList, providerTree, providerView, updateProviderBody } from './provider.dto.js';
+import { ProviderService, toProviderView, type ProviderTreeNode, type ProviderView } from './provider.service.js';
+
+@FleetController('providers', 'providers')
+export class ProviderController {
+  constructor(@Inject(ProviderService) private readonly providers: ProviderService) {}
+
+  @Get()
+  @RequirePermission(Permission.ProvidersRead)
+  @ApiOperation({ summary: 'Providers in the caller\u2019s scope, ordered by tree path' })
+  @ApiOkZod(providerList)
+  @ApiErrors()
+  async list(@Ctx() ctx: RequestContext): Promise<{ items: ProviderView[] }> {
+    return { items: await this.providers.list(ctx.scope) };
+  }
+
+  @Get('tree')
+  @RequirePermission(Permission.ProvidersRead)
+  @ApiOperation({ summary: 'The caller\u2019s provider subtree as nested nodes' })
+  @ApiOkZod(providerTree)
+  @ApiErrors()
+  async tree(@Ctx() ctx: RequestContext): Promise<{ items: ProviderTreeNode[] }> {
+    return { items: await this.providers.tree(ctx.scope) };
+  }
+
+  @Get(':id')
+  @RequirePermission(Permission.ProvidersRead)
+  @ApiOkZod(providerView)
+  @ApiErrors(404)
+  async get(@Ctx() ctx: RequestContext, @Param() params: unknown): Promise<ProviderView> {
+    const { id } = validate(providerIdParam, params, 'params');
+    return toProviderView(await this.providers.get(ctx.scope, id));
+  }
+
+  @Post()
+  @RequirePermission(Permission.ProvidersWrite)
+  @ApiBodyZod(createProviderBody)
+  @ApiOkZod(providerView, 201, 'Created')
+  @ApiErrors(400, 403, 404, 409)
+  create(@Ctx() ctx: RequestContext, @Body() body: unknown): Promise<ProviderView> {
+    return this.providers.create(ctx, validate(createProviderBody, body));
+  }
+
+  @Patch(':id')
+  @RequirePermission(Permission.ProvidersWrite)
+  @ApiBodyZod(updateProviderBody)
+  @ApiOkZod(providerView)
+  @ApiErrors(400, 403, 404, 409)
+  update(@Ctx() ctx: RequestContext, @Param() params: unknown, @Body() body: unknown): Promise<ProviderView> {
+    const { id } = validate(providerIdParam, params, 'params');
+    return this.providers.update(ctx, id, validate(updateProviderBody, body));
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @RequirePermission(Permission.ProvidersWrite)
+  @ApiErrors(400, 403, 404, 409)
+  async remove(@Ctx() ctx: RequestContext, @Param() params: unknown): Promise<void> {
+    const { id } = validate(providerIdParam, params, 'params');
+    await this.providers.delete(ctx, id);
+  }
+}

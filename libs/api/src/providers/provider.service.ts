@@ -1,0 +1,113 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service.js';
+import type { RequestContext, Scope } from '../auth/principal.js';
+import { ApiErrorCode, ApiException } from '../common/api-error.js';
+import { ProviderRepository, type ProviderRow } from './provider.repository.js';
+
+export interface ProviderView {
+  id: string;
+  parentId: string | null;
+  code: string;
+  name: string;
+  depth: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ProviderTreeNode extends ProviderView {
+  children: ProviderTreeNode[];
+}
+
+export function toProviderView(p: ProviderRow): ProviderView {
+  return {
+    id: p.id,
+    parentId: p.parentId,
+    code: p.code,
+    name: p.name,
+    depth: p.path.split('/').length - 3,
+    createdAt: p.createdAt.toISOString(),
+    updatedAt: p.updatedAt.toISOString(),
+  };
+}
+
+/** Provider tree rules: create below a provider in scope, rename or move within scope, delete when empty. */
+@Injectable()
+export class ProviderService {
+  constructor(
+    @Inject(ProviderRepository) private readonly providers: ProviderRepository,
+    @Inject(AuditService) private readonly audit: AuditService,
+  ) {}
+
+  async list(scope: Scope): Promise<ProviderView[]> {
+    return (await this.providers.list(scope)).map(toProviderView);
+  }
+
+  async tree(scope: Scope): Promise<ProviderTreeNode[]> {
+    const rows = await this.providers.list(scope);
+    const nodes = new Map<string, ProviderTreeNode>(rows.map((r) => [r.id, { ...toProviderView(r), children: [] }]));
+    const roots: ProviderTreeNode[] = [];
+    for (const row of rows) {
+      const node = nodes.get(row.id);
+      const parent = row.parentId ? nodes.get(row.parentId) : undefined;
+      if (!node) continue;
+      if (parent) parent.children.push(node);
+      else roots.push(node);
+    }
+    return roots;
+  }
+
+  /** In-scope provider or 404 (out-of-scope ids look exactly like unknown ones). */
+  async get(scope: Scope, id: string): Promise<ProviderRow> {
+    const provider = await this.providers.findById(scope, id);
+    if (!provider) throw ApiException.notFound(`provider ${id}`);
+    return provider;
+  }
+
+  async create(ctx: RequestContext, input: { code: string; name: string; parentId?: string }): Promise<ProviderView> {
+    const parentId = input.parentId ?? (ctx.scope.kind === 'subtree' ? ctx.scope.providerId : (await this.providers.root()).id);
+    const parent = await this.get(ctx.scope, parentId);
+    const created = await this.providers.insert(parent, input.code, input.name);
+    if (!created) throw new ApiException(ApiErrorCode.Conflict, `provider code "${input.code}" is taken`);
+    const view = toProviderView(created);
+    await this.audit.record(ctx, { action: 'provider.create', targetType: 'provider', targetId: created.id, providerId: created.id, after: view });
+    return view;
+  }
+
+  async update(ctx: RequestContext, id: string, input: { name?: string; parentId?: string }): Promise<ProviderView> {
+    const provider = await this.get(ctx.scope, id);
+    // A provider-role key administers what is below its own provider, not the provider itself.
+    if (ctx.scope.kind === 'subtree' && provider.id === ctx.scope.providerId) {
+      throw new ApiException(ApiErrorCode.Forbidden, 'a provider key cannot modify its own provider');
+    }
+    const before = toProviderView(provider);
+    let updated = provider;
+    if (input.parentId !== undefined && input.parentId !== provider.parentId) {
+      if (provider.parentId === null) throw new ApiException(ApiErrorCode.Conflict, 'the root provider cannot be moved');
+      const parent = await this.get(ctx.scope, input.parentId);
+      if (parent.path.startsWith(provider.path)) {
+        throw new ApiException(ApiErrorCode.Conflict, 'a provider cannot move below itself or its descendants');
+      }
+      updated = await this.providers.move(provider, parent);
+    }
+    if (input.name !== undefined && input.name !== updated.name) updated = await this.providers.rename(id, input.name);
+    const after = toProviderView(updated);
+    await this.audit.record(ctx, { action: 'provider.update', targetType: 'provider', targetId: id, providerId: id, before, after });
+    return after;
+  }
+
+  async delete(ctx: RequestContext, id: string): Promise<void> {
+    const provider = await this.get(ctx.scope, id);
+    if (provider.parentId === null) throw new ApiException(ApiErrorCode.Conflict, 'the root provider cannot be deleted');
+    if (ctx.scope.kind === 'subtree' && provider.id === ctx.scope.providerId) {
+      throw new ApiException(ApiErrorCode.Forbidden, 'a provider key cannot delete its own provider');
+    }
+    const deps = await this.providers.dependents(id);
+    if (deps.children || deps.terminals || deps.keys) {
+      throw new ApiException(ApiErrorCode.Conflict, 'provider still has sub-providers, terminals or active API keys', [
+        { children: deps.children, terminals: deps.terminals, activeKeys: deps.keys },
+      ]);
+    }
+    await this.providers.delete(id);
+    await this.audit.record(ctx, { action: 'provider.delete', targetType: 'provider', targetId: id, providerId: provider.parentId, before: toProviderView(provider) });
+  }
+}
