@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplicationContext } from '@nestjs/common';
 import { ConfigError, ConfigModule, loadConfig, withLocalSecrets, type AppConfig } from '#config';
@@ -20,9 +20,9 @@ export function cliConfig(name: string): AppConfig {
 }
 
 /** A DI context with the database and terminal registry, for the terminals command. */
-export async function openCliContext(config: AppConfig): Promise<INestApplicationContext> {
+export async function openCliContext(config: AppConfig, extra: (Type | DynamicModule)[] = []): Promise<INestApplicationContext> {
   const db = await openDatabase(config, { applicationName: 'fleet-cli' });
-  @Module({ imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(db), ObservabilityModule, TerminalsModule] })
+  @Module({ imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(db), ObservabilityModule, TerminalsModule, ...extra] })
   class CliModule {}
   return NestFactory.createApplicationContext(CliModule, { logger: false });
 }

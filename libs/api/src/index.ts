@@ -2,3 +2,4 @@ export * from './api.module.js';
 export * from './auth/api-key.service.js';
 export * from './auth/roles.js';
 export * from './openapi-document.js';
+export * from './auth/api-key.repository.js';

@@ -1,9 +1,12 @@
+import { ApiExcludeController } from '@nestjs/swagger';
 import { Controller, Get, Inject, UseGuards } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { INTERNAL_HTTP_PATHS, type IngestSummary } from '#contracts';
 import { AdminTokenGuard } from '#terminals';
 
 /** A quick look at what has landed, for operators and the README's first-run check. */
+// Operator endpoints, documented in the README rather than the public API spec.
+@ApiExcludeController()
 @Controller()
 @UseGuards(AdminTokenGuard)
 export class IngestSummaryController {

@@ -1,8 +1,11 @@
+import { ApiExcludeController } from '@nestjs/swagger';
 import { Controller, Get, Header, HttpCode, Inject, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { HealthService } from './health.service.js';
 import { MetricsService } from './metrics.service.js';
 
+// Operator endpoints, documented in the README rather than the public API spec.
+@ApiExcludeController()
 @Controller()
 export class ObservabilityController {
   constructor(

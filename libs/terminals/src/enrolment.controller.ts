@@ -1,3 +1,4 @@
+import { ApiExcludeController } from '@nestjs/swagger';
 import { BadRequestException, Body, Controller, HttpCode, Inject, Post, UseGuards } from '@nestjs/common';
 import { z } from 'zod';
 import { INTERNAL_HTTP_PATHS, type RegisterTerminalsResponse } from '#contracts';
@@ -37,6 +38,8 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
 }
 
 /** Operator enrolment for tools (devices-sim, bench) until the role-based fleet API exists. */
+// Operator endpoints, documented in the README rather than the public API spec.
+@ApiExcludeController()
 @Controller()
 @UseGuards(AdminTokenGuard)
 export class EnrolmentController {

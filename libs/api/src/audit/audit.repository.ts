@@ -42,8 +42,11 @@ export class AuditRepository {
   async insert(entries: readonly AuditEntry[]): Promise<void> {
     if (entries.length === 0) return;
     await this.dataSource.query(
-      `INSERT INTO audit_log (request_id, actor_key_id, actor_name, actor_role, action, target_type, target_id, provider_id, before, after)
-       SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::jsonb[], $10::jsonb[])`,
+      `INSERT INTO audit_log (request_id, actor_key_id, actor_name, actor_role, action, target_type, target_id, provider_id, provider_path, before, after)
+       SELECT u.request_id, u.actor_key_id, u.actor_name, u.actor_role, u.action, u.target_type, u.target_id, u.provider_id,
+              (SELECT path FROM providers p WHERE p.id = u.provider_id), u.before, u.after
+         FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::jsonb[], $10::jsonb[])
+           AS u(request_id, actor_key_id, actor_name, actor_role, action, target_type, target_id, provider_id, before, after)`,
       [
         entries.map((e) => e.requestId),
         entries.map((e) => e.actorKeyId),
@@ -63,7 +66,7 @@ export class AuditRepository {
   async list(scope: Scope, filter: { limit: number; beforeId: string | null; action?: string; targetId?: string }): Promise<AuditRecord[]> {
     const rows: DbRow[] = await this.dataSource.query(
       `SELECT a.* FROM audit_log a
-        WHERE ($1::text IS NULL OR a.provider_id IN (SELECT id FROM providers WHERE path LIKE $1 || '%'))
+        WHERE ($1::text IS NULL OR a.provider_path LIKE $1 || '%')
           AND ($2::bigint IS NULL OR a.id < $2)
           AND ($3::text IS NULL OR a.action = $3)
           AND ($4::text IS NULL OR a.target_id = $4)

@@ -33,13 +33,15 @@ CREATE TABLE audit_log (
   action        text NOT NULL,
   target_type   text NOT NULL,
   target_id     text,
-  -- Owning provider of the target (after the change), for scoped reads.
+  -- Owning provider of the target (after the change) and its tree path at that time: scoped reads
+  -- match the path, so entries stay visible after the provider itself is deleted.
   provider_id   uuid,
+  provider_path text,
   before        jsonb,
   after         jsonb
 );
 CREATE INDEX audit_log_at_idx ON audit_log (at DESC, id DESC);
-CREATE INDEX audit_log_provider_at_idx ON audit_log (provider_id, at DESC, id DESC);
+CREATE INDEX audit_log_provider_path_idx ON audit_log (provider_path text_pattern_ops, id DESC);
 
 CREATE TABLE terminal_provider_history (
   id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
