@@ -30,7 +30,7 @@ export function extraFields(raw: unknown, known: unknown): Record<string, unknow
   if (!shape) return null;
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
-    if (!(key in shape)) {
+    if (!Object.hasOwn(shape, key)) {
       out[key] = value;
       continue;
     }

@@ -107,6 +107,8 @@ export class BatchWriter<T> {
   /** Stops accepting items and writes everything held. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     for (const w of this.waiters.splice(0)) {
       clearTimeout(w.timer);
       this.queue.push(w);
@@ -158,8 +160,13 @@ export class BatchWriter<T> {
       this.inFlightRows -= batch.length;
       this.admitWaiters();
       this.report();
-      // Keep the pipeline full: a queue that built up while this batch was in flight goes next.
-      if (this.queue.length > 0) this.drain(this.closed || this.queue.length >= this.opts.maxBatchRows || !this.timer);
+      // Keep the pipeline full: whatever queued while this batch was in flight goes next, so a row
+      // never waits for a newer row's timer.
+      if (this.queue.length > 0) {
+        if (this.timer) clearTimeout(this.timer);
+        this.timer = null;
+        this.drain(true);
+      }
       if (this.buffered === 0 && this.waiters.length === 0) for (const r of this.idleResolvers.splice(0)) r();
     }
   }
@@ -167,27 +174,41 @@ export class BatchWriter<T> {
   private async writeWithRetry(batch: Pending<T>[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const started = process.hrtime.bigint();
+      let failure: { err: unknown } | null = null;
       try {
         await this.opts.write(batch.map((p) => p.item));
-        this.opts.hooks?.onCommit?.(batch.length, Number(process.hrtime.bigint() - started) / 1e9);
+      } catch (err) {
+        failure = { err };
+      }
+      if (!failure) {
+        // Hooks run outside the write's try: a throwing hook must not re-write a committed batch.
+        this.safeHook(() => this.opts.hooks?.onCommit?.(batch.length, Number(process.hrtime.bigint() - started) / 1e9));
         for (const p of batch) p.resolve('committed');
         return;
-      } catch (err) {
-        this.opts.hooks?.onError?.(err, batch.length, attempt);
-        if (this.opts.isDataError(err)) {
-          if (batch.length === 1) {
-            this.opts.hooks?.onRejected?.(batch[0].item, err);
-            batch[0].resolve('rejected');
-            return;
-          }
-          const mid = Math.ceil(batch.length / 2);
-          await this.writeWithRetry(batch.slice(0, mid));
-          await this.writeWithRetry(batch.slice(mid));
+      }
+      const { err } = failure;
+      this.safeHook(() => this.opts.hooks?.onError?.(err, batch.length, attempt));
+      if (this.opts.isDataError(err)) {
+        if (batch.length === 1) {
+          this.safeHook(() => this.opts.hooks?.onRejected?.(batch[0].item, err));
+          batch[0].resolve('rejected');
           return;
         }
-        const backoff = Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** Math.min(attempt - 1, 16));
-        await sleep(backoff / 2 + Math.random() * (backoff / 2));
+        const mid = Math.ceil(batch.length / 2);
+        await this.writeWithRetry(batch.slice(0, mid));
+        await this.writeWithRetry(batch.slice(mid));
+        return;
       }
+      const backoff = Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** Math.min(attempt - 1, 16));
+      await sleep(backoff / 2 + Math.random() * (backoff / 2));
+    }
+  }
+
+  private safeHook(fn: () => void): void {
+    try {
+      fn();
+    } catch {
+      // Metrics and logging must never affect delivery.
     }
   }
 

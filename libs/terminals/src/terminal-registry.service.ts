@@ -10,11 +10,33 @@ import {
 } from '#contracts';
 import { TerminalStatus } from '#db';
 import { CredentialHasher } from './credential-hasher.js';
-import { TerminalErrorCode } from './terminal.errors.js';
-import { TerminalRepository, type NewTerminalRow } from './terminal.repository.js';
+import { TerminalErrorCode, TerminalException } from './terminal.errors.js';
+import { TerminalRepository, type NewTerminalRow, type ProviderChangeActor } from './terminal.repository.js';
 
 export const ROOT_PROVIDER_CODE = 'root';
 export const CSV_COLUMNS = ['sn', 'model', 'tid', 'mid', 'provider', 'lat', 'lon'] as const;
+
+/** Optional behaviour of register/registerCsv; the defaults are the operator (whole-fleet) behaviour. */
+export interface RegisterOptions {
+  /** Provider code for rows that name none (default: the root). */
+  defaultProviderCode?: string;
+  /**
+   * Resolves provider codes to ids. Codes it leaves out are reported exactly like unknown codes
+   * (TERMINAL_UNKNOWN_PROVIDER), so a caller can restrict registration to its provider subtree
+   * without revealing which other providers exist. Default: every provider.
+   */
+  resolveProviders?: (codes: readonly string[]) => Promise<Map<string, string>>;
+  /** When given, each new terminal's first owner is recorded in terminal_provider_history with this actor. */
+  history?: ProviderChangeActor;
+  /** registerCsv refuses (TERMINAL_INVALID_CSV) a file with more data rows than this. */
+  maxRows?: number;
+}
+
+export interface ProviderMove {
+  from: string;
+  to: string;
+  movedAt: Date;
+}
 
 interface ParsedRow {
   row: number;
@@ -37,7 +59,8 @@ export class TerminalRegistryService {
     @Inject(CredentialHasher) private readonly hasher: CredentialHasher,
   ) {}
 
-  async register(registrations: readonly TerminalRegistration[], firstRow = 1): Promise<RegisterTerminalsResponse> {
+  async register(registrations: readonly TerminalRegistration[], firstRow = 1, options: RegisterOptions = {}): Promise<RegisterTerminalsResponse> {
+    const defaultCode = options.defaultProviderCode ?? ROOT_PROVIDER_CODE;
     const errors: RowError[] = [];
     const valid: ParsedRow[] = [];
     const seenSn = new Set<string>();
@@ -58,9 +81,9 @@ export class TerminalRegistryService {
     });
     if (valid.length === 0) return { credentials: [], errors };
 
-    const codes = [...new Set(valid.map((v) => v.registration.providerCode ?? ROOT_PROVIDER_CODE))];
+    const codes = [...new Set(valid.map((v) => v.registration.providerCode ?? defaultCode))];
     const [providers, existing, tidOwners] = await Promise.all([
-      this.terminals.providerIdsByCode(codes),
+      options.resolveProviders ? options.resolveProviders(codes) : this.terminals.providerIdsByCode(codes),
       this.terminals.existingSns(valid.map((v) => v.registration.sn)),
       this.terminals.tidOwners(valid.flatMap((v) => (v.registration.tid ? [v.registration.tid] : []))),
     ]);
@@ -69,7 +92,7 @@ export class TerminalRegistryService {
     const secrets = new Map<string, string>();
     const rowOf = new Map<string, number>();
     for (const { row, registration: r } of valid) {
-      const code = r.providerCode ?? ROOT_PROVIDER_CODE;
+      const code = r.providerCode ?? defaultCode;
       const providerId = providers.get(code);
       if (!providerId) {
         errors.push(rowError(row, r.sn, TerminalErrorCode.UnknownProvider, `provider "${code}" does not exist`));
@@ -97,7 +120,7 @@ export class TerminalRegistryService {
         credentialHash: this.hasher.hash(secret),
       });
     }
-    const inserted = await this.terminals.insertMany(rows);
+    const inserted = await this.terminals.insertMany(rows, options.history);
     const credentials: TerminalCredentials[] = [];
     for (const { sn } of rows) {
       const secret = secrets.get(sn);
@@ -130,6 +153,17 @@ export class TerminalRegistryService {
     return { updated: sns.filter((s) => updated.has(s)), missing: sns.filter((s) => !updated.has(s)) };
   }
 
+  /**
+   * Moves a terminal from `fromProviderId` to `toProviderId` and records the move (with the actor)
+   * in terminal_provider_history. TERMINAL_NOT_FOUND when the terminal is gone or no longer
+   * belongs to `fromProviderId` (a concurrent move).
+   */
+  async moveToProvider(sn: string, fromProviderId: string, toProviderId: string, actor: ProviderChangeActor): Promise<ProviderMove> {
+    const moved = await this.terminals.moveProvider(sn, fromProviderId, toProviderId, actor);
+    if (!moved) throw new TerminalException(TerminalErrorCode.NotFound, `terminal ${sn} not found`);
+    return { from: fromProviderId, to: toProviderId, movedAt: moved.movedAt };
+  }
+
   async createServiceAccount(name: string): Promise<{ username: string; secret: string }> {
     const secret = this.hasher.generateSecret();
     await this.terminals.upsertServiceAccount(name, this.hasher.hash(secret));
@@ -138,17 +172,35 @@ export class TerminalRegistryService {
 
   /** Parses CSV with a header row (sn, model, tid, mid, provider, lat, lon; only sn and model required). */
   parseCsv(text: string): { registrations: TerminalRegistration[]; rows: number[]; errors: RowError[] } {
-    let records: Record<string, string>[];
+    let records: { record: Record<string, string>; info: { lines: number } }[];
+    let width = 0;
     try {
-      records = parse(text, { columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()), skip_empty_lines: true, trim: true, bom: true });
+      records = parse(text, {
+        columns: (h: string[]) => {
+          width = h.length;
+          return h.map((c) => c.trim().toLowerCase());
+        },
+        skip_empty_lines: true,
+        trim: true,
+        bom: true,
+        // A short row is that row's problem (missing fields), not the whole file's.
+        relax_column_count: true,
+        info: true,
+      });
     } catch (err) {
       return { registrations: [], rows: [], errors: [rowError(0, null, TerminalErrorCode.InvalidCsv, err instanceof Error ? err.message : String(err))] };
     }
     const registrations: TerminalRegistration[] = [];
     const rows: number[] = [];
     const errors: RowError[] = [];
-    records.forEach((rec, i) => {
-      const row = i + 2; // header is line 1
+    records.forEach(({ record: rec, info }) => {
+      // The line the record ended on (blank lines and the header counted).
+      const row = info.lines;
+      const fields = Object.keys(rec).length;
+      if (fields !== width) {
+        errors.push(rowError(row, rec.sn ?? null, TerminalErrorCode.InvalidField, `expected ${width} fields like the header, got ${fields}`));
+        return;
+      }
       const lat = rec.lat ? Number(rec.lat) : undefined;
       const lon = rec.lon ? Number(rec.lon) : undefined;
       if ((lat !== undefined && Number.isNaN(lat)) || (lon !== undefined && Number.isNaN(lon))) {
@@ -170,11 +222,14 @@ export class TerminalRegistryService {
   }
 
   /** CSV import: per-row errors carry the CSV line number. */
-  async registerCsv(text: string): Promise<RegisterTerminalsResponse> {
+  async registerCsv(text: string, options: RegisterOptions = {}): Promise<RegisterTerminalsResponse> {
     const parsed = this.parseCsv(text);
+    if (options.maxRows !== undefined && parsed.registrations.length + parsed.errors.length > options.maxRows) {
+      throw new TerminalException(TerminalErrorCode.InvalidCsv, `the CSV has more than ${options.maxRows} rows`);
+    }
     const results: RegisterTerminalsResponse = { credentials: [], errors: [...parsed.errors] };
-    // Rows are contiguous except where a parse error removed one, so register row by row groups.
-    const result = await this.register(parsed.registrations, 1);
+    // register() numbers rows 1..n in input order; map them back to CSV line numbers.
+    const result = await this.register(parsed.registrations, 1, options);
     results.credentials.push(...result.credentials);
     for (const e of result.errors) results.errors.push({ ...e, row: parsed.rows[e.row - 1] ?? e.row });
     results.errors.sort((a, b) => a.row - b.row);

@@ -1,0 +1,254 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { HEARTBEAT_SCHEMA_VERSION, heartbeatSchema, type Heartbeat } from './heartbeat.schema.js';
+import { extraFields, parsePayload, type ParseResult } from './validation.js';
+
+const OPTIONS = { maxBytes: 8192, supportedVersions: [HEARTBEAT_SCHEMA_VERSION] } as const;
+
+function validHeartbeat(): Record<string, unknown> {
+  return {
+    v: 1,
+    ts: '2025-03-03T08:00:00+08:00',
+    seq: 42,
+    model: 'EP-T1',
+    firmware: { version: '1.2.3', appVersion: '4.5.6' },
+    battery: { percent: 87, charging: false, temperatureC: 31.5 },
+    signal: { rat: 'LTE', rsrp: -95, rsrq: -10, sinr: 12, rssi: -70, csq: 20, mccMnc: '46000', cellId: '1A2B3C' },
+    sim: {
+      iccid: '89860012345678901234',
+      imei: '356938035643809',
+      type: 'physical',
+      carrier: 'China Mobile',
+      plan: {
+        status: 'active',
+        expiresAt: '2025-12-31',
+        autoRenew: true,
+        lastRenewal: { at: '2025-02-01T00:00:00Z', result: 'success' },
+        usedMb: 120.5,
+        allowanceMb: 1024,
+      },
+    },
+    location: { lat: 31.23, lon: 121.47, accuracyM: 25, source: 'gps' },
+    uptimeS: 3600,
+  };
+}
+
+type Json = Record<string, unknown>;
+
+/** Deep-copies the valid heartbeat and applies `edit` to the copy. */
+function heartbeatWith(edit: (hb: Json) => void): Json {
+  const hb = structuredClone(validHeartbeat());
+  edit(hb);
+  return hb;
+}
+
+function obj(value: unknown): Json {
+  assert.ok(value !== null && typeof value === 'object');
+  return value as Json;
+}
+
+function parse(payload: string | Buffer | Uint8Array, options: { maxBytes: number; supportedVersions: readonly number[] } = OPTIONS): ParseResult<Heartbeat> {
+  return parsePayload(payload, heartbeatSchema, options);
+}
+
+function parseJson(value: unknown): ParseResult<Heartbeat> {
+  return parse(JSON.stringify(value));
+}
+
+function expectFailure(result: ParseResult<Heartbeat>, reason: string): string {
+  assert.equal(result.ok, false, 'expected a rejection');
+  if (result.ok) throw new Error('unreachable');
+  assert.equal(result.reason, reason, `detail: ${result.detail}`);
+  assert.equal(typeof result.detail, 'string');
+  assert.ok(result.detail.length > 0);
+  return result.detail;
+}
+
+function expectOk(result: ParseResult<Heartbeat>): { value: Heartbeat; extra: Record<string, unknown> | null } {
+  assert.ok(result.ok, result.ok ? '' : `${result.reason}: ${result.detail}`);
+  return { value: result.value, extra: result.extra };
+}
+
+describe('parsePayload', () => {
+  it('accepts a valid heartbeat as string, Buffer and Uint8Array, with no extra fields', () => {
+    const json = JSON.stringify(validHeartbeat());
+    for (const payload of [json, Buffer.from(json), new Uint8Array(Buffer.from(json))]) {
+      const { value, extra } = expectOk(parse(payload));
+      assert.equal(value.seq, 42);
+      assert.equal(value.sim.plan.status, 'active');
+      assert.equal(value.location?.source, 'gps');
+      assert.equal(extra, null);
+    }
+  });
+
+  it('accepts a heartbeat without the optional fields', () => {
+    const hb = heartbeatWith((h) => {
+      delete h.location;
+      const signal = obj(h.signal);
+      for (const k of ['rsrp', 'rsrq', 'sinr', 'rssi', 'csq', 'cellId']) delete signal[k];
+      delete obj(h.battery).temperatureC;
+      const plan = obj(obj(h.sim).plan);
+      delete plan.lastRenewal;
+      delete plan.allowanceMb;
+    });
+    expectOk(parseJson(hb));
+  });
+
+  it('rejects payloads over maxBytes as payload_too_large, counting bytes not characters', () => {
+    const json = JSON.stringify(validHeartbeat());
+    const size = Buffer.byteLength(json);
+    expectOk(parse(json, { maxBytes: size, supportedVersions: [1] }));
+    const detail = expectFailure(parse(json, { maxBytes: size - 1, supportedVersions: [1] }), 'payload_too_large');
+    assert.match(detail, new RegExp(`${size}`));
+    expectFailure(parse(Buffer.from(json), { maxBytes: size - 1, supportedVersions: [1] }), 'payload_too_large');
+    // 6 characters, 12 bytes in UTF-8.
+    expectFailure(parse('"éééééé"', { maxBytes: 10, supportedVersions: [1] }), 'payload_too_large');
+  });
+
+  it('checks the size before parsing (an oversized malformed payload is payload_too_large)', () => {
+    expectFailure(parse('{'.repeat(100), { maxBytes: 50, supportedVersions: [1] }), 'payload_too_large');
+  });
+
+  it('rejects invalid JSON as malformed_json', () => {
+    expectFailure(parse('{"v":1,'), 'malformed_json');
+    expectFailure(parse(''), 'malformed_json');
+    expectFailure(parse(Buffer.from([0xff, 0xfe, 0x00])), 'malformed_json');
+  });
+
+  it('rejects JSON that is not an object as malformed_json', () => {
+    for (const payload of ['[1,2]', '42', 'null', '"hello"', 'true']) {
+      const detail = expectFailure(parse(payload), 'malformed_json');
+      assert.match(detail, /object/, payload);
+    }
+  });
+
+  it('rejects a missing, wrong-typed or unknown version as unsupported_version', () => {
+    expectFailure(parseJson(heartbeatWith((h) => delete h.v)), 'unsupported_version');
+    expectFailure(parseJson(heartbeatWith((h) => (h.v = '1'))), 'unsupported_version');
+    const detail = expectFailure(parseJson(heartbeatWith((h) => (h.v = 2))), 'unsupported_version');
+    assert.match(detail, /2/);
+  });
+
+  it('uses the supported versions given by the caller', () => {
+    const hb = heartbeatWith((h) => (h.v = 2));
+    // Version 2 passes the version gate, then the v1 schema's literal rejects it.
+    const detail = expectFailure(parse(JSON.stringify(hb), { maxBytes: 8192, supportedVersions: [1, 2] }), 'schema_violation');
+    assert.match(detail, /^v: /);
+    expectFailure(parse(JSON.stringify(validHeartbeat()), { maxBytes: 8192, supportedVersions: [2] }), 'unsupported_version');
+  });
+
+  it('reports a schema_violation with the path of the offending field', () => {
+    const cases: [Json, RegExp][] = [
+      [heartbeatWith((h) => delete h.model), /(^|; )model: /],
+      [heartbeatWith((h) => (h.seq = -1)), /(^|; )seq: /],
+      [heartbeatWith((h) => (h.seq = 1.5)), /(^|; )seq: /],
+      [heartbeatWith((h) => (h.ts = 'yesterday')), /(^|; )ts: /],
+      [heartbeatWith((h) => (obj(h.battery).percent = 101)), /(^|; )battery\.percent: /],
+      [heartbeatWith((h) => (obj(h.signal).rat = '6G')), /(^|; )signal\.rat: /],
+      [heartbeatWith((h) => (obj(obj(h.sim).plan).status = 'paused')), /(^|; )sim\.plan\.status: /],
+      [heartbeatWith((h) => (obj(obj(obj(h.sim).plan).lastRenewal).result = 'maybe')), /(^|; )sim\.plan\.lastRenewal\.result: /],
+      [heartbeatWith((h) => (obj(h.location).lat = 91)), /(^|; )location\.lat: /],
+    ];
+    for (const [hb, pattern] of cases) {
+      const detail = expectFailure(parseJson(hb), 'schema_violation');
+      assert.match(detail, pattern);
+    }
+  });
+
+  it('lists several violations in the detail', () => {
+    const hb = heartbeatWith((h) => {
+      obj(h.battery).percent = -1;
+      obj(h.sim).imei = '123';
+    });
+    const detail = expectFailure(parseJson(hb), 'schema_violation');
+    assert.match(detail, /battery\.percent: /);
+    assert.match(detail, /sim\.imei: /);
+  });
+});
+
+describe('heartbeat schema ranges', () => {
+  const valid = (edit: (hb: Json) => void) => expectOk(parseJson(heartbeatWith(edit)));
+  const invalid = (edit: (hb: Json) => void, path: string) => {
+    const detail = expectFailure(parseJson(heartbeatWith(edit)), 'schema_violation');
+    assert.ok(detail.startsWith(`${path}: `) || detail.includes(`; ${path}: `), `expected ${path} in "${detail}"`);
+  };
+
+  it('battery percent is 0..100', () => {
+    valid((h) => (obj(h.battery).percent = 0));
+    valid((h) => (obj(h.battery).percent = 100));
+    invalid((h) => (obj(h.battery).percent = 100.1), 'battery.percent');
+    invalid((h) => (obj(h.battery).percent = -0.1), 'battery.percent');
+    invalid((h) => (obj(h.battery).percent = '50'), 'battery.percent');
+  });
+
+  it('csq is 0..31 or 99', () => {
+    for (const csq of [0, 31, 99]) valid((h) => (obj(h.signal).csq = csq));
+    for (const csq of [32, 98, 100, -1, 10.5]) invalid((h) => (obj(h.signal).csq = csq), 'signal.csq');
+  });
+
+  it('mccMnc is 5 or 6 digits', () => {
+    valid((h) => (obj(h.signal).mccMnc = '46000'));
+    valid((h) => (obj(h.signal).mccMnc = '310260'));
+    for (const v of ['4600', '4600000', '46O00', '46 000', '']) invalid((h) => (obj(h.signal).mccMnc = v), 'signal.mccMnc');
+    invalid((h) => (obj(h.signal).mccMnc = 46000), 'signal.mccMnc');
+  });
+
+  it('iccid is 18 to 22 digits', () => {
+    valid((h) => (obj(h.sim).iccid = '8'.repeat(18)));
+    valid((h) => (obj(h.sim).iccid = '8'.repeat(22)));
+    for (const v of ['8'.repeat(17), '8'.repeat(23), `${'8'.repeat(18)}F`]) invalid((h) => (obj(h.sim).iccid = v), 'sim.iccid');
+  });
+
+  it('imei is exactly 15 digits', () => {
+    for (const v of ['1'.repeat(14), '1'.repeat(16), `${'1'.repeat(14)}A`]) invalid((h) => (obj(h.sim).imei = v), 'sim.imei');
+  });
+
+  it('other ranges: signal levels, location, uptime, plan usage', () => {
+    invalid((h) => (obj(h.signal).rsrp = -30), 'signal.rsrp');
+    invalid((h) => (obj(h.location).lon = 180.5), 'location.lon');
+    invalid((h) => (obj(h.location).source = 'wifi'), 'location.source');
+    invalid((h) => (h.uptimeS = -1), 'uptimeS');
+    invalid((h) => (obj(obj(h.sim).plan).usedMb = -1), 'sim.plan.usedMb');
+    invalid((h) => (obj(obj(h.sim).plan).expiresAt = '2025-02-30T00:00:00Z'), 'sim.plan.expiresAt');
+    invalid((h) => (obj(h.firmware).version = ''), 'firmware.version');
+  });
+});
+
+describe('extraFields', () => {
+  it('collects unknown keys at the top level and inside nested (and optional) objects', () => {
+    const hb = heartbeatWith((h) => {
+      h.vendorBlob = { a: 1 };
+      obj(h.battery).healthPct = 93;
+      obj(obj(h.sim).plan).promo = 'spring';
+      obj(h.location).altitudeM = 12;
+    });
+    const { value, extra } = expectOk(parseJson(hb));
+    assert.deepEqual(extra, {
+      vendorBlob: { a: 1 },
+      battery: { healthPct: 93 },
+      sim: { plan: { promo: 'spring' } },
+      location: { altitudeM: 12 },
+    });
+    assert.equal(value.battery.percent, 87, 'known fields still parsed');
+  });
+
+  it('returns null when everything is declared, and for non-objects', () => {
+    assert.equal(extraFields(validHeartbeat(), heartbeatSchema), null);
+    assert.equal(extraFields(null, heartbeatSchema), null);
+    assert.equal(extraFields([1, 2], heartbeatSchema), null);
+    assert.equal(extraFields('x', heartbeatSchema), null);
+  });
+
+  it('does not descend into values whose schema is not an object', () => {
+    // `model` is a string in the schema: an object there is a type error, not an extra field.
+    assert.equal(extraFields({ model: { nested: true } }, heartbeatSchema), null);
+  });
+
+  it(
+    'regression: reports unknown keys that share a name with Object.prototype members',
+    () => {
+      const raw = JSON.parse('{"v":1,"constructor":"x","toString":"y"}') as unknown;
+      assert.deepEqual(extraFields(raw, heartbeatSchema), { constructor: 'x', toString: 'y' });
+    },
+  );
+});

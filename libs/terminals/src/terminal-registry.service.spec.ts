@@ -1,0 +1,390 @@
+import assert from 'node:assert/strict';
+import { beforeEach, describe, it } from 'node:test';
+import type { RowError, TerminalRegistration } from '#contracts';
+import { TerminalStatus } from '#db';
+import { CredentialHasher } from './credential-hasher.js';
+import { TerminalRegistryService } from './terminal-registry.service.js';
+import type { NewTerminalRow, TerminalRepository } from './terminal.repository.js';
+
+const PEPPER = 'registry-unit-test-pepper-0123456789';
+const ROOT_ID = '00000000-0000-0000-0000-000000000001';
+const ACME_ID = '00000000-0000-0000-0000-000000000002';
+
+/** In-memory stand-in for the repository methods the registry uses; records every call. */
+class FakeRepo {
+  readonly providers = new Map<string, string>([
+    ['root', ROOT_ID],
+    ['acme', ACME_ID],
+  ]);
+  /** sn -> tid */
+  readonly terminals = new Map<string, string | null>();
+  readonly hashes = new Map<string, Buffer>();
+  readonly statuses = new Map<string, string>();
+  readonly inserted: NewTerminalRow[][] = [];
+  readonly providerQueries: string[][] = [];
+  readonly updates: { sn: string; hash: Buffer }[][] = [];
+  readonly serviceAccounts = new Map<string, Buffer>();
+  /** SNs insertMany silently skips (a concurrent registration won the race). */
+  readonly raceLosers = new Set<string>();
+  calls = 0;
+
+  async providerIdsByCode(codes: readonly string[]): Promise<Map<string, string>> {
+    this.calls++;
+    this.providerQueries.push([...codes]);
+    return new Map(codes.flatMap((c) => (this.providers.has(c) ? [[c, this.providers.get(c) ?? '']] : [])));
+  }
+
+  async existingSns(sns: readonly string[]): Promise<Set<string>> {
+    this.calls++;
+    return new Set(sns.filter((s) => this.terminals.has(s)));
+  }
+
+  async tidOwners(tids: readonly string[]): Promise<Map<string, string>> {
+    this.calls++;
+    const out = new Map<string, string>();
+    for (const [sn, tid] of this.terminals) if (tid && tids.includes(tid)) out.set(tid, sn);
+    return out;
+  }
+
+  async insertMany(rows: readonly NewTerminalRow[]): Promise<Set<string>> {
+    this.calls++;
+    this.inserted.push([...rows]);
+    const done = new Set<string>();
+    for (const r of rows) {
+      if (this.raceLosers.has(r.sn)) continue;
+      this.terminals.set(r.sn, r.tid);
+      this.hashes.set(r.sn, r.credentialHash);
+      done.add(r.sn);
+    }
+    return done;
+  }
+
+  async updateCredentials(updates: readonly { sn: string; hash: Buffer }[]): Promise<Set<string>> {
+    this.calls++;
+    this.updates.push([...updates]);
+    const done = new Set<string>();
+    for (const u of updates) {
+      if (!this.terminals.has(u.sn)) continue;
+      this.hashes.set(u.sn, u.hash);
+      done.add(u.sn);
+    }
+    return done;
+  }
+
+  async setStatus(sns: readonly string[], status: string): Promise<Set<string>> {
+    this.calls++;
+    const done = new Set<string>();
+    for (const sn of sns) {
+      if (!this.terminals.has(sn)) continue;
+      this.statuses.set(sn, status);
+      done.add(sn);
+    }
+    return done;
+  }
+
+  async upsertServiceAccount(name: string, hash: Buffer): Promise<void> {
+    this.calls++;
+    this.serviceAccounts.set(name, hash);
+  }
+}
+
+const summary = (errors: RowError[]) => errors.map((e) => [e.row, e.code, e.sn]);
+
+describe('TerminalRegistryService', () => {
+  let hasher: CredentialHasher;
+  let repo: FakeRepo;
+  let registry: TerminalRegistryService;
+
+  beforeEach(() => {
+    hasher = new CredentialHasher(PEPPER);
+    repo = new FakeRepo();
+    registry = new TerminalRegistryService(repo as unknown as TerminalRepository, hasher);
+  });
+
+  describe('register', () => {
+    it('registers valid terminals and returns secrets whose stored hashes verify', async () => {
+      const result = await registry.register([
+        { sn: 'EP0001', model: 'EP-T1', tid: 'TID00001', mid: 'M001', registeredLat: 31.23, registeredLon: 121.47 },
+        { sn: 'EP0002', model: 'EP-T2', providerCode: 'acme' },
+      ]);
+      assert.deepEqual(result.errors, []);
+      assert.deepEqual(
+        result.credentials.map((c) => [c.sn, c.username]),
+        [
+          ['EP0001', 'EP0001'],
+          ['EP0002', 'EP0002'],
+        ],
+      );
+      for (const c of result.credentials) {
+        assert.match(c.secret, /^[A-Za-z0-9_-]{43}$/);
+        const stored = repo.hashes.get(c.sn);
+        assert.ok(stored, `hash stored for ${c.sn}`);
+        assert.equal(hasher.verify(c.secret, stored), true, `secret of ${c.sn} verifies against its stored hash`);
+      }
+      assert.notEqual(result.credentials[0].secret, result.credentials[1].secret);
+      assert.equal(repo.inserted.length, 1, 'one insert for the whole request');
+      const [first, second] = repo.inserted[0];
+      assert.deepEqual(
+        { ...first, credentialHash: null },
+        { sn: 'EP0001', model: 'EP-T1', tid: 'TID00001', mid: 'M001', providerId: ROOT_ID, registeredLat: 31.23, registeredLon: 121.47, credentialHash: null },
+      );
+      assert.deepEqual(
+        { ...second, credentialHash: null },
+        { sn: 'EP0002', model: 'EP-T2', tid: null, mid: null, providerId: ACME_ID, registeredLat: null, registeredLon: null, credentialHash: null },
+      );
+      assert.ok(!repo.inserted[0].some((r) => r.credentialHash.toString('utf8').includes(result.credentials[0].secret)), 'secret not stored');
+    });
+
+    it('reports every bad row with its row number and code, and still registers the valid rows', async () => {
+      repo.terminals.set('EXIST01', null);
+      repo.terminals.set('OWNER01', 'TIDTAKEN');
+      const rows: TerminalRegistration[] = [
+        { sn: 'GOOD01', model: 'EP-T1', tid: 'TID00001' }, // 1 ok
+        { sn: 'bad sn', model: 'EP-T1' }, // 2 invalid SN
+        { sn: 'BADTID1', model: 'EP-T1', tid: 'TID1' }, // 3 invalid TID
+        { sn: 'NOMODEL', model: '' }, // 4 missing model
+        { sn: 'LATONLY', model: 'EP-T1', registeredLat: 10 }, // 5 lat without lon
+        { sn: 'GOOD01', model: 'EP-T2' }, // 6 duplicate SN
+        { sn: 'DUPTID1', model: 'EP-T1', tid: 'TID00001' }, // 7 duplicate TID
+        { sn: 'GHOST01', model: 'EP-T1', providerCode: 'ghost' }, // 8 unknown provider
+        { sn: 'EXIST01', model: 'EP-T1' }, // 9 already registered
+        { sn: 'TAKEN01', model: 'EP-T1', tid: 'TIDTAKEN' }, // 10 TID owned by another terminal
+        { sn: 'GOOD02', model: 'EP-T1', mid: 'M1' }, // 11 ok
+      ];
+      const result = await registry.register(rows);
+      assert.deepEqual(summary(result.errors), [
+        [2, 'TERMINAL_INVALID_SN', 'bad sn'],
+        [3, 'TERMINAL_INVALID_TID', 'BADTID1'],
+        [4, 'TERMINAL_INVALID_FIELD', 'NOMODEL'],
+        [5, 'TERMINAL_INVALID_FIELD', 'LATONLY'],
+        [6, 'TERMINAL_DUPLICATE_IN_REQUEST', 'GOOD01'],
+        [7, 'TERMINAL_DUPLICATE_IN_REQUEST', 'DUPTID1'],
+        [8, 'TERMINAL_UNKNOWN_PROVIDER', 'GHOST01'],
+        [9, 'TERMINAL_ALREADY_EXISTS', 'EXIST01'],
+        [10, 'TERMINAL_TID_IN_USE', 'TAKEN01'],
+      ]);
+      assert.match(result.errors.find((e) => e.row === 10)?.message ?? '', /OWNER01/, 'names the TID owner');
+      assert.match(result.errors.find((e) => e.row === 8)?.message ?? '', /ghost/);
+      assert.deepEqual(
+        result.credentials.map((c) => c.sn),
+        ['GOOD01', 'GOOD02'],
+      );
+      assert.deepEqual(
+        repo.inserted.flat().map((r) => r.sn),
+        ['GOOD01', 'GOOD02'],
+        'only valid rows are inserted',
+      );
+      for (const c of result.credentials) assert.equal(hasher.verify(c.secret, repo.hashes.get(c.sn) ?? Buffer.alloc(0)), true);
+    });
+
+    it('validates lat/lon ranges, mid length and model length', async () => {
+      const result = await registry.register([
+        { sn: 'LAT0001', model: 'M', registeredLat: 91, registeredLon: 0 },
+        { sn: 'LON0001', model: 'M', registeredLat: 0, registeredLon: -181 },
+        { sn: 'LON0002', model: 'M', registeredLon: 5 },
+        { sn: 'MID0001', model: 'M', mid: 'x'.repeat(33) },
+        { sn: 'MID0002', model: 'M', mid: '' },
+        { sn: 'MOD0001', model: 'x'.repeat(65) },
+        { sn: 'MOD0002', model: '   ' },
+        { sn: 'EDGE001', model: 'x'.repeat(64), mid: 'x'.repeat(32), registeredLat: -90, registeredLon: 180 },
+      ]);
+      assert.deepEqual(
+        summary(result.errors).map(([row, code]) => [row, code]),
+        [1, 2, 3, 4, 5, 6, 7].map((row) => [row, 'TERMINAL_INVALID_FIELD']),
+      );
+      assert.deepEqual(
+        result.credentials.map((c) => c.sn),
+        ['EDGE001'],
+      );
+    });
+
+    it('a duplicate of an invalid row is not reported as a duplicate', async () => {
+      const result = await registry.register([
+        { sn: 'SAME001', model: '' },
+        { sn: 'SAME001', model: 'EP-T1' },
+      ]);
+      assert.deepEqual(summary(result.errors), [[1, 'TERMINAL_INVALID_FIELD', 'SAME001']]);
+      assert.deepEqual(
+        result.credentials.map((c) => c.sn),
+        ['SAME001'],
+      );
+    });
+
+    it('numbers rows from firstRow', async () => {
+      const result = await registry.register([{ sn: 'OK00001', model: 'M' }, { sn: 'x', model: 'M' }], 10);
+      assert.deepEqual(summary(result.errors), [[11, 'TERMINAL_INVALID_SN', 'x']]);
+    });
+
+    it('asks the repository for the root provider by default and each provider once', async () => {
+      await registry.register([
+        { sn: 'P000001', model: 'M' },
+        { sn: 'P000002', model: 'M', providerCode: 'acme' },
+        { sn: 'P000003', model: 'M', providerCode: 'acme' },
+      ]);
+      assert.deepEqual(repo.providerQueries, [['root', 'acme']]);
+    });
+
+    it('does not touch the repository when every row is invalid', async () => {
+      const result = await registry.register([{ sn: '', model: 'M' }]);
+      assert.deepEqual(result.credentials, []);
+      assert.equal(result.errors.length, 1);
+      assert.equal(repo.calls, 0);
+    });
+
+    it('reports rows that lost an insert race as already registered, without credentials', async () => {
+      repo.raceLosers.add('RACE001');
+      const result = await registry.register([
+        { sn: 'WIN0001', model: 'M' },
+        { sn: 'RACE001', model: 'M' },
+      ]);
+      assert.deepEqual(
+        result.credentials.map((c) => c.sn),
+        ['WIN0001'],
+      );
+      assert.deepEqual(summary(result.errors), [[2, 'TERMINAL_ALREADY_EXISTS', 'RACE001']]);
+    });
+  });
+
+  describe('CSV', () => {
+    const HEADER = 'sn,model,tid,mid,provider,lat,lon';
+
+    it('parses rows with CSV line numbers (the header is line 1)', () => {
+      const parsed = registry.parseCsv([HEADER, 'EP0001,EP-T1,TID00001,M001,acme,31.5,121.25', 'EP0002,EP-T2,,,,,'].join('\n'));
+      assert.deepEqual(parsed.errors, []);
+      assert.deepEqual(parsed.rows, [2, 3]);
+      assert.deepEqual(parsed.registrations[0], {
+        sn: 'EP0001',
+        model: 'EP-T1',
+        tid: 'TID00001',
+        mid: 'M001',
+        providerCode: 'acme',
+        registeredLat: 31.5,
+        registeredLon: 121.25,
+      });
+      const second = parsed.registrations[1];
+      assert.equal(second.sn, 'EP0002');
+      assert.equal(second.tid, undefined);
+      assert.equal(second.mid, undefined);
+      assert.equal(second.providerCode, undefined);
+      assert.equal(second.registeredLat, undefined);
+      assert.equal(second.registeredLon, undefined);
+    });
+
+    it('accepts a header in any case with spaces, a BOM, and only the required columns', () => {
+      const parsed = registry.parseCsv('\uFEFF SN , Model \r\n EP0001 , EP-T1 \r\n');
+      assert.deepEqual(parsed.errors, []);
+      assert.equal(parsed.registrations.length, 1);
+      assert.equal(parsed.registrations[0].sn, 'EP0001');
+      assert.equal(parsed.registrations[0].model, 'EP-T1');
+    });
+
+    it('reports non-numeric lat/lon on their line', () => {
+      const parsed = registry.parseCsv([HEADER, 'EP0001,M,,,,north,1', 'EP0002,M,,,,,', 'EP0003,M,,,,1,east'].join('\n'));
+      assert.deepEqual(summary(parsed.errors), [
+        [2, 'TERMINAL_INVALID_FIELD', 'EP0001'],
+        [4, 'TERMINAL_INVALID_FIELD', 'EP0003'],
+      ]);
+      assert.deepEqual(parsed.rows, [3]);
+    });
+
+    it('reports unparseable CSV as one InvalidCsv error', async () => {
+      const result = await registry.registerCsv('sn,model\n"EP0001,M\n');
+      assert.deepEqual(result.credentials, []);
+      assert.deepEqual(
+        result.errors.map((e) => [e.row, e.code]),
+        [[0, 'TERMINAL_INVALID_CSV']],
+      );
+      assert.equal(repo.calls, 0);
+    });
+
+    it('registerCsv reports registry errors by CSV line, also after a row removed by a parse error', async () => {
+      repo.terminals.set('EXIST01', null);
+      const csv = [
+        HEADER, // 1
+        'GOOD001,EP-T1,TID00001,M001,,31.23,121.47', // 2 ok
+        'BADLAT1,EP-T1,,,,abc,1', // 3 parse error (removed before register)
+        'bad sn,EP-T1,,,,,', // 4 invalid SN
+        'GHOST01,EP-T1,,,ghost,,', // 5 unknown provider
+        'DUPTID1,EP-T2,TID00001,,,,', // 6 duplicate TID
+        'EXIST01,EP-T2,,,,,', // 7 already exists
+        'LATONLY,EP-T2,,,,10,', // 8 lat without lon
+        'GOOD002,EP-T2,,,,,', // 9 ok
+      ].join('\n');
+      const result = await registry.registerCsv(csv);
+      assert.deepEqual(summary(result.errors), [
+        [3, 'TERMINAL_INVALID_FIELD', 'BADLAT1'],
+        [4, 'TERMINAL_INVALID_SN', 'bad sn'],
+        [5, 'TERMINAL_UNKNOWN_PROVIDER', 'GHOST01'],
+        [6, 'TERMINAL_DUPLICATE_IN_REQUEST', 'DUPTID1'],
+        [7, 'TERMINAL_ALREADY_EXISTS', 'EXIST01'],
+        [8, 'TERMINAL_INVALID_FIELD', 'LATONLY'],
+      ]);
+      assert.deepEqual(
+        result.credentials.map((c) => c.sn),
+        ['GOOD001', 'GOOD002'],
+      );
+      for (const c of result.credentials) assert.equal(hasher.verify(c.secret, repo.hashes.get(c.sn) ?? Buffer.alloc(0)), true);
+      const stored = repo.inserted.flat().find((r) => r.sn === 'GOOD001');
+      assert.equal(stored?.registeredLat, 31.23);
+      assert.equal(stored?.tid, 'TID00001');
+    });
+
+    it(
+      'regression: line numbers stay right when the CSV contains blank lines',
+      async () => {
+        const result = await registry.registerCsv([HEADER, 'GOOD001,EP-T1,,,,,', '', 'bad sn,EP-T1,,,,,'].join('\n'));
+        assert.deepEqual(summary(result.errors), [[4, 'TERMINAL_INVALID_SN', 'bad sn']]);
+      },
+    );
+
+    it(
+      'regression: a row with fewer fields than the header is a row error, not a failure of the whole file',
+      async () => {
+        const result = await registry.registerCsv([HEADER, 'GOOD001,EP-T1,,,,,', 'SHORT01,EP-T1'].join('\n'));
+        assert.deepEqual(
+          result.credentials.map((c) => c.sn),
+          ['GOOD001'],
+        );
+        assert.deepEqual(
+          result.errors.map((e) => e.row),
+          [3],
+        );
+      },
+    );
+  });
+
+  describe('rotateCredentials', () => {
+    it('issues new secrets for known terminals and reports unknown SNs with their position', async () => {
+      const [cred] = (await registry.register([{ sn: 'ROT0001', model: 'M' }])).credentials;
+      const result = await registry.rotateCredentials(['NOPE001', 'ROT0001', 'NOPE002']);
+      assert.deepEqual(summary(result.errors), [
+        [1, 'TERMINAL_NOT_FOUND', 'NOPE001'],
+        [3, 'TERMINAL_NOT_FOUND', 'NOPE002'],
+      ]);
+      assert.equal(result.credentials.length, 1);
+      const rotated = result.credentials[0];
+      assert.equal(rotated.sn, 'ROT0001');
+      assert.equal(rotated.username, 'ROT0001');
+      assert.notEqual(rotated.secret, cred.secret);
+      const stored = repo.hashes.get('ROT0001') ?? Buffer.alloc(0);
+      assert.equal(hasher.verify(rotated.secret, stored), true, 'new secret verifies');
+      assert.equal(hasher.verify(cred.secret, stored), false, 'old secret no longer verifies');
+    });
+  });
+
+  describe('setEnabled and service accounts', () => {
+    it('splits updated and missing SNs and passes the status', async () => {
+      await registry.register([{ sn: 'DIS0001', model: 'M' }]);
+      assert.deepEqual(await registry.setEnabled(['DIS0001', 'NOPE001'], false), { updated: ['DIS0001'], missing: ['NOPE001'] });
+      assert.equal(repo.statuses.get('DIS0001'), TerminalStatus.Disabled);
+      await registry.setEnabled(['DIS0001'], true);
+      assert.equal(repo.statuses.get('DIS0001'), TerminalStatus.Active);
+    });
+
+    it('creates a service account whose secret verifies against the stored hash', async () => {
+      const account = await registry.createServiceAccount('ingest');
+      assert.equal(account.username, 'svc:ingest');
+      assert.equal(hasher.verify(account.secret, repo.serviceAccounts.get('ingest') ?? Buffer.alloc(0)), true);
+    });
+  });
+});
