@@ -13,17 +13,15 @@ const credentialSchema = z.object({
   secret: z.string().min(1),
 });
 
-const fileSchema = z.union([
-  z.object({
-    version: z.literal(1),
-    seed: z.string().optional(),
-    snPrefix: z.string().optional(),
-    updatedAt: z.string().optional(),
-    credentials: z.array(credentialSchema),
-  }),
-  // a bare array is accepted for hand-written files
-  z.array(credentialSchema),
-]);
+const fileSchema = z.object({
+  version: z.literal(1),
+  seed: z.string().optional(),
+  snPrefix: z.string().optional(),
+  updatedAt: z.string().optional(),
+  credentials: z.array(credentialSchema),
+});
+/** A bare array is accepted for hand-written files. */
+const bareSchema = z.array(credentialSchema);
 
 export interface CredentialsMeta {
   /** Seed and SN prefix the terminals were enrolled with (profiles sent at registration depend on them). */
@@ -53,7 +51,7 @@ export class CredentialsStore {
     } catch (err) {
       throw new Error(`${path}: not valid JSON (${err instanceof Error ? err.message : String(err)})`);
     }
-    const parsed = fileSchema.safeParse(raw);
+    const parsed = Array.isArray(raw) ? bareSchema.safeParse(raw) : fileSchema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       throw new Error(`${path}: unexpected format at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);

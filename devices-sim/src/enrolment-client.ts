@@ -45,10 +45,17 @@ export class EnrolmentHttpError extends Error {
 }
 
 /**
- * The contract leaves RowError.code open; treat any code or message that says the SN exists as a duplicate.
+ * The contract leaves RowError.code open (the gateway currently sends TERMINAL_ALREADY_EXISTS); treat any
+ * code or message that says the SN is already registered as such.
  */
 export function isAlreadyExistsError(row: Pick<RowError, 'code' | 'message'>): boolean {
+  if (isTidConflictError(row) || /in_request/i.test(row.code)) return false;
   return /exist|duplicate|conflict|taken/i.test(row.code) || /already (exists|registered)/i.test(row.message);
+}
+
+/** The SN is free but the TID belongs to another terminal (gateway code TERMINAL_TID_IN_USE). */
+export function isTidConflictError(row: Pick<RowError, 'code' | 'message'>): boolean {
+  return /tid/i.test(row.code) && /use|exist|taken|conflict|duplicate/i.test(row.code);
 }
 
 function isResponse(value: unknown): value is RegisterTerminalsResponse {
@@ -120,18 +127,27 @@ export async function ensureCredentials(
     return res.credentials.length;
   };
 
-  for (const batch of chunks(missing, batchSize)) {
-    const res = await postJson(options, INTERNAL_HTTP_PATHS.registerTerminals, { terminals: batch }, token);
-    registered += accept(res);
-    for (const row of res.errors) {
-      const sn = row.sn ?? batch[row.row - 1]?.sn ?? null;
-      if (sn === null) failed.push({ sn: `(row ${row.row})`, code: row.code, message: row.message });
-      else if (isAlreadyExistsError(row)) toRotate.push(sn);
-      else failed.push({ sn, code: row.code, message: row.message });
+  // Simulated TIDs can collide with terminals registered by someone else: such rows are retried once
+  // without a TID (it is optional).
+  let pending: readonly TerminalRegistration[] = missing;
+  for (let pass = 0; pass < 2 && pending.length > 0; pass++) {
+    const tidConflicts: TerminalRegistration[] = [];
+    for (const batch of chunks(pending, batchSize)) {
+      const res = await postJson(options, INTERNAL_HTTP_PATHS.registerTerminals, { terminals: batch }, token);
+      registered += accept(res);
+      for (const row of res.errors) {
+        const reg = (row.sn === null ? undefined : batch.find((r) => r.sn === row.sn)) ?? batch[row.row - 1];
+        const sn = row.sn ?? reg?.sn ?? null;
+        if (sn === null) failed.push({ sn: `(row ${row.row})`, code: row.code, message: row.message });
+        else if (isAlreadyExistsError(row)) toRotate.push(sn);
+        else if (pass === 0 && reg && reg.tid !== undefined && isTidConflictError(row)) tidConflicts.push({ ...reg, tid: undefined });
+        else failed.push({ sn, code: row.code, message: row.message });
+      }
+      // secrets are shown once: persist after every batch
+      await store.save();
+      options.onProgress?.(`enrolment: registered ${registered}/${missing.length}`);
     }
-    // secrets are shown once: persist after every batch
-    await store.save();
-    options.onProgress?.(`enrolment: registered ${registered}/${missing.length}`);
+    pending = tidConflicts;
   }
 
   for (const batch of chunks(toRotate, batchSize)) {

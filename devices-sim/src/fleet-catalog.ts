@@ -211,6 +211,8 @@ export const PLAN_SCENARIOS: ReadonlyArray<WeightedValue<PlanScenario>> = [
 export const PLAN_GRACE_DAYS = 15;
 /** Automatic renewal is attempted daily from this many days before expiry. */
 export const RENEWAL_WINDOW_DAYS = 3;
+/** Local time of day (minutes after midnight) the carrier/eSIM platform runs automatic renewals. */
+export const RENEWAL_RUN_LOCAL_MIN = 3 * 60;
 
 /** Monthly allowance in MiB; undefined = unmetered. */
 export const DATA_ALLOWANCES_MB: ReadonlyArray<WeightedValue<number | undefined>> = [

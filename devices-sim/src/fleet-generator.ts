@@ -36,6 +36,7 @@ import {
   makeTid,
   offsetByMetres,
   randomPointWithin,
+  scrambledSerial,
   terminalSn,
 } from './identifiers.js';
 import { Prng, deriveSeed, lowDiscrepancy, pickByShare, type WeightedValue } from './prng.js';
@@ -223,7 +224,6 @@ function planProfile(scenario: PlanScenario, simType: SimType, rng: Prng): PlanP
 export function generateTerminalProfile(index: number, options: FleetOptions): TerminalProfile {
   if (!Number.isInteger(index) || index < 1) throw new Error(`terminal index must be a positive integer, got ${index}`);
   const sn = terminalSn(options.snPrefix, index);
-  const fleetSalt = deriveSeed(options.seed, 'fleet');
   const trait = (dim: number): number =>
     lowDiscrepancy(index, dim, new Prng(deriveSeed(options.seed, 'dimension', dim)).next());
   const rng = new Prng(deriveSeed(options.seed, sn, 'profile'));
@@ -258,13 +258,13 @@ export function generateTerminalProfile(index: number, options: FleetOptions): T
   return {
     index,
     sn,
-    tid: makeTid(index, fleetSalt % 1_000_000),
+    tid: makeTid(index, deriveSeed(options.seed, options.snPrefix, 'tid')),
     mid: makeMid(city.areaCode, rng.pick(MERCHANT_CATEGORY_CODES), rng),
     model: model.name,
     firmwareTier,
     firmwareVersion: model.firmware[firmwareTier],
     appVersion: APP_VERSIONS[firmwareTier],
-    imei: makeImei(model.tac, rng),
+    imei: makeImei(model.tac, scrambledSerial(index, deriveSeed(options.seed, options.snPrefix, 'imei') % 1_000_000)),
     utcOffsetMin: CHINA_UTC_OFFSET_MIN,
     stateSeed: deriveSeed(options.seed, sn, 'state'),
     rebootsPerDay: REBOOTS_PER_DAY[firmwareTier],

@@ -30,12 +30,17 @@ export class HeartbeatOutbox {
     return this.entries.length;
   }
 
-  /** Adds a heartbeat; when full, the oldest entry is dropped and returned. */
-  push(payload: Buffer, ts: string, seq: number): { entry: OutboxEntry; dropped: OutboxEntry | null } {
+  /**
+   * Adds a heartbeat. When full, the oldest entry that is not awaiting PUBACK on the live connection
+   * (`liveEpoch`) is dropped and returned, so the in-flight window is never overrun.
+   */
+  push(payload: Buffer, ts: string, seq: number, liveEpoch: number | null = null): { entry: OutboxEntry; dropped: OutboxEntry | null } {
     const entry: OutboxEntry = { id: this.nextId++, payload, ts, seq, attempts: 0, sentEpoch: null };
     this.entries.push(entry);
-    const dropped = this.entries.length > this.capacity ? (this.entries.shift() ?? null) : null;
-    return { entry, dropped };
+    if (this.entries.length <= this.capacity) return { entry, dropped: null };
+    let victim = this.entries.findIndex((e) => liveEpoch === null || e.sentEpoch !== liveEpoch);
+    if (victim < 0) victim = 0;
+    return { entry, dropped: this.entries.splice(victim, 1)[0] };
   }
 
   /** Entries currently awaiting PUBACK on connection `epoch`. */

@@ -21,8 +21,8 @@ export function isLuhnValid(digits: string): boolean {
 }
 
 /** 15-digit IMEI: 8-digit TAC + 6-digit serial + Luhn check digit. */
-export function makeImei(tac: string, rng: Prng): string {
-  const body = `${tac}${rng.digits(6)}`;
+export function makeImei(tac: string, serial: number): string {
+  const body = `${tac}${String(Math.floor(serial) % 1_000_000).padStart(6, '0')}`;
   return `${body}${luhnCheckDigit(body)}`;
 }
 
@@ -42,6 +42,11 @@ export function terminalSn(prefix: string, index: number): string {
 /** Validates a prefix up front so the CLI can reject it before generating anything. */
 export function isValidSnPrefix(prefix: string): boolean {
   return isValidSn(`${prefix}-000001`);
+}
+
+/** Serial number that is unique for index < 1 000 000 (multiplier coprime to 10^6), scrambled by a salt. */
+export function scrambledSerial(index: number, salt: number): number {
+  return (index * 683_747 + salt) % 1_000_000;
 }
 
 /** 8-character acquirer terminal id. */

@@ -287,7 +287,7 @@ export class SimulatedTerminal {
     this.state = state;
     if (state.boots !== before.boots || state.power !== before.power) this.onPowerChange(before, state);
     if (!heartbeat) return;
-    const { dropped } = this.outbox.push(Buffer.from(JSON.stringify(heartbeat)), heartbeat.ts, heartbeat.seq);
+    const { dropped } = this.outbox.push(Buffer.from(JSON.stringify(heartbeat)), heartbeat.ts, heartbeat.seq, this.liveEpoch);
     if (dropped) this.stats.dropped++;
     this.pump();
   }

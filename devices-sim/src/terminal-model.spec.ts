@@ -272,6 +272,8 @@ describe('terminal model: data plan', () => {
       assert.equal(plan.status, expected, `on ${today}`);
       assert.equal(plan.lastRenewal?.result, 'failed');
       assert.equal(plan.lastRenewal?.reason, 'esim_profile_error');
+      assert.match(plan.lastRenewal?.at ?? '', /T03:[0-2]\d:/, 'renewals run at night, at the platform run hour');
+      assert.ok(Date.parse(plan.lastRenewal?.at ?? '') <= s.t, 'no renewal attempt from the future');
     }
     assert.equal(samples[samples.length - 1].state.plan.status, 'expired');
   });

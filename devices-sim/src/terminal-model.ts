@@ -16,6 +16,7 @@ import type { DataPlanStatus, Heartbeat, HeartbeatDataPlan, RadioAccessTechnolog
 import {
   PLAN_GRACE_DAYS,
   RAT_FALLBACK_RSRP,
+  RENEWAL_RUN_LOCAL_MIN,
   RENEWAL_WINDOW_DAYS,
   SIGNAL_ENVIRONMENTS,
 } from './fleet-catalog.js';
@@ -181,12 +182,17 @@ function initialPlan(profile: TerminalProfile, nowMs: number, rng: Prng): Termin
   let lastAttemptDate: string | null = null;
   if (plan.lastFailedRenewalDaysAgo !== null) {
     lastAttemptDate = addDays(today, -plan.lastFailedRenewalDaysAgo);
-    const at = dateToUtcMs(lastAttemptDate) - profile.utcOffsetMin * MINUTE_MS + rng.int(120, 300) * MINUTE_MS;
-    lastRenewal = { at: formatLocalTimestamp(Math.min(at, nowMs), profile.utcOffsetMin), result: 'failed', reason: plan.failureReason };
+    const at = dateToUtcMs(lastAttemptDate) - profile.utcOffsetMin * MINUTE_MS + (RENEWAL_RUN_LOCAL_MIN + rng.int(0, 20)) * MINUTE_MS;
+    if (at > nowMs) {
+      // today's run has not happened yet: the last failure was yesterday's
+      lastAttemptDate = addDays(lastAttemptDate, -1);
+    }
+    const atMs = at > nowMs ? at - DAY_MS : at;
+    lastRenewal = { at: formatLocalTimestamp(atMs, profile.utcOffsetMin), result: 'failed', reason: plan.failureReason };
   } else if (status === 'active' && plan.autoRenew && plan.expiryOffsetDays < 365 - 30 && rng.chance(0.6)) {
     // renewed automatically last year (the first year is bundled, so not everyone has renewed yet)
     const renewedOn = addDays(addYears(expiresAt, -1), -rng.int(0, RENEWAL_WINDOW_DAYS));
-    const at = dateToUtcMs(renewedOn) - profile.utcOffsetMin * MINUTE_MS + rng.int(120, 300) * MINUTE_MS;
+    const at = dateToUtcMs(renewedOn) - profile.utcOffsetMin * MINUTE_MS + (RENEWAL_RUN_LOCAL_MIN + rng.int(0, 20)) * MINUTE_MS;
     lastRenewal = { at: formatLocalTimestamp(at, profile.utcOffsetMin), result: 'success' };
   }
   const minute = localMinuteOfDay(nowMs, profile.utcOffsetMin);
@@ -372,7 +378,13 @@ function stepPlan(profile: TerminalProfile, s: MutableState, t1: number, dtMs: n
     const weight = s.merchant.wasOpen ? 1.6 : 0.4;
     p.usedMb = Math.min(10_000_000, p.usedMb + (profile.sim.plan.monthlyUsageMb / (30 * 24)) * weight * (dtMs / HOUR_MS));
   }
-  if (p.status === 'active' && p.autoRenew && today >= addDays(p.expiresAt, -RENEWAL_WINDOW_DAYS) && p.lastAttemptDate !== today) {
+  if (
+    p.status === 'active' &&
+    p.autoRenew &&
+    today >= addDays(p.expiresAt, -RENEWAL_WINDOW_DAYS) &&
+    p.lastAttemptDate !== today &&
+    localMinuteOfDay(t1, profile.utcOffsetMin) >= RENEWAL_RUN_LOCAL_MIN
+  ) {
     p.lastAttemptDate = today;
     const at = formatLocalTimestamp(t1, profile.utcOffsetMin);
     if (p.renewalFails) {
