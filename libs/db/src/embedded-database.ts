@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { timescaledb } from '@electric-sql/pglite/timescaledb';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { PgliteWireServer } from './pglite-wire-server.js';
 
 /**
  * PGlite (WASM PostgreSQL) with TimescaleDB, persisted under a directory and served over the
@@ -13,7 +13,7 @@ import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 export class EmbeddedDatabase {
   private constructor(
     private readonly db: PGlite,
-    private server: PGLiteSocketServer | null,
+    private server: PgliteWireServer | null,
     readonly port: number,
     private readonly lockFile: string,
   ) {}
@@ -33,10 +33,8 @@ export class EmbeddedDatabase {
   }
 
   private async listen(port: number): Promise<EmbeddedDatabase> {
-    const server = new PGLiteSocketServer({ db: this.db, port, host: '127.0.0.1' });
-    await server.start();
-    const conn = server.getServerConn();
-    const bound = Number(conn.slice(conn.lastIndexOf(':') + 1));
+    const server = new PgliteWireServer(this.db);
+    const bound = await server.listen(port);
     const next = new EmbeddedDatabase(this.db, server, bound, this.lockFile);
     return next;
   }
@@ -47,15 +45,15 @@ export class EmbeddedDatabase {
 
   /** Stops accepting connections but keeps the database open (used to simulate an outage). */
   async stopServer(): Promise<void> {
-    await this.server?.stop();
+    await this.server?.close();
     this.server = null;
   }
 
   /** Serves again on the same port after stopServer(). */
   async restartServer(): Promise<void> {
     if (this.server) return;
-    const server = new PGLiteSocketServer({ db: this.db, port: this.port, host: '127.0.0.1' });
-    await server.start();
+    const server = new PgliteWireServer(this.db);
+    await server.listen(this.port);
     this.server = server;
   }
 
