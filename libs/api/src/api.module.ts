@@ -11,9 +11,17 @@ import { ApiKeyRepository } from './auth/api-key.repository.js';
 import { ApiKeyService } from './auth/api-key.service.js';
 import { KeyThrottlerGuard } from './auth/key-throttler.guard.js';
 import { ApiExceptionFilter } from './common/api-exception.filter.js';
+import { FleetSummaryRepository } from './fleet/fleet-summary.repository.js';
+import { FleetSummaryController } from './fleet/fleet.controller.js';
+import { FleetService } from './fleet/fleet.service.js';
 import { ProviderController } from './providers/provider.controller.js';
 import { ProviderRepository } from './providers/provider.repository.js';
 import { ProviderService } from './providers/provider.service.js';
+import { CsvBodyParser } from './terminals/csv-body-parser.js';
+import { LiveSessions } from './terminals/live-sessions.js';
+import { TerminalViewRepository } from './terminals/terminal-view.repository.js';
+import { TerminalController } from './terminals/terminal.controller.js';
+import { TerminalService } from './terminals/terminal.service.js';
 
 /** The fleet REST API (/v1): providers, terminals, API keys, audit. */
 @Module({
@@ -24,7 +32,7 @@ import { ProviderService } from './providers/provider.service.js';
       useFactory: (config: AppConfig) => [{ name: 'per-key', ttl: 60_000, limit: config.api.rateLimitPerMinute }],
     }),
   ],
-  controllers: [ProviderController, ApiKeyController, AuditController],
+  controllers: [ProviderController, ApiKeyController, AuditController, TerminalController, FleetSummaryController],
   providers: [
     ApiKeyRepository,
     ApiKeyService,
@@ -35,6 +43,12 @@ import { ProviderService } from './providers/provider.service.js';
     AuditService,
     ProviderRepository,
     ProviderService,
+    TerminalViewRepository,
+    TerminalService,
+    LiveSessions,
+    CsvBodyParser,
+    FleetSummaryRepository,
+    FleetService,
   ],
   exports: [ApiKeyService, AuditService, ProviderService, ProviderRepository],
 })

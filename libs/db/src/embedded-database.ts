@@ -24,6 +24,10 @@ export class EmbeddedDatabase {
     const lock = acquireLock(resolve(options.dataDir, 'pg.lock'));
     try {
       const db = await PGlite.create({ dataDir: dir, extensions: { timescaledb } });
+      // PGlite has no shared_preload_libraries: unless the TimescaleDB loader is loaded before first
+      // use, a reopened database runs without the TSL module and every compression or retention
+      // policy call fails with 'not supported under the current "timescale" license'.
+      await db.exec(`LOAD 'timescaledb'`);
       const embedded = new EmbeddedDatabase(db, null, 0, lock);
       return await embedded.listen(options.port ?? 0);
     } catch (err) {

@@ -18,6 +18,12 @@ export interface NewTerminalRow {
   credentialHash: Buffer;
 }
 
+/** Who changed a terminal's owner, recorded in terminal_provider_history. */
+export interface ProviderChangeActor {
+  actorKeyId: string | null;
+  requestId: string | null;
+}
+
 /** SQL for the terminal registry and broker service accounts. */
 @Injectable()
 export class TerminalRepository {
@@ -70,26 +76,52 @@ export class TerminalRepository {
     return new Map(rows.map((r) => [r.code, r.id]));
   }
 
-  /** Inserts in one statement; rows whose SN or TID already exist are skipped and not returned. */
-  async insertMany(rows: readonly NewTerminalRow[]): Promise<Set<string>> {
+  /**
+   * Inserts in one statement; rows whose SN or TID already exist are skipped and not returned.
+   * With `history`, each inserted terminal's first owner is recorded in terminal_provider_history
+   * (from_provider_id NULL) in the same statement.
+   */
+  async insertMany(rows: readonly NewTerminalRow[], history?: ProviderChangeActor): Promise<Set<string>> {
     if (rows.length === 0) return new Set();
-    const inserted: { sn: string }[] = await this.dataSource.query(
-      `INSERT INTO terminals (sn, model, tid, mid, provider_id, registered_lat, registered_lon, credential_hash)
+    const insert = `INSERT INTO terminals (sn, model, tid, mid, provider_id, registered_lat, registered_lon, credential_hash)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::float8[], $7::float8[], $8::bytea[])
-       ON CONFLICT DO NOTHING
-       RETURNING sn`,
-      [
-        rows.map((r) => r.sn),
-        rows.map((r) => r.model),
-        rows.map((r) => r.tid),
-        rows.map((r) => r.mid),
-        rows.map((r) => r.providerId),
-        rows.map((r) => r.registeredLat),
-        rows.map((r) => r.registeredLon),
-        rows.map((r) => r.credentialHash),
-      ],
-    );
+       ON CONFLICT DO NOTHING`;
+    const sql = history
+      ? `WITH ins AS (${insert} RETURNING sn, provider_id),
+              hist AS (INSERT INTO terminal_provider_history (sn, from_provider_id, to_provider_id, actor_key_id, request_id)
+                       SELECT sn, NULL, provider_id, $9::uuid, $10::text FROM ins)
+         SELECT sn FROM ins`
+      : `${insert} RETURNING sn`;
+    const inserted: { sn: string }[] = await this.dataSource.query(sql, [
+      rows.map((r) => r.sn),
+      rows.map((r) => r.model),
+      rows.map((r) => r.tid),
+      rows.map((r) => r.mid),
+      rows.map((r) => r.providerId),
+      rows.map((r) => r.registeredLat),
+      rows.map((r) => r.registeredLon),
+      rows.map((r) => r.credentialHash),
+      ...(history ? [history.actorKeyId, history.requestId] : []),
+    ]);
     return new Set(inserted.map((r) => r.sn));
+  }
+
+  /**
+   * Moves a terminal to another provider if it still belongs to `fromProviderId`, and records the
+   * move in terminal_provider_history, in one statement. Returns null when the terminal is gone or
+   * its owner changed meanwhile.
+   */
+  async moveProvider(sn: string, fromProviderId: string, toProviderId: string, actor: ProviderChangeActor): Promise<{ movedAt: Date } | null> {
+    const rows: { moved_at: Date }[] = await this.dataSource.query(
+      `WITH moved AS (
+         UPDATE terminals SET provider_id = $3, updated_at = now() WHERE sn = $1 AND provider_id = $2 RETURNING sn
+       )
+       INSERT INTO terminal_provider_history (sn, from_provider_id, to_provider_id, actor_key_id, request_id)
+       SELECT sn, $2, $3, $4, $5 FROM moved
+       RETURNING moved_at`,
+      [sn, fromProviderId, toProviderId, actor.actorKeyId, actor.requestId],
+    );
+    return rows[0] ? { movedAt: rows[0].moved_at } : null;
   }
 
   /** Replaces credential hashes; returns the SNs that exist. */

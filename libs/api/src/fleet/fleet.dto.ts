@@ -1,0 +1,37 @@
+import { z } from 'zod';
+
+export const FIRMWARE_TOP = 50;
+
+export const fleetSummaryQuery = z.object({
+  providerId: z.uuid().optional().describe('Only this provider and its sub-providers (must be in scope)'),
+});
+
+const count = z.number().int();
+
+export const fleetSummaryView = z.object({
+  total: count.describe('Registered terminals'),
+  byOnline: z.object({
+    online: count,
+    offline: count.describe('Connected or reported at least once, not connected now'),
+    never: count.describe('Never connected nor reported'),
+  }),
+  byPlanStatus: z.object({
+    active: count,
+    grace: count,
+    suspended: count,
+    expired: count,
+    unknown: count.describe('No data plan reported yet'),
+  }),
+  byFirmwareVersion: z.object({
+    top: z.array(z.object({ version: z.string(), count })).describe(`The ${FIRMWARE_TOP} most common reported versions, most common first`),
+    other: count.describe('Terminals on any other version'),
+    unknown: count.describe('No firmware version reported yet'),
+  }),
+  byModel: z.array(z.object({ model: z.string(), count })).describe('Registered model, most common first'),
+  planExpiringWithin30Days: count.describe('Plan expires between today and today + 30 days'),
+  autoRenewOff: count,
+  autoRenewFailed: count.describe('Last plan renewal failed'),
+  batteryBelow20: count.describe('Battery below 20 %'),
+  signalBelowMinus110: count.describe('RSRP below -110 dBm'),
+});
+export type FleetSummaryView = z.output<typeof fleetSummaryView>;

@@ -1,0 +1,43 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { RequestContext } from '../auth/principal.js';
+import { ProviderService } from '../providers/provider.service.js';
+import { FIRMWARE_TOP, type FleetSummaryView } from './fleet.dto.js';
+import { FleetSummaryRepository } from './fleet-summary.repository.js';
+
+/** Fleet dashboards: counts over the caller's scope (or one provider subtree inside it). */
+@Injectable()
+export class FleetService {
+  constructor(
+    @Inject(FleetSummaryRepository) private readonly repo: FleetSummaryRepository,
+    @Inject(ProviderService) private readonly providers: ProviderService,
+  ) {}
+
+  async summary(ctx: RequestContext, providerId?: string): Promise<FleetSummaryView> {
+    const provider = providerId ? await this.providers.get(ctx.scope, providerId) : null;
+    const c = await this.repo.counts(ctx.scope, provider?.path ?? null);
+    const total = c.byModel.reduce((sum, m) => sum + m.count, 0);
+    const byPlanStatus = { active: 0, grace: 0, suspended: 0, expired: 0, unknown: 0 };
+    for (const [planStatus, count] of c.byPlanStatus) {
+      if (planStatus === 'active' || planStatus === 'grace' || planStatus === 'suspended' || planStatus === 'expired') byPlanStatus[planStatus] += count;
+    }
+    byPlanStatus.unknown = total - byPlanStatus.active - byPlanStatus.grace - byPlanStatus.suspended - byPlanStatus.expired;
+    const versions = [...c.byFirmwareVersion]
+      .flatMap(([version, count]) => (version === null ? [] : [{ version, count }]))
+      .sort((a, b) => b.count - a.count || (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
+    const top = versions.slice(0, FIRMWARE_TOP);
+    const other = versions.slice(FIRMWARE_TOP).reduce((sum, v) => sum + v.count, 0);
+    const reported = versions.reduce((sum, v) => sum + v.count, 0);
+    return {
+      total,
+      byOnline: { online: c.state.online, offline: c.state.offline, never: total - c.state.online - c.state.offline },
+      byPlanStatus,
+      byFirmwareVersion: { top, other, unknown: total - reported },
+      byModel: c.byModel,
+      planExpiringWithin30Days: c.state.expiringWithin30Days,
+      autoRenewOff: c.state.autoRenewOff,
+      autoRenewFailed: c.state.autoRenewFailed,
+      batteryBelow20: c.state.batteryBelow20,
+      signalBelowMinus110: c.state.signalBelowMinus110,
+    };
+  }
+}

@@ -1,0 +1,652 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { Scope } from '../auth/principal.js';
+import type { Cursor } from '../common/pagination.js';
+import { scopePath } from '../common/scope-sql.js';
+import type { TerminalSort } from './terminal.dto.js';
+
+/** List filters; every one is optional and they combine with AND. */
+export interface TerminalFilter {
+  /** Only this provider path's subtree ('/<id>/.../'); the caller checked it is in scope. */
+  providerPath?: string;
+  model?: string;
+  firmwareVersion?: string;
+  firmwareMin?: string;
+  firmwareMax?: string;
+  online?: boolean;
+  planStatus?: readonly string[];
+  planExpiringWithinDays?: number;
+  autoRenew?: 'off' | 'failed';
+  batteryBelow?: number;
+  signalBelow?: number;
+  lastSeenBefore?: Date;
+  status?: 'active' | 'disabled';
+  snPrefix?: string;
+}
+
+export interface TerminalPageSpec {
+  sort: TerminalSort;
+  order: 'asc' | 'desc';
+  limit: number;
+  /** Keyset position: the sort value (as text, null in the "no value" tail) and SN of the last row returned. */
+  after: Cursor | null;
+}
+
+export interface TerminalSummaryRow {
+  sn: string;
+  model: string;
+  tid: string | null;
+  mid: string | null;
+  providerId: string;
+  status: 'active' | 'disabled';
+  online: boolean;
+  lastSeenAt: Date | null;
+  firmwareVersion: string | null;
+  appVersion: string | null;
+  batteryPct: number | null;
+  charging: boolean | null;
+  rsrp: number | null;
+  rat: string | null;
+  planStatus: string | null;
+  planExpiresOn: string | null;
+  planAutoRenew: boolean | null;
+  renewalResult: string | null;
+  dataUsedMb: number | null;
+  dataAllowanceMb: number | null;
+}
+
+/** The registry row of a terminal in scope, with its provider: what mutations check first. */
+export interface TerminalRecord {
+  sn: string;
+  model: string;
+  tid: string | null;
+  mid: string | null;
+  providerId: string;
+  providerPath: string;
+  registeredLat: number | null;
+  registeredLon: number | null;
+  status: 'active' | 'disabled';
+  createdAt: Date;
+  credentialRotatedAt: Date;
+}
+
+export interface TerminalStateRow {
+  lastHeartbeatAt: Date | null;
+  lastReceivedAt: Date | null;
+  seq: number | null;
+  model: string | null;
+  firmwareVersion: string | null;
+  appVersion: string | null;
+  batteryPct: number | null;
+  charging: boolean | null;
+  batteryTempC: number | null;
+  rat: string | null;
+  rsrp: number | null;
+  rsrq: number | null;
+  sinr: number | null;
+  rssi: number | null;
+  csq: number | null;
+  mccMnc: string | null;
+  cellId: string | null;
+  iccid: string | null;
+  imei: string | null;
+  simType: string | null;
+  carrier: string | null;
+  planStatus: string | null;
+  planExpiresOn: string | null;
+  planAutoRenew: boolean | null;
+  renewalAt: Date | null;
+  renewalResult: string | null;
+  renewalReason: string | null;
+  dataUsedMb: number | null;
+  dataAllowanceMb: number | null;
+  lat: number | null;
+  lon: number | null;
+  locationAccuracyM: number | null;
+  locationSource: string | null;
+  uptimeS: number | null;
+  extra: Record<string, unknown> | null;
+  online: boolean;
+  presenceChangedAt: Date | null;
+  lastConnectedAt: Date | null;
+  lastDisconnectedAt: Date | null;
+  lastDisconnectReason: string | null;
+}
+
+export interface TerminalDetailRow extends Omit<TerminalRecord, 'providerPath'> {
+  providerCode: string;
+  providerName: string;
+  /** null when terminal_state has no row yet (never connected). */
+  state: TerminalStateRow | null;
+}
+
+export interface PresenceEventRow {
+  time: Date;
+  online: boolean;
+  reason: string;
+  remoteIp: string | null;
+}
+
+export interface ProviderHistoryRow {
+  id: string;
+  movedAt: Date;
+  from: { id: string; code: string; name: string } | null;
+  to: { id: string; code: string; name: string } | null;
+  actorKeyId: string | null;
+  requestId: string | null;
+}
+
+interface DbSummary {
+  sn: string;
+  model: string;
+  tid: string | null;
+  mid: string | null;
+  provider_id: string;
+  status: 'active' | 'disabled';
+  online: boolean;
+  last_heartbeat_at: Date | null;
+  firmware_version: string | null;
+  app_version: string | null;
+  battery_pct: number | null;
+  charging: boolean | null;
+  rsrp: number | null;
+  rat: string | null;
+  plan_status: string | null;
+  plan_expires_on: string | null;
+  plan_auto_renew: boolean | null;
+  renewal_result: string | null;
+  data_used_mb: number | null;
+  data_allowance_mb: number | null;
+  sort_value: string | null;
+}
+
+interface DbRecord {
+  sn: string;
+  model: string;
+  tid: string | null;
+  mid: string | null;
+  provider_id: string;
+  provider_path: string;
+  registered_lat: number | null;
+  registered_lon: number | null;
+  status: 'active' | 'disabled';
+  created_at: Date;
+  credential_rotated_at: Date;
+}
+
+interface DbDetail extends DbRecord {
+  provider_code: string;
+  provider_name: string;
+  has_state: boolean;
+  s_last_heartbeat_at: Date | null;
+  s_last_received_at: Date | null;
+  s_seq: number | null;
+  s_model: string | null;
+  s_firmware_version: string | null;
+  s_app_version: string | null;
+  s_battery_pct: number | null;
+  s_charging: boolean | null;
+  s_battery_temp_c: number | null;
+  s_rat: string | null;
+  s_rsrp: number | null;
+  s_rsrq: number | null;
+  s_sinr: number | null;
+  s_rssi: number | null;
+  s_csq: number | null;
+  s_mcc_mnc: string | null;
+  s_cell_id: string | null;
+  s_iccid: string | null;
+  s_imei: string | null;
+  s_sim_type: string | null;
+  s_carrier: string | null;
+  s_plan_status: string | null;
+  s_plan_expires_on: string | null;
+  s_plan_auto_renew: boolean | null;
+  s_renewal_at: Date | null;
+  s_renewal_result: string | null;
+  s_renewal_reason: string | null;
+  s_data_used_mb: number | null;
+  s_data_allowance_mb: number | null;
+  s_lat: number | null;
+  s_lon: number | null;
+  s_location_accuracy_m: number | null;
+  s_location_source: string | null;
+  s_uptime_s: number | null;
+  s_extra: Record<string, unknown> | null;
+  s_online: boolean | null;
+  s_presence_changed_at: Date | null;
+  s_last_connected_at: Date | null;
+  s_last_disconnected_at: Date | null;
+  s_last_disconnect_reason: string | null;
+}
+
+const SUMMARY_COLUMNS = `t.sn, t.model, t.tid, t.mid, t.provider_id, t.status, COALESCE(s.online, false) AS online,
+  s.last_heartbeat_at, s.firmware_version, s.app_version, s.battery_pct, s.charging, s.rsrp, s.rat, s.plan_status,
+  to_char(s.plan_expires_on, 'YYYY-MM-DD') AS plan_expires_on, s.plan_auto_renew, s.renewal_result, s.data_used_mb, s.data_allowance_mb`;
+
+const RECORD_COLUMNS = `t.sn, t.model, t.tid, t.mid, t.provider_id, p.path AS provider_path, t.registered_lat, t.registered_lon,
+  t.status, t.created_at, t.credential_rotated_at`;
+
+const STATE_COLUMNS = [
+  'last_heartbeat_at', 'last_received_at', 'seq', 'model', 'firmware_version', 'app_version', 'battery_pct', 'charging',
+  'battery_temp_c', 'rat', 'rsrp', 'rsrq', 'sinr', 'rssi', 'csq', 'mcc_mnc', 'cell_id', 'iccid', 'imei', 'sim_type', 'carrier',
+  'plan_status', 'plan_expires_on', 'plan_auto_renew', 'renewal_at', 'renewal_result', 'renewal_reason', 'data_used_mb',
+  'data_allowance_mb', 'lat', 'lon', 'location_accuracy_m', 'location_source', 'uptime_s', 'extra', 'online',
+  'presence_changed_at', 'last_connected_at', 'last_disconnected_at', 'last_disconnect_reason',
+] as const;
+const STATE_SELECT = STATE_COLUMNS.map((c) =>
+  c === 'plan_expires_on' ? `to_char(s.plan_expires_on, 'YYYY-MM-DD') AS s_plan_expires_on` : c === 'uptime_s' ? `s.uptime_s::float8 AS s_uptime_s` : `s.${c} AS s_${c}`,
+).join(', ');
+
+/**
+ * Sortable state columns. `text` renders the sort value exactly (timestamps to the microsecond in
+ * UTC, reals in shortest round-trip form) for the cursor; `cast` reads it back. `fenced` is the
+ * same order as an expression no index matches (see page()).
+ */
+const SORT_COLUMNS: Record<
+  Exclude<TerminalSort, 'sn'>,
+  { column: string; fenced: string; cast: string; text: string; valid: (v: string) => boolean }
+> = {
+  lastSeen: {
+    column: 's.last_heartbeat_at',
+    fenced: `(s.last_heartbeat_at + interval '0')`,
+    cast: 'timestamptz',
+    text: `to_char(s.last_heartbeat_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+    valid: (v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(v) && !Number.isNaN(Date.parse(v)),
+  },
+  battery: { column: 's.battery_pct', fenced: '(s.battery_pct + 0::real)', cast: 'real', text: 's.battery_pct::text', valid: (v) => /^-?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i.test(v) },
+  signal: { column: 's.rsrp', fenced: '(s.rsrp + 0::real)', cast: 'real', text: 's.rsrp::text', valid: (v) => /^-?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i.test(v) },
+  planExpiry: {
+    column: 's.plan_expires_on',
+    fenced: '(s.plan_expires_on + 0)',
+    cast: 'date',
+    text: `to_char(s.plan_expires_on, 'YYYY-MM-DD')`,
+    valid: (v) => /^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(Date.parse(v)),
+  },
+};
+
+/** Filters under which the sort column cannot be NULL (the "no value" tail is then empty). */
+function excludesNullTail(sort: Exclude<TerminalSort, 'sn'>, f: TerminalFilter): boolean {
+  if (sort === 'battery') return f.batteryBelow !== undefined;
+  if (sort === 'signal') return f.signalBelow !== undefined;
+  if (sort === 'planExpiry') return f.planExpiringWithinDays !== undefined;
+  return false;
+}
+
+/** Positional parameters for dynamically assembled SQL: values are always bound, never interpolated. */
+class Params {
+  readonly values: unknown[] = [];
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
+const likePrefix = (s: string) => `${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/**
+ * Filters with their set-valued parts resolved to literal lists first: the provider ids of the
+ * scope (null = whole fleet) and the firmware versions a version range or exact version allows
+ * (null = any). Bound as arrays, they let the planner use per-value statistics (a small subtree
+ * is read through the provider index instead of walking a fleet-wide sort index).
+ */
+interface ResolvedFilter {
+  filter: TerminalFilter;
+  providerIds: string[] | null;
+  firmwareVersions: string[] | null;
+}
+
+/** SN order is byte order (SNs are ASCII), independent of the database collation. */
+const SN_C = `t.sn COLLATE "C"`;
+
+/** WHERE conditions for the resolved scope and filters (t = terminals, s = terminal_state). */
+function conditions(r: ResolvedFilter, p: Params): string[] {
+  const f = r.filter;
+  const where: string[] = [];
+  if (r.providerIds !== null) where.push(`t.provider_id = ANY(${p.add(r.providerIds)}::uuid[])`);
+  if (f.model !== undefined) where.push(`t.model = ${p.add(f.model)}`);
+  if (f.status !== undefined) where.push(`t.status = ${p.add(f.status)}`);
+  if (f.snPrefix !== undefined) where.push(`${SN_C} LIKE ${p.add(likePrefix(f.snPrefix))}`);
+  if (r.firmwareVersions !== null) where.push(`s.firmware_version = ANY(${p.add(r.firmwareVersions)}::text[])`);
+  if (f.online === true) where.push(`s.online`);
+  if (f.online === false) where.push(`s.online IS NOT TRUE`);
+  if (f.planStatus !== undefined) where.push(`s.plan_status = ANY(${p.add(f.planStatus)}::text[])`);
+  if (f.planExpiringWithinDays !== undefined) {
+    where.push(`s.plan_expires_on >= current_date AND s.plan_expires_on <= current_date + ${p.add(f.planExpiringWithinDays)}::int`);
+  }
+  if (f.autoRenew === 'off') where.push(`s.plan_auto_renew = false`);
+  if (f.autoRenew === 'failed') where.push(`s.renewal_result = 'failed'`);
+  if (f.batteryBelow !== undefined) where.push(`s.battery_pct < ${p.add(f.batteryBelow)}`);
+  if (f.signalBelow !== undefined) where.push(`s.rsrp < ${p.add(f.signalBelow)}`);
+  if (f.lastSeenBefore !== undefined) where.push(`(s.last_heartbeat_at IS NULL OR s.last_heartbeat_at < ${p.add(f.lastSeenBefore)})`);
+  return where;
+}
+
+const whereSql = (where: readonly string[]) => (where.length ? `WHERE ${where.join('\n    AND ')}` : '');
+
+function toSummary(r: DbSummary): TerminalSummaryRow {
+  return {
+    sn: r.sn,
+    model: r.model,
+    tid: r.tid,
+    mid: r.mid,
+    providerId: r.provider_id,
+    status: r.status,
+    online: r.online,
+    lastSeenAt: r.last_heartbeat_at,
+    firmwareVersion: r.firmware_version,
+    appVersion: r.app_version,
+    batteryPct: r.battery_pct,
+    charging: r.charging,
+    rsrp: r.rsrp,
+    rat: r.rat,
+    planStatus: r.plan_status,
+    planExpiresOn: r.plan_expires_on,
+    planAutoRenew: r.plan_auto_renew,
+    renewalResult: r.renewal_result,
+    dataUsedMb: r.data_used_mb,
+    dataAllowanceMb: r.data_allowance_mb,
+  };
+}
+
+function toRecord(r: DbRecord): TerminalRecord {
+  return {
+    sn: r.sn,
+    model: r.model,
+    tid: r.tid,
+    mid: r.mid,
+    providerId: r.provider_id,
+    providerPath: r.provider_path,
+    registeredLat: r.registered_lat,
+    registeredLon: r.registered_lon,
+    status: r.status,
+    createdAt: r.created_at,
+    credentialRotatedAt: r.credential_rotated_at,
+  };
+}
+
+function toState(r: DbDetail): TerminalStateRow | null {
+  if (!r.has_state) return null;
+  return {
+    lastHeartbeatAt: r.s_last_heartbeat_at,
+    lastReceivedAt: r.s_last_received_at,
+    seq: r.s_seq,
+    model: r.s_model,
+    firmwareVersion: r.s_firmware_version,
+    appVersion: r.s_app_version,
+    batteryPct: r.s_battery_pct,
+    charging: r.s_charging,
+    batteryTempC: r.s_battery_temp_c,
+    rat: r.s_rat,
+    rsrp: r.s_rsrp,
+    rsrq: r.s_rsrq,
+    sinr: r.s_sinr,
+    rssi: r.s_rssi,
+    csq: r.s_csq,
+    mccMnc: r.s_mcc_mnc,
+    cellId: r.s_cell_id,
+    iccid: r.s_iccid,
+    imei: r.s_imei,
+    simType: r.s_sim_type,
+    carrier: r.s_carrier,
+    planStatus: r.s_plan_status,
+    planExpiresOn: r.s_plan_expires_on,
+    planAutoRenew: r.s_plan_auto_renew,
+    renewalAt: r.s_renewal_at,
+    renewalResult: r.s_renewal_result,
+    renewalReason: r.s_renewal_reason,
+    dataUsedMb: r.s_data_used_mb,
+    dataAllowanceMb: r.s_data_allowance_mb,
+    lat: r.s_lat,
+    lon: r.s_lon,
+    locationAccuracyM: r.s_location_accuracy_m,
+    locationSource: r.s_location_source,
+    uptimeS: r.s_uptime_s,
+    extra: r.s_extra,
+    online: r.s_online ?? false,
+    presenceChangedAt: r.s_presence_changed_at,
+    lastConnectedAt: r.s_last_connected_at,
+    lastDisconnectedAt: r.s_last_disconnected_at,
+    lastDisconnectReason: r.s_last_disconnect_reason,
+  };
+}
+
+/**
+ * Terminal reads for the fleet API. Every query takes the caller's scope and restricts
+ * terminals.provider_id to the scope's provider subtree in SQL: a terminal outside it is simply
+ * not found. Mutations go through TerminalRegistryService (#terminals).
+ */
+@Injectable()
+export class TerminalViewRepository {
+  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+
+  /**
+   * One keyset page. Order: (sort value, sn) in the requested direction; terminals without a value
+   * (no heartbeat yet, or the field never reported) come after all others in both directions,
+   * ordered by SN (byte order) in the same direction. The two parts are separate index-friendly
+   * queries: rows with a value via the (column, sn) index, then the value-less tail once those
+   * run out. The cursor's v is null inside the tail, so every row is returned exactly once.
+   */
+  async page(scope: Scope, filter: TerminalFilter, spec: TerminalPageSpec): Promise<{ rows: TerminalSummaryRow[]; next: Cursor | null }> {
+    const resolved = await this.resolve(scope, filter);
+    if (resolved.providerIds?.length === 0 || resolved.firmwareVersions?.length === 0) return { rows: [], next: null };
+    const want = spec.limit + 1;
+    const dir = spec.order === 'desc' ? 'DESC' : 'ASC';
+    const cmp = spec.order === 'desc' ? '<' : '>';
+    let rows: DbSummary[];
+    if (spec.sort === 'sn') {
+      const p = new Params();
+      const where = conditions(resolved, p);
+      if (spec.after) where.push(`${SN_C} ${cmp} ${p.add(spec.after.k)}`);
+      rows = await this.dataSource.query(
+        `SELECT ${SUMMARY_COLUMNS}, NULL::text AS sort_value
+           FROM terminals t LEFT JOIN terminal_state s ON s.sn = t.sn
+          ${whereSql(where)}
+          ORDER BY ${SN_C} ${dir}
+          LIMIT ${p.add(want)}`,
+        p.values,
+      );
+    } else {
+      const sort = SORT_COLUMNS[spec.sort];
+      rows = [];
+      if (!spec.after || spec.after.v !== null) {
+        // A small subtree is cheaper to read whole and sort than to find by walking the fleet-wide
+        // (column, sn) index, probing terminals for every entry; near the crossover the planner's
+        // estimates often pick the walk, so the order key is then fenced off from the index.
+        const readWhole = resolved.providerIds !== null && (await this.isSmallSubtree(resolved.providerIds, want));
+        const p = new Params();
+        const where = [`${sort.column} IS NOT NULL`, ...conditions(resolved, p)];
+        if (spec.after) where.push(`(${sort.column}, s.sn) ${cmp} (${p.add(spec.after.v)}::${sort.cast}, ${p.add(spec.after.k)})`);
+        rows = await this.dataSource.query(
+          `SELECT ${SUMMARY_COLUMNS}, ${sort.text} AS sort_value
+             FROM terminal_state s JOIN terminals t ON t.sn = s.sn
+            ${whereSql(where)}
+            ORDER BY ${readWhole ? sort.fenced : sort.column} ${dir}, s.sn ${dir}
+            LIMIT ${p.add(want)}`,
+          p.values,
+        );
+      }
+      if (rows.length < want && !excludesNullTail(spec.sort, filter)) {
+        const p = new Params();
+        const where = [`${sort.column} IS NULL`, ...conditions(resolved, p)];
+        if (spec.after && spec.after.v === null) where.push(`${SN_C} ${cmp} ${p.add(spec.after.k)}`);
+        const tail: DbSummary[] = await this.dataSource.query(
+          `SELECT ${SUMMARY_COLUMNS}, NULL::text AS sort_value
+             FROM terminals t LEFT JOIN terminal_state s ON s.sn = t.sn
+            ${whereSql(where)}
+            ORDER BY ${SN_C} ${dir}
+            LIMIT ${p.add(want - rows.length)}`,
+          p.values,
+        );
+        rows = [...rows, ...tail];
+      }
+    }
+    const page = rows.slice(0, spec.limit);
+    const last = page[page.length - 1];
+    const next = rows.length > spec.limit && last ? { v: last.sort_value, k: last.sn } : null;
+    return { rows: page.map(toSummary), next };
+  }
+
+  /** The scope's (and filter's) provider ids and the allowed firmware versions, as literal lists. */
+  private async resolve(scope: Scope, filter: TerminalFilter): Promise<ResolvedFilter> {
+    const paths = [scopePath(scope), filter.providerPath ?? null].filter((x): x is string => x !== null);
+    const [providerIds, rangeVersions] = await Promise.all([
+      paths.length > 0 ? this.providerIds(paths) : Promise.resolve(null),
+      filter.firmwareMin !== undefined || filter.firmwareMax !== undefined
+        ? this.firmwareVersionsInRange(filter.firmwareMin ?? null, filter.firmwareMax ?? null)
+        : Promise.resolve(null),
+    ]);
+    let firmwareVersions = rangeVersions;
+    if (filter.firmwareVersion !== undefined) {
+      const exact = filter.firmwareVersion;
+      firmwareVersions = rangeVersions === null || rangeVersions.includes(exact) ? [exact] : [];
+    }
+    return { filter, providerIds, firmwareVersions };
+  }
+
+  /**
+   * Whether reading a subtree's terminals whole (about 2 random reads each) beats walking a
+   * fleet-wide sort index until `rows` matches turn up (about 3 reads per entry, N/S entries per
+   * match): S^2 < 1.5 * rows * N. Counted with an index-only scan stopped at that bound.
+   */
+  private async isSmallSubtree(providerIds: readonly string[], rows: number): Promise<boolean> {
+    const [{ total }]: { total: number }[] = await this.dataSource.query(
+      `SELECT GREATEST(reltuples, 0)::float8 AS total FROM pg_class WHERE oid = 'terminals'::regclass`,
+    );
+    const bound = Math.min(50_000, Math.max(1_000, Math.ceil(Math.sqrt(1.5 * rows * total))));
+    const [{ n }]: { n: number }[] = await this.dataSource.query(
+      `SELECT count(*)::int AS n FROM (SELECT 1 FROM terminals WHERE provider_id = ANY($1::uuid[]) LIMIT $2) x`,
+      [providerIds, bound],
+    );
+    return n < bound;
+  }
+
+  /** Ids of the providers under every given path prefix (the caller's scope, and a providerId filter). */
+  private async providerIds(paths: readonly string[]): Promise<string[]> {
+    const rows: { id: string }[] = await this.dataSource.query(
+      `SELECT id FROM providers WHERE ${paths.map((_p, i) => `path LIKE $${i + 1}`).join(' AND ')}`,
+      paths.map(likePrefix),
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Reported firmware versions within [min, max] by fleet_version_key (numeric per component).
+   * Versions are few, so they are listed with a loose index scan over terminal_state's firmware
+   * index (one probe per distinct version) and compared there, instead of per terminal.
+   */
+  private async firmwareVersionsInRange(min: string | null, max: string | null): Promise<string[]> {
+    const rows: { v: string }[] = await this.dataSource.query(
+      `WITH RECURSIVE versions(v) AS (
+         (SELECT firmware_version FROM terminal_state WHERE firmware_version IS NOT NULL ORDER BY firmware_version LIMIT 1)
+         UNION ALL
+         SELECT (SELECT firmware_version FROM terminal_state WHERE firmware_version > versions.v ORDER BY firmware_version LIMIT 1)
+           FROM versions WHERE versions.v IS NOT NULL
+       )
+       SELECT v FROM versions
+        WHERE v IS NOT NULL
+          AND ($1::text IS NULL OR fleet_version_key(v) >= fleet_version_key($1))
+          AND ($2::text IS NULL OR fleet_version_key(v) <= fleet_version_key($2))`,
+      [min, max],
+    );
+    return rows.map((r) => r.v);
+  }
+
+  /** Whether a cursor's sort value can be read back for this sort (cursors are opaque but not trusted). */
+  cursorFits(sort: TerminalSort, cursor: Cursor): boolean {
+    if (sort === 'sn' || cursor.v === null) return true;
+    return typeof cursor.v === 'string' && SORT_COLUMNS[sort].valid(cursor.v);
+  }
+
+  /** The registry row of a terminal in scope, or null. */
+  async findRecord(scope: Scope, sn: string): Promise<TerminalRecord | null> {
+    const rows: DbRecord[] = await this.dataSource.query(
+      `SELECT ${RECORD_COLUMNS}
+         FROM terminals t JOIN providers p ON p.id = t.provider_id
+        WHERE t.sn = $1 AND ($2::text IS NULL OR p.path LIKE $2 || '%')`,
+      [sn, scopePath(scope)],
+    );
+    return rows[0] ? toRecord(rows[0]) : null;
+  }
+
+  /** Registry rows of the given terminals that are in scope (order not defined). */
+  async findRecords(scope: Scope, sns: readonly string[]): Promise<TerminalRecord[]> {
+    const rows: DbRecord[] = await this.dataSource.query(
+      `SELECT ${RECORD_COLUMNS}
+         FROM terminals t JOIN providers p ON p.id = t.provider_id
+        WHERE t.sn = ANY($1::text[]) AND ($2::text IS NULL OR p.path LIKE $2 || '%')`,
+      [sns, scopePath(scope)],
+    );
+    return rows.map(toRecord);
+  }
+
+  /** Registry fields, provider, latest state and presence of a terminal in scope: one query. */
+  async findDetail(scope: Scope, sn: string): Promise<TerminalDetailRow | null> {
+    const rows: DbDetail[] = await this.dataSource.query(
+      `SELECT ${RECORD_COLUMNS}, p.code AS provider_code, p.name AS provider_name, s.sn IS NOT NULL AS has_state, ${STATE_SELECT}
+         FROM terminals t JOIN providers p ON p.id = t.provider_id
+         LEFT JOIN terminal_state s ON s.sn = t.sn
+        WHERE t.sn = $1 AND ($2::text IS NULL OR p.path LIKE $2 || '%')`,
+      [sn, scopePath(scope)],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    const { providerPath: _path, ...record } = toRecord(r);
+    return { ...record, providerCode: r.provider_code, providerName: r.provider_name, state: toState(r) };
+  }
+
+  /** Presence events of a terminal (the caller checked it is in scope), newest first. */
+  async presence(sn: string, range: { from: Date | null; to: Date | null; limit: number }): Promise<PresenceEventRow[]> {
+    // Plain bounds (no `$n IS NULL OR ...`) so the hypertable can skip chunks outside the range.
+    const p = new Params();
+    const where = [`sn = ${p.add(sn)}`];
+    if (range.from) where.push(`time >= ${p.add(range.from)}`);
+    if (range.to) where.push(`time < ${p.add(range.to)}`);
+    const rows: { time: Date; online: boolean; reason: string; remote_ip: string | null }[] = await this.dataSource.query(
+      `SELECT time, online, reason, remote_ip FROM presence_events
+        WHERE ${where.join(' AND ')}
+        ORDER BY time DESC
+        LIMIT ${p.add(range.limit)}`,
+      p.values,
+    );
+    return rows.map((r) => ({ time: r.time, online: r.online, reason: r.reason, remoteIp: r.remote_ip }));
+  }
+
+  /**
+   * Ownership history of a terminal (the caller checked it is in scope), newest first. Providers
+   * outside the caller's scope are returned as null, so the history does not reveal them.
+   */
+  async providerHistory(scope: Scope, sn: string): Promise<ProviderHistoryRow[]> {
+    const rows: {
+      id: string;
+      moved_at: Date;
+      from_id: string | null;
+      from_code: string | null;
+      from_name: string | null;
+      to_id: string | null;
+      to_code: string | null;
+      to_name: string | null;
+      actor_key_id: string | null;
+      request_id: string | null;
+    }[] = await this.dataSource.query(
+      `SELECT h.id::text AS id, h.moved_at, h.actor_key_id, h.request_id,
+              f.id AS from_id, f.code AS from_code, f.name AS from_name,
+              o.id AS to_id, o.code AS to_code, o.name AS to_name
+         FROM terminal_provider_history h
+         LEFT JOIN providers f ON f.id = h.from_provider_id AND ($2::text IS NULL OR f.path LIKE $2 || '%')
+         LEFT JOIN providers o ON o.id = h.to_provider_id AND ($2::text IS NULL OR o.path LIKE $2 || '%')
+        WHERE h.sn = $1
+        ORDER BY h.moved_at DESC, h.id DESC`,
+      [sn, scopePath(scope)],
+    );
+    const ref = (id: string | null, code: string | null, name: string | null) => (id && code !== null && name !== null ? { id, code, name } : null);
+    return rows.map((r) => ({
+      id: r.id,
+      movedAt: r.moved_at,
+      from: ref(r.from_id, r.from_code, r.from_name),
+      to: ref(r.to_id, r.to_code, r.to_name),
+      actorKeyId: r.actor_key_id,
+      requestId: r.request_id,
+    }));
+  }
+}
