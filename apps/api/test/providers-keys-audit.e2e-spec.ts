@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ApiKeyService, Role } from '#api';
-import { startTestDatabase, startTestGateway, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
+import { startTestDatabase, startTestGateway, TEST_ADMIN_TOKEN, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
 import { apiClient } from './api-client.js';
 
 interface Provider {
@@ -47,6 +47,21 @@ for (const kind of testDbKinds()) {
     after(async () => {
       await gw?.close();
       await db?.stop();
+    });
+
+    it('bootstraps the first ops-admin key once, through the admin-token endpoint', async () => {
+      const url = '/internal/v1/api-keys/bootstrap';
+      assert.equal((await call('POST', url, null, {})).status, 401);
+      // The suite already issued an ops-admin key: bootstrap refuses.
+      const again = await call<ErrorBody>('POST', url, TEST_ADMIN_TOKEN, {});
+      assert.equal(again.status, 409);
+      assert.equal(again.body.error.code, 'CONFLICT');
+      await gw.query(`UPDATE api_keys SET revoked_at = now() WHERE role = 'ops-admin'`);
+      const fresh = await call<{ token: string }>('POST', url, TEST_ADMIN_TOKEN, { name: 'first admin' });
+      assert.equal(fresh.status, 201);
+      assert.equal((await call('GET', '/v1/providers', fresh.body.token)).status, 200);
+      await gw.query(`UPDATE api_keys SET revoked_at = NULL WHERE name = 'ops admin'`);
+      keys.opsAdmin = fresh.body.token;
     });
 
     it('refuses requests without a valid key with 401 and the one error body', async () => {

@@ -1,35 +1,65 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ApiKeyRepository, ApiKeyService, ApiModule, Role } from '#api';
+import { BOOTSTRAP_PATH, BootstrapService, ApiModule } from '#api';
+import { ADMIN_TOKEN_FILE_NAME, type AppConfig } from '#config';
 import { cliConfig, openCliContext } from './cli-context.js';
 
-const USAGE = `Usage: npm run api-keys -- bootstrap [--name NAME]
+const USAGE = `Usage: npm run api-keys -- bootstrap [--name NAME] [--url http://127.0.0.1:8080]
 
   bootstrap   On a fresh install, create the first ops-admin API key and print it once.
-              Refuses when an active ops-admin key already exists (use the API to issue more).`;
+              Refuses when an active ops-admin key already exists (use the API to issue more).
+              With the embedded database held by a running app, it asks the app instead
+              (POST ${BOOTSTRAP_PATH} with the admin token from DATA_DIR).`;
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
-  options: { name: { type: 'string', default: 'bootstrap ops-admin' }, help: { type: 'boolean', short: 'h', default: false } },
+  options: {
+    name: { type: 'string', default: 'bootstrap ops-admin' },
+    url: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
 });
 if (positionals[0] !== 'bootstrap' || values.help) {
   process.stdout.write(`${USAGE}\n`);
   process.exit(values.help ? 0 : 64);
 }
-const config = cliConfig('api-keys');
-const context = await openCliContext(config, [ApiModule]);
-try {
-  const existing = await context.get(ApiKeyRepository).countActiveOpsAdmins();
-  if (existing > 0) {
-    process.stderr.write(`api-keys: ${existing} active ops-admin key(s) exist already; issue more through POST /v1/api-keys\n`);
-    process.exitCode = 3;
-  } else {
-    const issued = await context.get(ApiKeyService).issue({ name: values.name, role: Role.OpsAdmin, providerId: null, createdBy: null });
-    process.stdout.write(`${issued.token}\n`);
-    process.stderr.write(`ops-admin key ${issued.key.id} created; it is shown only once.\n`);
+
+async function viaRunningApp(config: AppConfig): Promise<string> {
+  const token = config.auth.adminToken ?? readFileSync(join(resolve(config.database.dataDir), ADMIN_TOKEN_FILE_NAME), 'utf8').trim();
+  const base = values.url ?? `http://127.0.0.1:${config.http.port}`;
+  const res = await fetch(`${base}${BOOTSTRAP_PATH}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: values.name }),
+  });
+  const body = (await res.json()) as { token?: string; error?: { message: string } };
+  if (!res.ok || !body.token) throw new Error(body.error?.message ?? `the app answered ${res.status}`);
+  return body.token;
+}
+
+async function direct(config: AppConfig): Promise<string> {
+  const context = await openCliContext(config, [ApiModule]);
+  try {
+    return (await context.get(BootstrapService).bootstrap(values.name)).token;
+  } finally {
+    await context.close();
   }
+}
+
+const config = cliConfig('api-keys');
+try {
+  let token: string;
+  try {
+    token = await direct(config);
+  } catch (err) {
+    // The single-process app holds the embedded database: go through it.
+    if (!(err instanceof Error && /in use by process/.test(err.message)) && !values.url) throw err;
+    token = await viaRunningApp(config);
+  }
+  process.stdout.write(`${token}\n`);
+  process.stderr.write('ops-admin key created; it is shown only once.\n');
 } catch (err) {
   process.stderr.write(`api-keys: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = 1;
-} finally {
-  await context.close();
+  process.exitCode = /exist already/.test(String(err)) ? 3 : 1;
 }

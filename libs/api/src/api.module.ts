@@ -1,11 +1,13 @@
 import { Module } from '@nestjs/common';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { APP_CONFIG, type AppConfig } from '#config';
-import { TerminalsModule } from '#terminals';
+import { AdminTokenGuard, TerminalsModule } from '#terminals';
 import { AuditController } from './audit/audit.controller.js';
 import { AuditRepository } from './audit/audit.repository.js';
 import { AuditService } from './audit/audit.service.js';
 import { ApiAuthGuard } from './auth/api-auth.guard.js';
+import { BootstrapController } from './auth/bootstrap.controller.js';
+import { BootstrapService } from './auth/bootstrap.service.js';
 import { ApiKeyController } from './auth/api-key.controller.js';
 import { ApiKeyRepository } from './auth/api-key.repository.js';
 import { ApiKeyService } from './auth/api-key.service.js';
@@ -32,9 +34,11 @@ import { TerminalService } from './terminals/terminal.service.js';
       useFactory: (config: AppConfig) => [{ name: 'per-key', ttl: 60_000, limit: config.api.rateLimitPerMinute }],
     }),
   ],
-  controllers: [ProviderController, ApiKeyController, AuditController, TerminalController, FleetSummaryController],
+  controllers: [BootstrapController, ProviderController, ApiKeyController, AuditController, TerminalController, FleetSummaryController],
   providers: [
     ApiKeyRepository,
+    BootstrapService,
+    AdminTokenGuard,
     ApiKeyService,
     ApiAuthGuard,
     KeyThrottlerGuard,

@@ -3,3 +3,5 @@ export * from './auth/api-key.service.js';
 export * from './auth/roles.js';
 export * from './openapi-document.js';
 export * from './auth/api-key.repository.js';
+export * from './auth/bootstrap.service.js';
+export * from './auth/bootstrap.controller.js';
