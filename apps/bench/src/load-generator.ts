@@ -109,6 +109,8 @@ function connectOne(sn: string, secret: string): Promise<Terminal | string> {
       reconnectPeriod: 0,
       connectTimeout: config.connectTimeoutMs,
       keepalive: 60,
+      // Do not re-arm the keepalive timer on every publish: loader CPU, not gateway behaviour.
+      reschedulePings: false,
       resubscribe: false,
     });
     let settled = false;

@@ -142,3 +142,30 @@ export function machineInfo(): { cpus: number; cpuModel: string; memoryGiB: numb
   }
   return { cpus: cpuCount(), cpuModel: model, memoryGiB: Math.round((memKb / 1024 / 1024) * 10) / 10, node: process.version, kernel };
 }
+
+/**
+ * Time the process's main thread (the event loop) spent runnable but waiting for a CPU, as a
+ * percentage of wall time between calls, from /proc/PID/schedstat. High values mean the machine,
+ * not the process, is the bottleneck: the process had work but no core to run it on.
+ */
+export class RunQueueMeter {
+  private lastWaitNs: number | null = null;
+  private lastAt = 0;
+
+  constructor(readonly pid: number) {}
+
+  sample(at: number): number | null {
+    let waitNs: number;
+    try {
+      waitNs = Number(readFileSync(`/proc/${this.pid}/schedstat`, 'utf8').trim().split(/\s+/)[1]);
+    } catch {
+      return null;
+    }
+    const prev = this.lastWaitNs;
+    const seconds = (at - this.lastAt) / 1000;
+    this.lastWaitNs = waitNs;
+    this.lastAt = at;
+    if (prev === null || seconds <= 0) return null;
+    return ((waitNs - prev) / 1e9 / seconds) * 100;
+  }
+}

@@ -6,11 +6,18 @@ export interface Series {
 }
 
 export class MetricsSnapshot {
-  constructor(readonly series: readonly Series[]) {}
+  constructor(
+    readonly series: readonly Series[],
+    /** Metric families declared by `# TYPE` lines (a labelled counter has no series until first used). */
+    readonly families: ReadonlySet<string> = new Set(),
+  ) {}
 
   static parse(text: string): MetricsSnapshot {
     const out: Series[] = [];
+    const families = new Set<string>();
     for (const line of text.split('\n')) {
+      const type = /^# TYPE (\S+) /.exec(line);
+      if (type) families.add(type[1]);
       if (line === '' || line.startsWith('#')) continue;
       const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/.exec(line);
       if (!m) continue;
@@ -18,10 +25,10 @@ export class MetricsSnapshot {
       for (const lm of (m[3] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[lm[1]] = lm[2];
       out.push({ name: m[1], labels, value: Number(m[4]) });
     }
-    return new MetricsSnapshot(out);
+    return new MetricsSnapshot(out, families);
   }
 
-  /** Sum of every series of `name` whose labels include `match`; null when none exists. */
+  /** Sum of every series of `name` whose labels include `match`; 0 for a declared family without such series, else null. */
   get(name: string, match: Record<string, string> = {}): number | null {
     let found = false;
     let sum = 0;
@@ -31,7 +38,8 @@ export class MetricsSnapshot {
       found = true;
       sum += s.value;
     }
-    return found ? sum : null;
+    if (found) return sum;
+    return this.families.has(name) || this.families.has(name.replace(/_(sum|count|bucket)$/, '')) ? 0 : null;
   }
 
   /** Cumulative bucket counts of a histogram, by upper bound. */
