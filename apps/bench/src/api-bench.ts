@@ -74,14 +74,14 @@ async function seed(db: TestDatabase): Promise<{ opsKey: string; providerKey: st
                                      rat, rsrp, rsrq, sinr, mcc_mnc, iccid, imei, sim_type, carrier, plan_status, plan_expires_on,
                                      plan_auto_renew, renewal_at, renewal_result, data_used_mb, data_allowance_mb, uptime_s, online,
                                      presence_changed_at, last_connected_at)
-         SELECT 'T' || lpad(g::text, 9, '0'), now() - make_interval(secs => (g * 7919) % 172800), now(), g % 1000,
+         SELECT 'T' || lpad(g::text, 9, '0'), now() - make_interval(secs => (g::bigint * 7919) % 172800), now(), g % 1000,
                 (ARRAY['EP-T1','EP-T2','MP-S3','QR-Mini','EP-T1 Pro'])[1 + g % 5],
                 (ARRAY['3.2.10','3.2.10','3.2.10','3.2.9','3.1.4','2.8.0','3.3.0-rc1'])[1 + g % 7], '5.0.' || (g % 4),
-                (g * 37) % 101, g % 3 = 0, CASE WHEN g % 9 = 0 THEN 'GSM' ELSE 'LTE' END,
-                -70 - ((g * 13) % 56), -5 - (g % 12), (g % 30) - 5, '46000', '8986' || lpad(g::text, 16, '0'), '86' || lpad(g::text, 13, '0'),
+                (g::bigint * 37) % 101, g % 3 = 0, CASE WHEN g % 9 = 0 THEN 'GSM' ELSE 'LTE' END,
+                -70 - ((g::bigint * 13) % 56), -5 - (g % 12), (g % 30) - 5, '46000', '8986' || lpad(g::text, 16, '0'), '86' || lpad(g::text, 13, '0'),
                 CASE WHEN g % 2 = 0 THEN 'esim' ELSE 'physical' END, 'China Mobile',
                 (ARRAY['active','active','active','active','active','active','grace','suspended','expired','active'])[1 + g % 10],
-                current_date + ((g * 31) % 400) - 30, g % 11 <> 0, now() - interval '10 days',
+                current_date + (((g::bigint * 31) % 400) - 30)::int, g % 11 <> 0, now() - interval '10 days',
                 CASE WHEN g % 23 = 0 THEN 'failed' ELSE 'success' END, (g % 100)::real, 100, g % 100000,
                 g % 8 <> 0, now() - interval '1 hour', now() - interval '1 hour'
            FROM generate_series($1::int, $2::int) g`,
