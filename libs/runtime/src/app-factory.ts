@@ -55,8 +55,15 @@ export async function createApp(options: {
       }),
       { logger: new PinoNestLogger(logger), abortOnError: false },
     );
-    app.getHttpAdapter().getInstance().addHook('onSend', async (request, reply) => {
+    const fastify = app.getHttpAdapter().getInstance();
+    fastify.addHook('onSend', async (request, reply) => {
       void reply.header('x-request-id', request.id);
+    });
+    // Access log with the request id: mutations and errors at info, reads (and scrapes) at debug.
+    fastify.addHook('onResponse', async (request, reply) => {
+      const entry = { reqId: request.id, method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
+      if (request.method !== 'GET' || reply.statusCode >= 500) logger.info(entry, 'http');
+      else logger.debug(entry, 'http');
     });
     options.composition.setup?.(app);
     await app.listen(config.http.port, config.http.host);
