@@ -6,6 +6,7 @@ import {
   endClient,
   makeHeartbeat,
   publishHeartbeat,
+  scrapeMetric,
   startTestDatabase,
   startTestGateway,
   testDbKinds,
@@ -16,11 +17,7 @@ import {
 
 const BUFFER = 5;
 
-async function gauge(gw: TestGateway, name: string, labels: string): Promise<number> {
-  const body = await (await fetch(`${gw.httpUrl}/metrics`)).text();
-  const line = body.split('\n').find((l) => l.startsWith(`${name}{${labels}} `));
-  return line ? Number(line.split(' ').pop()) : 0;
-}
+const gauge = (gw: TestGateway, name: string, labels: string) => scrapeMetric(gw.httpUrl, name, labels);
 
 for (const kind of testDbKinds()) {
   describe(`backpressure on ${kind}`, { timeout: 120_000 }, () => {

@@ -7,6 +7,7 @@ import {
   endClient,
   makeHeartbeat,
   publishHeartbeat,
+  scrapeMetric,
   startTestDatabase,
   startTestGateway,
   testDbKinds,
@@ -15,11 +16,7 @@ import {
   type TestGateway,
 } from '#testing';
 
-async function metric(gw: TestGateway, name: string, labels = ''): Promise<number> {
-  const body = await (await fetch(`${gw.httpUrl}/metrics`)).text();
-  const line = body.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
-  return line ? Number(line.split(' ').pop()) : 0;
-}
+const metric = (gw: TestGateway, name: string, labels = '') => scrapeMetric(gw.httpUrl, name, labels);
 
 const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000);
 

@@ -70,3 +70,10 @@ export async function startTestGateway(db: TestDatabase, env: Record<string, str
     close: () => running.close(),
   };
 }
+
+/** One sample from the app's Prometheus endpoint (0 when the series does not exist yet). */
+export async function scrapeMetric(httpUrl: string, name: string, labels = ''): Promise<number> {
+  const body = await (await fetch(`${httpUrl}/metrics`)).text();
+  const line = body.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
