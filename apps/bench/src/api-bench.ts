@@ -105,18 +105,19 @@ async function seed(db: TestDatabase): Promise<{ opsKey: string; providerKey: st
       return `fk_${prefix}_${secret}`;
     };
     const sp: { id: string }[] = await ds.query(`SELECT id FROM providers WHERE code = 'sp-7'`);
-    const sample: { sn: string }[] = await ds.query(`SELECT sn FROM terminals TABLESAMPLE SYSTEM (1) LIMIT 5000`);
+    const sample: { sn: string }[] = await ds.query(`SELECT sn FROM terminals ORDER BY random() LIMIT 5000`);
     return { opsKey: await issue('ops-viewer', null), providerKey: await issue('provider-viewer', sp[0].id), providerId: sp[0].id, sns: sample.map((s) => s.sn) };
   } finally {
     await ds.destroy();
   }
 }
 
-async function timed(url: string, key: string): Promise<{ ms: number; status: number; bytes: number }> {
+async function timed(url: string, key: string): Promise<{ ms: number; serverMs: number; status: number; bytes: number }> {
   const t = process.hrtime.bigint();
   const res = await fetch(url, { headers: { authorization: `Bearer ${key}` } });
   const body = await res.arrayBuffer();
-  return { ms: Number(process.hrtime.bigint() - t) / 1e6, status: res.status, bytes: body.byteLength };
+  const serverMs = Number(/dur=([\d.]+)/.exec(res.headers.get('server-timing') ?? '')?.[1] ?? NaN);
+  return { ms: Number(process.hrtime.bigint() - t) / 1e6, serverMs, status: res.status, bytes: body.byteLength };
 }
 
 async function main(): Promise<void> {
@@ -159,12 +160,15 @@ async function main(): Promise<void> {
     for (let i = 0; i < 50; i++) await timed(`${base}/v1/terminals/${seeded.sns[i]}`, seeded.opsKey);
 
     const detail: number[] = [];
+    const detailServer: number[] = [];
     for (let i = 0; i < Number(values.detail); i++) {
       const r = await timed(`${base}/v1/terminals/${seeded.sns[i % seeded.sns.length]}`, seeded.opsKey);
       if (r.status !== 200) throw new Error(`detail answered ${r.status}`);
       detail.push(r.ms);
+      detailServer.push(r.serverMs);
     }
     report.detailBySn = stats(detail);
+    report.detailBySnServerSide = stats(detailServer);
 
     const filters = [
       'planStatus=expired',
@@ -178,12 +182,14 @@ async function main(): Promise<void> {
     const pages: Record<string, unknown> = {};
     for (const f of filters) {
       const samples: number[] = [];
+      const server: number[] = [];
       for (let i = 0; i < Number(values.pages); i++) {
         const r = await timed(`${base}/v1/terminals?${f}&limit=50`, seeded.opsKey);
         if (r.status !== 200) throw new Error(`list ${f} answered ${r.status}`);
         samples.push(r.ms);
+        server.push(r.serverMs);
       }
-      pages[f] = stats(samples);
+      pages[f] = { endToEnd: stats(samples), serverSide: stats(server) };
     }
     const providerPage: number[] = [];
     for (let i = 0; i < Number(values.pages); i++) providerPage.push((await timed(`${base}/v1/terminals?planStatus=grace&limit=50`, seeded.providerKey)).ms);
@@ -191,12 +197,16 @@ async function main(): Promise<void> {
     report.filteredFirstPage = pages;
 
     const summary: number[] = [];
+    const summaryServer: number[] = [];
     const providerSummary: number[] = [];
     for (let i = 0; i < Number(values.summaries); i++) {
-      summary.push((await timed(`${base}/v1/fleet/summary`, seeded.opsKey)).ms);
+      const r = await timed(`${base}/v1/fleet/summary`, seeded.opsKey);
+      summary.push(r.ms);
+      summaryServer.push(r.serverMs);
       providerSummary.push((await timed(`${base}/v1/fleet/summary`, seeded.providerKey)).ms);
     }
     report.fleetSummary = stats(summary);
+    report.fleetSummaryServerSide = stats(summaryServer);
     report.fleetSummaryProviderScope = stats(providerSummary);
 
     // Full export, streamed; sample the API's RSS while it runs.

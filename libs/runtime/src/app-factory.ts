@@ -58,6 +58,8 @@ export async function createApp(options: {
     const fastify = app.getHttpAdapter().getInstance();
     fastify.addHook('onSend', async (request, reply) => {
       void reply.header('x-request-id', request.id);
+      // Time spent in this process up to the response, so clients can tell server time from network.
+      void reply.header('server-timing', `app;dur=${reply.elapsedTime.toFixed(2)}`);
     });
     // Access log with the request id: mutations and errors at info, reads (and scrapes) at debug.
     fastify.addHook('onResponse', async (request, reply) => {
