@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BOOTSTRAP_PATH, BootstrapService, ApiModule } from '#api';
-import { ADMIN_TOKEN_FILE_NAME, type AppConfig } from '#config';
+import { ADMIN_TOKEN_FILE } from '#contracts';
+import type { AppConfig } from '#config';
 import { cliConfig, openCliContext } from './cli-context.js';
 
 const USAGE = `Usage: npm run api-keys -- bootstrap [--name NAME] [--url http://127.0.0.1:8080]
@@ -26,7 +27,7 @@ if (positionals[0] !== 'bootstrap' || values.help) {
 }
 
 async function viaRunningApp(config: AppConfig): Promise<string> {
-  const token = config.auth.adminToken ?? readFileSync(join(resolve(config.database.dataDir), ADMIN_TOKEN_FILE_NAME), 'utf8').trim();
+  const token = config.auth.adminToken ?? readFileSync(join(resolve(config.database.dataDir), ADMIN_TOKEN_FILE), 'utf8').trim();
   const base = values.url ?? `http://127.0.0.1:${config.http.port}`;
   const res = await fetch(`${base}${BOOTSTRAP_PATH}`, {
     method: 'POST',

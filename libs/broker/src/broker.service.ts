@@ -3,9 +3,8 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnAppl
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import { commandAckSchema, parsePayload, presenceSchema, PresenceReason, TerminalTopicKind } from '#contracts';
 import { APP_CONFIG, type AppConfig } from '#config';
-import { IngestService } from '#ingest';
+import { AckTimeoutError, IngestService } from '#ingest';
 import { HealthService, MetricsService } from '#observability';
-import { AckTimeoutError } from '#ingest';
 import { MqttAuthService } from './mqtt-auth.service.js';
 import { AuthFailure, type MqttIdentity } from './mqtt-identity.js';
 import { canSubscribe, decidePublish } from './topic-acl.js';
@@ -204,10 +203,6 @@ export class BrokerService implements OnApplicationBootstrap, BeforeApplicationS
     if (!client) return false;
     client.close();
     return true;
-  }
-
-  get connectedTerminals(): number {
-    return this.sessions.size;
   }
 
   /** Stop accepting, close every connection, then flush what ingest holds. */

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { ADMIN_TOKEN_FILE } from '#contracts';
 import type { AppConfig } from './config.schema.js';
 
 export const PEPPER_FILE = 'credential-pepper';
-export const ADMIN_TOKEN_FILE_NAME = 'admin-token';
 
 function readOrCreate(dir: string, file: string): string {
   const path = join(dir, file);
@@ -27,7 +27,7 @@ export function withLocalSecrets(config: AppConfig): AppConfig {
     auth: {
       ...config.auth,
       pepper: config.auth.pepper ?? readOrCreate(dir, PEPPER_FILE),
-      adminToken: config.auth.adminToken ?? (config.database.url === null ? readOrCreate(dir, ADMIN_TOKEN_FILE_NAME) : null),
+      adminToken: config.auth.adminToken ?? (config.database.url === null ? readOrCreate(dir, ADMIN_TOKEN_FILE) : null),
     },
   };
 }

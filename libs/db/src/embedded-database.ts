@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { timescaledb } from '@electric-sql/pglite/timescaledb';
 import { PgliteWireServer } from './pglite-wire-server.js';
@@ -66,10 +66,6 @@ export class EmbeddedDatabase {
     if (!this.db.closed) await this.db.close();
     rmSync(this.lockFile, { force: true });
   }
-}
-
-export function embeddedDataPath(dataDir: string, ...parts: string[]): string {
-  return join(resolve(dataDir), ...parts);
 }
 
 function processAlive(pid: number): boolean {

@@ -19,8 +19,6 @@ function deferred<T = void>(): Deferred<T> {
 }
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-/** Lets every already-queued promise continuation and immediate run. */
-const flushAsync = () => new Promise<void>((r) => setImmediate(r));
 
 async function waitFor(cond: () => boolean, timeoutMs = 1000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;

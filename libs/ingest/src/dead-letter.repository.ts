@@ -41,9 +41,4 @@ export class DeadLetterRepository {
     );
     return result[1];
   }
-
-  async count(): Promise<number> {
-    const rows: { n: number }[] = await this.dataSource.query('SELECT count(*)::int AS n FROM dead_letters');
-    return rows[0].n;
-  }
 }

@@ -43,9 +43,4 @@ export class HeartbeatRepository {
     const result: { inserted: number }[] = await this.dataSource.query(INSERT_BATCH_SQL, params);
     return result[0]?.inserted ?? 0;
   }
-
-  async count(): Promise<number> {
-    const rows: { n: number }[] = await this.dataSource.query('SELECT count(*)::int AS n FROM heartbeats');
-    return rows[0].n;
-  }
 }

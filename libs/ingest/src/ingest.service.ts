@@ -187,10 +187,6 @@ export class IngestService {
     if (!accepted) this.metrics.droppedWrites.inc({ stream: 'presence' });
   }
 
-  get heartbeatBuffer(): { buffered: number; waiting: number } {
-    return { buffered: this.heartbeats.buffered, waiting: this.heartbeats.waiting };
-  }
-
   /** Writes everything held; called by the broker after it stopped accepting messages. */
   async close(): Promise<void> {
     await Promise.all([this.heartbeats.close(), this.presence.close()]);

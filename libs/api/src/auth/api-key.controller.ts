@@ -8,7 +8,7 @@ import { scopePath } from '../common/scope-sql.js';
 import { validate } from '../common/zod-validation.js';
 import { ProviderService } from '../providers/provider.service.js';
 import { RequirePermission } from './api-auth.guard.js';
-import { apiKeyList, apiKeyView, createKeyBody, issuedKeyView, keyIdParam } from './api-key.dto.js';
+import { apiKeyList, createKeyBody, issuedKeyView, keyIdParam } from './api-key.dto.js';
 import { ApiKeyRepository, type ApiKeyRow } from './api-key.repository.js';
 import { ApiKeyService } from './api-key.service.js';
 import type { RequestContext } from './principal.js';
