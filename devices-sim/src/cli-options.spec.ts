@@ -1,11 +1,10 @@
-import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, expect, it } from '@jest/globals';
 import { CliUsageError, parseCliOptions, type SimOptions } from './cli-options.js';
 
 function run(argv: string[], env: NodeJS.ProcessEnv = {}): SimOptions {
   const parsed = parseCliOptions(argv, env);
-  assert.equal(parsed.kind, 'run');
+  expect(parsed.kind).toBe('run');
   if (parsed.kind !== 'run') throw new Error('unreachable');
   return parsed.options;
 }
@@ -13,21 +12,21 @@ function run(argv: string[], env: NodeJS.ProcessEnv = {}): SimOptions {
 describe('parseCliOptions', () => {
   it('has the documented defaults', () => {
     const o = run([]);
-    assert.equal(o.terminals, 200);
-    assert.equal(o.brokerUrl, 'mqtt://127.0.0.1:1883');
-    assert.equal(o.httpUrl, 'http://127.0.0.1:8080');
-    assert.equal(o.adminToken, null);
-    assert.equal(o.adminTokenFile, join('data', 'admin-token'));
-    assert.equal(o.intervalS, 60);
-    assert.equal(o.rampPerS, 200);
-    assert.equal(o.credentialsFile, '.sim/credentials.json');
-    assert.equal(o.snPrefix, 'SIM');
-    assert.equal(o.durationS, null);
-    assert.equal(o.qos, 1);
-    assert.equal(o.includeLocation, false);
-    assert.equal(o.quiet, false);
-    assert.equal(o.seedGenerated, true);
-    assert.match(o.seed, /^[0-9a-f]{8}$/);
+    expect(o.terminals).toBe(200);
+    expect(o.brokerUrl).toBe('mqtt://127.0.0.1:1883');
+    expect(o.httpUrl).toBe('http://127.0.0.1:8080');
+    expect(o.adminToken).toBe(null);
+    expect(o.adminTokenFile).toBe(join('data', 'admin-token'));
+    expect(o.intervalS).toBe(60);
+    expect(o.rampPerS).toBe(200);
+    expect(o.credentialsFile).toBe('.sim/credentials.json');
+    expect(o.snPrefix).toBe('SIM');
+    expect(o.durationS).toBe(null);
+    expect(o.qos).toBe(1);
+    expect(o.includeLocation).toBe(false);
+    expect(o.quiet).toBe(false);
+    expect(o.seedGenerated).toBe(true);
+    expect(o.seed).toMatch(/^[0-9a-f]{8}$/);
   });
 
   it('parses every option', () => {
@@ -37,25 +36,25 @@ describe('parseCliOptions', () => {
         '--duration', '30', '--qos', '0', '--location', '--quiet'],
       { DATA_DIR: '/var/lib/fleet' },
     );
-    assert.equal(o.terminals, 5000);
-    assert.equal(o.brokerUrl, 'mqtts://broker:8883');
-    assert.equal(o.httpUrl, 'https://gw:8443');
-    assert.equal(o.adminToken, 'tok');
-    assert.equal(o.adminTokenFile, join('/var/lib/fleet', 'admin-token'));
-    assert.equal(o.intervalS, 0.5);
-    assert.equal(o.rampPerS, 50);
-    assert.equal(o.credentialsFile, '/tmp/c.json');
-    assert.equal(o.snPrefix, 'LOAD');
-    assert.equal(o.seed, 'abc');
-    assert.equal(o.seedGenerated, false);
-    assert.equal(o.durationS, 30);
-    assert.equal(o.qos, 0);
-    assert.equal(o.includeLocation, true);
-    assert.equal(o.quiet, true);
+    expect(o.terminals).toBe(5000);
+    expect(o.brokerUrl).toBe('mqtts://broker:8883');
+    expect(o.httpUrl).toBe('https://gw:8443');
+    expect(o.adminToken).toBe('tok');
+    expect(o.adminTokenFile).toBe(join('/var/lib/fleet', 'admin-token'));
+    expect(o.intervalS).toBe(0.5);
+    expect(o.rampPerS).toBe(50);
+    expect(o.credentialsFile).toBe('/tmp/c.json');
+    expect(o.snPrefix).toBe('LOAD');
+    expect(o.seed).toBe('abc');
+    expect(o.seedGenerated).toBe(false);
+    expect(o.durationS).toBe(30);
+    expect(o.qos).toBe(0);
+    expect(o.includeLocation).toBe(true);
+    expect(o.quiet).toBe(true);
   });
 
   it('recognises --help', () => {
-    assert.deepEqual(parseCliOptions(['-h'], {}), { kind: 'help' });
+    expect(parseCliOptions(['-h'], {})).toStrictEqual({ kind: 'help' });
   });
 
   for (const argv of [
@@ -73,7 +72,7 @@ describe('parseCliOptions', () => {
     ['positional'],
   ]) {
     it(`rejects ${argv.join(' ')}`, () => {
-      assert.throws(() => parseCliOptions(argv, {}), CliUsageError);
+      expect(() => parseCliOptions(argv, {})).toThrow(CliUsageError);
     });
   }
 });

@@ -1,8 +1,8 @@
-import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import {
   INTERNAL_HTTP_PATHS,
   type RegisterTerminalsRequest,
@@ -53,9 +53,9 @@ function fakeGateway(
 const regs = (n: number): TerminalRegistration[] =>
   Array.from({ length: n }, (_, i) => ({ sn: `SIM-${String(i + 1).padStart(6, '0')}`, model: 'QP-E20' }));
 
-describe('ensureCredentials', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'sim-enrol-'));
-  after(() => rm(dir, { recursive: true, force: true }));
+describe('ensureCredentials', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sim-enrol-'));
+  afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it('does nothing (and needs no token) when every terminal has credentials', async () => {
     const store = new CredentialsStore(join(dir, 'a.json'));
@@ -66,8 +66,8 @@ describe('ensureCredentials', async () => {
       fetchFn,
       adminToken: () => Promise.reject(new Error('token must not be read')),
     });
-    assert.deepEqual(report, { alreadyKnown: 3, registered: 0, rotated: 0, failed: [] });
-    assert.equal(calls.length, 0);
+    expect(report).toStrictEqual({ alreadyKnown: 3, registered: 0, rotated: 0, failed: [] });
+    expect(calls.length).toBe(0);
   });
 
   it('registers missing terminals in batches of 500, rotates already-registered ones, and saves', async () => {
@@ -80,22 +80,22 @@ describe('ensureCredentials', async () => {
 
     const registerCalls = calls.filter((c) => c.url === `http://gw${INTERNAL_HTTP_PATHS.registerTerminals}`);
     const rotateCalls = calls.filter((c) => c.url === `http://gw${INTERNAL_HTTP_PATHS.rotateCredentials}`);
-    assert.deepEqual(registerCalls.map((c) => ('terminals' in c.body ? c.body.terminals.length : -1)), [500, 500, 200]);
-    assert.equal(rotateCalls.length, 1);
-    assert.deepEqual('sns' in rotateCalls[0].body ? rotateCalls[0].body.sns : [], ['SIM-000002', 'SIM-000777']);
-    assert.ok(calls.every((c) => c.auth === 'Bearer good-token'));
+    expect(registerCalls.map((c) => ('terminals' in c.body ? c.body.terminals.length : -1))).toStrictEqual([500, 500, 200]);
+    expect(rotateCalls.length).toBe(1);
+    expect('sns' in rotateCalls[0].body ? rotateCalls[0].body.sns : []).toStrictEqual(['SIM-000002', 'SIM-000777']);
+    expect(calls.every((c) => c.auth === 'Bearer good-token')).toBeTruthy();
 
-    assert.equal(report.alreadyKnown, 1);
-    assert.equal(report.registered, 1197);
-    assert.equal(report.rotated, 2);
-    assert.deepEqual(report.failed, [{ sn: 'SIM-001200', code: 'TERMINAL_INVALID_TID', message: 'bad TID' }]);
+    expect(report.alreadyKnown).toBe(1);
+    expect(report.registered).toBe(1197);
+    expect(report.rotated).toBe(2);
+    expect(report.failed).toStrictEqual([{ sn: 'SIM-001200', code: 'TERMINAL_INVALID_TID', message: 'bad TID' }]);
 
     const reloaded = await CredentialsStore.load(path);
-    assert.equal(reloaded.size, 1200);
-    assert.equal(reloaded.get('SIM-000001')?.secret, 'kept');
-    assert.equal(reloaded.get('SIM-000002')?.secret, 'rotated-SIM-000002');
-    assert.equal(reloaded.get('SIM-000003')?.secret, 'new-SIM-000003');
-    assert.equal(reloaded.get('SIM-001200'), undefined);
+    expect(reloaded.size).toBe(1200);
+    expect(reloaded.get('SIM-000001')?.secret).toBe('kept');
+    expect(reloaded.get('SIM-000002')?.secret).toBe('rotated-SIM-000002');
+    expect(reloaded.get('SIM-000003')?.secret).toBe('new-SIM-000003');
+    expect(reloaded.get('SIM-001200')).toBe(undefined);
   });
 
   it('registers a terminal whose simulated TID is taken again without a TID', async () => {
@@ -103,41 +103,36 @@ describe('ensureCredentials', async () => {
     const withTids = regs(4).map((r, i) => ({ ...r, tid: `1000000${i}` }));
     const { fetchFn, calls } = fakeGateway(new Set(), new Set(), new Set(['10000002']));
     const report = await ensureCredentials(withTids, store, { httpUrl: 'http://gw', fetchFn, adminToken: async () => 'good-token' });
-    assert.equal(report.registered, 4);
-    assert.deepEqual(report.failed, []);
-    assert.equal(calls.length, 2);
+    expect(report.registered).toBe(4);
+    expect(report.failed).toStrictEqual([]);
+    expect(calls.length).toBe(2);
     const retry = calls[1].body;
-    assert.ok('terminals' in retry);
-    assert.deepEqual(retry.terminals, [{ sn: 'SIM-000003', model: 'QP-E20' }]);
+    expect('terminals' in retry).toBeTruthy();
+    if (!('terminals' in retry)) return;
+    expect(retry.terminals).toStrictEqual([{ sn: 'SIM-000003', model: 'QP-E20' }]);
   });
 
   it('fails clearly when the admin token is rejected', async () => {
     const store = new CredentialsStore(join(dir, 'c.json'));
     const { fetchFn } = fakeGateway(new Set());
-    await assert.rejects(
-      ensureCredentials(regs(2), store, { httpUrl: 'http://gw', fetchFn, adminToken: async () => 'wrong' }),
-      /admin token rejected \(HTTP 401\)/,
-    );
+    await expect(ensureCredentials(regs(2), store, { httpUrl: 'http://gw', fetchFn, adminToken: async () => 'wrong' })).rejects.toThrow(/admin token rejected \(HTTP 401\)/);
   });
 
   it('reports an unreachable gateway', async () => {
     const store = new CredentialsStore(join(dir, 'd.json'));
     const fetchFn: FetchFn = () => Promise.reject(new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED') }));
-    await assert.rejects(
-      ensureCredentials(regs(1), store, { httpUrl: 'http://gw', fetchFn, adminToken: async () => 't' }),
-      /ECONNREFUSED/,
-    );
+    await expect(ensureCredentials(regs(1), store, { httpUrl: 'http://gw', fetchFn, adminToken: async () => 't' })).rejects.toThrow(/ECONNREFUSED/);
   });
 
   it('recognises duplicate-SN row errors by code or message', () => {
-    assert.ok(isAlreadyExistsError({ code: 'TERMINAL_ALREADY_EXISTS', message: '' }));
-    assert.ok(isAlreadyExistsError({ code: 'already_exists', message: '' }));
-    assert.ok(!isAlreadyExistsError({ code: 'TERMINAL_TID_IN_USE', message: 'TID 1 belongs to terminal X' }));
-    assert.ok(!isAlreadyExistsError({ code: 'TERMINAL_DUPLICATE_IN_REQUEST', message: 'SN appears twice' }));
-    assert.ok(isTidConflictError({ code: 'TERMINAL_TID_IN_USE', message: '' }));
-    assert.ok(isAlreadyExistsError({ code: 'duplicate_sn', message: '' }));
-    assert.ok(isAlreadyExistsError({ code: 'conflict', message: '' }));
-    assert.ok(isAlreadyExistsError({ code: 'E42', message: 'terminal already registered' }));
-    assert.ok(!isAlreadyExistsError({ code: 'invalid_sn', message: 'SN must match pattern' }));
+    expect(isAlreadyExistsError({ code: 'TERMINAL_ALREADY_EXISTS', message: '' })).toBeTruthy();
+    expect(isAlreadyExistsError({ code: 'already_exists', message: '' })).toBeTruthy();
+    expect(!isAlreadyExistsError({ code: 'TERMINAL_TID_IN_USE', message: 'TID 1 belongs to terminal X' })).toBeTruthy();
+    expect(!isAlreadyExistsError({ code: 'TERMINAL_DUPLICATE_IN_REQUEST', message: 'SN appears twice' })).toBeTruthy();
+    expect(isTidConflictError({ code: 'TERMINAL_TID_IN_USE', message: '' })).toBeTruthy();
+    expect(isAlreadyExistsError({ code: 'duplicate_sn', message: '' })).toBeTruthy();
+    expect(isAlreadyExistsError({ code: 'conflict', message: '' })).toBeTruthy();
+    expect(isAlreadyExistsError({ code: 'E42', message: 'terminal already registered' })).toBeTruthy();
+    expect(!isAlreadyExistsError({ code: 'invalid_sn', message: 'SN must match pattern' })).toBeTruthy();
   });
 });

@@ -1,5 +1,5 @@
-import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, expect, it } from '@jest/globals';
+import { expectPresent } from '#testing/expect-present.js';
 import { HEARTBEAT_MAX_BYTES_DEFAULT, TID_PATTERN, heartbeatSchema, isValidSn, parsePayload, type Heartbeat } from '#contracts';
 import {
   BATTERY_DEGRADED_SHARE,
@@ -32,13 +32,13 @@ function assertShares<T>(fleet: readonly TerminalProfile[], table: ReadonlyArray
   for (const { value } of table) {
     const actual = share(fleet, pick, value);
     const expected = expectedShare(table, value);
-    assert.ok(Math.abs(actual - expected) <= tolerance, `${label} ${String(value)}: ${(actual * 100).toFixed(1)} % vs ${(expected * 100).toFixed(1)} %`);
+    expect(Math.abs(actual - expected) <= tolerance).toBeTruthy();
   }
 }
 
 function firstHeartbeat(profile: TerminalProfile): Heartbeat {
   const { heartbeat } = nextHeartbeat(profile, initialTerminalState(profile, START), START + 1000, { includeLocation: true });
-  assert.ok(heartbeat);
+  expectPresent(heartbeat);
   return heartbeat;
 }
 
@@ -52,9 +52,9 @@ describe('fleet mix', () => {
       assertShares(fleet, TERMINAL_MODELS.map((m) => ({ value: m.value.name, weight: m.weight })), (p) => p.model, 0.01, 'model');
       assertShares(fleet, CARRIERS.map((c) => ({ value: c.value.id, weight: c.weight })), (p) => p.radio.carrier, 0.01, 'carrier');
       assertShares(fleet, SIM_TYPES, (p) => p.sim.type, 0.01, 'sim');
-      assert.ok(Math.abs(share(fleet, (p) => p.battery.degraded, true) - BATTERY_DEGRADED_SHARE) <= 0.01);
-      assert.ok(Math.abs(share(fleet, (p) => p.merchant.docked, true) - DOCKED_SHARE) <= 0.01);
-      assert.ok(Math.abs(share(fleet, (p) => p.location.relocated, true) - RELOCATED_SHARE) <= 0.005);
+      expect(Math.abs(share(fleet, (p) => p.battery.degraded, true) - BATTERY_DEGRADED_SHARE) <= 0.01).toBeTruthy();
+      expect(Math.abs(share(fleet, (p) => p.merchant.docked, true) - DOCKED_SHARE) <= 0.01).toBeTruthy();
+      expect(Math.abs(share(fleet, (p) => p.location.relocated, true) - RELOCATED_SHARE) <= 0.005).toBeTruthy();
     });
   }
 
@@ -62,8 +62,8 @@ describe('fleet mix', () => {
     for (const size of [50, 100, 200, 500]) {
       const fleet = generateFleet(size, { seed: `small-${size}`, snPrefix: 'SIM' });
       const weak = share(fleet, (p) => p.radio.environment, 'weak');
-      assert.ok(weak >= 0.1 && weak <= 0.15, `weak share ${weak} with ${size} terminals`);
-      assert.ok(share(fleet, (p) => p.firmwareTier, 'latest') >= 0.7);
+      expect(weak >= 0.1 && weak <= 0.15).toBeTruthy();
+      expect(share(fleet, (p) => p.firmwareTier, 'latest') >= 0.7).toBeTruthy();
     }
   });
 
@@ -86,12 +86,12 @@ describe('fleet mix', () => {
         oldFirmware: count((h) => h.firmware.appVersion !== '5.12.3'),
         esim: count((h) => h.sim.type === 'esim'),
       };
-      for (const [name, n] of Object.entries(checks)) assert.ok(n > 0, `seed ${seed}: no terminal with ${name}`);
+      expect(Object.entries(checks).filter(([, n]) => n === 0)).toStrictEqual([]);
       const reasons = new Set(plans.flatMap((p) => (p.lastRenewal?.reason ? [p.lastRenewal.reason] : [])));
-      assert.ok(reasons.size >= 2, `renewal failure reasons: ${[...reasons]}`);
+      expect(reasons.size >= 2).toBeTruthy();
       for (const hb of heartbeats) {
         const result = parsePayload(JSON.stringify(hb), heartbeatSchema, { maxBytes: HEARTBEAT_MAX_BYTES_DEFAULT, supportedVersions: [1] });
-        assert.ok(result.ok);
+        expect(result.ok).toBeTruthy();
       }
     }
   });
@@ -101,29 +101,29 @@ describe('terminal profiles', () => {
   it('are deterministic per seed and independent of fleet size', () => {
     const small = generateFleet(10, { seed: 'x', snPrefix: 'SIM' });
     const large = generateFleet(300, { seed: 'x', snPrefix: 'SIM' });
-    assert.deepEqual(small, large.slice(0, 10));
-    assert.deepEqual(generateTerminalProfile(7, { seed: 'x', snPrefix: 'SIM' }), large[6]);
+    expect(small).toStrictEqual(large.slice(0, 10));
+    expect(generateTerminalProfile(7, { seed: 'x', snPrefix: 'SIM' })).toStrictEqual(large[6]);
     const other = generateFleet(10, { seed: 'y', snPrefix: 'SIM' });
-    assert.notDeepEqual(small, other);
-    assert.deepEqual(small.map((p) => p.sn), other.map((p) => p.sn), 'SNs depend only on prefix and index');
+    expect(small).not.toStrictEqual(other);
+    expect(small.map((p) => p.sn)).toStrictEqual(other.map((p) => p.sn));
   });
 
   it('have unique, well-formed identifiers', () => {
     const fleet = generateFleet(2000, { seed: 'ids', snPrefix: 'POS_T' });
     const unique = (f: (p: TerminalProfile) => string): number => new Set(fleet.map(f)).size;
-    assert.equal(unique((p) => p.sn), fleet.length);
-    assert.equal(unique((p) => p.tid), fleet.length);
-    assert.equal(unique((p) => p.imei), fleet.length);
-    assert.equal(unique((p) => p.sim.iccid), fleet.length);
+    expect(unique((p) => p.sn)).toBe(fleet.length);
+    expect(unique((p) => p.tid)).toBe(fleet.length);
+    expect(unique((p) => p.imei)).toBe(fleet.length);
+    expect(unique((p) => p.sim.iccid)).toBe(fleet.length);
     for (const p of fleet) {
-      assert.ok(isValidSn(p.sn), p.sn);
-      assert.match(p.sn, /^POS_T-\d{6}$/);
-      assert.match(p.tid, TID_PATTERN);
-      assert.match(p.mid, /^\d{15}$/);
-      assert.match(p.imei, /^\d{15}$/);
-      assert.ok(isLuhnValid(p.imei), `IMEI ${p.imei}`);
-      assert.match(p.sim.iccid, /^8986\d{15,16}$/);
-      assert.ok(isLuhnValid(p.sim.iccid), `ICCID ${p.sim.iccid}`);
+      expect(isValidSn(p.sn)).toBeTruthy();
+      expect(p.sn).toMatch(/^POS_T-\d{6}$/);
+      expect(p.tid).toMatch(TID_PATTERN);
+      expect(p.mid).toMatch(/^\d{15}$/);
+      expect(p.imei).toMatch(/^\d{15}$/);
+      expect(isLuhnValid(p.imei)).toBeTruthy();
+      expect(p.sim.iccid).toMatch(/^8986\d{15,16}$/);
+      expect(isLuhnValid(p.sim.iccid)).toBeTruthy();
     }
   });
 
@@ -131,9 +131,9 @@ describe('terminal profiles', () => {
     const a = generateFleet(3000, { seed: 'same', snPrefix: 'SIM' });
     const b = generateFleet(3000, { seed: 'same', snPrefix: 'LOAD' });
     const tids = new Set(a.map((p) => p.tid));
-    assert.ok(b.filter((p) => tids.has(p.tid)).length <= 1);
+    expect(b.filter((p) => tids.has(p.tid)).length <= 1).toBeTruthy();
     const imeis = new Set(a.map((p) => p.imei));
-    assert.ok(b.filter((p) => imeis.has(p.imei)).length < 30);
+    expect(b.filter((p) => imeis.has(p.imei)).length < 30).toBeTruthy();
   });
 
   it('pair every carrier with its own network codes and ICCID issuers', () => {
@@ -148,36 +148,36 @@ describe('terminal profiles', () => {
       telecom: ['03', '11'],
     };
     for (const p of generateFleet(500, { seed: 'carriers', snPrefix: 'SIM' })) {
-      assert.ok(codes[p.radio.carrier].includes(p.radio.mccMnc), `${p.radio.carrier} ${p.radio.mccMnc}`);
-      assert.ok(issuers[p.radio.carrier].includes(p.sim.iccid.slice(4, 6)), `${p.radio.carrier} ${p.sim.iccid}`);
+      expect(codes[p.radio.carrier].includes(p.radio.mccMnc)).toBeTruthy();
+      expect(issuers[p.radio.carrier].includes(p.sim.iccid.slice(4, 6))).toBeTruthy();
     }
   });
 
   it('place terminals at their registered location, except the relocated ones far away', () => {
     const fleet = generateFleet(1000, { seed: 'geo', snPrefix: 'SIM' });
     const relocated = fleet.filter((p) => p.location.relocated);
-    assert.ok(relocated.length >= 5);
+    expect(relocated.length >= 5).toBeTruthy();
     for (const p of fleet) {
       const d = distanceMetres(p.location.registered, p.location.actual);
-      if (p.location.relocated) assert.ok(d > 700_000, `${p.sn} relocated only ${Math.round(d / 1000)} km`);
-      else assert.ok(d < 100, `${p.sn} is ${Math.round(d)} m from its registered location`);
+      if (p.location.relocated) expect(d > 700_000).toBeTruthy();
+      else expect(d < 100).toBeTruthy();
     }
   });
 
   it('are registered with their model, TID, MID and registered location', () => {
     const p = generateTerminalProfile(12, { seed: 'reg', snPrefix: 'SIM' });
     const reg = toRegistration(p);
-    assert.equal(reg.sn, p.sn);
-    assert.equal(reg.model, p.model);
-    assert.equal(reg.tid, p.tid);
-    assert.equal(reg.mid, p.mid);
-    assert.ok(Math.abs((reg.registeredLat ?? 0) - p.location.registered.lat) < 1e-6);
-    assert.ok(Math.abs((reg.registeredLon ?? 0) - p.location.registered.lon) < 1e-6);
+    expect(reg.sn).toBe(p.sn);
+    expect(reg.model).toBe(p.model);
+    expect(reg.tid).toBe(p.tid);
+    expect(reg.mid).toBe(p.mid);
+    expect(Math.abs((reg.registeredLat ?? 0) - p.location.registered.lat) < 1e-6).toBeTruthy();
+    expect(Math.abs((reg.registeredLon ?? 0) - p.location.registered.lon) < 1e-6).toBeTruthy();
   });
 
   it('rejects bad indexes and prefixes that would break the SN pattern', () => {
-    assert.throws(() => generateTerminalProfile(0, { seed: 's', snPrefix: 'SIM' }));
-    assert.throws(() => generateTerminalProfile(1, { seed: 's', snPrefix: 'SIM/1' }));
-    assert.throws(() => generateTerminalProfile(1, { seed: 's', snPrefix: 'S'.repeat(40) }));
+    expect(() => generateTerminalProfile(0, { seed: 's', snPrefix: 'SIM' })).toThrow();
+    expect(() => generateTerminalProfile(1, { seed: 's', snPrefix: 'SIM/1' })).toThrow();
+    expect(() => generateTerminalProfile(1, { seed: 's', snPrefix: 'S'.repeat(40) })).toThrow();
   });
 });

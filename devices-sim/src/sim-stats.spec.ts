@@ -1,14 +1,13 @@
-import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, expect, it } from '@jest/globals';
 import { LatencyHistogram, SimStats, quantileSorted } from './sim-stats.js';
 import { formatStatusLine } from './status-reporter.js';
 
 describe('latency statistics', () => {
   it('nearest-rank quantiles', () => {
     const xs = Array.from({ length: 100 }, (_, i) => i + 1);
-    assert.equal(quantileSorted(xs, 0.5), 50);
-    assert.equal(quantileSorted(xs, 0.99), 99);
-    assert.equal(quantileSorted([], 0.5), null);
+    expect(quantileSorted(xs, 0.5)).toBe(50);
+    expect(quantileSorted(xs, 0.99)).toBe(99);
+    expect(quantileSorted([], 0.5)).toBe(null);
   });
 
   it('histogram quantiles are within 2 % of the exact value', () => {
@@ -23,10 +22,10 @@ describe('latency statistics', () => {
     for (const q of [0.5, 0.9, 0.99]) {
       const exact = quantileSorted(xs, q) ?? 0;
       const approx = h.quantile(q) ?? 0;
-      assert.ok(Math.abs(approx - exact) / exact < 0.021, `q${q}: ${approx} vs ${exact}`);
+      expect(Math.abs(approx - exact) / exact < 0.021).toBeTruthy();
     }
-    assert.equal(h.count, 10_000);
-    assert.equal(new LatencyHistogram().quantile(0.5), null);
+    expect(h.count).toBe(10_000);
+    expect(new LatencyHistogram().quantile(0.5)).toBe(null);
   });
 
   it('window rates and percentiles cover only the last window', () => {
@@ -46,18 +45,18 @@ describe('latency statistics', () => {
     }
     now -= 1; // still inside the last second
     const w = stats.windowSnapshot();
-    assert.ok(Math.abs(w.ackRate - 20) < 0.5, `ack rate ${w.ackRate}`);
-    assert.equal(w.p50Ms, 1);
-    assert.equal(w.p99Ms, 50);
-    assert.equal(stats.acked, 250);
-    assert.equal(stats.retransmits, 10);
+    expect(Math.abs(w.ackRate - 20) < 0.5).toBeTruthy();
+    expect(w.p50Ms).toBe(1);
+    expect(w.p99Ms).toBe(50);
+    expect(stats.acked).toBe(250);
+    expect(stats.retransmits).toBe(10);
     const summary = stats.summary();
-    assert.equal(summary.heartbeats.sent, 250);
-    assert.ok((summary.latencyMs.p50 ?? 0) <= 2.05);
+    expect(summary.heartbeats.sent).toBe(250);
+    expect((summary.latencyMs.p50 ?? 0) <= 2.05).toBeTruthy();
     stats.terminals = 7;
     stats.connectionUp('A');
     stats.error('auth');
     const line = formatStatusLine(stats, 1);
-    assert.match(line, /connected 1\/7 {2}sent 250 {2}acked 250 {2}errors 1 {2}reconnects 0 {2}20\.\d ack\/s {2}p50 1\.0ms p99 50ms/);
+    expect(line).toMatch(/connected 1\/7 {2}sent 250 {2}acked 250 {2}errors 1 {2}reconnects 0 {2}20\.\d ack\/s {2}p50 1\.0ms p99 50ms/);
   });
 });

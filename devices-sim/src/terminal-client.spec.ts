@@ -1,9 +1,9 @@
 /**
  * Runs simulated terminals against an in-process aedes broker (no backend needed).
  */
-import assert from 'node:assert/strict';
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { describe, it } from 'node:test';
+import { describe, expect, it } from '@jest/globals';
+import { expectPresent } from '#testing/expect-present.js';
 import { Aedes, type Client } from 'aedes';
 import {
   commandAckSchema,
@@ -121,12 +121,13 @@ function heartbeatsOf(b: TestBroker, sn: string): Heartbeat[] {
     .filter((p) => p.topic === topics.heartbeat(sn))
     .map((p) => {
       const r = parsePayload(p.payload, heartbeatSchema, { maxBytes: HEARTBEAT_MAX_BYTES_DEFAULT, supportedVersions: [1] });
-      assert.ok(r.ok, r.ok ? '' : r.detail);
+      expect(r.ok).toBeTruthy();
+      if (!r.ok) throw new Error(r.detail);
       return r.value;
     });
 }
 
-describe('SimulatedTerminal against a broker', { timeout: 20_000 }, () => {
+describe('SimulatedTerminal against a broker', () => {
   it('announces presence, sends valid heartbeats, rejects commands and disconnects cleanly', async () => {
     const b = await startBroker();
     const { terminal, stats } = makeTerminal(b.port, { intervalMs: 100, includeLocation: true });
@@ -134,18 +135,19 @@ describe('SimulatedTerminal against a broker', { timeout: 20_000 }, () => {
     try {
       terminal.start(0);
       await waitFor('3 acked heartbeats', () => stats.acked >= 3);
-      assert.deepEqual(b.connects, [sn], 'client id is the SN');
+      expect(b.connects).toStrictEqual([sn]);
       const online = b.published.find((p) => p.topic === topics.presence(sn));
-      assert.ok(online?.retain);
+      expectPresent(online);
+      expect(online.retain).toBeTruthy();
       const presence = presenceSchema.parse(JSON.parse(online.payload));
-      assert.equal(presence.state, 'online');
-      assert.ok(presence.ts);
+      expect(presence.state).toBe('online');
+      expect(presence.ts).toBeTruthy();
 
       const hbs = heartbeatsOf(b, sn);
-      assert.deepEqual(hbs.slice(0, 3).map((h) => h.seq), [0, 1, 2]);
-      assert.ok(hbs.every((h) => h.location !== undefined));
-      assert.equal(stats.connected, 1);
-      assert.ok(stats.histogram.count >= 3, 'PUBACK latency recorded');
+      expect(hbs.slice(0, 3).map((h) => h.seq)).toStrictEqual([0, 1, 2]);
+      expect(hbs.every((h) => h.location !== undefined)).toBeTruthy();
+      expect(stats.connected).toBe(1);
+      expect(stats.histogram.count >= 3).toBeTruthy();
 
       b.broker.publish(
         {
@@ -160,10 +162,10 @@ describe('SimulatedTerminal against a broker', { timeout: 20_000 }, () => {
       );
       await waitFor('command ack', () => b.published.some((p) => p.topic === topics.commandAck(sn)));
       const ack = commandAckSchema.parse(JSON.parse(b.published.find((p) => p.topic === topics.commandAck(sn))?.payload ?? ''));
-      assert.equal(ack.id, 'c-1');
-      assert.equal(ack.status, 'rejected');
-      assert.equal(ack.error, COMMAND_REJECT_REASON);
-      assert.equal(stats.commandsReceived, 1);
+      expect(ack.id).toBe('c-1');
+      expect(ack.status).toBe('rejected');
+      expect(ack.error).toBe(COMMAND_REJECT_REASON);
+      expect(stats.commandsReceived).toBe(1);
 
       await terminal.disconnect();
       await waitFor('offline presence', () =>
@@ -171,13 +173,13 @@ describe('SimulatedTerminal against a broker', { timeout: 20_000 }, () => {
       );
       await new Promise((r) => setTimeout(r, 100));
       const offline = b.published.filter((p) => p.topic === topics.presence(sn) && p.payload.includes('"offline"'));
-      assert.equal(offline.length, 1);
-      assert.ok(offline[0].retain);
-      assert.ok(presenceSchema.parse(JSON.parse(offline[0].payload)).ts, 'published by the terminal (with ts), not the Last Will');
-      assert.equal(stats.connected, 0);
+      expect(offline.length).toBe(1);
+      expect(offline[0].retain).toBeTruthy();
+      expect(presenceSchema.parse(JSON.parse(offline[0].payload)).ts).toBeTruthy();
+      expect(stats.connected).toBe(0);
       const sent = stats.sent;
       await new Promise((r) => setTimeout(r, 250));
-      assert.equal(stats.sent, sent, 'no heartbeats after disconnect');
+      expect(stats.sent).toBe(sent);
     } finally {
       await terminal.disconnect();
       await b.close();
@@ -190,10 +192,10 @@ describe('SimulatedTerminal against a broker', { timeout: 20_000 }, () => {
     try {
       terminal.start(0);
       await waitFor('several refused attempts', () => (stats.errors.get('auth') ?? 0) >= 4 && stats.dropped >= 2);
-      assert.equal(stats.everConnectedSns.size, 0);
-      assert.equal(stats.sent, 0);
-      assert.equal(terminal.unacked, 3);
-      assert.ok(stats.connectAttempts >= 4);
+      expect(stats.everConnectedSns.size).toBe(0);
+      expect(stats.sent).toBe(0);
+      expect(terminal.unacked).toBe(3);
+      expect(stats.connectAttempts >= 4).toBeTruthy();
     } finally {
       await terminal.disconnect();
       await b.close();
@@ -209,31 +211,31 @@ describe('SimulatedTerminal against a broker', { timeout: 20_000 }, () => {
       terminal.start(0);
       await waitFor('first heartbeat sent', () => stats.sent === 1);
       await waitFor('outbox full', () => stats.dropped >= 2);
-      assert.equal(stats.sent, 1, 'no second publish while the first awaits PUBACK');
-      assert.equal(stats.acked, 0);
-      assert.equal(terminal.inflight, 1);
-      assert.equal(terminal.unacked, 3);
+      expect(stats.sent).toBe(1);
+      expect(stats.acked).toBe(0);
+      expect(terminal.inflight).toBe(1);
+      expect(terminal.unacked).toBe(3);
       const first = heartbeatsOf(b, sn);
-      assert.equal(first.length, 0, 'held publishes never reach subscribers');
+      expect(first.length).toBe(0);
 
       // the network drops the connection: no DISCONNECT, so the broker publishes the Last Will
       b.holdHeartbeats = false;
       const client = b.clients.get(sn);
-      assert.ok(client);
+      expectPresent(client);
       client.conn.destroy();
       const isWill = (p: Published): boolean => p.topic === topics.presence(sn) && p.payload === '{"v":1,"state":"offline"}';
       await waitFor('Last Will', () => b.published.some(isWill));
-      assert.ok(b.published.find(isWill)?.retain);
+      expect(b.published.find(isWill)?.retain).toBeTruthy();
 
       await waitFor('reconnected and acked', () => stats.acked >= 4);
-      assert.equal(stats.reconnects, 1);
-      assert.ok(stats.retransmits >= 1, 'the unacknowledged heartbeat was sent again');
+      expect(stats.reconnects).toBe(1);
+      expect(stats.retransmits >= 1).toBeTruthy();
       const hbs = heartbeatsOf(b, sn);
       const tss = hbs.map((h) => h.ts);
-      assert.deepEqual([...tss].sort(), tss, 'buffered heartbeats go out oldest first');
-      assert.equal(new Set(tss).size, tss.length, 'each ts is delivered once here (the held copy never went through)');
-      assert.equal(hbs[0].seq, 0, 'the heartbeat that was in flight is retransmitted first, unchanged');
-      assert.ok(hbs[1].seq > 2, 'older buffered heartbeats were dropped in favour of newer ones');
+      expect([...tss].sort()).toStrictEqual(tss);
+      expect(new Set(tss).size).toBe(tss.length);
+      expect(hbs[0].seq).toBe(0);
+      expect(hbs[1].seq > 2).toBeTruthy();
     } finally {
       await terminal.disconnect();
       await b.close();
@@ -255,11 +257,11 @@ describe('SimulatedTerminal against a broker', { timeout: 20_000 }, () => {
       await waitFor('connected', () => stats.connected === 1);
       const isWill = (p: Published): boolean => p.topic === topics.presence(sn) && p.payload === '{"v":1,"state":"offline"}';
       await waitFor('Last Will after the battery died', () => b.published.some(isWill));
-      assert.equal(stats.powerOffs, 1);
-      assert.equal(stats.connected, 0);
+      expect(stats.powerOffs).toBe(1);
+      expect(stats.connected).toBe(0);
       await new Promise((r) => setTimeout(r, 400));
-      assert.equal(heartbeatsOf(b, sn).length, 0, 'a dead terminal sends nothing');
-      assert.equal(stats.connectAttempts, 1, 'and does not reconnect');
+      expect(heartbeatsOf(b, sn).length).toBe(0);
+      expect(stats.connectAttempts).toBe(1);
     } finally {
       await terminal.disconnect();
       await b.close();

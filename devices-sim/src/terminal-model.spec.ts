@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, expect, it } from '@jest/globals';
 import { HEARTBEAT_MAX_BYTES_DEFAULT, heartbeatSchema, parsePayload, type Heartbeat } from '#contracts';
 import { PLAN_GRACE_DAYS } from './fleet-catalog.js';
 import { generateFleet, generateTerminalProfile, type PlanProfile, type TerminalProfile } from './fleet-generator.js';
@@ -21,13 +20,30 @@ const DAY = 86_400_000;
 /** 2025-03-03 00:00 China Standard Time. */
 const START = Date.parse('2025-03-02T16:00:00Z');
 
-function validate(hb: Heartbeat): void {
-  const result = parsePayload(JSON.stringify(hb), heartbeatSchema, {
+/**
+ * Checks a heartbeat against heartbeatSchema without calling `expect` (these run tens of thousands of times):
+ * returns why it is invalid, or null when it parses and carries only fields the schema declares.
+ */
+function validate(hb: Heartbeat): string | null {
+  const json = JSON.stringify(hb);
+  const result = parsePayload(json, heartbeatSchema, {
     maxBytes: HEARTBEAT_MAX_BYTES_DEFAULT,
     supportedVersions: [1],
   });
-  assert.ok(result.ok, result.ok ? '' : `${result.reason}: ${result.detail}\n${JSON.stringify(hb)}`);
-  assert.equal(result.extra, null, 'the simulator sends only fields the schema declares');
+  if (!result.ok) return `${result.reason}: ${result.detail}\n${json}`;
+  if (result.extra !== null) {
+    return `the simulator sends only fields the schema declares; extra: ${JSON.stringify(result.extra)}\n${json}`;
+  }
+  return null;
+}
+
+/**
+ * Hot loops record each failed condition (with its context) instead of calling `expect` per sample, which
+ * costs tens of microseconds under Jest; this asserts once that none were recorded, showing the count and
+ * the first few.
+ */
+function expectNoViolations(violations: readonly string[]): void {
+  expect({ count: violations.length, first: violations.slice(0, 10) }).toStrictEqual({ count: 0, first: [] });
 }
 
 interface Sample {
@@ -62,70 +78,88 @@ function deepFreeze<T>(value: T): T {
 describe('terminal model: heartbeat validity', () => {
   it('every heartbeat validates against heartbeatSchema, for many seeds over simulated days', () => {
     let checked = 0;
+    const violations: string[] = [];
     const statuses = new Set<string>();
     const rats = new Set<string>();
     for (const seed of ['s1', 's2', 's3', 's4', 'fifth', '6']) {
       const start = START + (seed.length * 7 + seed.charCodeAt(0)) * HOUR; // vary the local start time
       for (const profile of generateFleet(40, { seed, snPrefix: 'SIM' })) {
-        for (const s of simulate(profile, start, 4, 20 * MIN, seed.charCodeAt(1) % 2 === 0)) {
+        const samples = simulate(profile, start, 4, 20 * MIN, seed.charCodeAt(1) % 2 === 0);
+        for (let i = 0; i < samples.length; i++) {
+          const s = samples[i];
           if (!s.heartbeat) continue;
-          validate(s.heartbeat);
+          const error = validate(s.heartbeat);
+          if (error !== null) violations.push(`seed ${seed} ${profile.sn} #${i} t=${s.t}: ${error}`);
           statuses.add(s.heartbeat.sim.plan.status);
           rats.add(s.heartbeat.signal.rat);
           checked++;
         }
       }
     }
-    assert.ok(checked > 50_000, `checked ${checked}`);
-    assert.deepEqual([...statuses].sort(), ['active', 'expired', 'grace', 'suspended']);
-    assert.ok(rats.has('LTE') && (rats.has('GSM') || rats.has('UMTS')), `rats seen: ${[...rats]}`);
+    expectNoViolations(violations);
+    expect(checked > 50_000).toBeTruthy();
+    expect([...statuses].sort()).toStrictEqual(['active', 'expired', 'grace', 'suspended']);
+    expect(rats.has('LTE') && (rats.has('GSM') || rats.has('UMTS'))).toBeTruthy();
   });
 
   it('minute-by-minute heartbeats validate and carry increasing seq, uptime and RFC 3339 local time', () => {
+    const violations: string[] = [];
+    const localTs = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+08:00$/;
     for (const profile of generateFleet(20, { seed: 'fine', snPrefix: 'SIM' })) {
       let lastSeq = -1;
       let lastUptime = -1;
-      for (const s of simulate(profile, START, 1, MIN, true)) {
+      const samples = simulate(profile, START, 1, MIN, true);
+      for (let i = 0; i < samples.length; i++) {
+        const s = samples[i];
         if (!s.heartbeat) {
           lastSeq = -1;
           continue;
         }
-        validate(s.heartbeat);
         const hb = s.heartbeat;
-        assert.match(hb.ts, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+08:00$/);
-        assert.equal(Date.parse(hb.ts), s.t);
+        const at = (): string => `${profile.sn} #${i} t=${s.t}`;
+        const error = validate(hb);
+        if (error !== null) violations.push(`${at()}: ${error}`);
+        if (typeof hb.ts !== 'string' || !localTs.test(hb.ts)) {
+          violations.push(`${at()}: ts ${JSON.stringify(hb.ts)} is not RFC 3339 local time at +08:00`);
+        }
+        if (!Object.is(Date.parse(hb.ts), s.t)) violations.push(`${at()}: ts ${hb.ts} parses to ${Date.parse(hb.ts)}, not ${s.t}`);
         if (lastSeq >= 0 && hb.seq !== 0) {
-          assert.equal(hb.seq, lastSeq + 1);
-          assert.ok(hb.uptimeS > lastUptime);
+          if (!Object.is(hb.seq, lastSeq + 1)) violations.push(`${at()}: seq ${hb.seq} after ${lastSeq}`);
+          if (!(hb.uptimeS > lastUptime)) violations.push(`${at()}: uptimeS ${hb.uptimeS} not above ${lastUptime}`);
         }
         lastSeq = hb.seq;
         lastUptime = hb.uptimeS;
-        assert.ok(hb.location, 'location requested');
+        if (!hb.location) violations.push(`${at()}: location requested but ${JSON.stringify(hb.location)}`);
       }
     }
+    expectNoViolations(violations);
   });
 
   it('omits location unless asked, and reports RSRP/SINR only on LTE', () => {
     const fleet = generateFleet(300, { seed: 'rat', snPrefix: 'SIM' });
     let legacy = 0;
+    const violations: string[] = [];
     for (const profile of fleet.filter((p) => p.radio.environment === 'weak')) {
-      for (const s of simulate(profile, START, 3, 20 * MIN)) {
-        const hb = s.heartbeat;
+      const samples = simulate(profile, START, 3, 20 * MIN);
+      for (let i = 0; i < samples.length; i++) {
+        const hb = samples[i].heartbeat;
         if (!hb) continue;
-        assert.equal(hb.location, undefined);
+        const at = (): string => `${profile.sn} #${i} t=${samples[i].t} rat ${hb.signal.rat}`;
+        if (hb.location !== undefined) violations.push(`${at()}: location not asked for but ${JSON.stringify(hb.location)}`);
         if (hb.signal.rat === 'LTE') {
-          assert.equal(typeof hb.signal.rsrp, 'number');
-          assert.equal(typeof hb.signal.sinr, 'number');
+          if (typeof hb.signal.rsrp !== 'number') violations.push(`${at()}: rsrp ${JSON.stringify(hb.signal.rsrp)}`);
+          if (typeof hb.signal.sinr !== 'number') violations.push(`${at()}: sinr ${JSON.stringify(hb.signal.sinr)}`);
         } else {
           legacy++;
-          assert.equal(hb.signal.rsrp, undefined);
-          assert.equal(hb.signal.sinr, undefined);
-          assert.equal(typeof hb.signal.rssi, 'number');
-          assert.notEqual(profile.radio.carrier, 'telecom', 'China Telecom has no 2G/3G fallback');
+          if (hb.signal.rsrp !== undefined) violations.push(`${at()}: rsrp ${hb.signal.rsrp} reported off LTE`);
+          if (hb.signal.sinr !== undefined) violations.push(`${at()}: sinr ${hb.signal.sinr} reported off LTE`);
+          if (typeof hb.signal.rssi !== 'number') violations.push(`${at()}: rssi ${JSON.stringify(hb.signal.rssi)}`);
+          if (profile.radio.carrier === 'telecom') violations.push(`${at()}: China Telecom has no 2G/3G fallback`);
         }
       }
     }
-    assert.ok(legacy > 0, 'some weak-spot terminals drop to GSM/UMTS');
+    expectNoViolations(violations);
+    expect(legacy > 0).toBeTruthy();
   });
 });
 
@@ -135,8 +169,8 @@ describe('terminal model: determinism and purity', () => {
       generateFleet(10, { seed, snPrefix: 'SIM' }).flatMap((p) =>
         simulate(p, START, 2, 13 * MIN, true).map((s) => s.heartbeat),
       );
-    assert.deepEqual(run('same'), run('same'));
-    assert.notDeepEqual(run('same'), run('other'));
+    expect(run('same')).toStrictEqual(run('same'));
+    expect(run('same')).not.toStrictEqual(run('other'));
   });
 
   it('does not mutate the state it is given', () => {
@@ -145,9 +179,9 @@ describe('terminal model: determinism and purity', () => {
     const copy = structuredClone(state);
     const next = advanceTerminal(profile, state, START + 3 * DAY);
     nextHeartbeat(profile, state, START + HOUR, { includeLocation: true });
-    assert.deepEqual(state, copy);
-    assert.notEqual(next.atMs, state.atMs);
-    assert.equal(advanceTerminal(profile, state, START - 1), state, 'going back in time is a no-op');
+    expect(state).toStrictEqual(copy);
+    expect(next.atMs).not.toBe(state.atMs);
+    expect(advanceTerminal(profile, state, START - 1)).toBe(state);
   });
 });
 
@@ -156,36 +190,44 @@ describe('terminal model: battery', () => {
   const runs = new Map(fleet.map((p) => [p.sn, simulate(p, START, 6, 10 * MIN)] as const));
 
   it('stays within 0..100 % and a plausible temperature', () => {
-    for (const samples of runs.values()) {
-      for (const s of samples) {
-        assert.ok(s.state.battery.percent >= 0 && s.state.battery.percent <= 100, `${s.state.battery.percent}`);
-        assert.ok(s.state.battery.temperatureC > -10 && s.state.battery.temperatureC < 60);
+    const violations: string[] = [];
+    for (const [sn, samples] of runs) {
+      for (let i = 0; i < samples.length; i++) {
+        const { percent, temperatureC } = samples[i].state.battery;
+        if (!(percent >= 0 && percent <= 100)) violations.push(`${sn} #${i} t=${samples[i].t}: battery ${percent} %`);
+        if (!(temperatureC > -10 && temperatureC < 60)) {
+          violations.push(`${sn} #${i} t=${samples[i].t}: temperature ${temperatureC} °C`);
+        }
       }
     }
+    expectNoViolations(violations);
   });
 
   it('drains while in use and not charging, rises while charging', () => {
     let drains = 0;
     let charges = 0;
+    const violations: string[] = [];
     for (const profile of fleet) {
       const samples = runs.get(profile.sn) ?? [];
       for (let i = 1; i < samples.length; i++) {
         const a = samples[i - 1].state;
         const b = samples[i].state;
+        const at = (): string => `${profile.sn} #${i} t=${samples[i].t}: ${a.battery.percent} -> ${b.battery.percent} %`;
         if (a.power === 'on' && b.power === 'on' && !a.battery.charging && !b.battery.charging && b.battery.percent > 0) {
-          assert.ok(b.battery.percent < a.battery.percent, `${profile.sn} battery rose without charging`);
+          if (!(b.battery.percent < a.battery.percent)) violations.push(`${at()}: battery did not drain without charging`);
           drains++;
         }
         if (a.battery.charging && b.battery.charging) {
-          assert.ok(b.battery.percent >= a.battery.percent, `${profile.sn} battery fell while charging`);
+          if (!(b.battery.percent >= a.battery.percent)) violations.push(`${at()}: battery fell while charging`);
           if (a.battery.percent < 99) {
-            assert.ok(b.battery.percent > a.battery.percent, `${profile.sn} battery did not rise while charging`);
+            if (!(b.battery.percent > a.battery.percent)) violations.push(`${at()}: battery did not rise while charging`);
             charges++;
           }
         }
       }
     }
-    assert.ok(drains > 5_000 && charges > 500, `drains ${drains}, charges ${charges}`);
+    expectNoViolations(violations);
+    expect(drains > 5_000 && charges > 500).toBeTruthy();
   });
 
   it('charges overnight and drains over the business day', () => {
@@ -201,38 +243,46 @@ describe('terminal model: battery', () => {
     };
     const morning = meanAt(7);
     const evening = meanAt(19);
-    assert.ok(morning > 85, `mean at 07:00 ${morning.toFixed(1)}`);
-    assert.ok(evening < morning - 20, `mean at 19:00 ${evening.toFixed(1)} vs 07:00 ${morning.toFixed(1)}`);
+    expect(morning > 85).toBeTruthy();
+    expect(evening < morning - 20).toBeTruthy();
   });
 
   it('degraded batteries drop under 10 % and die; docked healthy ones do not', () => {
     const degraded = fleet.filter((p) => p.battery.degraded && !p.merchant.docked);
-    assert.ok(degraded.length > 0);
+    expect(degraded.length > 0).toBeTruthy();
     const low = degraded.filter((p) => (runs.get(p.sn) ?? []).some((s) => s.heartbeat !== null && s.heartbeat.battery.percent < 10));
-    assert.ok(low.length >= degraded.length / 2, `${low.length}/${degraded.length} degraded terminals went under 10 %`);
+    expect(low.length >= degraded.length / 2).toBeTruthy();
     for (const p of fleet.filter((x) => x.merchant.docked && !x.battery.degraded)) {
       const min = Math.min(...(runs.get(p.sn) ?? []).map((s) => s.state.battery.percent));
-      assert.ok(min > 15, `${p.sn} docked but dropped to ${min.toFixed(1)} %`);
+      expect(min > 15).toBeTruthy();
     }
   });
 
   it('a dead terminal sends nothing, then boots with seq 0 once plugged in', () => {
     let rebootsAfterDeath = 0;
-    for (const samples of runs.values()) {
+    const violations: string[] = [];
+    for (const [sn, samples] of runs) {
       for (let i = 1; i < samples.length; i++) {
         const prev = samples[i - 1];
         const cur = samples[i];
-        if (cur.state.power === 'off') assert.equal(cur.heartbeat, null);
+        const at = (): string => `${sn} #${i} t=${cur.t}`;
+        if (cur.state.power === 'off' && cur.heartbeat !== null) {
+          violations.push(`${at()}: powered off but sent ${JSON.stringify(cur.heartbeat)}`);
+        }
         if (prev.state.power === 'off' && prev.state.offReason === 'battery' && cur.heartbeat) {
-          assert.ok(cur.state.boots > prev.state.boots);
-          assert.equal(cur.heartbeat.seq, 0);
-          assert.ok(cur.heartbeat.uptimeS <= 10 * 60, 'booted within the last sampling step');
-          assert.ok(cur.heartbeat.battery.charging || cur.heartbeat.battery.percent >= 3);
+          const hb = cur.heartbeat;
+          if (!(cur.state.boots > prev.state.boots)) violations.push(`${at()}: boots ${prev.state.boots} -> ${cur.state.boots}`);
+          if (!Object.is(hb.seq, 0)) violations.push(`${at()}: first heartbeat after boot has seq ${hb.seq}`);
+          if (!(hb.uptimeS <= 10 * 60)) violations.push(`${at()}: uptimeS ${hb.uptimeS}, not booted within the last sampling step`);
+          if (!(hb.battery.charging || hb.battery.percent >= 3)) {
+            violations.push(`${at()}: booted at ${hb.battery.percent} % without charging`);
+          }
           rebootsAfterDeath++;
         }
       }
     }
-    assert.ok(rebootsAfterDeath > 0);
+    expectNoViolations(violations);
+    expect(rebootsAfterDeath > 0).toBeTruthy();
   });
 });
 
@@ -243,9 +293,9 @@ describe('terminal model: signal', () => {
       const rsrps = simulate(profile, START, 2, 15 * MIN).map((s) => s.state.signal.rsrp);
       const mean = rsrps.reduce((a, b) => a + b, 0) / rsrps.length;
       const distinct = new Set(rsrps.map((x) => Math.round(x))).size;
-      assert.ok(distinct > 5, `${profile.sn} signal does not move`);
-      if (profile.radio.environment === 'good') assert.ok(mean > -99 && mean < -71, `${profile.sn} good spot mean ${mean}`);
-      if (profile.radio.environment === 'weak') assert.ok(mean > -129 && mean < -106, `${profile.sn} weak spot mean ${mean}`);
+      expect(distinct > 5).toBeTruthy();
+      if (profile.radio.environment === 'good') expect(mean > -99 && mean < -71).toBeTruthy();
+      if (profile.radio.environment === 'weak') expect(mean > -129 && mean < -106).toBeTruthy();
     }
   });
 });
@@ -264,18 +314,29 @@ describe('terminal model: data plan', () => {
     });
     const samples = simulate(profile, START, 2 + PLAN_GRACE_DAYS + 3, HOUR);
     const expiresAt = addDays(localDate(START, 480), 2);
-    for (const s of samples) {
+    const violations: string[] = [];
+    for (let i = 0; i < samples.length; i++) {
+      const s = samples[i];
       const today = localDate(s.t, 480);
       const plan = s.state.plan;
-      assert.equal(plan.expiresAt, expiresAt, 'a failed renewal does not extend the plan');
+      const at = (): string => `#${i} t=${s.t} on ${today}`;
+      if (plan.expiresAt !== expiresAt) {
+        violations.push(`${at()}: a failed renewal extended the plan to ${plan.expiresAt} (was ${expiresAt})`);
+      }
       const expected = today <= expiresAt ? 'active' : today <= addDays(expiresAt, PLAN_GRACE_DAYS) ? 'grace' : 'expired';
-      assert.equal(plan.status, expected, `on ${today}`);
-      assert.equal(plan.lastRenewal?.result, 'failed');
-      assert.equal(plan.lastRenewal?.reason, 'esim_profile_error');
-      assert.match(plan.lastRenewal?.at ?? '', /T03:[0-2]\d:/, 'renewals run at night, at the platform run hour');
-      assert.ok(Date.parse(plan.lastRenewal?.at ?? '') <= s.t, 'no renewal attempt from the future');
+      if (plan.status !== expected) violations.push(`${at()}: status ${plan.status}, expected ${expected}`);
+      if (plan.lastRenewal?.result !== 'failed') violations.push(`${at()}: last renewal result ${plan.lastRenewal?.result}`);
+      if (plan.lastRenewal?.reason !== 'esim_profile_error') {
+        violations.push(`${at()}: last renewal reason ${plan.lastRenewal?.reason}`);
+      }
+      const attemptAt = plan.lastRenewal?.at ?? '';
+      if (typeof attemptAt !== 'string' || !/T03:[0-2]\d:/.test(attemptAt)) {
+        violations.push(`${at()}: renewal at ${attemptAt}, not at the platform run hour`);
+      }
+      if (!(Date.parse(attemptAt) <= s.t)) violations.push(`${at()}: renewal attempt from the future, ${attemptAt}`);
     }
-    assert.equal(samples[samples.length - 1].state.plan.status, 'expired');
+    expectNoViolations(violations);
+    expect(samples[samples.length - 1].state.plan.status).toBe('expired');
   });
 
   it('a working automatic renewal extends the plan by a year before it lapses', () => {
@@ -283,17 +344,17 @@ describe('terminal model: data plan', () => {
     const samples = simulate(profile, START, 10, HOUR);
     const expiry = addDays(localDate(START, 480), 5);
     const last = samples[samples.length - 1].state.plan;
-    assert.equal(last.status, 'active');
-    assert.equal(last.expiresAt, addYears(expiry, 1));
-    assert.equal(last.lastRenewal?.result, 'success');
-    assert.ok(samples.every((s) => s.state.plan.status === 'active'));
+    expect(last.status).toBe('active');
+    expect(last.expiresAt).toBe(addYears(expiry, 1));
+    expect(last.lastRenewal?.result).toBe('success');
+    expect(samples.every((s) => s.state.plan.status === 'active')).toBeTruthy();
   });
 
   it('without auto-renew the plan lapses into grace', () => {
     const profile = withPlan(base, { scenario: 'auto_renew_off', expiryOffsetDays: 1, autoRenew: false });
     const last = simulate(profile, START, 4, HOUR).at(-1);
-    assert.equal(last?.state.plan.status, 'grace');
-    assert.equal(last?.state.plan.lastRenewal, null);
+    expect(last?.state.plan.status).toBe('grace');
+    expect(last?.state.plan.lastRenewal).toBe(null);
   });
 
   it('usage grows within the month and resets when the month changes', () => {
@@ -301,48 +362,55 @@ describe('terminal model: data plan', () => {
     const start = Date.parse('2025-03-27T16:00:00Z'); // 28 March, local midnight
     const samples = simulate(profile, start, 6, HOUR);
     let resets = 0;
+    const violations: string[] = [];
     for (let i = 1; i < samples.length; i++) {
       const a = samples[i - 1].state.plan;
       const b = samples[i].state.plan;
+      const at = (): string => `#${i} t=${samples[i].t} ${a.billingMonth} -> ${b.billingMonth}`;
       if (a.billingMonth !== b.billingMonth) {
         resets++;
-        assert.ok(b.usedMb < 1, `reset to ${b.usedMb}`);
+        if (!(b.usedMb < 1)) violations.push(`${at()}: reset to ${b.usedMb} MiB`);
       } else {
-        assert.ok(b.usedMb >= a.usedMb);
+        if (!(b.usedMb >= a.usedMb)) violations.push(`${at()}: usage fell ${a.usedMb} -> ${b.usedMb} MiB`);
       }
     }
-    assert.equal(resets, 1);
+    expectNoViolations(violations);
+    expect(resets).toBe(1);
     const endOfMarch = samples.filter((s) => s.state.plan.billingMonth === '2025-03').at(-1)?.state.plan.usedMb ?? 0;
-    assert.ok(endOfMarch > 30 && endOfMarch < 55, `used ${endOfMarch} MiB by the end of March at 40 MiB/month`);
+    expect(endOfMarch > 30 && endOfMarch < 55).toBeTruthy();
   });
 
   it('suspended and expired plans do not renew or use data', () => {
+    const violations: string[] = [];
     for (const scenario of ['suspended', 'expired'] as const) {
       const profile = withPlan(base, { scenario, expiryOffsetDays: scenario === 'expired' ? -30 : 100, monthlyUsageMb: 0 });
       const samples = simulate(profile, START, 5, HOUR);
       const first = samples[0].state.plan;
-      for (const s of samples) {
-        assert.equal(s.state.plan.status, scenario);
-        assert.equal(s.state.plan.expiresAt, first.expiresAt);
-        assert.equal(s.state.plan.usedMb, first.usedMb);
+      for (let i = 0; i < samples.length; i++) {
+        const plan = samples[i].state.plan;
+        const at = (): string => `${scenario} #${i} t=${samples[i].t}`;
+        if (plan.status !== scenario) violations.push(`${at()}: status ${plan.status}`);
+        if (plan.expiresAt !== first.expiresAt) violations.push(`${at()}: expiresAt ${first.expiresAt} -> ${plan.expiresAt}`);
+        if (!Object.is(plan.usedMb, first.usedMb)) violations.push(`${at()}: usedMb ${first.usedMb} -> ${plan.usedMb}`);
       }
     }
+    expectNoViolations(violations);
   });
 });
 
 describe('terminal model: calendar helpers', () => {
   it('formats local RFC 3339 timestamps with the offset', () => {
     const ms = Date.parse('2025-03-02T16:30:00.250Z');
-    assert.equal(formatLocalTimestamp(ms, 480), '2025-03-03T00:30:00.250+08:00');
-    assert.equal(formatLocalTimestamp(ms, -150), '2025-03-02T14:00:00.250-02:30');
-    assert.equal(localDate(ms, 480), '2025-03-03');
-    assert.equal(localMinuteOfDay(ms, 480), 30);
+    expect(formatLocalTimestamp(ms, 480)).toBe('2025-03-03T00:30:00.250+08:00');
+    expect(formatLocalTimestamp(ms, -150)).toBe('2025-03-02T14:00:00.250-02:30');
+    expect(localDate(ms, 480)).toBe('2025-03-03');
+    expect(localMinuteOfDay(ms, 480)).toBe(30);
   });
 
   it('adds days and years across month ends and leap days', () => {
-    assert.equal(addDays('2025-02-27', 2), '2025-03-01');
-    assert.equal(addDays('2025-01-01', -1), '2024-12-31');
-    assert.equal(addYears('2024-02-29', 1), '2025-02-28');
-    assert.equal(addYears('2025-06-30', -1), '2024-06-30');
+    expect(addDays('2025-02-27', 2)).toBe('2025-03-01');
+    expect(addDays('2025-01-01', -1)).toBe('2024-12-31');
+    expect(addYears('2024-02-29', 1)).toBe('2025-02-28');
+    expect(addYears('2025-06-30', -1)).toBe('2024-06-30');
   });
 });

@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ApiKeyService, Role } from '#api';
 import { connectTerminal, endClient, makeHeartbeat, publishHeartbeat, startTestDatabase, startTestGateway, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
 import { apiClient } from './api-client.js';
@@ -45,7 +44,7 @@ function stateFor(i: number) {
 }
 
 for (const kind of testDbKinds()) {
-  describe(`fleet API: terminals on ${kind}`, { timeout: 180_000 }, () => {
+  describe(`fleet API: terminals on ${kind}`, () => {
     let db: TestDatabase;
     let gw: TestGateway;
     let call: ReturnType<typeof apiClient>;
@@ -59,7 +58,7 @@ for (const kind of testDbKinds()) {
     const owner = new Map<string, string>();
     const all: string[] = [];
 
-    before(async () => {
+    beforeAll(async () => {
       db = await startTestDatabase(kind);
       gw = await startTestGateway(db);
       call = apiClient(gw.httpUrl);
@@ -82,8 +81,8 @@ for (const kind of testDbKinds()) {
         all.push(sn);
       }
       const imported = await call<{ credentials: unknown[]; errors: unknown[] }>('POST', '/v1/terminals/import', ops, lines.join('\n'), { 'content-type': 'text/csv' });
-      assert.equal(imported.status, 200, imported.text);
-      assert.equal(imported.body.credentials.length, 60);
+      expect(imported.status).toBe(200);
+      expect(imported.body.credentials.length).toBe(60);
       // Latest state written as ingest would (a real database, set up directly).
       for (let i = 0; i < 60; i++) {
         const s = stateFor(i);
@@ -95,7 +94,7 @@ for (const kind of testDbKinds()) {
         );
       }
     });
-    after(async () => {
+    afterAll(async () => {
       await gw?.close();
       await db?.stop();
     });
@@ -109,7 +108,7 @@ for (const kind of testDbKinds()) {
           `/v1/terminals?${query}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
           key,
         );
-        assert.equal(res.status, 200, res.text);
+        expect(res.status).toBe(200);
         out.push(...res.body.items);
         cursor = res.body.nextCursor;
         if (!cursor) return out;
@@ -119,7 +118,7 @@ for (const kind of testDbKinds()) {
 
     const expectSet = (items: Summary[], predicate: (i: number) => boolean, scope: (sn: string) => boolean = () => true) => {
       const expected = all.filter((sn, i) => scope(sn) && predicate(i)).sort();
-      assert.deepEqual(items.map((t) => t.sn).sort(), expected);
+      expect(items.map((t) => t.sn).sort()).toStrictEqual(expected);
     };
 
     it('filters the list exactly', async () => {
@@ -157,41 +156,41 @@ for (const kind of testDbKinds()) {
       for (const sort of ['sn', 'lastSeen', 'battery', 'signal', 'planExpiry']) {
         for (const order of ['asc', 'desc']) {
           const items = await listAll(ops, `sort=${sort}&order=${order}`, 7);
-          assert.equal(items.length, 60, `${sort} ${order}`);
-          assert.equal(new Set(items.map((t) => t.sn)).size, 60, `${sort} ${order}: no duplicates`);
+          expect(items.length).toBe(60);
+          expect(new Set(items.map((t) => t.sn)).size).toBe(60);
           const key = (t: Summary): number | string | null =>
             sort === 'sn' ? t.sn : sort === 'lastSeen' ? t.lastSeenAt : sort === 'battery' ? t.batteryPct : sort === 'signal' ? t.rsrp : t.planExpiresOn;
           const valued = items.filter((t) => key(t) !== null);
           // Terminals without a value come last, whatever the order.
-          assert.ok(items.slice(valued.length).every((t) => key(t) === null), `${sort} ${order}: nulls last`);
+          expect(items.slice(valued.length).every((t) => key(t) === null)).toBeTruthy();
           for (let i = 1; i < valued.length; i++) {
             const a = key(valued[i - 1]) as number | string;
             const b = key(valued[i]) as number | string;
-            assert.ok(order === 'asc' ? a <= b : a >= b, `${sort} ${order} at ${i}: ${a} then ${b}`);
+            expect(order === 'asc' ? a <= b : a >= b).toBeTruthy();
           }
         }
       }
       const bad = await call<ErrorBody>('GET', '/v1/terminals?cursor=garbage', ops);
-      assert.equal(bad.status, 400);
+      expect(bad.status).toBe(400);
       const badFilter = await call<ErrorBody>('GET', '/v1/terminals?batteryBelow=abc&planStatus=broken', ops);
-      assert.equal(badFilter.status, 400);
+      expect(badFilter.status).toBe(400);
       const fields = badFilter.body.error.details?.map((d) => d.field) ?? [];
-      assert.ok(fields.includes('query.batteryBelow') && fields.some((f) => f.startsWith('query.planStatus')), fields.join(','));
+      expect(fields.includes('query.batteryBelow') && fields.some((f) => f.startsWith('query.planStatus'))).toBeTruthy();
     });
 
     it('exports the same rows as the list, as CSV', async () => {
       const query = 'planStatus=active,grace&sort=battery&order=desc';
       const listed = await listAll(ops, query, 500);
       const csv = await call('GET', `/v1/terminals/export.csv?${query}`, ops);
-      assert.equal(csv.status, 200);
-      assert.match(csv.headers.get('content-type') ?? '', /text\/csv/);
+      expect(csv.status).toBe(200);
+      expect(csv.headers.get('content-type') ?? '').toMatch(/text\/csv/);
       const rows = csv.text.trim().split('\n');
       const header = rows[0].split(',');
       const snCol = header.indexOf('sn');
-      assert.ok(snCol >= 0);
-      assert.deepEqual(rows.slice(1).map((r) => r.split(',')[snCol]), listed.map((t) => t.sn));
+      expect(snCol >= 0).toBeTruthy();
+      expect(rows.slice(1).map((r) => r.split(',')[snCol])).toStrictEqual(listed.map((t) => t.sn));
       const scoped = await call('GET', '/v1/terminals/export.csv', viewerA);
-      assert.equal(scoped.text.trim().split('\n').length - 1, 30);
+      expect(scoped.text.trim().split('\n').length - 1).toBe(30);
     });
 
     it('keeps provider keys inside their subtree for every terminal endpoint', async () => {
@@ -199,7 +198,7 @@ for (const kind of testDbKinds()) {
       const foreign = all[35]; // in B
       const rootOwned = all[55];
       const aList = await listAll(viewerA, 'sort=sn');
-      assert.deepEqual(aList.map((t) => t.sn), all.slice(0, 30));
+      expect(aList.map((t) => t.sn)).toStrictEqual(all.slice(0, 30));
       for (const sn of [foreign, rootOwned]) {
         const attempts = [
           call<ErrorBody>('GET', `/v1/terminals/${sn}`, adminA),
@@ -211,11 +210,11 @@ for (const kind of testDbKinds()) {
           call<ErrorBody>('POST', `/v1/terminals/${sn}/enable`, adminA),
           call<ErrorBody>('POST', `/v1/terminals/${sn}/move`, adminA, { providerId: spA.id }),
         ];
-        for (const res of await Promise.all(attempts)) assert.equal(res.status, 404, `${sn}: ${res.text}`);
+        for (const res of await Promise.all(attempts)) expect(res.status).toBe(404);
       }
-      assert.equal((await call('GET', `/v1/terminals?providerId=${spB.id}`, adminA)).status, 404);
-      assert.equal((await call('POST', `/v1/terminals/${mine}/move`, adminA, { providerId: spB.id })).status, 404);
-      assert.equal((await call('POST', '/v1/terminals', adminA, { sn: 'SNEAKY01', model: 'X', providerId: spB.id })).status, 404);
+      expect((await call('GET', `/v1/terminals?providerId=${spB.id}`, adminA)).status).toBe(404);
+      expect((await call('POST', `/v1/terminals/${mine}/move`, adminA, { providerId: spB.id })).status).toBe(404);
+      expect((await call('POST', '/v1/terminals', adminA, { sn: 'SNEAKY01', model: 'X', providerId: spB.id })).status).toBe(404);
       const importForeign = await call<{ credentials: unknown[]; errors: { row: number; code: string }[] }>(
         'POST',
         '/v1/terminals/import',
@@ -223,81 +222,81 @@ for (const kind of testDbKinds()) {
         'sn,model,tid,mid,provider,lat,lon\nFRGN0001,EP,,,tp-b,,\nMINE0001,EP,,,tp-a1,,\n',
         { 'content-type': 'text/csv' },
       );
-      assert.equal(importForeign.body.credentials.length, 1);
-      assert.deepEqual(importForeign.body.errors.map((e) => [e.row, e.code]), [[2, 'TERMINAL_UNKNOWN_PROVIDER']]);
+      expect(importForeign.body.credentials.length).toBe(1);
+      expect(importForeign.body.errors.map((e) => [e.row, e.code])).toStrictEqual([[2, 'TERMINAL_UNKNOWN_PROVIDER']]);
       // B's admin does not see A's terminal either.
-      assert.equal((await call('GET', `/v1/terminals/${mine}`, adminB)).status, 404);
+      expect((await call('GET', `/v1/terminals/${mine}`, adminB)).status).toBe(404);
       const summaryA = await call<{ total: number }>('GET', '/v1/fleet/summary', viewerA);
-      assert.equal(summaryA.body.total, 31);
+      expect(summaryA.body.total).toBe(31);
       const summaryAll = await call<{ total: number }>('GET', '/v1/fleet/summary', ops);
-      assert.equal(summaryAll.body.total, 61);
+      expect(summaryAll.body.total).toBe(61);
     });
 
     it('moves a terminal within scope, keeps history and audit', async () => {
       const sn = all[3];
       const moved = await call<{ provider: { id: string } }>('POST', `/v1/terminals/${sn}/move`, adminA, { providerId: spA1.id }, { 'x-request-id': 'move-1' });
-      assert.equal(moved.status, 200, moved.text);
-      assert.equal(moved.body.provider.id, spA1.id);
+      expect(moved.status).toBe(200);
+      expect(moved.body.provider.id).toBe(spA1.id);
       const history = await call<{ items: { from: { id: string } | null; to: { id: string } | null }[] }>('GET', `/v1/terminals/${sn}/providers`, viewerA);
-      assert.equal(history.body.items[0].from?.id, spA.id);
-      assert.equal(history.body.items[0].to?.id, spA1.id);
+      expect(history.body.items[0].from?.id).toBe(spA.id);
+      expect(history.body.items[0].to?.id).toBe(spA1.id);
       const audit = await call<{ items: { action: string; requestId: string; before: { provider?: { id: string } }; after: { provider?: { id: string } } }[] }>(
         'GET',
         `/v1/audit?targetId=${sn}&action=terminal.move`,
         adminA,
       );
-      assert.equal(audit.body.items[0].requestId, 'move-1');
+      expect(audit.body.items[0].requestId).toBe('move-1');
     });
 
     it('registers, rotates, disables and enables with MQTT effects, all audited', async () => {
       const created = await call<{ credentials: { username: string; secret: string } }>('POST', '/v1/terminals', adminA, { sn: 'NEWT0001', model: 'EP-T1', tid: 'TIDA0001' });
-      assert.equal(created.status, 201, created.text);
+      expect(created.status).toBe(201);
       const { secret } = created.body.credentials;
       const dupSn = await call<ErrorBody>('POST', '/v1/terminals', adminA, { sn: 'NEWT0001', model: 'EP-T1' });
-      assert.equal(dupSn.status, 409);
+      expect(dupSn.status).toBe(409);
       const dupTid = await call<ErrorBody>('POST', '/v1/terminals', adminA, { sn: 'NEWT0002', model: 'EP-T1', tid: 'TIDA0001' });
-      assert.equal(dupTid.status, 409);
+      expect(dupTid.status).toBe(409);
       const invalid = await call<ErrorBody>('POST', '/v1/terminals', adminA, { sn: 'x', model: '' });
-      assert.equal(invalid.status, 400);
-      assert.deepEqual(invalid.body.error.details?.map((d) => d.field).sort(), ['body.model', 'body.sn']);
-      assert.equal((await call('POST', '/v1/terminals', viewerA, { sn: 'NEWT0003', model: 'X' })).status, 403);
+      expect(invalid.status).toBe(400);
+      expect(invalid.body.error.details?.map((d) => d.field).sort()).toStrictEqual(['body.model', 'body.sn']);
+      expect((await call('POST', '/v1/terminals', viewerA, { sn: 'NEWT0003', model: 'X' })).status).toBe(403);
 
       const session = await connectTerminal(gw.mqttUrl, { clientId: 'NEWT0001', username: 'NEWT0001', password: secret });
-      assert.equal(session.ok, true);
+      expect(session.ok).toBe(true);
       if (!session.ok) return;
       session.client.on('error', () => undefined);
       await publishHeartbeat(session.client, 'NEWT0001', makeHeartbeat({ seq: 1 }, new Date(Date.now() - 60_000)));
       const detail = await call<{ state: { seq: number } | null; online: boolean }>('GET', '/v1/terminals/NEWT0001', viewerA);
-      assert.equal(detail.status, 200);
+      expect(detail.status).toBe(200);
       const telemetry = await call<{ buckets?: unknown[] }>('GET', '/v1/terminals/NEWT0001/telemetry', viewerA);
-      assert.equal(telemetry.status, 200, telemetry.text);
+      expect(telemetry.status).toBe(200);
       const closed = new Promise<void>((resolve) => session.client.once('close', () => resolve()));
       const disabled = await call('POST', '/v1/terminals/NEWT0001/disable', adminA);
-      assert.equal(disabled.status, 200);
+      expect(disabled.status).toBe(200);
       await closed; // the live session is cut at once
       const refused = await connectTerminal(gw.mqttUrl, { clientId: 'NEWT0001', username: 'NEWT0001', password: secret });
-      assert.equal(refused.ok, false);
-      assert.equal((await call('POST', '/v1/terminals/NEWT0001/enable', adminA)).status, 200);
+      expect(refused.ok).toBe(false);
+      expect((await call('POST', '/v1/terminals/NEWT0001/enable', adminA)).status).toBe(200);
       const rotated = await call<{ secret: string }>('POST', '/v1/terminals/NEWT0001/credentials/rotate', adminA);
-      assert.equal(rotated.status, 200);
+      expect(rotated.status).toBe(200);
       const withNew = await connectTerminal(gw.mqttUrl, { clientId: 'NEWT0001', username: 'NEWT0001', password: rotated.body.secret });
-      assert.equal(withNew.ok, true);
+      expect(withNew.ok).toBe(true);
       if (withNew.ok) await endClient(withNew.client);
       const audit = await call<{ items: { action: string; after: unknown }[] }>('GET', '/v1/audit?targetId=NEWT0001', adminA);
-      assert.deepEqual(audit.body.items.map((e) => e.action).reverse(), ['terminal.create', 'terminal.disable', 'terminal.enable', 'terminal.rotate_credentials']);
-      assert.ok(!JSON.stringify(audit.body.items).includes(rotated.body.secret), 'secrets never reach the audit log');
-      assert.ok(!JSON.stringify(audit.body.items).includes(secret));
+      expect(audit.body.items.map((e) => e.action).reverse()).toStrictEqual(['terminal.create', 'terminal.disable', 'terminal.enable', 'terminal.rotate_credentials']);
+      expect(!JSON.stringify(audit.body.items).includes(rotated.body.secret)).toBeTruthy();
+      expect(!JSON.stringify(audit.body.items).includes(secret)).toBeTruthy();
     });
 
     it('imports CSV keeping valid rows, reporting bad ones, idempotent on SN', async () => {
       const csv = 'sn,model,tid,mid,provider,lat,lon\nIMP00001,EP,,,tp-a,,\nbad!,EP,,,,,\nIMP00002,EP,,,nope,,\n\nIMP00003,EP\n';
       const first = await call<{ credentials: { sn: string }[]; errors: { row: number; code: string }[] }>('POST', '/v1/terminals/import', adminA, csv, { 'content-type': 'text/csv' });
-      assert.equal(first.status, 200);
-      assert.deepEqual(first.body.credentials.map((c) => c.sn), ['IMP00001']);
-      assert.deepEqual(first.body.errors.map((e) => e.row), [3, 4, 6]);
+      expect(first.status).toBe(200);
+      expect(first.body.credentials.map((c) => c.sn)).toStrictEqual(['IMP00001']);
+      expect(first.body.errors.map((e) => e.row)).toStrictEqual([3, 4, 6]);
       const again = await call<{ credentials: unknown[]; errors: { code: string }[] }>('POST', '/v1/terminals/import', adminA, csv, { 'content-type': 'text/csv' });
-      assert.equal(again.body.credentials.length, 0);
-      assert.equal(again.body.errors[0].code, 'TERMINAL_ALREADY_EXISTS');
+      expect(again.body.credentials.length).toBe(0);
+      expect(again.body.errors[0].code).toBe('TERMINAL_ALREADY_EXISTS');
     });
   });
 }

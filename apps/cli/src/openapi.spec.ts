@@ -1,6 +1,5 @@
-import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { describe, it } from 'node:test';
+import { describe, expect, it } from '@jest/globals';
 import { generateOpenApiJson, OPENAPI_FILE } from './openapi-spec.js';
 
 describe('committed OpenAPI document', () => {
@@ -8,17 +7,18 @@ describe('committed OpenAPI document', () => {
     const generated = await generateOpenApiJson();
     const committed = readFileSync(OPENAPI_FILE, 'utf8');
     const paths = (json: string) => Object.keys((JSON.parse(json) as { paths: Record<string, unknown> }).paths).sort();
-    assert.deepEqual(paths(committed), paths(generated), 'same endpoints');
-    assert.equal(committed, generated, 'same schemas, parameters and responses');
+    expect(paths(committed)).toStrictEqual(paths(generated));
+    expect(committed).toBe(generated);
   });
 
   it('documents only the versioned API, each operation with its error responses', async () => {
     const doc = JSON.parse(await generateOpenApiJson()) as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
     const paths = Object.keys(doc.paths);
-    assert.ok(paths.length > 0);
-    assert.ok(paths.every((p) => p.startsWith('/v1/')), paths.join(', '));
-    for (const [path, ops] of Object.entries(doc.paths)) {
-      for (const [method, op] of Object.entries(ops)) assert.ok(op.responses['401'], `${method} ${path} documents 401`);
-    }
+    expect(paths.length > 0).toBeTruthy();
+    expect(paths.every((p) => p.startsWith('/v1/'))).toBeTruthy();
+    const without401 = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.entries(ops).flatMap(([method, op]) => (op.responses['401'] ? [] : [`${method} ${path}`])),
+    );
+    expect(without401).toStrictEqual([]);
   });
 });

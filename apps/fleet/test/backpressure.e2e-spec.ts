@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { MqttClient } from 'mqtt';
 import {
   connectOk,
@@ -20,14 +19,14 @@ const BUFFER = 5;
 const gauge = (gw: TestGateway, name: string, labels: string) => scrapeMetric(gw.httpUrl, name, labels);
 
 for (const kind of testDbKinds()) {
-  describe(`backpressure on ${kind}`, { timeout: 120_000 }, () => {
+  describe(`backpressure on ${kind}`, () => {
     let db: TestDatabase;
     let gw: TestGateway;
     let clients: MqttClient[] = [];
     const sns = Array.from({ length: 12 }, (_, i) => `BKP${String(i).padStart(5, '0')}`);
     let secrets: Map<string, string>;
 
-    before(async () => {
+    beforeAll(async () => {
       db = await startTestDatabase(kind);
       gw = await startTestGateway(db, {
         INGEST_BATCH_MAX_ROWS: String(BUFFER),
@@ -37,7 +36,7 @@ for (const kind of testDbKinds()) {
       secrets = await gw.register(sns);
       clients = await Promise.all(sns.map((sn) => connectOk(gw.mqttUrl, sn, secrets.get(sn) ?? '', { keepalive: 0 })));
     });
-    after(async () => {
+    afterAll(async () => {
       await Promise.all(clients.map((c) => endClient(c, true)));
       await gw?.close();
       await db?.stop();
@@ -52,13 +51,13 @@ for (const kind of testDbKinds()) {
         }),
       );
       await waitFor(() => gauge(gw, 'fleet_ingest_waiting_publishers', 'stream="heartbeats"'), (n) => n === sns.length - BUFFER, 5_000);
-      assert.equal(await gauge(gw, 'fleet_ingest_buffer_rows', 'stream="heartbeats"'), BUFFER);
-      assert.equal(acked, 0);
+      expect(await gauge(gw, 'fleet_ingest_buffer_rows', 'stream="heartbeats"')).toBe(BUFFER);
+      expect(acked).toBe(0);
       await db.resume();
       await Promise.all(publishes);
-      assert.equal(acked, sns.length);
+      expect(acked).toBe(sns.length);
       const rows = await gw.query<{ n: number }>('SELECT count(*)::int AS n FROM heartbeats WHERE sn LIKE $1', ['BKP%']);
-      assert.equal(rows[0].n, sns.length);
+      expect(rows[0].n).toBe(sns.length);
     });
 
     it('disconnects publishers that waited past the admission timeout; what was buffered still lands', async () => {
@@ -73,15 +72,15 @@ for (const kind of testDbKinds()) {
         Promise.all(publishes.filter((_, i) => !closed.has(i))),
         new Promise<null>((r) => setTimeout(() => r(null), 15_000)),
       ]);
-      assert.ok(settled, 'buffered publishes are acknowledged after the database returns');
+      expect(settled).toBeTruthy();
       const rows = await gw.query<{ n: number }>('SELECT count(*)::int AS n FROM heartbeats WHERE sn LIKE $1 AND time = $2', ['BKP%', at]);
-      assert.equal(rows[0].n, BUFFER);
+      expect(rows[0].n).toBe(BUFFER);
       // A disconnected terminal reconnects and retransmits; it lands once.
       const i = [...closed][0];
       const again = await connectOk(gw.mqttUrl, sns[i], secrets.get(sns[i]) ?? '');
       await publishHeartbeat(again, sns[i], makeHeartbeat({ seq: 2 }, at));
       const mine = await gw.query<{ n: number }>('SELECT count(*)::int AS n FROM heartbeats WHERE sn = $1 AND time = $2', [sns[i], at]);
-      assert.equal(mine[0].n, 1);
+      expect(mine[0].n).toBe(1);
       clients[i] = again;
     });
   });

@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { topics } from '#contracts';
 import {
   connectOk,
@@ -21,18 +20,18 @@ const metric = (gw: TestGateway, name: string, labels = '') => scrapeMetric(gw.h
 const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000);
 
 for (const kind of testDbKinds()) {
-  describe(`gateway spine on ${kind}`, { timeout: 180_000 }, () => {
+  describe(`gateway spine on ${kind}`, () => {
     let db: TestDatabase;
     let gw: TestGateway;
     let secrets: Map<string, string>;
     const SN = ['SPN0001', 'SPN0002', 'SPN0003', 'SPN0004', 'SPN0005', 'SPN0006', 'SPN0007'];
 
-    before(async () => {
+    beforeAll(async () => {
       db = await startTestDatabase(kind);
       gw = await startTestGateway(db);
       secrets = await gw.register(SN);
     });
-    after(async () => {
+    afterAll(async () => {
       await gw?.close();
       await db?.stop();
     });
@@ -40,7 +39,7 @@ for (const kind of testDbKinds()) {
     describe('authentication', () => {
       it('accepts a registered terminal whose client id, username and secret match', async () => {
         const client = await connectOk(gw.mqttUrl, SN[0], secrets.get(SN[0]) ?? '');
-        assert.equal(client.connected, true);
+        expect(client.connected).toBe(true);
         await endClient(client);
       });
 
@@ -54,16 +53,16 @@ for (const kind of testDbKinds()) {
         for (const c of cases) {
           const before = await metric(gw, 'fleet_mqtt_auth_failures_total', `reason="${c.reason}"`);
           const result = await connectTerminal(gw.mqttUrl, c);
-          assert.equal(result.ok, false, `${c.reason} should be refused`);
-          if (!result.ok) assert.equal(result.returnCode, 5);
-          assert.equal(await metric(gw, 'fleet_mqtt_auth_failures_total', `reason="${c.reason}"`), before + 1);
+          expect(result.ok).toBe(false);
+          if (!result.ok) expect(result.returnCode).toBe(5);
+          expect(await metric(gw, 'fleet_mqtt_auth_failures_total', `reason="${c.reason}"`)).toBe(before + 1);
         }
         // A disabled terminal in a fresh cache entry (registered and disabled before its first CONNECT).
         const [disabledSn] = [...(await gw.register(['DIS00001']))].map(([sn]) => sn);
         await gw.registry.setEnabled([disabledSn], false);
         const result = await connectTerminal(gw.mqttUrl, { clientId: disabledSn, username: disabledSn, password: 'x' });
-        assert.equal(result.ok, false);
-        if (!result.ok) assert.equal(result.returnCode, 5);
+        expect(result.ok).toBe(false);
+        if (!result.ok) expect(result.returnCode).toBe(5);
       });
     });
 
@@ -78,17 +77,17 @@ for (const kind of testDbKinds()) {
           'SELECT seq, rsrp, plan_status, extra FROM heartbeats WHERE sn = $1',
           [sn],
         );
-        assert.equal(rows.length, 1);
-        assert.equal(rows[0].seq, 7);
-        assert.equal(rows[0].rsrp, -92);
-        assert.equal(rows[0].plan_status, 'active');
-        assert.deepEqual(rows[0].extra, { futureField: { x: 1 } });
+        expect(rows.length).toBe(1);
+        expect(rows[0].seq).toBe(7);
+        expect(rows[0].rsrp).toBe(-92);
+        expect(rows[0].plan_status).toBe('active');
+        expect(rows[0].extra).toStrictEqual({ futureField: { x: 1 } });
         const state = await gw.query<{ seq: number; last_heartbeat_at: Date; online: boolean }>(
           'SELECT seq, last_heartbeat_at, online FROM terminal_state WHERE sn = $1',
           [sn],
         );
-        assert.equal(state[0].seq, 7);
-        assert.equal(new Date(state[0].last_heartbeat_at).toISOString(), hb.ts);
+        expect(state[0].seq).toBe(7);
+        expect(new Date(state[0].last_heartbeat_at).toISOString()).toBe(hb.ts);
         await endClient(client);
       });
 
@@ -100,8 +99,8 @@ for (const kind of testDbKinds()) {
         await publishHeartbeat(client, sn, hb);
         await publishHeartbeat(client, sn, hb);
         const rows = await gw.query<{ n: number }>('SELECT count(*)::int AS n FROM heartbeats WHERE sn = $1', [sn]);
-        assert.equal(rows[0].n, 1);
-        assert.equal(await metric(gw, 'fleet_ingest_heartbeats_duplicate_total'), dupBefore + 1);
+        expect(rows[0].n).toBe(1);
+        expect(await metric(gw, 'fleet_ingest_heartbeats_duplicate_total')).toBe(dupBefore + 1);
         await endClient(client);
       });
 
@@ -113,9 +112,9 @@ for (const kind of testDbKinds()) {
         await publishHeartbeat(client, sn, newer);
         await publishHeartbeat(client, sn, older);
         const state = await gw.query<{ seq: number; battery_pct: number }>('SELECT seq, battery_pct FROM terminal_state WHERE sn = $1', [sn]);
-        assert.deepEqual(state[0], { seq: 20, battery_pct: 55 });
+        expect(state[0]).toStrictEqual({ seq: 20, battery_pct: 55 });
         const rows = await gw.query<{ n: number }>('SELECT count(*)::int AS n FROM heartbeats WHERE sn = $1', [sn]);
-        assert.equal(rows[0].n, 2, 'the older heartbeat is still kept as history');
+        expect(rows[0].n).toBe(2);
         await endClient(client);
       });
     });
@@ -139,18 +138,18 @@ for (const kind of testDbKinds()) {
         for (const c of cases) {
           const before = await metric(gw, 'fleet_ingest_rejected_total', `reason="${c.reason}"`);
           await client.publishAsync(c.topic ?? topics.heartbeat(sn), c.payload, { qos: 1 });
-          assert.equal(await metric(gw, 'fleet_ingest_rejected_total', `reason="${c.reason}"`), before + 1, c.reason);
-          assert.equal(client.connected, true, `still connected after ${c.reason}`);
+          expect(await metric(gw, 'fleet_ingest_rejected_total', `reason="${c.reason}"`)).toBe(before + 1);
+          expect(client.connected).toBe(true);
         }
         const letters = await waitFor(
           () => gw.query<{ reason: string; payload: Buffer; client_id: string }>('SELECT reason, payload, client_id FROM dead_letters WHERE client_id = $1 ORDER BY id', [sn]),
           (rows) => rows.length === cases.length,
         );
-        assert.deepEqual(letters.map((l) => l.reason), cases.map((c) => c.reason));
-        assert.equal(letters[0].payload.toString(), '{"v":1,');
+        expect(letters.map((l) => l.reason)).toStrictEqual(cases.map((c) => c.reason));
+        expect(letters[0].payload.toString()).toBe('{"v":1,');
         await publishHeartbeat(client, sn, good);
         const stored = await gw.query<{ n: number }>('SELECT count(*)::int AS n FROM heartbeats WHERE sn = $1', [sn]);
-        assert.equal(stored[0].n, 1, 'only the good heartbeat is stored');
+        expect(stored[0].n).toBe(1);
         await endClient(client);
       });
 
@@ -160,17 +159,17 @@ for (const kind of testDbKinds()) {
         const client = await connectOk(gw.mqttUrl, sn, secrets.get(sn) ?? '');
         const denied = await metric(gw, 'fleet_mqtt_acl_denied_total', 'action="publish"');
         await publishHeartbeat(client, victim, makeHeartbeat({}, minutesAgo(1)));
-        assert.equal(await metric(gw, 'fleet_mqtt_acl_denied_total', 'action="publish"'), denied + 1);
+        expect(await metric(gw, 'fleet_mqtt_acl_denied_total', 'action="publish"')).toBe(denied + 1);
         const victimRows = await gw.query<{ n: number }>('SELECT count(*)::int AS n FROM heartbeats WHERE sn = $1', [victim]);
-        assert.equal(victimRows[0].n, 0);
+        expect(victimRows[0].n).toBe(0);
         // mqtt.js rejects when any filter is refused; the SUBACK is on the error.
         const suback = await client.subscribeAsync([topics.commands(sn), topics.commands(victim), 'pos/v1/#'], { qos: 1 }).then(
           () => null,
           (err: { packet?: { granted?: number[] } }) => err.packet?.granted ?? null,
         );
-        assert.deepEqual(suback, [1, 128, 128]);
-        assert.equal(await metric(gw, 'fleet_mqtt_acl_denied_total', 'action="subscribe"'), 2);
-        assert.equal(client.connected, true);
+        expect(suback).toStrictEqual([1, 128, 128]);
+        expect(await metric(gw, 'fleet_mqtt_acl_denied_total', 'action="subscribe"')).toBe(2);
+        expect(client.connected).toBe(true);
         await endClient(client);
       });
     });
@@ -185,9 +184,9 @@ for (const kind of testDbKinds()) {
           () => gw.query<{ online: boolean; last_disconnect_reason: string }>('SELECT online, last_disconnect_reason FROM terminal_state WHERE sn = $1', [sn]),
           (r) => r[0]?.online === false,
         );
-        assert.equal(state[0].last_disconnect_reason, 'clean_disconnect');
+        expect(state[0].last_disconnect_reason).toBe('clean_disconnect');
         const events = await gw.query<{ online: boolean; reason: string }>('SELECT online, reason FROM presence_events WHERE sn = $1 ORDER BY time', [sn]);
-        assert.deepEqual(events.slice(-2), [
+        expect(events.slice(-2)).toStrictEqual([
           { online: true, reason: 'connected' },
           { online: false, reason: 'clean_disconnect' },
         ]);
@@ -196,7 +195,7 @@ for (const kind of testDbKinds()) {
       it('publishes the Last Will and records connection_lost when the socket drops', async () => {
         const sn = SN[1];
         const observer = await connectOk(gw.mqttUrl, 'SVCOBS01', 'x').catch(() => null);
-        assert.equal(observer, null, 'observer needs a service account');
+        expect(observer).toBe(null);
         const svc = await gw.registry.createServiceAccount('observer');
         const watcher = await connectOk(gw.mqttUrl, 'observer-1', svc.secret, { username: svc.username });
         const wills: string[] = [];
@@ -213,9 +212,9 @@ for (const kind of testDbKinds()) {
           () => gw.query<{ online: boolean; last_disconnect_reason: string }>('SELECT online, last_disconnect_reason FROM terminal_state WHERE sn = $1', [sn]),
           (r) => r[0]?.online === false,
         );
-        assert.equal(state[0].last_disconnect_reason, 'connection_lost');
+        expect(state[0].last_disconnect_reason).toBe('connection_lost');
         await waitFor(async () => wills.length, (n) => n > 0);
-        assert.deepEqual(JSON.parse(wills[0]), { v: 1, state: 'offline' });
+        expect(JSON.parse(wills[0])).toStrictEqual({ v: 1, state: 'offline' });
         client.end(true);
         await endClient(watcher);
       });
@@ -232,12 +231,12 @@ for (const kind of testDbKinds()) {
           acked = true;
         });
         await new Promise((r) => setTimeout(r, 1500));
-        assert.equal(acked, false, 'no PUBACK while the database is down');
+        expect(acked).toBe(false);
         await db.resume();
         await publish;
-        assert.equal(acked, true);
+        expect(acked).toBe(true);
         const rows = await gw.query<{ seq: number }>('SELECT seq FROM heartbeats WHERE sn = $1 AND time = $2', [sn, hb.ts]);
-        assert.deepEqual(rows, [{ seq: 99 }]);
+        expect(rows).toStrictEqual([{ seq: 99 }]);
         await endClient(client);
       });
     });

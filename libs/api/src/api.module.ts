@@ -1,6 +1,4 @@
 import { Module } from '@nestjs/common';
-import { ThrottlerModule } from '@nestjs/throttler';
-import { APP_CONFIG, type AppConfig } from '#config';
 import { AdminTokenGuard, TerminalsModule } from '#terminals';
 import { AuditController } from './audit/audit.controller.js';
 import { AuditRepository } from './audit/audit.repository.js';
@@ -11,7 +9,7 @@ import { BootstrapService } from './auth/bootstrap.service.js';
 import { ApiKeyController } from './auth/api-key.controller.js';
 import { ApiKeyRepository } from './auth/api-key.repository.js';
 import { ApiKeyService } from './auth/api-key.service.js';
-import { KeyThrottlerGuard } from './auth/key-throttler.guard.js';
+import { KeyRateLimitGuard } from './auth/key-rate-limit.guard.js';
 import { ApiExceptionFilter } from './common/api-exception.filter.js';
 import { FleetSummaryRepository } from './fleet/fleet-summary.repository.js';
 import { FleetSummaryController } from './fleet/fleet.controller.js';
@@ -27,13 +25,7 @@ import { TerminalService } from './terminals/terminal.service.js';
 
 /** The fleet REST API (/v1): providers, terminals, API keys, audit. */
 @Module({
-  imports: [
-    TerminalsModule,
-    ThrottlerModule.forRootAsync({
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => [{ name: 'per-key', ttl: 60_000, limit: config.api.rateLimitPerMinute }],
-    }),
-  ],
+  imports: [TerminalsModule],
   controllers: [BootstrapController, ProviderController, ApiKeyController, AuditController, TerminalController, FleetSummaryController],
   providers: [
     ApiKeyRepository,
@@ -41,7 +33,7 @@ import { TerminalService } from './terminals/terminal.service.js';
     AdminTokenGuard,
     ApiKeyService,
     ApiAuthGuard,
-    KeyThrottlerGuard,
+    KeyRateLimitGuard,
     ApiExceptionFilter,
     AuditRepository,
     AuditService,

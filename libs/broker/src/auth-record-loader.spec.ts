@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, expect, it } from '@jest/globals';
 import { TerminalStatus } from '#db';
 import type { AuthRecord } from '#terminals';
 import { AuthRecordLoader } from './auth-record-loader.js';
@@ -33,12 +32,12 @@ describe('AuthRecordLoader', () => {
     store.table.set('B001', record('b'));
     const loader = new AuthRecordLoader(store.fetch, defaults);
     const results = await Promise.all([loader.load('A001'), loader.load('B001'), loader.load('C001'), loader.load('A001')]);
-    assert.equal(store.calls.length, 1);
-    assert.deepEqual([...store.calls[0]].sort(), ['A001', 'B001', 'C001']);
-    assert.equal(results[0]?.hash.toString(), 'a');
-    assert.equal(results[1]?.hash.toString(), 'b');
-    assert.equal(results[2], null, 'unknown SN resolves null');
-    assert.equal(results[3]?.hash.toString(), 'a', 'duplicate waiter gets the same record');
+    expect(store.calls.length).toBe(1);
+    expect([...store.calls[0]].sort()).toStrictEqual(['A001', 'B001', 'C001']);
+    expect(results[0]?.hash.toString()).toBe('a');
+    expect(results[1]?.hash.toString()).toBe('b');
+    expect(results[2]).toBe(null);
+    expect(results[3]?.hash.toString()).toBe('a');
   });
 
   it('does not fetch on a cache hit within the TTL', async () => {
@@ -48,16 +47,16 @@ describe('AuthRecordLoader', () => {
     await loader.load('A001');
     store.table.set('A001', record('changed'));
     const again = await loader.load('A001');
-    assert.equal(store.calls.length, 1);
-    assert.equal(again?.hash.toString(), 'a', 'served from cache');
+    expect(store.calls.length).toBe(1);
+    expect(again?.hash.toString()).toBe('a');
   });
 
   it('caches negative results', async () => {
     const store = new FakeStore();
     const loader = new AuthRecordLoader(store.fetch, defaults);
-    assert.equal(await loader.load('NONE1'), null);
-    assert.equal(await loader.load('NONE1'), null);
-    assert.equal(store.calls.length, 1);
+    expect(await loader.load('NONE1')).toBe(null);
+    expect(await loader.load('NONE1')).toBe(null);
+    expect(store.calls.length).toBe(1);
   });
 
   it('refetches once the TTL has expired', async () => {
@@ -66,10 +65,10 @@ describe('AuthRecordLoader', () => {
     const loader = new AuthRecordLoader(store.fetch, { ...defaults, ttlMs: 1000 });
     await loader.load('A001');
     store.table.set('A001', record('new'));
-    assert.equal((await loader.load('A001', Date.now() + 500))?.hash.toString(), 'old', 'still fresh');
-    assert.equal(store.calls.length, 1);
-    assert.equal((await loader.load('A001', Date.now() + 1500))?.hash.toString(), 'new', 'expired: refetched');
-    assert.equal(store.calls.length, 2);
+    expect((await loader.load('A001', Date.now() + 500))?.hash.toString()).toBe('old');
+    expect(store.calls.length).toBe(1);
+    expect((await loader.load('A001', Date.now() + 1500))?.hash.toString()).toBe('new');
+    expect(store.calls.length).toBe(2);
   });
 
   it('does not cache at all with ttlMs 0', async () => {
@@ -78,7 +77,7 @@ describe('AuthRecordLoader', () => {
     const loader = new AuthRecordLoader(store.fetch, { ...defaults, ttlMs: 0 });
     await loader.load('A001');
     await loader.load('A001');
-    assert.equal(store.calls.length, 2);
+    expect(store.calls.length).toBe(2);
   });
 
   it('refetches after invalidate()', async () => {
@@ -88,8 +87,8 @@ describe('AuthRecordLoader', () => {
     await loader.load('A001');
     store.table.set('A001', record('rotated'));
     loader.invalidate('A001');
-    assert.equal((await loader.load('A001'))?.hash.toString(), 'rotated');
-    assert.equal(store.calls.length, 2);
+    expect((await loader.load('A001'))?.hash.toString()).toBe('rotated');
+    expect(store.calls.length).toBe(2);
   });
 
   it('evicts the oldest entry beyond maxEntries', async () => {
@@ -99,24 +98,21 @@ describe('AuthRecordLoader', () => {
     await loader.load('A001');
     await loader.load('B001');
     await loader.load('C001');
-    assert.equal(store.calls.length, 3);
+    expect(store.calls.length).toBe(3);
     await loader.load('B001');
     await loader.load('C001');
-    assert.equal(store.calls.length, 3, 'the two newest stay cached');
+    expect(store.calls.length).toBe(3);
     await loader.load('A001');
-    assert.equal(store.calls.length, 4, 'the oldest was evicted');
-    assert.deepEqual(store.calls[3], ['A001']);
+    expect(store.calls.length).toBe(4);
+    expect(store.calls[3]).toStrictEqual(['A001']);
   });
 
   it('splits a large burst into fetches of at most maxBatch SNs', async () => {
     const store = new FakeStore();
     const loader = new AuthRecordLoader(store.fetch, { ...defaults, maxBatch: 2 });
     await Promise.all(['A001', 'B001', 'C001', 'D001', 'E001'].map((sn) => loader.load(sn)));
-    assert.deepEqual(
-      store.calls.map((c) => c.length),
-      [2, 2, 1],
-    );
-    assert.deepEqual(store.calls.flat().sort(), ['A001', 'B001', 'C001', 'D001', 'E001']);
+    expect(store.calls.map((c) => c.length)).toStrictEqual([2, 2, 1]);
+    expect(store.calls.flat().sort()).toStrictEqual(['A001', 'B001', 'C001', 'D001', 'E001']);
   });
 
   it('rejects every waiter of a failed chunk, resolves the other chunks and caches nothing from the failure', async () => {
@@ -125,18 +121,15 @@ describe('AuthRecordLoader', () => {
     store.failWhen = (sns) => sns.includes('A001');
     const loader = new AuthRecordLoader(store.fetch, { ...defaults, maxBatch: 2 });
     const settled = await Promise.allSettled([loader.load('A001'), loader.load('B001'), loader.load('C001'), loader.load('A001')]);
-    assert.deepEqual(
-      settled.map((s) => s.status),
-      ['rejected', 'rejected', 'fulfilled', 'rejected'],
-    );
+    expect(settled.map((s) => s.status)).toStrictEqual(['rejected', 'rejected', 'fulfilled', 'rejected']);
     const first = settled[0];
-    assert.ok(first.status === 'rejected' && first.reason instanceof Error && /database unavailable/.test(first.reason.message));
+    expect(first.status === 'rejected' && first.reason instanceof Error && /database unavailable/.test(first.reason.message)).toBeTruthy();
     const third = settled[2];
-    assert.ok(third.status === 'fulfilled' && third.value?.hash.toString() === 'C001');
+    expect(third.status === 'fulfilled' && third.value?.hash.toString() === 'C001').toBeTruthy();
     // The failure is not cached: the next load retries.
     store.failWhen = () => false;
-    assert.equal((await loader.load('A001'))?.hash.toString(), 'A001');
-    assert.equal(store.calls.length, 3);
+    expect((await loader.load('A001'))?.hash.toString()).toBe('A001');
+    expect(store.calls.length).toBe(3);
   });
 
   it('a failed fetch does not break later loads in the next tick', async () => {
@@ -144,8 +137,8 @@ describe('AuthRecordLoader', () => {
     store.table.set('A001', record('a'));
     store.failWhen = () => true;
     const loader = new AuthRecordLoader(store.fetch, defaults);
-    await assert.rejects(loader.load('A001'));
+    await expect(loader.load('A001')).rejects.toThrow();
     store.failWhen = () => false;
-    assert.equal((await loader.load('A001'))?.hash.toString(), 'a');
+    expect((await loader.load('A001'))?.hash.toString()).toBe('a');
   });
 });

@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { beforeEach, describe, it } from 'node:test';
+import { beforeEach, describe, expect, it } from '@jest/globals';
 import { loadConfig, type AppConfig } from '#config';
 import { TerminalStatus } from '#db';
 import { CredentialHasher, type AuthRecord, type TerminalRepository } from '#terminals';
@@ -53,48 +52,48 @@ describe('MqttAuthService', () => {
   });
 
   it('accepts a terminal whose client id and username are its SN with the right secret', async () => {
-    assert.deepEqual(await auth.authenticate('EP0001', 'EP0001', pw(secret)), { ok: true, identity: { kind: 'terminal', sn: 'EP0001' } });
+    expect(await auth.authenticate('EP0001', 'EP0001', pw(secret))).toStrictEqual({ ok: true, identity: { kind: 'terminal', sn: 'EP0001' } });
   });
 
   it('refuses missing credentials without a lookup', async () => {
-    assert.deepEqual(await auth.authenticate('EP0001', undefined, pw(secret)), { ok: false, failure: 'missing_credentials' });
-    assert.deepEqual(await auth.authenticate('EP0001', 'EP0001', undefined), { ok: false, failure: 'missing_credentials' });
-    assert.deepEqual(await auth.authenticate('EP0001', 'EP0001', Buffer.alloc(0)), { ok: false, failure: 'missing_credentials' });
-    assert.deepEqual(await auth.authenticate('EP0001', '', pw(secret)), { ok: false, failure: 'missing_credentials' });
-    assert.equal(repo.authCalls.length, 0);
+    expect(await auth.authenticate('EP0001', undefined, pw(secret))).toStrictEqual({ ok: false, failure: 'missing_credentials' });
+    expect(await auth.authenticate('EP0001', 'EP0001', undefined)).toStrictEqual({ ok: false, failure: 'missing_credentials' });
+    expect(await auth.authenticate('EP0001', 'EP0001', Buffer.alloc(0))).toStrictEqual({ ok: false, failure: 'missing_credentials' });
+    expect(await auth.authenticate('EP0001', '', pw(secret))).toStrictEqual({ ok: false, failure: 'missing_credentials' });
+    expect(repo.authCalls.length).toBe(0);
   });
 
   it('refuses a client id different from the username', async () => {
-    assert.deepEqual(await auth.authenticate('other-client', 'EP0001', pw(secret)), { ok: false, failure: 'client_id_mismatch' });
-    assert.equal(repo.authCalls.length, 0);
+    expect(await auth.authenticate('other-client', 'EP0001', pw(secret))).toStrictEqual({ ok: false, failure: 'client_id_mismatch' });
+    expect(repo.authCalls.length).toBe(0);
   });
 
   it('refuses an unknown SN, and a malformed SN without a lookup', async () => {
-    assert.deepEqual(await auth.authenticate('EP0404', 'EP0404', pw(secret)), { ok: false, failure: 'unknown_terminal' });
+    expect(await auth.authenticate('EP0404', 'EP0404', pw(secret))).toStrictEqual({ ok: false, failure: 'unknown_terminal' });
     const lookups = repo.authCalls.length;
-    assert.deepEqual(await auth.authenticate('pos/+', 'pos/+', pw(secret)), { ok: false, failure: 'unknown_terminal' });
-    assert.equal(repo.authCalls.length, lookups, 'malformed SNs never reach the database');
+    expect(await auth.authenticate('pos/+', 'pos/+', pw(secret))).toStrictEqual({ ok: false, failure: 'unknown_terminal' });
+    expect(repo.authCalls.length).toBe(lookups);
   });
 
   it('refuses a disabled terminal even with the right secret', async () => {
     repo.terminals.set('EP0002', { hash: hasher.hash(secret), status: TerminalStatus.Disabled });
-    assert.deepEqual(await auth.authenticate('EP0002', 'EP0002', pw(secret)), { ok: false, failure: 'disabled' });
+    expect(await auth.authenticate('EP0002', 'EP0002', pw(secret))).toStrictEqual({ ok: false, failure: 'disabled' });
   });
 
   it('refuses a wrong secret after exactly one fresh lookup', async () => {
-    assert.deepEqual(await auth.authenticate('EP0001', 'EP0001', pw('wrong-secret')), { ok: false, failure: 'bad_secret' });
-    assert.equal(repo.authCalls.length, 2, 'initial lookup plus one re-fetch on mismatch');
+    expect(await auth.authenticate('EP0001', 'EP0001', pw('wrong-secret'))).toStrictEqual({ ok: false, failure: 'bad_secret' });
+    expect(repo.authCalls.length).toBe(2);
   });
 
   it('refuses a secret hashed with another pepper', async () => {
     const otherHasher = new CredentialHasher(`${PEPPER}-other`);
     repo.terminals.set('EP0003', { hash: otherHasher.hash(secret), status: TerminalStatus.Active });
-    assert.deepEqual(await auth.authenticate('EP0003', 'EP0003', pw(secret)), { ok: false, failure: 'bad_secret' });
+    expect(await auth.authenticate('EP0003', 'EP0003', pw(secret))).toStrictEqual({ ok: false, failure: 'bad_secret' });
   });
 
   it('serves repeated CONNECTs from the cache', async () => {
-    for (let i = 0; i < 3; i++) assert.equal((await auth.authenticate('EP0001', 'EP0001', pw(secret))).ok, true);
-    assert.equal(repo.authCalls.length, 1);
+    for (let i = 0; i < 3; i++) expect((await auth.authenticate('EP0001', 'EP0001', pw(secret))).ok).toBe(true);
+    expect(repo.authCalls.length).toBe(1);
   });
 
   it('coalesces concurrent CONNECTs into one lookup', async () => {
@@ -105,27 +104,24 @@ describe('MqttAuthService', () => {
       auth.authenticate('EP0002', 'EP0002', pw(other)),
       auth.authenticate('EP0404', 'EP0404', pw(other)),
     ]);
-    assert.deepEqual(
-      results.map((r) => (r.ok ? 'ok' : r.failure)),
-      ['ok', 'ok', 'unknown_terminal'],
-    );
-    assert.equal(repo.authCalls.length, 1);
-    assert.deepEqual([...repo.authCalls[0]].sort(), ['EP0001', 'EP0002', 'EP0404']);
+    expect(results.map((r) => (r.ok ? 'ok' : r.failure))).toStrictEqual(['ok', 'ok', 'unknown_terminal']);
+    expect(repo.authCalls.length).toBe(1);
+    expect([...repo.authCalls[0]].sort()).toStrictEqual(['EP0001', 'EP0002', 'EP0404']);
   });
 
   it('accepts a rotated secret on the first try while the old hash is cached, then refuses the old one', async () => {
-    assert.equal((await auth.authenticate('EP0001', 'EP0001', pw(secret))).ok, true); // caches the old hash
+    expect((await auth.authenticate('EP0001', 'EP0001', pw(secret))).ok).toBe(true); // caches the old hash
     const rotated = hasher.generateSecret();
     repo.terminals.set('EP0001', { hash: hasher.hash(rotated), status: TerminalStatus.Active });
-    assert.deepEqual(await auth.authenticate('EP0001', 'EP0001', pw(rotated)), { ok: true, identity: { kind: 'terminal', sn: 'EP0001' } });
-    assert.deepEqual(await auth.authenticate('EP0001', 'EP0001', pw(secret)), { ok: false, failure: 'bad_secret' });
+    expect(await auth.authenticate('EP0001', 'EP0001', pw(rotated))).toStrictEqual({ ok: true, identity: { kind: 'terminal', sn: 'EP0001' } });
+    expect(await auth.authenticate('EP0001', 'EP0001', pw(secret))).toStrictEqual({ ok: false, failure: 'bad_secret' });
   });
 
   it('invalidate() forgets a cached record (disable takes effect at once)', async () => {
-    assert.equal((await auth.authenticate('EP0001', 'EP0001', pw(secret))).ok, true);
+    expect((await auth.authenticate('EP0001', 'EP0001', pw(secret))).ok).toBe(true);
     repo.terminals.set('EP0001', { hash: hasher.hash(secret), status: TerminalStatus.Disabled });
     auth.invalidate('EP0001');
-    assert.deepEqual(await auth.authenticate('EP0001', 'EP0001', pw(secret)), { ok: false, failure: 'disabled' });
+    expect(await auth.authenticate('EP0001', 'EP0001', pw(secret))).toStrictEqual({ ok: false, failure: 'disabled' });
   });
 
   it('propagates a lookup failure as a rejection (the broker maps it to auth_unavailable)', async () => {
@@ -135,7 +131,7 @@ describe('MqttAuthService', () => {
       },
     };
     const service = new MqttAuthService(config(), hasher, failing as unknown as TerminalRepository);
-    await assert.rejects(service.authenticate('EP0001', 'EP0001', pw(secret)), /connection refused/);
+    await expect(service.authenticate('EP0001', 'EP0001', pw(secret))).rejects.toThrow(/connection refused/);
   });
 
   describe('service accounts (username svc:<name>)', () => {
@@ -146,28 +142,28 @@ describe('MqttAuthService', () => {
     });
 
     it('accepts the right secret whatever the client id', async () => {
-      assert.deepEqual(await auth.authenticate('ingest-worker-7', 'svc:ingest', pw(svcSecret)), {
+      expect(await auth.authenticate('ingest-worker-7', 'svc:ingest', pw(svcSecret))).toStrictEqual({
         ok: true,
         identity: { kind: 'service', name: 'ingest' },
       });
-      assert.deepEqual(repo.serviceCalls, ['ingest']);
-      assert.equal(repo.authCalls.length, 0, 'no terminal lookup for service accounts');
+      expect(repo.serviceCalls).toStrictEqual(['ingest']);
+      expect(repo.authCalls.length).toBe(0);
     });
 
     it('refuses an unknown account, a disabled account and a wrong secret', async () => {
-      assert.deepEqual(await auth.authenticate('c', 'svc:nobody', pw(svcSecret)), { ok: false, failure: 'unknown_terminal' });
+      expect(await auth.authenticate('c', 'svc:nobody', pw(svcSecret))).toStrictEqual({ ok: false, failure: 'unknown_terminal' });
       repo.services.set('old', { hash: hasher.hash(svcSecret), status: TerminalStatus.Disabled });
-      assert.deepEqual(await auth.authenticate('c', 'svc:old', pw(svcSecret)), { ok: false, failure: 'disabled' });
-      assert.deepEqual(await auth.authenticate('c', 'svc:ingest', pw(secret)), { ok: false, failure: 'bad_secret' });
-      assert.deepEqual(await auth.authenticate('c', 'svc:ingest', undefined), { ok: false, failure: 'missing_credentials' });
+      expect(await auth.authenticate('c', 'svc:old', pw(svcSecret))).toStrictEqual({ ok: false, failure: 'disabled' });
+      expect(await auth.authenticate('c', 'svc:ingest', pw(secret))).toStrictEqual({ ok: false, failure: 'bad_secret' });
+      expect(await auth.authenticate('c', 'svc:ingest', undefined)).toStrictEqual({ ok: false, failure: 'missing_credentials' });
     });
 
     it('looks the account up on every CONNECT, so a new secret works at once', async () => {
-      assert.equal((await auth.authenticate('c', 'svc:ingest', pw(svcSecret))).ok, true);
+      expect((await auth.authenticate('c', 'svc:ingest', pw(svcSecret))).ok).toBe(true);
       const next = hasher.generateSecret();
       repo.services.set('ingest', { hash: hasher.hash(next), status: TerminalStatus.Active });
-      assert.equal((await auth.authenticate('c', 'svc:ingest', pw(next))).ok, true);
-      assert.deepEqual(await auth.authenticate('c', 'svc:ingest', pw(svcSecret)), { ok: false, failure: 'bad_secret' });
+      expect((await auth.authenticate('c', 'svc:ingest', pw(next))).ok).toBe(true);
+      expect(await auth.authenticate('c', 'svc:ingest', pw(svcSecret))).toStrictEqual({ ok: false, failure: 'bad_secret' });
     });
   });
 });

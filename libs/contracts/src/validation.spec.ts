@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, expect, it } from '@jest/globals';
 import { HEARTBEAT_SCHEMA_VERSION, heartbeatSchema, type Heartbeat } from './heartbeat.schema.js';
 import { extraFields, parsePayload, type ParseResult } from './validation.js';
 
@@ -43,7 +42,7 @@ function heartbeatWith(edit: (hb: Json) => void): Json {
 }
 
 function obj(value: unknown): Json {
-  assert.ok(value !== null && typeof value === 'object');
+  expect(value !== null && typeof value === 'object').toBeTruthy();
   return value as Json;
 }
 
@@ -56,16 +55,17 @@ function parseJson(value: unknown): ParseResult<Heartbeat> {
 }
 
 function expectFailure(result: ParseResult<Heartbeat>, reason: string): string {
-  assert.equal(result.ok, false, 'expected a rejection');
+  expect(result.ok).toBe(false);
   if (result.ok) throw new Error('unreachable');
-  assert.equal(result.reason, reason, `detail: ${result.detail}`);
-  assert.equal(typeof result.detail, 'string');
-  assert.ok(result.detail.length > 0);
+  expect(result.reason).toBe(reason);
+  expect(typeof result.detail).toBe('string');
+  expect(result.detail.length > 0).toBeTruthy();
   return result.detail;
 }
 
 function expectOk(result: ParseResult<Heartbeat>): { value: Heartbeat; extra: Record<string, unknown> | null } {
-  assert.ok(result.ok, result.ok ? '' : `${result.reason}: ${result.detail}`);
+  expect(result.ok).toBeTruthy();
+  if (!result.ok) throw new Error(result.detail);
   return { value: result.value, extra: result.extra };
 }
 
@@ -74,10 +74,10 @@ describe('parsePayload', () => {
     const json = JSON.stringify(validHeartbeat());
     for (const payload of [json, Buffer.from(json), new Uint8Array(Buffer.from(json))]) {
       const { value, extra } = expectOk(parse(payload));
-      assert.equal(value.seq, 42);
-      assert.equal(value.sim.plan.status, 'active');
-      assert.equal(value.location?.source, 'gps');
-      assert.equal(extra, null);
+      expect(value.seq).toBe(42);
+      expect(value.sim.plan.status).toBe('active');
+      expect(value.location?.source).toBe('gps');
+      expect(extra).toBe(null);
     }
   });
 
@@ -99,7 +99,7 @@ describe('parsePayload', () => {
     const size = Buffer.byteLength(json);
     expectOk(parse(json, { maxBytes: size, supportedVersions: [1] }));
     const detail = expectFailure(parse(json, { maxBytes: size - 1, supportedVersions: [1] }), 'payload_too_large');
-    assert.match(detail, new RegExp(`${size}`));
+    expect(detail).toMatch(new RegExp(`${size}`));
     expectFailure(parse(Buffer.from(json), { maxBytes: size - 1, supportedVersions: [1] }), 'payload_too_large');
     // 6 characters, 12 bytes in UTF-8.
     expectFailure(parse('"éééééé"', { maxBytes: 10, supportedVersions: [1] }), 'payload_too_large');
@@ -118,7 +118,7 @@ describe('parsePayload', () => {
   it('rejects JSON that is not an object as malformed_json', () => {
     for (const payload of ['[1,2]', '42', 'null', '"hello"', 'true']) {
       const detail = expectFailure(parse(payload), 'malformed_json');
-      assert.match(detail, /object/, payload);
+      expect(detail).toMatch(/object/);
     }
   });
 
@@ -126,14 +126,14 @@ describe('parsePayload', () => {
     expectFailure(parseJson(heartbeatWith((h) => delete h.v)), 'unsupported_version');
     expectFailure(parseJson(heartbeatWith((h) => (h.v = '1'))), 'unsupported_version');
     const detail = expectFailure(parseJson(heartbeatWith((h) => (h.v = 2))), 'unsupported_version');
-    assert.match(detail, /2/);
+    expect(detail).toMatch(/2/);
   });
 
   it('uses the supported versions given by the caller', () => {
     const hb = heartbeatWith((h) => (h.v = 2));
     // Version 2 passes the version gate, then the v1 schema's literal rejects it.
     const detail = expectFailure(parse(JSON.stringify(hb), { maxBytes: 8192, supportedVersions: [1, 2] }), 'schema_violation');
-    assert.match(detail, /^v: /);
+    expect(detail).toMatch(/^v: /);
     expectFailure(parse(JSON.stringify(validHeartbeat()), { maxBytes: 8192, supportedVersions: [2] }), 'unsupported_version');
   });
 
@@ -151,7 +151,7 @@ describe('parsePayload', () => {
     ];
     for (const [hb, pattern] of cases) {
       const detail = expectFailure(parseJson(hb), 'schema_violation');
-      assert.match(detail, pattern);
+      expect(detail).toMatch(pattern);
     }
   });
 
@@ -161,8 +161,8 @@ describe('parsePayload', () => {
       obj(h.sim).imei = '123';
     });
     const detail = expectFailure(parseJson(hb), 'schema_violation');
-    assert.match(detail, /battery\.percent: /);
-    assert.match(detail, /sim\.imei: /);
+    expect(detail).toMatch(/battery\.percent: /);
+    expect(detail).toMatch(/sim\.imei: /);
   });
 });
 
@@ -170,7 +170,7 @@ describe('heartbeat schema ranges', () => {
   const valid = (edit: (hb: Json) => void) => expectOk(parseJson(heartbeatWith(edit)));
   const invalid = (edit: (hb: Json) => void, path: string) => {
     const detail = expectFailure(parseJson(heartbeatWith(edit)), 'schema_violation');
-    assert.ok(detail.startsWith(`${path}: `) || detail.includes(`; ${path}: `), `expected ${path} in "${detail}"`);
+    expect(detail.startsWith(`${path}: `) || detail.includes(`; ${path}: `)).toBeTruthy();
   };
 
   it('battery percent is 0..100', () => {
@@ -223,32 +223,32 @@ describe('extraFields', () => {
       obj(h.location).altitudeM = 12;
     });
     const { value, extra } = expectOk(parseJson(hb));
-    assert.deepEqual(extra, {
+    expect(extra).toStrictEqual({
       vendorBlob: { a: 1 },
       battery: { healthPct: 93 },
       sim: { plan: { promo: 'spring' } },
       location: { altitudeM: 12 },
     });
-    assert.equal(value.battery.percent, 87, 'known fields still parsed');
+    expect(value.battery.percent).toBe(87);
   });
 
   it('returns null when everything is declared, and for non-objects', () => {
-    assert.equal(extraFields(validHeartbeat(), heartbeatSchema), null);
-    assert.equal(extraFields(null, heartbeatSchema), null);
-    assert.equal(extraFields([1, 2], heartbeatSchema), null);
-    assert.equal(extraFields('x', heartbeatSchema), null);
+    expect(extraFields(validHeartbeat(), heartbeatSchema)).toBe(null);
+    expect(extraFields(null, heartbeatSchema)).toBe(null);
+    expect(extraFields([1, 2], heartbeatSchema)).toBe(null);
+    expect(extraFields('x', heartbeatSchema)).toBe(null);
   });
 
   it('does not descend into values whose schema is not an object', () => {
     // `model` is a string in the schema: an object there is a type error, not an extra field.
-    assert.equal(extraFields({ model: { nested: true } }, heartbeatSchema), null);
+    expect(extraFields({ model: { nested: true } }, heartbeatSchema)).toBe(null);
   });
 
   it(
     'regression: reports unknown keys that share a name with Object.prototype members',
     () => {
       const raw = JSON.parse('{"v":1,"constructor":"x","toString":"y"}') as unknown;
-      assert.deepEqual(extraFields(raw, heartbeatSchema), { constructor: 'x', toString: 'y' });
+      expect(extraFields(raw, heartbeatSchema)).toStrictEqual({ constructor: 'x', toString: 'y' });
     },
   );
 });

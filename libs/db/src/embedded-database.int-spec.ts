@@ -1,17 +1,16 @@
-import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import { createDataSource } from './data-source.js';
 import { DatabaseFlavor } from './database-mode.js';
 import { EmbeddedDatabase } from './embedded-database.js';
 import { migrate } from './migrator.js';
 import { TimeseriesRepository } from './timeseries.repository.js';
 
-describe('embedded database across restarts', { timeout: 120_000 }, () => {
+describe('embedded database across restarts', () => {
   const dir = mkdtempSync(join(tmpdir(), 'embedded-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   async function session<T>(fn: (repo: TimeseriesRepository, query: (sql: string) => Promise<unknown[]>) => Promise<T>): Promise<T> {
     const db = await EmbeddedDatabase.start({ dataDir: dir });
@@ -33,9 +32,9 @@ describe('embedded database across restarts', { timeout: 120_000 }, () => {
     await session(async (repo) => {
       await repo.applyPolicies({ ...settings, retention: '60 days' });
       const jobs = await repo.listJobs();
-      assert.ok(jobs.some((j) => j.procName === 'policy_retention' && String(j.config.drop_after) === '60 days'));
+      expect(jobs.some((j) => j.procName === 'policy_retention' && String(j.config.drop_after) === '60 days')).toBeTruthy();
       const report = await repo.runMaintenance(settings);
-      assert.ok(report.jobsRun >= 3);
+      expect(report.jobsRun >= 3).toBeTruthy();
     });
   });
 
@@ -45,7 +44,7 @@ describe('embedded database across restarts', { timeout: 120_000 }, () => {
       // Same process id would be allowed (restart after crash); fake another live owner.
       const { writeFileSync } = await import('node:fs');
       writeFileSync(join(dir, 'pg.lock'), String(process.ppid));
-      await assert.rejects(() => EmbeddedDatabase.start({ dataDir: dir }), /in use by process/);
+      await expect((() => EmbeddedDatabase.start({ dataDir: dir }))()).rejects.toThrow(/in use by process/);
     } finally {
       await first.stop();
     }

@@ -1,8 +1,7 @@
-import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { DataSource } from 'typeorm';
 import { startTestDatabase, testDbKinds, type TestDatabase } from '#testing';
 import { createDataSource } from './data-source.js';
@@ -13,16 +12,16 @@ import { TimeseriesRepository } from './timeseries.repository.js';
 const settings = { chunkInterval: '1 day', compressAfter: '1 day', retention: '90 days' };
 
 for (const kind of testDbKinds()) {
-  describe(`migrations and time-series maintenance on ${kind}`, { timeout: 120_000 }, () => {
+  describe(`migrations and time-series maintenance on ${kind}`, () => {
     let db: TestDatabase;
     let ds: DataSource;
 
-    before(async () => {
+    beforeAll(async () => {
       db = await startTestDatabase(kind);
       ds = createDataSource({ url: db.url, poolSize: 1 });
       await ds.initialize();
     });
-    after(async () => {
+    afterAll(async () => {
       await ds?.destroy();
       await db?.stop();
     });
@@ -30,15 +29,15 @@ for (const kind of testDbKinds()) {
     it('applies the schema once, picking TimescaleDB when available, and is idempotent', async () => {
       const first = await migrate(ds, { timescale: 'auto' });
       const expected = kind === 'pglite' ? DatabaseFlavor.Timescale : DatabaseFlavor.Plain;
-      assert.equal(first.flavor, expected);
-      assert.deepEqual(first.applied, loadMigrations(expected).map((m) => m.name));
-      assert.ok(first.applied.length >= 2);
+      expect(first.flavor).toBe(expected);
+      expect(first.applied).toStrictEqual(loadMigrations(expected).map((m) => m.name));
+      expect(first.applied.length >= 2).toBeTruthy();
       const second = await migrate(ds, { timescale: 'auto' });
-      assert.deepEqual(second, { flavor: expected, applied: [] });
+      expect(second).toStrictEqual({ flavor: expected, applied: [] });
       const hypertables: { n: number }[] = await ds.query(
         kind === 'pglite' ? `SELECT count(*)::int AS n FROM timescaledb_information.hypertables` : `SELECT 0 AS n`,
       );
-      assert.equal(hypertables[0].n, kind === 'pglite' ? 2 : 0);
+      expect(hypertables[0].n).toBe(kind === 'pglite' ? 2 : 0);
     });
 
     it('refuses a migration whose file changed after it was applied', async () => {
@@ -47,10 +46,10 @@ for (const kind of testDbKinds()) {
       writeFileSync(join(dir, '0001_init.sql'), '-- edited\n', { flag: 'a' });
       const edited = loadMigrations(DatabaseFlavor.Plain, dir)[0];
       const original = loadMigrations(DatabaseFlavor.Plain)[0];
-      assert.notEqual(edited.checksum, original.checksum);
+      expect(edited.checksum).not.toBe(original.checksum);
       // Simulate: the recorded checksum differs from the file on disk.
       await ds.query(`UPDATE schema_migrations SET checksum = 'stale' WHERE version = '0001'`);
-      await assert.rejects(() => migrate(ds, { timescale: 'auto' }), /changed after it was applied/);
+      await expect((() => migrate(ds, { timescale: 'auto' }))()).rejects.toThrow(/changed after it was applied/);
       const flavor = kind === 'pglite' ? DatabaseFlavor.Timescale : DatabaseFlavor.Plain;
       await ds.query(`UPDATE schema_migrations SET checksum = $1 WHERE version = '0001'`, [loadMigrations(flavor)[0].checksum]);
     });
@@ -64,10 +63,10 @@ for (const kind of testDbKinds()) {
         try {
           const results = await Promise.all(sources.map((s) => migrate(s, { timescale: 'auto' })));
           const total = loadMigrations(DatabaseFlavor.Plain).length;
-          assert.equal(results.filter((r) => r.applied.length === total).length, 1, 'exactly one applies');
-          assert.equal(results.filter((r) => r.applied.length === 0).length, 2);
+          expect(results.filter((r) => r.applied.length === total).length).toBe(1);
+          expect(results.filter((r) => r.applied.length === 0).length).toBe(2);
           const rows: { n: number }[] = await sources[0].query('SELECT count(*)::int AS n FROM schema_migrations');
-          assert.equal(rows[0].n, total);
+          expect(rows[0].n).toBe(total);
         } finally {
           await Promise.all(sources.map((s) => s.destroy()));
         }
@@ -77,9 +76,9 @@ for (const kind of testDbKinds()) {
         const repo = new TimeseriesRepository(ds, { flavor: DatabaseFlavor.Plain, embedded: false });
         await ds.query(`INSERT INTO presence_events (time, sn, online, reason) VALUES (now() - interval '100 days', 'OLD00001', true, 'connected'), (now(), 'NEW00001', true, 'connected')`);
         const report = await repo.runMaintenance(settings);
-        assert.equal(report.rowsDeleted, 1);
+        expect(report.rowsDeleted).toBe(1);
         const rows: { sn: string }[] = await ds.query('SELECT sn FROM presence_events');
-        assert.deepEqual(rows.map((r) => r.sn), ['NEW00001']);
+        expect(rows.map((r) => r.sn)).toStrictEqual(['NEW00001']);
       });
     } else {
       it('applies compression and retention policies from config and replaces them when config changes', async () => {
@@ -88,14 +87,14 @@ for (const kind of testDbKinds()) {
         await repo.applyPolicies(settings);
         let jobs = await repo.listJobs();
         const summary = () => jobs.map((j) => `${j.procName}:${j.table}:${String(j.config.drop_after ?? j.config.compress_after)}`).sort();
-        assert.deepEqual(summary(), [
+        expect(summary()).toStrictEqual([
           'policy_compression:heartbeats:1 day',
           'policy_retention:heartbeats:90 days',
           'policy_retention:presence_events:90 days',
         ]);
         await repo.applyPolicies({ ...settings, retention: '30 days' });
         jobs = await repo.listJobs();
-        assert.deepEqual(summary(), [
+        expect(summary()).toStrictEqual([
           'policy_compression:heartbeats:1 day',
           'policy_retention:heartbeats:30 days',
           'policy_retention:presence_events:30 days',
@@ -111,13 +110,13 @@ for (const kind of testDbKinds()) {
                  '89860000000000000000', '860000000000000', 'esim', 'CMCC', 'active', '2027-01-01', true, 1, 1
             FROM unnest(ARRAY[0, 3, 40]) AS d`);
         const report = await repo.runMaintenance(settings);
-        assert.ok(report.jobsRun >= 3, `ran ${report.jobsRun} jobs`);
+        expect(report.jobsRun >= 3).toBeTruthy();
         const left: { n: number }[] = await ds.query(`SELECT count(*)::int AS n FROM heartbeats`);
-        assert.equal(left[0].n, 2, 'the 40-day-old row is past the 30-day retention');
+        expect(left[0].n).toBe(2);
         const compressed: { n: number }[] = await ds.query(
           `SELECT count(*)::int AS n FROM timescaledb_information.chunks WHERE hypertable_name = 'heartbeats' AND is_compressed`,
         );
-        assert.ok(compressed[0].n >= 1, 'the 3-day-old chunk is compressed');
+        expect(compressed[0].n >= 1).toBeTruthy();
       });
     }
   });

@@ -1,20 +1,19 @@
-import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { EmbeddedDatabase } from './embedded-database.js';
 
-describe('embedded PGlite over the wire protocol', { timeout: 120_000 }, () => {
+describe('embedded PGlite over the wire protocol', () => {
   let dir: string;
   let db: EmbeddedDatabase;
 
-  before(async () => {
+  beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'wire-'));
     db = await EmbeddedDatabase.start({ dataDir: dir });
   });
-  after(async () => {
+  afterAll(async () => {
     await db?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -25,14 +24,14 @@ describe('embedded PGlite over the wire protocol', { timeout: 120_000 }, () => {
     try {
       const big = 'x'.repeat(3_000_000);
       const echo = await client.query<{ n: number }>('SELECT length($1::text)::int AS n', [big]);
-      assert.equal(echo.rows[0].n, big.length);
+      expect(echo.rows[0].n).toBe(big.length);
       await client.query('CREATE TABLE bulk (id int PRIMARY KEY, note text)');
       for (let round = 0; round < 5; round++) {
         const ids = Array.from({ length: 20_000 }, (_, i) => round * 20_000 + i);
         await client.query('INSERT INTO bulk SELECT * FROM unnest($1::int[], $2::text[])', [ids, ids.map((i) => `row ${i} ${'y'.repeat(20)}`)]);
       }
       const count = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM bulk');
-      assert.equal(count.rows[0].n, 100_000);
+      expect(count.rows[0].n).toBe(100_000);
     } finally {
       await client.end();
     }
@@ -49,13 +48,13 @@ describe('embedded PGlite over the wire protocol', { timeout: 120_000 }, () => {
       secondReady = true;
     });
     await new Promise((r) => setTimeout(r, 300));
-    assert.equal(secondReady, false, 'second connection waits for the first');
+    expect(secondReady).toBe(false);
     // The first client dies without COMMIT.
     first.on('error', () => undefined);
     (first as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
     await connecting;
     const rows = await second.query<{ n: number }>('SELECT count(*)::int AS n FROM bulk WHERE id = -1');
-    assert.equal(rows.rows[0].n, 0);
+    expect(rows.rows[0].n).toBe(0);
     await second.end();
   });
 });

@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, expect, it } from '@jest/globals';
 import { FrontendMessageFramer } from './pglite-wire-server.js';
 
 function startup(): Buffer {
@@ -31,17 +30,13 @@ describe('FrontendMessageFramer', () => {
       const framer = new FrontendMessageFramer();
       const got: { startup: boolean; bytes: Buffer }[] = [];
       for (let i = 0; i < stream.length; i += step) got.push(...framer.push(stream.subarray(i, i + step)));
-      assert.deepEqual(
-        got.map((m) => [m.startup, m.bytes.length]),
-        [
+      expect(got.map((m) => [m.startup, m.bytes.length])).toStrictEqual([
           [true, startup().length],
           [false, 14],
           [false, 70_005],
           [false, 5],
-        ],
-        `step ${step}`,
-      );
-      assert.deepEqual(Buffer.concat(got.map((m) => m.bytes)), stream);
+        ]);
+      expect(Buffer.concat(got.map((m) => m.bytes))).toStrictEqual(stream);
     }
   });
 
@@ -51,13 +46,13 @@ describe('FrontendMessageFramer', () => {
     ssl.writeInt32BE(80877103, 4);
     const framer = new FrontendMessageFramer();
     const got = framer.push(Buffer.concat([ssl, startup(), message('Q', Buffer.from('SELECT 1\0'))]));
-    assert.deepEqual(got.map((m) => m.startup), [true, true, false]);
+    expect(got.map((m) => m.startup)).toStrictEqual([true, true, false]);
   });
 
   it('rejects a corrupt length instead of buffering forever', () => {
     const framer = new FrontendMessageFramer();
     framer.push(startup());
     const bad = Buffer.from([0x51, 0xff, 0xff, 0xff, 0xff]);
-    assert.throws(() => framer.push(bad), /invalid message length/);
+    expect(() => framer.push(bad)).toThrow(/invalid message length/);
   });
 });

@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, expect, it } from '@jest/globals';
 import { AckTimeoutError, BatchWriter, WriterClosedError, type BatchWriterOptions, type WriteOutcome } from './batch-writer.js';
 
 interface Deferred<T = void> {
@@ -23,7 +22,7 @@ const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 async function waitFor(cond: () => boolean, timeoutMs = 1000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await delay(1);
   }
 }
@@ -90,19 +89,19 @@ function track<T>(p: Promise<T>): { settled: () => boolean; value: () => T | und
   return { settled: () => settled, value: () => value, error: () => error };
 }
 
-describe('BatchWriter batching', { timeout: 3000 }, () => {
+describe('BatchWriter batching', () => {
   it('writes a full batch as soon as maxBatchRows items are queued, without waiting for maxWaitMs', async () => {
     const w = new ControlledWrite<number>();
     const writer = new BatchWriter<number>(options(w.write, { maxBatchRows: 3, maxWaitMs: 300 }));
     const a = writer.submit(1);
     const b = writer.submit(2);
-    assert.equal(w.calls.length, 0, 'two of three rows: no write yet');
+    expect(w.calls.length).toBe(0);
     const c = writer.submit(3);
-    assert.equal(w.calls.length, 1, 'third row fills the batch: written synchronously');
-    assert.deepEqual(w.calls[0].items, [1, 2, 3]);
+    expect(w.calls.length).toBe(1);
+    expect(w.calls[0].items).toStrictEqual([1, 2, 3]);
     w.resolve(0);
-    assert.deepEqual(await Promise.all([a, b, c]), ['committed', 'committed', 'committed']);
-    assert.equal(writer.buffered, 0);
+    expect(await Promise.all([a, b, c])).toStrictEqual(['committed', 'committed', 'committed']);
+    expect(writer.buffered).toBe(0);
   });
 
   it('splits a burst into batches of at most maxBatchRows', async () => {
@@ -116,9 +115,9 @@ describe('BatchWriter batching', { timeout: 3000 }, () => {
       ),
     );
     const outcomes = await Promise.all([1, 2, 3, 4, 5].map((n) => writer.submit(n)));
-    assert.deepEqual(outcomes, ['committed', 'committed', 'committed', 'committed', 'committed']);
-    assert.ok(written.every((batch) => batch.length <= 2), JSON.stringify(written));
-    assert.deepEqual(written.flat(), [1, 2, 3, 4, 5], 'each item written once, in order');
+    expect(outcomes).toStrictEqual(['committed', 'committed', 'committed', 'committed', 'committed']);
+    expect(written.every((batch) => batch.length <= 2)).toBeTruthy();
+    expect(written.flat()).toStrictEqual([1, 2, 3, 4, 5]);
   });
 
   it('writes a partial batch once maxWaitMs has passed', async () => {
@@ -128,14 +127,14 @@ describe('BatchWriter batching', { timeout: 3000 }, () => {
     const a = writer.submit('a');
     const b = writer.submit('b');
     await delay(10);
-    assert.equal(w.calls.length, 0, 'not written before maxWaitMs');
+    expect(w.calls.length).toBe(0);
     await waitFor(() => w.calls.length === 1, 1000, 'partial flush');
     const elapsed = Date.now() - started;
-    assert.ok(elapsed >= 25, `flushed after ${elapsed} ms, expected about 30`);
-    assert.ok(elapsed < 250, `flushed after ${elapsed} ms, expected about 30`);
-    assert.deepEqual(w.calls[0].items, ['a', 'b']);
+    expect(elapsed >= 25).toBeTruthy();
+    expect(elapsed < 250).toBeTruthy();
+    expect(w.calls[0].items).toStrictEqual(['a', 'b']);
     w.resolve(0);
-    assert.deepEqual(await Promise.all([a, b]), ['committed', 'committed']);
+    expect(await Promise.all([a, b])).toStrictEqual(['committed', 'committed']);
   });
 
   it("settles each submit() as 'committed' only after its batch's write() resolved", async () => {
@@ -150,13 +149,13 @@ describe('BatchWriter batching', { timeout: 3000 }, () => {
       events.push(`b:${o}`);
       return o;
     });
-    assert.equal(w.calls.length, 1);
+    expect(w.calls.length).toBe(1);
     await delay(5);
-    assert.equal(events.length, 0, 'nothing settles while the write is pending');
+    expect(events.length).toBe(0);
     events.push('write-resolved');
     w.resolve(0);
     await Promise.all([a, b]);
-    assert.deepEqual(events, ['write-resolved', 'a:committed', 'b:committed']);
+    expect(events).toStrictEqual(['write-resolved', 'a:committed', 'b:committed']);
   });
 
   it('reports commits through onCommit with the batch size', async () => {
@@ -174,12 +173,12 @@ describe('BatchWriter batching', { timeout: 3000 }, () => {
       }),
     );
     await Promise.all([writer.submit(1), writer.submit(2), writer.submit(3)]);
-    assert.deepEqual(commits, [2, 1]);
-    assert.ok(durations.every((s) => s >= 0 && s < 5), JSON.stringify(durations));
+    expect(commits).toStrictEqual([2, 1]);
+    expect(durations.every((s) => s >= 0 && s < 5)).toBeTruthy();
   });
 });
 
-describe('BatchWriter bounded memory', { timeout: 3000 }, () => {
+describe('BatchWriter bounded memory', () => {
   it('makes submit() wait when maxBufferedRows is reached and admits waiters when a batch completes', async () => {
     const w = new ControlledWrite<string>();
     const depth: [number, number][] = [];
@@ -194,33 +193,33 @@ describe('BatchWriter bounded memory', { timeout: 3000 }, () => {
     );
     const a = track(writer.submit('a'));
     const b = track(writer.submit('b'));
-    assert.equal(w.calls.length, 1);
-    assert.equal(writer.buffered, 2);
-    assert.equal(writer.waiting, 0);
+    expect(w.calls.length).toBe(1);
+    expect(writer.buffered).toBe(2);
+    expect(writer.waiting).toBe(0);
 
     const c = track(writer.submit('c'));
-    assert.equal(writer.waiting, 1);
+    expect(writer.waiting).toBe(1);
     const d = track(writer.submit('d'));
-    assert.equal(writer.waiting, 2);
-    assert.equal(writer.buffered, 2, 'waiters are not buffered');
-    assert.deepEqual(depth.at(-1), [2, 2], 'onDepth reports the waiting submitters');
+    expect(writer.waiting).toBe(2);
+    expect(writer.buffered).toBe(2);
+    expect(depth.at(-1)).toStrictEqual([2, 2]);
 
     await delay(30); // well past maxWaitMs: waiting items must still not be written
-    assert.equal(w.calls.length, 1, 'waiting items are not written while the buffer is full');
-    assert.equal(c.settled() || d.settled(), false);
+    expect(w.calls.length).toBe(1);
+    expect(c.settled() || d.settled()).toBe(false);
 
     w.resolve(0);
     await waitFor(() => w.calls.length === 2, 1000, 'second batch');
-    assert.equal(a.value(), 'committed');
-    assert.equal(b.value(), 'committed');
-    assert.equal(writer.waiting, 0);
-    assert.deepEqual(w.calls[1].items, ['c', 'd']);
-    assert.equal(c.settled(), false, 'admitted but not yet committed');
+    expect(a.value()).toBe('committed');
+    expect(b.value()).toBe('committed');
+    expect(writer.waiting).toBe(0);
+    expect(w.calls[1].items).toStrictEqual(['c', 'd']);
+    expect(c.settled()).toBe(false);
     w.resolve(1);
     await waitFor(() => c.settled() && d.settled(), 1000, 'c and d');
-    assert.equal(c.value(), 'committed');
-    assert.equal(d.value(), 'committed');
-    assert.equal(writer.buffered, 0);
+    expect(c.value()).toBe('committed');
+    expect(d.value()).toBe('committed');
+    expect(writer.buffered).toBe(0);
   });
 
   it('a new submit() queues behind existing waiters even when a slot looks free', async () => {
@@ -228,13 +227,13 @@ describe('BatchWriter bounded memory', { timeout: 3000 }, () => {
     const writer = new BatchWriter<string>(options(w.write, { maxBatchRows: 1, maxBufferedRows: 1, concurrency: 1 }));
     const a = writer.submit('a');
     const b = writer.submit('b');
-    assert.equal(writer.waiting, 1);
+    expect(writer.waiting).toBe(1);
     w.resolve(0);
     await a;
     await waitFor(() => w.calls.length === 2);
-    assert.deepEqual(w.calls[1].items, ['b'], 'the waiter is admitted first');
+    expect(w.calls[1].items).toStrictEqual(['b']);
     w.resolve(1);
-    assert.equal(await b, 'committed');
+    expect(await b).toBe('committed');
   });
 
   it('rejects a waiting submit() with AckTimeoutError after admissionTimeoutMs and forgets it', async () => {
@@ -245,46 +244,41 @@ describe('BatchWriter bounded memory', { timeout: 3000 }, () => {
     const a = writer.submit('a');
     const started = Date.now();
     const b = writer.submit('b');
-    assert.equal(writer.waiting, 1);
-    await assert.rejects(b, (err: unknown) => err instanceof AckTimeoutError && err.name === 'AckTimeoutError');
-    assert.ok(Date.now() - started >= 15, 'not before the admission timeout');
-    assert.equal(writer.waiting, 0, 'timed-out waiter removed');
+    expect(writer.waiting).toBe(1);
+    await expect(b).rejects.toThrow(AckTimeoutError);
+    await expect(b).rejects.toMatchObject({ name: 'AckTimeoutError' });
+    expect(Date.now() - started >= 15).toBeTruthy();
+    expect(writer.waiting).toBe(0);
 
     w.resolve(0);
-    assert.equal(await a, 'committed');
+    expect(await a).toBe('committed');
     await delay(30);
-    assert.equal(w.calls.length, 1, 'the timed-out item is never written');
-    assert.equal(writer.buffered, 0);
+    expect(w.calls.length).toBe(1);
+    expect(writer.buffered).toBe(0);
   });
 
   it('tryOffer() returns false when the buffer is full and true otherwise', async () => {
     const w = new ControlledWrite<string>();
     const writer = new BatchWriter<string>(options(w.write, { maxBatchRows: 2, maxBufferedRows: 2, concurrency: 1 }));
-    assert.equal(writer.tryOffer('a'), true);
-    assert.equal(writer.tryOffer('b'), true);
-    assert.equal(writer.buffered, 2);
-    assert.equal(writer.tryOffer('c'), false);
-    assert.equal(writer.buffered, 2, 'a refused offer is not buffered');
-    assert.equal(writer.waiting, 0, 'tryOffer never waits');
+    expect(writer.tryOffer('a')).toBe(true);
+    expect(writer.tryOffer('b')).toBe(true);
+    expect(writer.buffered).toBe(2);
+    expect(writer.tryOffer('c')).toBe(false);
+    expect(writer.buffered).toBe(2);
+    expect(writer.waiting).toBe(0);
     w.resolve(0);
     await waitFor(() => writer.buffered === 0);
-    assert.equal(writer.tryOffer('d'), true);
+    expect(writer.tryOffer('d')).toBe(true);
     await waitFor(() => w.calls.length === 2, 1000, 'offered item written');
-    assert.deepEqual(
-      w.calls.map((c) => c.items),
-      [['a', 'b'], ['d']],
-    );
+    expect(w.calls.map((c) => c.items)).toStrictEqual([['a', 'b'], ['d']]);
     w.resolve(1);
     await writer.close();
-    assert.equal(writer.tryOffer('e'), false, 'refused after close');
+    expect(writer.tryOffer('e')).toBe(false);
   });
 });
 
-describe('BatchWriter failures', { timeout: 3000 }, () => {
-  it('retries the same batch on a transient error until it succeeds, then commits', async (t) => {
-    // The writer's backoff timers are unref'd; keep the loop alive so the runner does not cancel the test.
-    const keepAlive = setInterval(() => undefined, 1000);
-    t.after(() => clearInterval(keepAlive));
+describe('BatchWriter failures', () => {
+  it('retries the same batch on a transient error until it succeeds, then commits', async () => {
     let attempts = 0;
     const calls: number[][] = [];
     const errors: [number, number][] = [];
@@ -304,24 +298,22 @@ describe('BatchWriter failures', { timeout: 3000 }, () => {
       writer.submit(1).then((o) => (events.push('settled'), o)),
       writer.submit(2).then((o) => (events.push('settled'), o)),
     ]);
-    assert.deepEqual(outcomes, ['committed', 'committed']);
-    assert.deepEqual(calls, [
+    expect(outcomes).toStrictEqual(['committed', 'committed']);
+    expect(calls).toStrictEqual([
       [1, 2],
       [1, 2],
       [1, 2],
       [1, 2],
     ]);
-    assert.deepEqual(errors, [
+    expect(errors).toStrictEqual([
       [2, 1],
       [2, 2],
       [2, 3],
     ]);
-    assert.deepEqual(events, ['write-succeeded', 'settled', 'settled']);
+    expect(events).toStrictEqual(['write-succeeded', 'settled', 'settled']);
   });
 
-  it('holds items unsettled while transient errors continue', async (t) => {
-    const keepAlive = setInterval(() => undefined, 1000);
-    t.after(() => clearInterval(keepAlive));
+  it('holds items unsettled while transient errors continue', async () => {
     let failing = true;
     let calls = 0;
     const writer = new BatchWriter<number>(
@@ -335,10 +327,10 @@ describe('BatchWriter failures', { timeout: 3000 }, () => {
     );
     const p = track(writer.submit(1));
     await waitFor(() => calls >= 5, 1000, 'several retries');
-    assert.equal(p.settled(), false, 'never rejected or committed while the database is down');
+    expect(p.settled()).toBe(false);
     failing = false;
     await waitFor(() => p.settled(), 1000, 'commit after recovery');
-    assert.equal(p.value(), 'committed');
+    expect(p.value()).toBe('committed');
   });
 
   it('bisects a batch failing on bad data: the bad item is rejected, the others committed exactly once', async () => {
@@ -355,11 +347,11 @@ describe('BatchWriter failures', { timeout: 3000 }, () => {
     );
     const items = ['a', 'b', 'BAD', 'c', 'd'];
     const outcomes = await Promise.all(items.map((i) => writer.submit(i)));
-    assert.deepEqual(outcomes, ['committed', 'committed', 'rejected', 'committed', 'committed']);
-    assert.deepEqual([...committed].sort(), ['a', 'b', 'c', 'd'], 'good rows written exactly once');
-    assert.equal(rejected.length, 1);
-    assert.equal(rejected[0][0], 'BAD');
-    assert.ok(rejected[0][1] instanceof DataError, 'onRejected receives the error');
+    expect(outcomes).toStrictEqual(['committed', 'committed', 'rejected', 'committed', 'committed']);
+    expect([...committed].sort()).toStrictEqual(['a', 'b', 'c', 'd']);
+    expect(rejected.length).toBe(1);
+    expect(rejected[0][0]).toBe('BAD');
+    expect(rejected[0][1] instanceof DataError).toBeTruthy();
     await waitFor(() => writer.buffered === 0, 1000, 'buffer released');
   });
 
@@ -376,9 +368,9 @@ describe('BatchWriter failures', { timeout: 3000 }, () => {
       ),
     );
     const outcomes = await Promise.all([-1, 2, 3, -4].map((n) => writer.submit(n)));
-    assert.deepEqual(outcomes, ['rejected', 'committed', 'committed', 'rejected']);
-    assert.deepEqual(committed.sort((x, y) => x - y), [2, 3]);
-    assert.deepEqual(rejected.sort((x, y) => x - y), [-4, -1]);
+    expect(outcomes).toStrictEqual(['rejected', 'committed', 'committed', 'rejected']);
+    expect(committed.sort((x, y) => x - y)).toStrictEqual([2, 3]);
+    expect(rejected.sort((x, y) => x - y)).toStrictEqual([-4, -1]);
   });
 
   it('a single-item batch with a data error is rejected without retrying', async () => {
@@ -392,12 +384,12 @@ describe('BatchWriter failures', { timeout: 3000 }, () => {
         { maxBatchRows: 1 },
       ),
     );
-    assert.equal(await writer.submit(1), 'rejected' satisfies WriteOutcome);
-    assert.equal(calls, 1);
+    expect(await writer.submit(1)).toBe('rejected' satisfies WriteOutcome);
+    expect(calls).toBe(1);
   });
 });
 
-describe('BatchWriter regressions', { timeout: 3000 }, () => {
+describe('BatchWriter regressions', () => {
   it(
     'regression: a partial batch that aged out while every slot was busy is written as soon as a slot frees',
     async () => {
@@ -415,15 +407,13 @@ describe('BatchWriter regressions', { timeout: 3000 }, () => {
       const lag = Date.now() - freed;
       w.resolve(1);
       await writer.close();
-      assert.ok(lag < 15, `overdue row 'b' waited ${lag} ms after a slot freed (another maxWaitMs)`);
+      expect(lag < 15).toBeTruthy();
     },
   );
 
   it(
     'regression: a throwing onCommit hook does not make a committed batch be written again',
-    async (t) => {
-      const keepAlive = setInterval(() => undefined, 1000);
-      t.after(() => clearInterval(keepAlive));
+    async () => {
       let writes = 0;
       const writer = new BatchWriter<string>(
         options(
@@ -440,32 +430,32 @@ describe('BatchWriter regressions', { timeout: 3000 }, () => {
           },
         ),
       );
-      assert.equal(await writer.submit('x'), 'committed');
-      assert.equal(writes, 1, 'a committed batch was written twice');
+      expect(await writer.submit('x')).toBe('committed');
+      expect(writes).toBe(1);
     },
   );
 });
 
-describe('BatchWriter concurrency', { timeout: 3000 }, () => {
+describe('BatchWriter concurrency', () => {
   it('never runs more than `concurrency` write() calls at once and starts the next batch when one finishes', async () => {
     const w = new ControlledWrite<number>();
     const writer = new BatchWriter<number>(options(w.write, { maxBatchRows: 1, maxBufferedRows: 100, concurrency: 2 }));
     const all = [1, 2, 3, 4, 5].map((n) => writer.submit(n));
-    assert.equal(w.calls.length, 2, 'two batches started');
+    expect(w.calls.length).toBe(2);
     await delay(30); // past maxWaitMs: still only two in flight
-    assert.equal(w.calls.length, 2);
-    assert.equal(w.inFlight, 2);
+    expect(w.calls.length).toBe(2);
+    expect(w.inFlight).toBe(2);
     w.resolve(1);
     await waitFor(() => w.calls.length === 3, 1000, 'third batch');
-    assert.equal(w.inFlight, 2);
-    assert.deepEqual(w.calls[2].items, [3]);
+    expect(w.inFlight).toBe(2);
+    expect(w.calls[2].items).toStrictEqual([3]);
     w.resolve(0);
     w.resolve(2);
     await waitFor(() => w.calls.length === 5, 1000, 'remaining batches');
     w.resolve(3);
     w.resolve(4);
-    assert.deepEqual(await Promise.all(all), ['committed', 'committed', 'committed', 'committed', 'committed']);
-    assert.equal(w.maxInFlight, 2);
+    expect(await Promise.all(all)).toStrictEqual(['committed', 'committed', 'committed', 'committed', 'committed']);
+    expect(w.maxInFlight).toBe(2);
   });
 
   it('respects the limit under a randomised load', async () => {
@@ -485,27 +475,27 @@ describe('BatchWriter concurrency', { timeout: 3000 }, () => {
       ),
     );
     const outcomes = await Promise.all(Array.from({ length: 120 }, (_, i) => writer.submit(i)));
-    assert.ok(outcomes.every((o) => o === 'committed'));
-    assert.equal(written, 120);
-    assert.ok(maxInFlight <= 3, `max in flight ${maxInFlight}`);
-    assert.ok(maxInFlight >= 2, `parallelism was used (max in flight ${maxInFlight})`);
+    expect(outcomes.every((o) => o === 'committed')).toBeTruthy();
+    expect(written).toBe(120);
+    expect(maxInFlight <= 3).toBeTruthy();
+    expect(maxInFlight >= 2).toBeTruthy();
   });
 });
 
-describe('BatchWriter close()', { timeout: 3000 }, () => {
+describe('BatchWriter close()', () => {
   it('flushes queued partial batches at once and resolves after they are written', async () => {
     const w = new ControlledWrite<number>();
     const writer = new BatchWriter<number>(options(w.write, { maxBatchRows: 10, maxWaitMs: 200 }));
     const items = [writer.submit(1), writer.submit(2), writer.submit(3)];
     const closed = track(writer.close());
-    assert.equal(w.calls.length, 1, 'close() does not wait for maxWaitMs');
-    assert.deepEqual(w.calls[0].items, [1, 2, 3]);
+    expect(w.calls.length).toBe(1);
+    expect(w.calls[0].items).toStrictEqual([1, 2, 3]);
     await delay(5);
-    assert.equal(closed.settled(), false, 'close() waits for the write');
+    expect(closed.settled()).toBe(false);
     w.resolve(0);
-    assert.deepEqual(await Promise.all(items), ['committed', 'committed', 'committed']);
+    expect(await Promise.all(items)).toStrictEqual(['committed', 'committed', 'committed']);
     await waitFor(() => closed.settled());
-    assert.equal(closed.error(), undefined);
+    expect(closed.error()).toBe(undefined);
   });
 
   it('also writes waiting submitters and resolves only when everything is written', async () => {
@@ -514,35 +504,29 @@ describe('BatchWriter close()', { timeout: 3000 }, () => {
       options(w.write, { maxBatchRows: 2, maxBufferedRows: 2, concurrency: 1, admissionTimeoutMs: 30 }),
     );
     const all = ['a', 'b', 'c', 'd', 'e'].map((s) => track(writer.submit(s)));
-    assert.equal(writer.waiting, 3);
+    expect(writer.waiting).toBe(3);
     const closed = track(writer.close());
-    assert.equal(writer.waiting, 0, 'waiters taken in by close()');
+    expect(writer.waiting).toBe(0);
     await delay(50); // beyond admissionTimeoutMs: taken-in waiters must not time out
-    assert.ok(all.every((p) => !p.settled()), 'nothing settled before the first write resolves');
+    expect(all.every((p) => !p.settled())).toBeTruthy();
 
     w.resolve(0);
     await waitFor(() => w.calls.length === 2, 1000, 'second batch');
-    assert.equal(closed.settled(), false);
+    expect(closed.settled()).toBe(false);
     w.resolve(1);
     await waitFor(() => w.calls.length === 3, 1000, 'last partial batch');
-    assert.equal(closed.settled(), false, 'close() still waiting for the last batch');
+    expect(closed.settled()).toBe(false);
     w.resolve(2);
     await waitFor(() => closed.settled(), 1000, 'close');
-    assert.deepEqual(
-      w.calls.map((c) => c.items),
-      [['a', 'b'], ['c', 'd'], ['e']],
-    );
-    assert.deepEqual(
-      all.map((p) => p.value()),
-      ['committed', 'committed', 'committed', 'committed', 'committed'],
-    );
-    assert.equal(writer.buffered, 0);
+    expect(w.calls.map((c) => c.items)).toStrictEqual([['a', 'b'], ['c', 'd'], ['e']]);
+    expect(all.map((p) => p.value())).toStrictEqual(['committed', 'committed', 'committed', 'committed', 'committed']);
+    expect(writer.buffered).toBe(0);
   });
 
   it('resolves at once when nothing is held', async () => {
     const writer = new BatchWriter<number>(options(async () => undefined));
     await writer.close();
-    assert.equal(writer.buffered, 0);
+    expect(writer.buffered).toBe(0);
   });
 
   it('rejects submit() after close() with WriterClosedError', async () => {
@@ -553,8 +537,10 @@ describe('BatchWriter close()', { timeout: 3000 }, () => {
       }),
     );
     await writer.close();
-    await assert.rejects(writer.submit(1), (err: unknown) => err instanceof WriterClosedError && err.name === 'WriterClosedError');
+    const closed = writer.submit(1);
+    await expect(closed).rejects.toThrow(WriterClosedError);
+    await expect(closed).rejects.toMatchObject({ name: 'WriterClosedError' });
     await delay(30);
-    assert.equal(calls, 0);
+    expect(calls).toBe(0);
   });
 });

@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   connectTerminal,
   endClient,
@@ -12,15 +11,15 @@ import {
 } from '#testing';
 
 for (const kind of testDbKinds()) {
-  describe(`terminal registry on ${kind}`, { timeout: 120_000 }, () => {
+  describe(`terminal registry on ${kind}`, () => {
     let db: TestDatabase;
     let gw: TestGateway;
 
-    before(async () => {
+    beforeAll(async () => {
       db = await startTestDatabase(kind);
       gw = await startTestGateway(db);
     });
-    after(async () => {
+    afterAll(async () => {
       await gw?.close();
       await db?.stop();
     });
@@ -28,39 +27,36 @@ for (const kind of testDbKinds()) {
     it('imports CSV keeping valid rows, reporting bad ones by line, and is idempotent on SN', async () => {
       const csv = ['sn,model,tid,mid,provider,lat,lon', 'REG00001,EP-T1,TID00001,M001,,31.23,121.47', 'bad sn,EP-T1,,,,,', 'REG00002,EP-T1,,,ghost,,', 'REG00003,EP-T2,TID00001,,,,', 'REG00004,EP-T2,,,,,'].join('\n');
       const first = await gw.registry.registerCsv(csv);
-      assert.deepEqual(first.credentials.map((c) => c.sn), ['REG00001', 'REG00004']);
-      assert.deepEqual(
-        first.errors.map((e) => [e.row, e.code]),
-        [
+      expect(first.credentials.map((c) => c.sn)).toStrictEqual(['REG00001', 'REG00004']);
+      expect(first.errors.map((e) => [e.row, e.code])).toStrictEqual([
           [3, 'TERMINAL_INVALID_SN'],
           [4, 'TERMINAL_UNKNOWN_PROVIDER'],
           [5, 'TERMINAL_DUPLICATE_IN_REQUEST'],
-        ],
-      );
+        ]);
       const stored = await gw.query<{ sn: string; tid: string | null; registered_lat: number | null }>('SELECT sn, tid, registered_lat FROM terminals WHERE sn LIKE $1 ORDER BY sn', ['REG%']);
-      assert.deepEqual(stored, [
+      expect(stored).toStrictEqual([
         { sn: 'REG00001', tid: 'TID00001', registered_lat: 31.23 },
         { sn: 'REG00004', tid: null, registered_lat: null },
       ]);
       const again = await gw.registry.registerCsv(csv);
-      assert.equal(again.credentials.length, 0);
-      assert.ok(again.errors.some((e) => e.sn === 'REG00001' && e.code === 'TERMINAL_ALREADY_EXISTS'));
+      expect(again.credentials.length).toBe(0);
+      expect(again.errors.some((e) => e.sn === 'REG00001' && e.code === 'TERMINAL_ALREADY_EXISTS')).toBeTruthy();
       const count = await gw.query<{ n: number }>('SELECT count(*)::int AS n FROM terminals WHERE sn LIKE $1', ['REG%']);
-      assert.equal(count[0].n, 2);
+      expect(count[0].n).toBe(2);
     });
 
     it('rotation: the new secret connects at once, the old one is refused', async () => {
       const [cred] = (await gw.registry.register([{ sn: 'ROT00001', model: 'EP-T1' }])).credentials;
       const first = await connectTerminal(gw.mqttUrl, { clientId: cred.sn, username: cred.sn, password: cred.secret });
-      assert.equal(first.ok, true);
+      expect(first.ok).toBe(true);
       if (first.ok) await endClient(first.client);
       const [rotated] = (await gw.registry.rotateCredentials([cred.sn])).credentials;
-      assert.notEqual(rotated.secret, cred.secret);
+      expect(rotated.secret).not.toBe(cred.secret);
       const withNew = await connectTerminal(gw.mqttUrl, { clientId: cred.sn, username: cred.sn, password: rotated.secret });
-      assert.equal(withNew.ok, true, 'new secret accepted even though the old hash was cached');
+      expect(withNew.ok).toBe(true);
       if (withNew.ok) await endClient(withNew.client);
       const withOld = await connectTerminal(gw.mqttUrl, { clientId: cred.sn, username: cred.sn, password: cred.secret });
-      assert.equal(withOld.ok, false);
+      expect(withOld.ok).toBe(false);
     });
 
     it('enrolment endpoint requires the admin token and validates the body', async () => {
@@ -68,23 +64,23 @@ for (const kind of testDbKinds()) {
       const body = JSON.stringify({ terminals: [{ sn: 'HTTP0001', model: 'EP-T1' }] });
       const headers = { 'content-type': 'application/json' };
       const anonymous = await fetch(url, { method: 'POST', headers, body });
-      assert.equal(anonymous.status, 401);
+      expect(anonymous.status).toBe(401);
       const wrong = await fetch(url, { method: 'POST', headers: { ...headers, authorization: 'Bearer nope' }, body });
-      assert.equal(wrong.status, 401);
+      expect(wrong.status).toBe(401);
       const auth = { ...headers, authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
       const invalid = await fetch(url, { method: 'POST', headers: auth, body: JSON.stringify({ terminals: [{ sn: 1 }] }) });
-      assert.equal(invalid.status, 400);
+      expect(invalid.status).toBe(400);
       const invalidBody = (await invalid.json()) as { details: { field: string }[] };
-      assert.ok(invalidBody.details.some((d) => d.field === 'terminals.0.sn'));
+      expect(invalidBody.details.some((d) => d.field === 'terminals.0.sn')).toBeTruthy();
       const ok = await fetch(url, { method: 'POST', headers: auth, body });
-      assert.equal(ok.status, 200);
+      expect(ok.status).toBe(200);
       const result = (await ok.json()) as { credentials: { sn: string; secret: string }[] };
-      assert.equal(result.credentials[0].sn, 'HTTP0001');
-      assert.match(result.credentials[0].secret, /^[A-Za-z0-9_-]{43}$/);
+      expect(result.credentials[0].sn).toBe('HTTP0001');
+      expect(result.credentials[0].secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
       const summary = await fetch(`${gw.httpUrl}/internal/v1/ingest/summary`, { headers: auth });
-      assert.equal(summary.status, 200);
+      expect(summary.status).toBe(200);
       const s = (await summary.json()) as { terminals: number };
-      assert.ok(s.terminals >= 1);
+      expect(s.terminals >= 1).toBeTruthy();
     });
   });
 }

@@ -1,5 +1,5 @@
-import assert from 'node:assert/strict';
-import { beforeEach, describe, it } from 'node:test';
+import { beforeEach, describe, expect, it } from '@jest/globals';
+import { expectPresent } from '#testing/expect-present.js';
 import type { RowError, TerminalRegistration } from '#contracts';
 import { TerminalStatus } from '#db';
 import { CredentialHasher } from './credential-hasher.js';
@@ -107,32 +107,23 @@ describe('TerminalRegistryService', () => {
         { sn: 'EP0001', model: 'EP-T1', tid: 'TID00001', mid: 'M001', registeredLat: 31.23, registeredLon: 121.47 },
         { sn: 'EP0002', model: 'EP-T2', providerCode: 'acme' },
       ]);
-      assert.deepEqual(result.errors, []);
-      assert.deepEqual(
-        result.credentials.map((c) => [c.sn, c.username]),
-        [
+      expect(result.errors).toStrictEqual([]);
+      expect(result.credentials.map((c) => [c.sn, c.username])).toStrictEqual([
           ['EP0001', 'EP0001'],
           ['EP0002', 'EP0002'],
-        ],
-      );
+        ]);
       for (const c of result.credentials) {
-        assert.match(c.secret, /^[A-Za-z0-9_-]{43}$/);
+        expect(c.secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
         const stored = repo.hashes.get(c.sn);
-        assert.ok(stored, `hash stored for ${c.sn}`);
-        assert.equal(hasher.verify(c.secret, stored), true, `secret of ${c.sn} verifies against its stored hash`);
+        expectPresent(stored);
+        expect(hasher.verify(c.secret, stored)).toBe(true);
       }
-      assert.notEqual(result.credentials[0].secret, result.credentials[1].secret);
-      assert.equal(repo.inserted.length, 1, 'one insert for the whole request');
+      expect(result.credentials[0].secret).not.toBe(result.credentials[1].secret);
+      expect(repo.inserted.length).toBe(1);
       const [first, second] = repo.inserted[0];
-      assert.deepEqual(
-        { ...first, credentialHash: null },
-        { sn: 'EP0001', model: 'EP-T1', tid: 'TID00001', mid: 'M001', providerId: ROOT_ID, registeredLat: 31.23, registeredLon: 121.47, credentialHash: null },
-      );
-      assert.deepEqual(
-        { ...second, credentialHash: null },
-        { sn: 'EP0002', model: 'EP-T2', tid: null, mid: null, providerId: ACME_ID, registeredLat: null, registeredLon: null, credentialHash: null },
-      );
-      assert.ok(!repo.inserted[0].some((r) => r.credentialHash.toString('utf8').includes(result.credentials[0].secret)), 'secret not stored');
+      expect({ ...first, credentialHash: null }).toStrictEqual({ sn: 'EP0001', model: 'EP-T1', tid: 'TID00001', mid: 'M001', providerId: ROOT_ID, registeredLat: 31.23, registeredLon: 121.47, credentialHash: null });
+      expect({ ...second, credentialHash: null }).toStrictEqual({ sn: 'EP0002', model: 'EP-T2', tid: null, mid: null, providerId: ACME_ID, registeredLat: null, registeredLon: null, credentialHash: null });
+      expect(!repo.inserted[0].some((r) => r.credentialHash.toString('utf8').includes(result.credentials[0].secret))).toBeTruthy();
     });
 
     it('reports every bad row with its row number and code, and still registers the valid rows', async () => {
@@ -152,7 +143,7 @@ describe('TerminalRegistryService', () => {
         { sn: 'GOOD02', model: 'EP-T1', mid: 'M1' }, // 11 ok
       ];
       const result = await registry.register(rows);
-      assert.deepEqual(summary(result.errors), [
+      expect(summary(result.errors)).toStrictEqual([
         [2, 'TERMINAL_INVALID_SN', 'bad sn'],
         [3, 'TERMINAL_INVALID_TID', 'BADTID1'],
         [4, 'TERMINAL_INVALID_FIELD', 'NOMODEL'],
@@ -163,18 +154,11 @@ describe('TerminalRegistryService', () => {
         [9, 'TERMINAL_ALREADY_EXISTS', 'EXIST01'],
         [10, 'TERMINAL_TID_IN_USE', 'TAKEN01'],
       ]);
-      assert.match(result.errors.find((e) => e.row === 10)?.message ?? '', /OWNER01/, 'names the TID owner');
-      assert.match(result.errors.find((e) => e.row === 8)?.message ?? '', /ghost/);
-      assert.deepEqual(
-        result.credentials.map((c) => c.sn),
-        ['GOOD01', 'GOOD02'],
-      );
-      assert.deepEqual(
-        repo.inserted.flat().map((r) => r.sn),
-        ['GOOD01', 'GOOD02'],
-        'only valid rows are inserted',
-      );
-      for (const c of result.credentials) assert.equal(hasher.verify(c.secret, repo.hashes.get(c.sn) ?? Buffer.alloc(0)), true);
+      expect(result.errors.find((e) => e.row === 10)?.message ?? '').toMatch(/OWNER01/);
+      expect(result.errors.find((e) => e.row === 8)?.message ?? '').toMatch(/ghost/);
+      expect(result.credentials.map((c) => c.sn)).toStrictEqual(['GOOD01', 'GOOD02']);
+      expect(repo.inserted.flat().map((r) => r.sn)).toStrictEqual(['GOOD01', 'GOOD02']);
+      for (const c of result.credentials) expect(hasher.verify(c.secret, repo.hashes.get(c.sn) ?? Buffer.alloc(0))).toBe(true);
     });
 
     it('validates lat/lon ranges, mid length and model length', async () => {
@@ -188,14 +172,8 @@ describe('TerminalRegistryService', () => {
         { sn: 'MOD0002', model: '   ' },
         { sn: 'EDGE001', model: 'x'.repeat(64), mid: 'x'.repeat(32), registeredLat: -90, registeredLon: 180 },
       ]);
-      assert.deepEqual(
-        summary(result.errors).map(([row, code]) => [row, code]),
-        [1, 2, 3, 4, 5, 6, 7].map((row) => [row, 'TERMINAL_INVALID_FIELD']),
-      );
-      assert.deepEqual(
-        result.credentials.map((c) => c.sn),
-        ['EDGE001'],
-      );
+      expect(summary(result.errors).map(([row, code]) => [row, code])).toStrictEqual([1, 2, 3, 4, 5, 6, 7].map((row) => [row, 'TERMINAL_INVALID_FIELD']));
+      expect(result.credentials.map((c) => c.sn)).toStrictEqual(['EDGE001']);
     });
 
     it('a duplicate of an invalid row is not reported as a duplicate', async () => {
@@ -203,16 +181,13 @@ describe('TerminalRegistryService', () => {
         { sn: 'SAME001', model: '' },
         { sn: 'SAME001', model: 'EP-T1' },
       ]);
-      assert.deepEqual(summary(result.errors), [[1, 'TERMINAL_INVALID_FIELD', 'SAME001']]);
-      assert.deepEqual(
-        result.credentials.map((c) => c.sn),
-        ['SAME001'],
-      );
+      expect(summary(result.errors)).toStrictEqual([[1, 'TERMINAL_INVALID_FIELD', 'SAME001']]);
+      expect(result.credentials.map((c) => c.sn)).toStrictEqual(['SAME001']);
     });
 
     it('numbers rows from firstRow', async () => {
       const result = await registry.register([{ sn: 'OK00001', model: 'M' }, { sn: 'x', model: 'M' }], 10);
-      assert.deepEqual(summary(result.errors), [[11, 'TERMINAL_INVALID_SN', 'x']]);
+      expect(summary(result.errors)).toStrictEqual([[11, 'TERMINAL_INVALID_SN', 'x']]);
     });
 
     it('asks the repository for the root provider by default and each provider once', async () => {
@@ -221,14 +196,14 @@ describe('TerminalRegistryService', () => {
         { sn: 'P000002', model: 'M', providerCode: 'acme' },
         { sn: 'P000003', model: 'M', providerCode: 'acme' },
       ]);
-      assert.deepEqual(repo.providerQueries, [['root', 'acme']]);
+      expect(repo.providerQueries).toStrictEqual([['root', 'acme']]);
     });
 
     it('does not touch the repository when every row is invalid', async () => {
       const result = await registry.register([{ sn: '', model: 'M' }]);
-      assert.deepEqual(result.credentials, []);
-      assert.equal(result.errors.length, 1);
-      assert.equal(repo.calls, 0);
+      expect(result.credentials).toStrictEqual([]);
+      expect(result.errors.length).toBe(1);
+      expect(repo.calls).toBe(0);
     });
 
     it('reports rows that lost an insert race as already registered, without credentials', async () => {
@@ -237,11 +212,8 @@ describe('TerminalRegistryService', () => {
         { sn: 'WIN0001', model: 'M' },
         { sn: 'RACE001', model: 'M' },
       ]);
-      assert.deepEqual(
-        result.credentials.map((c) => c.sn),
-        ['WIN0001'],
-      );
-      assert.deepEqual(summary(result.errors), [[2, 'TERMINAL_ALREADY_EXISTS', 'RACE001']]);
+      expect(result.credentials.map((c) => c.sn)).toStrictEqual(['WIN0001']);
+      expect(summary(result.errors)).toStrictEqual([[2, 'TERMINAL_ALREADY_EXISTS', 'RACE001']]);
     });
   });
 
@@ -250,9 +222,9 @@ describe('TerminalRegistryService', () => {
 
     it('parses rows with CSV line numbers (the header is line 1)', () => {
       const parsed = registry.parseCsv([HEADER, 'EP0001,EP-T1,TID00001,M001,acme,31.5,121.25', 'EP0002,EP-T2,,,,,'].join('\n'));
-      assert.deepEqual(parsed.errors, []);
-      assert.deepEqual(parsed.rows, [2, 3]);
-      assert.deepEqual(parsed.registrations[0], {
+      expect(parsed.errors).toStrictEqual([]);
+      expect(parsed.rows).toStrictEqual([2, 3]);
+      expect(parsed.registrations[0]).toStrictEqual({
         sn: 'EP0001',
         model: 'EP-T1',
         tid: 'TID00001',
@@ -262,39 +234,36 @@ describe('TerminalRegistryService', () => {
         registeredLon: 121.25,
       });
       const second = parsed.registrations[1];
-      assert.equal(second.sn, 'EP0002');
-      assert.equal(second.tid, undefined);
-      assert.equal(second.mid, undefined);
-      assert.equal(second.providerCode, undefined);
-      assert.equal(second.registeredLat, undefined);
-      assert.equal(second.registeredLon, undefined);
+      expect(second.sn).toBe('EP0002');
+      expect(second.tid).toBe(undefined);
+      expect(second.mid).toBe(undefined);
+      expect(second.providerCode).toBe(undefined);
+      expect(second.registeredLat).toBe(undefined);
+      expect(second.registeredLon).toBe(undefined);
     });
 
     it('accepts a header in any case with spaces, a BOM, and only the required columns', () => {
       const parsed = registry.parseCsv('\uFEFF SN , Model \r\n EP0001 , EP-T1 \r\n');
-      assert.deepEqual(parsed.errors, []);
-      assert.equal(parsed.registrations.length, 1);
-      assert.equal(parsed.registrations[0].sn, 'EP0001');
-      assert.equal(parsed.registrations[0].model, 'EP-T1');
+      expect(parsed.errors).toStrictEqual([]);
+      expect(parsed.registrations.length).toBe(1);
+      expect(parsed.registrations[0].sn).toBe('EP0001');
+      expect(parsed.registrations[0].model).toBe('EP-T1');
     });
 
     it('reports non-numeric lat/lon on their line', () => {
       const parsed = registry.parseCsv([HEADER, 'EP0001,M,,,,north,1', 'EP0002,M,,,,,', 'EP0003,M,,,,1,east'].join('\n'));
-      assert.deepEqual(summary(parsed.errors), [
+      expect(summary(parsed.errors)).toStrictEqual([
         [2, 'TERMINAL_INVALID_FIELD', 'EP0001'],
         [4, 'TERMINAL_INVALID_FIELD', 'EP0003'],
       ]);
-      assert.deepEqual(parsed.rows, [3]);
+      expect(parsed.rows).toStrictEqual([3]);
     });
 
     it('reports unparseable CSV as one InvalidCsv error', async () => {
       const result = await registry.registerCsv('sn,model\n"EP0001,M\n');
-      assert.deepEqual(result.credentials, []);
-      assert.deepEqual(
-        result.errors.map((e) => [e.row, e.code]),
-        [[0, 'TERMINAL_INVALID_CSV']],
-      );
-      assert.equal(repo.calls, 0);
+      expect(result.credentials).toStrictEqual([]);
+      expect(result.errors.map((e) => [e.row, e.code])).toStrictEqual([[0, 'TERMINAL_INVALID_CSV']]);
+      expect(repo.calls).toBe(0);
     });
 
     it('registerCsv reports registry errors by CSV line, also after a row removed by a parse error', async () => {
@@ -311,7 +280,7 @@ describe('TerminalRegistryService', () => {
         'GOOD002,EP-T2,,,,,', // 9 ok
       ].join('\n');
       const result = await registry.registerCsv(csv);
-      assert.deepEqual(summary(result.errors), [
+      expect(summary(result.errors)).toStrictEqual([
         [3, 'TERMINAL_INVALID_FIELD', 'BADLAT1'],
         [4, 'TERMINAL_INVALID_SN', 'bad sn'],
         [5, 'TERMINAL_UNKNOWN_PROVIDER', 'GHOST01'],
@@ -319,21 +288,18 @@ describe('TerminalRegistryService', () => {
         [7, 'TERMINAL_ALREADY_EXISTS', 'EXIST01'],
         [8, 'TERMINAL_INVALID_FIELD', 'LATONLY'],
       ]);
-      assert.deepEqual(
-        result.credentials.map((c) => c.sn),
-        ['GOOD001', 'GOOD002'],
-      );
-      for (const c of result.credentials) assert.equal(hasher.verify(c.secret, repo.hashes.get(c.sn) ?? Buffer.alloc(0)), true);
+      expect(result.credentials.map((c) => c.sn)).toStrictEqual(['GOOD001', 'GOOD002']);
+      for (const c of result.credentials) expect(hasher.verify(c.secret, repo.hashes.get(c.sn) ?? Buffer.alloc(0))).toBe(true);
       const stored = repo.inserted.flat().find((r) => r.sn === 'GOOD001');
-      assert.equal(stored?.registeredLat, 31.23);
-      assert.equal(stored?.tid, 'TID00001');
+      expect(stored?.registeredLat).toBe(31.23);
+      expect(stored?.tid).toBe('TID00001');
     });
 
     it(
       'regression: line numbers stay right when the CSV contains blank lines',
       async () => {
         const result = await registry.registerCsv([HEADER, 'GOOD001,EP-T1,,,,,', '', 'bad sn,EP-T1,,,,,'].join('\n'));
-        assert.deepEqual(summary(result.errors), [[4, 'TERMINAL_INVALID_SN', 'bad sn']]);
+        expect(summary(result.errors)).toStrictEqual([[4, 'TERMINAL_INVALID_SN', 'bad sn']]);
       },
     );
 
@@ -341,14 +307,8 @@ describe('TerminalRegistryService', () => {
       'regression: a row with fewer fields than the header is a row error, not a failure of the whole file',
       async () => {
         const result = await registry.registerCsv([HEADER, 'GOOD001,EP-T1,,,,,', 'SHORT01,EP-T1'].join('\n'));
-        assert.deepEqual(
-          result.credentials.map((c) => c.sn),
-          ['GOOD001'],
-        );
-        assert.deepEqual(
-          result.errors.map((e) => e.row),
-          [3],
-        );
+        expect(result.credentials.map((c) => c.sn)).toStrictEqual(['GOOD001']);
+        expect(result.errors.map((e) => e.row)).toStrictEqual([3]);
       },
     );
   });
@@ -357,34 +317,34 @@ describe('TerminalRegistryService', () => {
     it('issues new secrets for known terminals and reports unknown SNs with their position', async () => {
       const [cred] = (await registry.register([{ sn: 'ROT0001', model: 'M' }])).credentials;
       const result = await registry.rotateCredentials(['NOPE001', 'ROT0001', 'NOPE002']);
-      assert.deepEqual(summary(result.errors), [
+      expect(summary(result.errors)).toStrictEqual([
         [1, 'TERMINAL_NOT_FOUND', 'NOPE001'],
         [3, 'TERMINAL_NOT_FOUND', 'NOPE002'],
       ]);
-      assert.equal(result.credentials.length, 1);
+      expect(result.credentials.length).toBe(1);
       const rotated = result.credentials[0];
-      assert.equal(rotated.sn, 'ROT0001');
-      assert.equal(rotated.username, 'ROT0001');
-      assert.notEqual(rotated.secret, cred.secret);
+      expect(rotated.sn).toBe('ROT0001');
+      expect(rotated.username).toBe('ROT0001');
+      expect(rotated.secret).not.toBe(cred.secret);
       const stored = repo.hashes.get('ROT0001') ?? Buffer.alloc(0);
-      assert.equal(hasher.verify(rotated.secret, stored), true, 'new secret verifies');
-      assert.equal(hasher.verify(cred.secret, stored), false, 'old secret no longer verifies');
+      expect(hasher.verify(rotated.secret, stored)).toBe(true);
+      expect(hasher.verify(cred.secret, stored)).toBe(false);
     });
   });
 
   describe('setEnabled and service accounts', () => {
     it('splits updated and missing SNs and passes the status', async () => {
       await registry.register([{ sn: 'DIS0001', model: 'M' }]);
-      assert.deepEqual(await registry.setEnabled(['DIS0001', 'NOPE001'], false), { updated: ['DIS0001'], missing: ['NOPE001'] });
-      assert.equal(repo.statuses.get('DIS0001'), TerminalStatus.Disabled);
+      expect(await registry.setEnabled(['DIS0001', 'NOPE001'], false)).toStrictEqual({ updated: ['DIS0001'], missing: ['NOPE001'] });
+      expect(repo.statuses.get('DIS0001')).toBe(TerminalStatus.Disabled);
       await registry.setEnabled(['DIS0001'], true);
-      assert.equal(repo.statuses.get('DIS0001'), TerminalStatus.Active);
+      expect(repo.statuses.get('DIS0001')).toBe(TerminalStatus.Active);
     });
 
     it('creates a service account whose secret verifies against the stored hash', async () => {
       const account = await registry.createServiceAccount('ingest');
-      assert.equal(account.username, 'svc:ingest');
-      assert.equal(hasher.verify(account.secret, repo.serviceAccounts.get('ingest') ?? Buffer.alloc(0)), true);
+      expect(account.username).toBe('svc:ingest');
+      expect(hasher.verify(account.secret, repo.serviceAccounts.get('ingest') ?? Buffer.alloc(0))).toBe(true);
     });
   });
 });

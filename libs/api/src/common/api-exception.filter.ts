@@ -1,5 +1,4 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import { ThrottlerException } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TerminalErrorCode, TerminalException } from '#terminals';
 import { ApiErrorCode, ApiException, type ApiErrorBody } from './api-error.js';
@@ -14,7 +13,7 @@ const TERMINAL_CODES: Partial<Record<TerminalErrorCode, ApiErrorCode>> = {
 
 function fromHttp(err: HttpException): ApiException {
   const status = err.getStatus();
-  if (err instanceof ThrottlerException || status === 429) return new ApiException(ApiErrorCode.RateLimited, 'rate limit exceeded for this API key');
+  if (status === 429) return new ApiException(ApiErrorCode.RateLimited, 'rate limit exceeded for this API key');
   if (status === 404) return new ApiException(ApiErrorCode.NotFound, 'route not found');
   if (status === 401) return new ApiException(ApiErrorCode.Unauthenticated, 'missing or invalid API key');
   if (status === 403) return new ApiException(ApiErrorCode.Forbidden, 'not allowed');
