@@ -6,38 +6,21 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { cpus } from 'node:os';
 import { createDataSource, DatabaseFlavor, migrate } from '#db';
 import { CredentialHasher } from '#terminals';
 import { freePort, startTestDatabase, type TestDatabase } from '#testing';
+import { parseApiBenchOptions } from './bench-options.js';
+import { rssBytes } from './proc-stats.js';
+import { latencyStats, markdownRow, mib } from './report.js';
 
 const PEPPER = 'bench-api-pepper-0123456789abcdef0123456789';
 
-const { values } = parseArgs({
-  options: {
-    terminals: { type: 'string', default: '1000000' },
-    detail: { type: 'string', default: '2000' },
-    pages: { type: 'string', default: '200' },
-    summaries: { type: 'string', default: '20' },
-    markdown: { type: 'boolean', default: false },
-  },
-});
-const N = Number(values.terminals);
+const opts = parseApiBenchOptions();
+const N = opts.terminals;
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-function stats(samples: number[]): { n: number; p50: number; p90: number; p99: number; max: number } {
-  const s = [...samples].sort((a, b) => a - b);
-  const r = (x: number) => Math.round(x * 100) / 100;
-  return { n: s.length, p50: r(percentile(s, 50)), p90: r(percentile(s, 90)), p99: r(percentile(s, 99)), max: r(s[s.length - 1]) };
-}
-function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
-  return line ? Math.round(Number(line.split(/\s+/)[1]) / 1024) : 0;
-}
+/** API process RSS in MiB (0 when it cannot be read). */
+const rssMb = (pid: number): number => mib(rssBytes(pid)) ?? 0;
 
 async function seed(db: TestDatabase): Promise<{ opsKey: string; providerKey: string; providerId: string; sns: string[] }> {
   const ds = createDataSource({ url: db.url, poolSize: 2 });
@@ -155,20 +138,21 @@ async function main(): Promise<void> {
       if (i > 100) throw new Error('API did not become ready');
       await new Promise((r) => setTimeout(r, 200));
     }
-    const report: Record<string, unknown> = { terminals: N, machine: { cores: (await import('node:os')).cpus().length } };
+    const report: Record<string, unknown> = { terminals: N, machine: { cores: cpus().length } };
     // Warm-up: caches, JIT, key cache.
     for (let i = 0; i < 50; i++) await timed(`${base}/v1/terminals/${seeded.sns[i]}`, seeded.opsKey);
 
     const detail: number[] = [];
     const detailServer: number[] = [];
-    for (let i = 0; i < Number(values.detail); i++) {
+    for (let i = 0; i < opts.detail; i++) {
       const r = await timed(`${base}/v1/terminals/${seeded.sns[i % seeded.sns.length]}`, seeded.opsKey);
       if (r.status !== 200) throw new Error(`detail answered ${r.status}`);
       detail.push(r.ms);
       detailServer.push(r.serverMs);
     }
-    report.detailBySn = stats(detail);
-    report.detailBySnServerSide = stats(detailServer);
+    const detailStats = latencyStats(detail);
+    report.detailBySn = detailStats;
+    report.detailBySnServerSide = latencyStats(detailServer);
 
     const filters = [
       'planStatus=expired',
@@ -183,31 +167,32 @@ async function main(): Promise<void> {
     for (const f of filters) {
       const samples: number[] = [];
       const server: number[] = [];
-      for (let i = 0; i < Number(values.pages); i++) {
+      for (let i = 0; i < opts.pages; i++) {
         const r = await timed(`${base}/v1/terminals?${f}&limit=50`, seeded.opsKey);
         if (r.status !== 200) throw new Error(`list ${f} answered ${r.status}`);
         samples.push(r.ms);
         server.push(r.serverMs);
       }
-      pages[f] = { endToEnd: stats(samples), serverSide: stats(server) };
+      pages[f] = { endToEnd: latencyStats(samples), serverSide: latencyStats(server) };
     }
     const providerPage: number[] = [];
-    for (let i = 0; i < Number(values.pages); i++) providerPage.push((await timed(`${base}/v1/terminals?planStatus=grace&limit=50`, seeded.providerKey)).ms);
-    pages['provider scope: planStatus=grace'] = stats(providerPage);
+    for (let i = 0; i < opts.pages; i++) providerPage.push((await timed(`${base}/v1/terminals?planStatus=grace&limit=50`, seeded.providerKey)).ms);
+    pages['provider scope: planStatus=grace'] = latencyStats(providerPage);
     report.filteredFirstPage = pages;
 
     const summary: number[] = [];
     const summaryServer: number[] = [];
     const providerSummary: number[] = [];
-    for (let i = 0; i < Number(values.summaries); i++) {
+    for (let i = 0; i < opts.summaries; i++) {
       const r = await timed(`${base}/v1/fleet/summary`, seeded.opsKey);
       summary.push(r.ms);
       summaryServer.push(r.serverMs);
       providerSummary.push((await timed(`${base}/v1/fleet/summary`, seeded.providerKey)).ms);
     }
-    report.fleetSummary = stats(summary);
-    report.fleetSummaryServerSide = stats(summaryServer);
-    report.fleetSummaryProviderScope = stats(providerSummary);
+    const summaryStats = latencyStats(summary);
+    report.fleetSummary = summaryStats;
+    report.fleetSummaryServerSide = latencyStats(summaryServer);
+    report.fleetSummaryProviderScope = latencyStats(providerSummary);
 
     // Full export, streamed; sample the API's RSS while it runs.
     const rss: number[] = [rssMb(api.pid ?? 0)];
@@ -233,10 +218,11 @@ async function main(): Promise<void> {
       apiRssMb: { before: rss[0], max: Math.max(...rss), after: rss[rss.length - 1] },
     };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    if (values.markdown) {
-      const d = report.detailBySn as ReturnType<typeof stats>;
-      const s = report.fleetSummary as ReturnType<typeof stats>;
-      process.stdout.write(`| detail p50/p99 ms | ${d.p50} / ${d.p99} |\n| summary p50/p99 ms | ${s.p50} / ${s.p99} |\n`);
+    if (opts.markdown) {
+      process.stdout.write(
+        `${markdownRow(['detail p50/p99 ms', `${detailStats.p50} / ${detailStats.p99}`])}\n` +
+          `${markdownRow(['summary p50/p99 ms', `${summaryStats.p50} / ${summaryStats.p99}`])}\n`,
+      );
     }
   } finally {
     await stop();

