@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TerminalStatus } from '#db';
-import type { AuthRecord } from '#terminals';
+import { TerminalStatus, type AuthRecord } from '#terminals';
 import { AuthRecordLoader } from './auth-record-loader.js';
 
 const record = (tag: string, status: AuthRecord['status'] = TerminalStatus.Active): AuthRecord => ({ hash: Buffer.from(tag), status });

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
 import { loadConfig, type AppConfig } from '#config';
-import { TerminalStatus } from '#db';
-import { CredentialHasher, type AuthRecord, type TerminalRepository } from '#terminals';
+import { CredentialHasher, TerminalStatus, type AuthRecord, type TerminalRepository } from '#terminals';
 import { MqttAuthService } from './mqtt-auth.service.js';
 
 const PEPPER = 'unit-test-pepper-0123456789abcdefghijklmnop';
