@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BOOTSTRAP_PATH, BootstrapService, ApiModule } from '#api';
+import { API_ENTITIES, ApiModule, BOOTSTRAP_PATH, BootstrapService } from '#api';
 import { ADMIN_TOKEN_FILE } from '#contracts';
 import type { AppConfig } from '#config';
 import { cliConfig, openCliContext } from './cli-context.js';
@@ -40,7 +40,7 @@ async function viaRunningApp(config: AppConfig): Promise<string> {
 }
 
 async function direct(config: AppConfig): Promise<string> {
-  const context = await openCliContext(config, [ApiModule]);
+  const context = await openCliContext(config, { features: [ApiModule], entities: API_ENTITIES });
   try {
     return (await context.get(BootstrapService).bootstrap(values.name)).token;
   } finally {

@@ -1,9 +1,9 @@
-import { Module, type DynamicModule, type Type } from '@nestjs/common';
+import { Module, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { INestApplicationContext } from '@nestjs/common';
 import { ConfigError, ConfigModule, loadConfig, withLocalSecrets, type AppConfig } from '#config';
 import { DatabaseModule, openDatabase } from '#db';
 import { ObservabilityModule } from '#observability';
+import type { Composition } from '#runtime';
 import { TerminalsModule } from '#terminals';
 
 /** Loads config (one clear message on error) for command-line tools. */
@@ -19,10 +19,13 @@ export function cliConfig(name: string): AppConfig {
   }
 }
 
-/** A DI context with the database and terminal registry, for the terminals command. */
-export async function openCliContext(config: AppConfig, extra: (Type | DynamicModule)[] = []): Promise<INestApplicationContext> {
-  const db = await openDatabase(config, { applicationName: 'fleet-cli' });
-  @Module({ imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(db), ObservabilityModule, TerminalsModule, ...extra] })
+/** A DI context with the database and terminal registry, plus the features (and their entities) of `extra`. */
+export async function openCliContext(
+  config: AppConfig,
+  extra: Pick<Composition, 'features' | 'entities'> = { features: [] },
+): Promise<INestApplicationContext> {
+  const db = await openDatabase(config, { applicationName: 'fleet-cli', entities: extra.entities });
+  @Module({ imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(db), ObservabilityModule, TerminalsModule, ...extra.features] })
   class CliModule {}
   return NestFactory.createApplicationContext(CliModule, { logger: false });
 }

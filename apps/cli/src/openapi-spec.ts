@@ -18,7 +18,7 @@ export async function generateOpenApiJson(): Promise<string> {
     {},
     { DATABASE_URL: 'postgres://openapi@127.0.0.1:1/openapi', CREDENTIAL_PEPPER: 'openapi-generation-pepper-0123456789', LOG_LEVEL: 'silent' },
   );
-  const dataSource = createDataSource({ url: config.database.url ?? '', poolSize: 1 });
+  const dataSource = createDataSource({ url: config.database.url ?? '', poolSize: 1, entities: API.entities });
   @Module({
     imports: [
       ConfigModule.forRoot(config),

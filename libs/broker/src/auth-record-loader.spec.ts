@@ -1,6 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { TerminalStatus } from '#db';
-import type { AuthRecord } from '#terminals';
+import { TerminalStatus, type AuthRecord } from '#terminals';
 import { AuthRecordLoader } from './auth-record-loader.js';
 
 const record = (tag: string, status: AuthRecord['status'] = TerminalStatus.Active): AuthRecord => ({ hash: Buffer.from(tag), status });

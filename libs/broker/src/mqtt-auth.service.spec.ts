@@ -1,7 +1,6 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { loadConfig, type AppConfig } from '#config';
-import { TerminalStatus } from '#db';
-import { CredentialHasher, type AuthRecord, type TerminalRepository } from '#terminals';
+import { CredentialHasher, TerminalStatus, type AuthRecord, type TerminalRepository } from '#terminals';
 import { MqttAuthService } from './mqtt-auth.service.js';
 
 const PEPPER = 'unit-test-pepper-0123456789abcdefghijklmnop';

@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { isValidSn } from '#contracts';
 import { APP_CONFIG, type AppConfig } from '#config';
-import { TerminalStatus } from '#db';
-import { CredentialHasher, TerminalRepository } from '#terminals';
+import { CredentialHasher, TerminalRepository, TerminalStatus } from '#terminals';
 import { AuthRecordLoader } from './auth-record-loader.js';
 import { AuthFailure, SERVICE_USERNAME_PREFIX, type MqttIdentity } from './mqtt-identity.js';
 

@@ -1,15 +1,24 @@
 import 'reflect-metadata';
 import { DataSource } from 'typeorm';
-import { ENTITIES } from './entities/index.js';
+
+/** Entity classes a composition maps with TypeORM; libs/db stays free of any feature's entities. */
+export type EntityList = readonly (new () => object)[];
 
 /** One DataSource factory for the apps and the CLI. Schema changes only through migrations. */
-export function createDataSource(options: { url: string; poolSize: number; applicationName?: string }): DataSource {
+export function createDataSource(options: {
+  url: string;
+  poolSize: number;
+  applicationName?: string;
+  entities?: EntityList;
+}): DataSource {
   return new DataSource({
     type: 'postgres',
     url: options.url,
-    entities: ENTITIES,
+    entities: [...(options.entities ?? [])],
     synchronize: false,
     migrationsRun: false,
+    // TypeORM would otherwise CREATE EXTENSION "uuid-ossp" on connect for uuid-generated columns.
+    installExtensions: false,
     logging: false,
     applicationName: options.applicationName ?? 'pos-fleet',
     extra: {

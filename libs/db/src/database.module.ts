@@ -2,7 +2,7 @@ import { Global, Inject, Logger, Module, type DynamicModule, type OnApplicationS
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '#config';
 import { HealthService } from '#observability';
-import { createDataSource } from './data-source.js';
+import { createDataSource, type EntityList } from './data-source.js';
 import { DATABASE_INFO, DatabaseFlavor, type DatabaseInfo } from './database-mode.js';
 import { EmbeddedDatabase } from './embedded-database.js';
 import { migrate, readFlavor } from './migrator.js';
@@ -13,7 +13,7 @@ export const EMBEDDED_DATABASE = Symbol('EMBEDDED_DATABASE');
 /** Opens (and with embedded defaults, starts) the database; optionally migrates before anything else runs. */
 export async function openDatabase(
   config: AppConfig,
-  options: { applicationName: string; log?: (msg: string) => void },
+  options: { applicationName: string; entities?: EntityList; log?: (msg: string) => void },
 ): Promise<{ dataSource: DataSource; info: DatabaseInfo; embedded: EmbeddedDatabase | null }> {
   const log = options.log ?? (() => undefined);
   let embedded: EmbeddedDatabase | null = null;
@@ -23,7 +23,12 @@ export async function openDatabase(
     url = embedded.url;
     log(`embedded PGlite+TimescaleDB listening on 127.0.0.1:${embedded.port} (data in ${config.database.dataDir})`);
   }
-  const dataSource = createDataSource({ url, poolSize: config.database.poolSize, applicationName: options.applicationName });
+  const dataSource = createDataSource({
+    url,
+    poolSize: config.database.poolSize,
+    applicationName: options.applicationName,
+    entities: options.entities,
+  });
   try {
     await dataSource.initialize();
     let flavor: DatabaseFlavor | null;

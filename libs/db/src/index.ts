@@ -2,7 +2,6 @@ export * from './data-source.js';
 export * from './database-mode.js';
 export * from './database.module.js';
 export * from './embedded-database.js';
-export * from './entities/index.js';
 export * from './errors.js';
 export * from './migrator.js';
 export * from './timeseries.repository.js';

@@ -40,7 +40,11 @@ export async function createApp(options: {
 }): Promise<RunningApp> {
   const { config } = options;
   const logger = options.logger ?? createLogger({ level: config.logLevel, name: options.name });
-  const db = await openDatabase(config, { applicationName: options.name, log: (msg) => logger.info(msg) });
+  const db = await openDatabase(config, {
+    applicationName: options.name,
+    entities: options.composition.entities,
+    log: (msg) => logger.info(msg),
+  });
   let app: NestFastifyApplication;
   try {
     app = await NestFactory.create<NestFastifyApplication>(

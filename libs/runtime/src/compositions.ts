@@ -1,12 +1,15 @@
 import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
-import { ApiModule, mountApiDocs } from '#api';
+import { API_ENTITIES, ApiModule, mountApiDocs } from '#api';
 import { BrokerModule } from '#broker';
+import type { EntityList } from '#db';
 import { MaintenanceModule } from '#ingest';
 import { EnrolmentModule } from '#terminals';
 
 /** The feature modules of one process, plus what must be mounted on the app before it listens. */
 export interface Composition {
   features: readonly (Type | DynamicModule)[];
+  /** TypeORM entities the features use; the DataSource is built with exactly these. */
+  entities?: EntityList;
   setup?: (app: INestApplication) => void;
 }
 
@@ -17,11 +20,12 @@ export const GATEWAY: Composition = { features: [BrokerModule, EnrolmentModule] 
 export const WORKER: Composition = { features: [MaintenanceModule] };
 
 /** The fleet REST API with its OpenAPI docs. */
-export const API: Composition = { features: [ApiModule], setup: mountApiDocs };
+export const API: Composition = { features: [ApiModule], entities: API_ENTITIES, setup: mountApiDocs };
 
 /** `npm start`: everything in one process on embedded defaults. */
 export const SINGLE_PROCESS: Composition = {
   features: [...GATEWAY.features, ...WORKER.features, ...API.features],
+  entities: [GATEWAY, WORKER, API].flatMap((c) => c.entities ?? []),
   setup: (app) => {
     GATEWAY.setup?.(app);
     WORKER.setup?.(app);

@@ -1,6 +1,7 @@
 export * from './credential-hasher.js';
 export * from './terminal.errors.js';
 export * from './terminal.repository.js';
+export * from './terminal-status.js';
 export * from './terminal-registry.service.js';
 export * from './terminals.module.js';
 export * from './admin-token.guard.js';

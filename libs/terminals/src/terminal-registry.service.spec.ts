@@ -1,9 +1,9 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { expectPresent } from '#testing/expect-present.js';
 import type { RowError, TerminalRegistration } from '#contracts';
-import { TerminalStatus } from '#db';
 import { CredentialHasher } from './credential-hasher.js';
 import { TerminalRegistryService } from './terminal-registry.service.js';
+import { TerminalStatus } from './terminal-status.js';
 import type { NewTerminalRow, TerminalRepository } from './terminal.repository.js';
 
 const PEPPER = 'registry-unit-test-pepper-0123456789';

@@ -8,8 +8,8 @@ import {
   type TerminalCredentials,
   type TerminalRegistration,
 } from '#contracts';
-import { TerminalStatus } from '#db';
 import { CredentialHasher } from './credential-hasher.js';
+import { TerminalStatus } from './terminal-status.js';
 import { TerminalErrorCode, TerminalException } from './terminal.errors.js';
 import { TerminalRepository, type NewTerminalRow, type ProviderChangeActor } from './terminal.repository.js';
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { TerminalStatus } from '#db';
+import type { TerminalStatus } from './terminal-status.js';
 
 export interface AuthRecord {
   hash: Buffer;

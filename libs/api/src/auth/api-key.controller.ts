@@ -4,21 +4,30 @@ import { AuditService } from '../audit/audit.service.js';
 import { ApiErrorCode, ApiException } from '../common/api-error.js';
 import { FleetController } from '../common/fleet-controller.decorator.js';
 import { ApiBodyZod, ApiErrors, ApiOkZod } from '../common/openapi.js';
-import { scopePath } from '../common/scope-sql.js';
 import { validate } from '../common/zod-validation.js';
 import { ProviderService } from '../providers/provider.service.js';
 import { RequirePermission } from './api-auth.guard.js';
 import { apiKeyList, createKeyBody, issuedKeyView, keyIdParam } from './api-key.dto.js';
-import { ApiKeyRepository, type ApiKeyRow } from './api-key.repository.js';
+import type { ApiKeyEntity } from './api-key.entity.js';
+import { ApiKeyRepository } from './api-key.repository.js';
 import { ApiKeyService } from './api-key.service.js';
 import type { RequestContext } from './principal.js';
 import { Ctx } from './request-context.decorator.js';
 import { isProviderRole, Permission, type Role } from './roles.js';
 
-type KeyView = Omit<ApiKeyRow, 'createdAt' | 'lastUsedAt' | 'revokedAt'> & { createdAt: string; lastUsedAt: string | null; revokedAt: string | null };
+type KeyView = Pick<ApiKeyEntity, 'id' | 'name' | 'prefix' | 'role' | 'providerId'> & {
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+};
 
-const view = (k: ApiKeyRow): KeyView => ({
-  ...k,
+// Field by field: the entity also carries createdBy, and the hash when it was loaded.
+const view = (k: ApiKeyEntity): KeyView => ({
+  id: k.id,
+  name: k.name,
+  prefix: k.prefix,
+  role: k.role,
+  providerId: k.providerId,
   createdAt: k.createdAt.toISOString(),
   lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
   revokedAt: k.revokedAt?.toISOString() ?? null,
@@ -39,7 +48,7 @@ export class ApiKeyController {
   @ApiOkZod(apiKeyList)
   @ApiErrors(403)
   async list(@Ctx() ctx: RequestContext): Promise<{ items: KeyView[] }> {
-    return { items: (await this.repo.list(scopePath(ctx.scope))).map(view) };
+    return { items: (await this.repo.list(ctx.scope)).map(view) };
   }
 
   @Post()
@@ -74,7 +83,7 @@ export class ApiKeyController {
   @ApiErrors(400, 403, 404)
   async revoke(@Ctx() ctx: RequestContext, @Param() params: unknown): Promise<void> {
     const { id } = validate(keyIdParam, params, 'params');
-    const key = await this.repo.findById(id, scopePath(ctx.scope));
+    const key = await this.repo.findById(id, ctx.scope);
     // Ops keys (no provider) are invisible to provider keys.
     if (!key || (ctx.scope.kind === 'subtree' && key.providerId === null)) throw ApiException.notFound(`api key ${id}`);
     await this.keys.revoke(id);

@@ -1,93 +1,71 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import type { Role } from './roles.js';
+import { DataSource, In, IsNull, type Repository, type SelectQueryBuilder } from 'typeorm';
+import { scopePath } from '../common/scope-sql.js';
+import { ApiKeyEntity } from './api-key.entity.js';
+import type { Scope } from './principal.js';
+import { Role } from './roles.js';
 
-export interface ApiKeyRow {
-  id: string;
-  name: string;
-  prefix: string;
-  role: Role;
-  providerId: string | null;
-  createdAt: Date;
-  lastUsedAt: Date | null;
-  revokedAt: Date | null;
-}
-
-interface DbRow {
-  id: string;
-  name: string;
-  prefix: string;
-  role: Role;
-  provider_id: string | null;
-  created_at: Date;
-  last_used_at: Date | null;
-  revoked_at: Date | null;
-}
-
-const COLUMNS = 'k.id, k.name, k.prefix, k.role, k.provider_id, k.created_at, k.last_used_at, k.revoked_at';
-const toRow = (r: DbRow): ApiKeyRow => ({
-  id: r.id,
-  name: r.name,
-  prefix: r.prefix,
-  role: r.role,
-  providerId: r.provider_id,
-  createdAt: r.created_at,
-  lastUsedAt: r.last_used_at,
-  revokedAt: r.revoked_at,
-});
-
+/** API keys. Scoped reads go through the key's provider: its path is the scope. */
 @Injectable()
 export class ApiKeyRepository {
-  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+  private readonly keys: Repository<ApiKeyEntity>;
 
-  async findForAuth(prefix: string): Promise<(ApiKeyRow & { hash: Buffer; providerPath: string | null }) | null> {
-    const rows: (DbRow & { key_hash: Buffer; path: string | null })[] = await this.dataSource.query(
-      `SELECT ${COLUMNS}, k.key_hash, p.path FROM api_keys k LEFT JOIN providers p ON p.id = k.provider_id WHERE k.prefix = $1`,
-      [prefix],
-    );
-    const r = rows[0];
-    return r ? { ...toRow(r), hash: r.key_hash, providerPath: r.path } : null;
+  constructor(@Inject(DataSource) dataSource: DataSource) {
+    this.keys = dataSource.getRepository(ApiKeyEntity);
   }
 
-  async insert(input: { name: string; prefix: string; hash: Buffer; role: Role; providerId: string | null; createdBy: string | null }): Promise<ApiKeyRow> {
-    const rows: DbRow[] = await this.dataSource.query(
-      `INSERT INTO api_keys AS k (name, prefix, key_hash, role, provider_id, created_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
-      [input.name, input.prefix, input.hash, input.role, input.providerId, input.createdBy],
-    );
-    return toRow(rows[0]);
+  /** The key behind a token prefix, with its hash and its provider (whose path is the key's scope). */
+  findForAuth(prefix: string): Promise<ApiKeyEntity | null> {
+    return this.keys
+      .createQueryBuilder('k')
+      .addSelect('k.keyHash')
+      .leftJoinAndSelect('k.provider', 'p')
+      .where('k.prefix = :prefix', { prefix })
+      .getOne();
   }
 
-  /** Keys whose provider is inside `pathPrefix` (null = all keys). */
-  async list(pathPrefix: string | null): Promise<ApiKeyRow[]> {
-    const rows: DbRow[] = await this.dataSource.query(
-      `SELECT ${COLUMNS} FROM api_keys k LEFT JOIN providers p ON p.id = k.provider_id
-        WHERE $1::text IS NULL OR p.path LIKE $1 || '%' ORDER BY k.created_at, k.id`,
-      [pathPrefix],
-    );
-    return rows.map(toRow);
+  async insert(input: { name: string; prefix: string; hash: Buffer; role: Role; providerId: string | null; createdBy: string | null }): Promise<ApiKeyEntity> {
+    const key = this.keys.create({
+      name: input.name,
+      prefix: input.prefix,
+      keyHash: input.hash,
+      role: input.role,
+      providerId: input.providerId,
+      createdBy: input.createdBy,
+      lastUsedAt: null,
+      revokedAt: null,
+    });
+    // RETURNING fills in the generated id and created_at.
+    await this.keys.insert(key);
+    return key;
   }
 
-  async findById(id: string, pathPrefix: string | null): Promise<ApiKeyRow | null> {
-    const rows: DbRow[] = await this.dataSource.query(
-      `SELECT ${COLUMNS} FROM api_keys k LEFT JOIN providers p ON p.id = k.provider_id
-        WHERE k.id = $1 AND ($2::text IS NULL OR p.path LIKE $2 || '%')`,
-      [id, pathPrefix],
-    );
-    return rows[0] ? toRow(rows[0]) : null;
+  /** Keys whose provider is inside the scope (the fleet scope sees every key). */
+  list(scope: Scope): Promise<ApiKeyEntity[]> {
+    return this.scoped(scope).orderBy('k.createdAt', 'ASC').addOrderBy('k.id', 'ASC').getMany();
   }
 
+  findById(id: string, scope: Scope): Promise<ApiKeyEntity | null> {
+    return this.scoped(scope).andWhere('k.id = :id', { id }).getOne();
+  }
+
+  /** Idempotent: a key revoked earlier keeps its first revocation time. */
   async revoke(id: string): Promise<void> {
-    await this.dataSource.query(`UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1`, [id]);
+    await this.keys.update({ id, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
   }
 
   async touch(ids: readonly string[], at: Date): Promise<void> {
-    await this.dataSource.query(`UPDATE api_keys SET last_used_at = $2 WHERE id = ANY($1::uuid[])`, [ids, at]);
+    await this.keys.update({ id: In([...ids]) }, { lastUsedAt: at });
   }
 
-  async countActiveOpsAdmins(): Promise<number> {
-    const rows: { n: number }[] = await this.dataSource.query(
-      `SELECT count(*)::int AS n FROM api_keys WHERE role = 'ops-admin' AND revoked_at IS NULL`,
-    );
-    return rows[0].n;
+  countActiveOpsAdmins(): Promise<number> {
+    return this.keys.countBy({ role: Role.OpsAdmin, revokedAt: IsNull() });
+  }
+
+  private scoped(scope: Scope): SelectQueryBuilder<ApiKeyEntity> {
+    const qb = this.keys.createQueryBuilder('k');
+    const prefix = scopePath(scope);
+    // Ops keys (no provider) fall out of every subtree.
+    return prefix === null ? qb : qb.innerJoin('k.provider', 'p').where(`p.path LIKE :prefix || '%'`, { prefix });
   }
 }

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { CredentialHasher } from '#terminals';
 import { ApiErrorCode, ApiException } from '../common/api-error.js';
-import { ApiKeyRepository, type ApiKeyRow } from './api-key.repository.js';
+import type { ApiKeyEntity } from './api-key.entity.js';
+import { ApiKeyRepository } from './api-key.repository.js';
 import type { Principal, Scope } from './principal.js';
 import { isProviderRole, type Role } from './roles.js';
 
@@ -11,7 +12,7 @@ const CACHE_TTL_MS = 10_000;
 const TOUCH_EVERY_MS = 60_000;
 
 export interface IssuedKey {
-  key: ApiKeyRow;
+  key: ApiKeyEntity;
   /** The full secret, shown once. */
   token: string;
 }
@@ -65,10 +66,9 @@ export class ApiKeyService implements OnModuleDestroy {
     const match = /^fk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/.exec(token);
     if (!match) return null;
     const row = await this.keys.findForAuth(match[1]);
-    if (!row || row.revokedAt || !this.hasher.verify(match[2], row.hash)) return null;
+    if (!row || row.revokedAt || !this.hasher.verify(match[2], row.keyHash)) return null;
     const principal: Principal = { keyId: row.id, name: row.name, role: row.role, providerId: row.providerId };
-    const scope: Scope =
-      row.providerId && row.providerPath ? { kind: 'subtree', providerId: row.providerId, path: row.providerPath } : { kind: 'fleet' };
+    const scope: Scope = row.provider ? { kind: 'subtree', providerId: row.provider.id, path: row.provider.path } : { kind: 'fleet' };
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(token, { principal, scope, expiresAt: now + CACHE_TTL_MS });
     this.markUsed(row.id, now);

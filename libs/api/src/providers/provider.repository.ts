@@ -1,111 +1,86 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { Any, DataSource, In, IsNull, Like, Not, type FindOptionsWhere, type Repository } from 'typeorm';
+import { ApiKeyEntity } from '../auth/api-key.entity.js';
 import type { Scope } from '../auth/principal.js';
 import { scopePath } from '../common/scope-sql.js';
-
-export interface ProviderRow {
-  id: string;
-  parentId: string | null;
-  code: string;
-  name: string;
-  path: string;
-  createdAt: Date;
-  updatedAt: Date;
-}
-
-interface DbRow {
-  id: string;
-  parent_id: string | null;
-  code: string;
-  name: string;
-  path: string;
-  created_at: Date;
-  updated_at: Date;
-}
-
-const toRow = (r: DbRow): ProviderRow => ({
-  id: r.id,
-  parentId: r.parent_id,
-  code: r.code,
-  name: r.name,
-  path: r.path,
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-});
+import { ProviderEntity } from './provider.entity.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Provider tree SQL. Every read takes the caller's scope; out-of-scope rows are never returned. */
+/** Confines a find to the caller's subtree (a path prefix; paths hold no LIKE wildcards). */
+function inScope(scope: Scope): FindOptionsWhere<ProviderEntity> {
+  const prefix = scopePath(scope);
+  return prefix === null ? {} : { path: Like(`${prefix}%`) };
+}
+
+/** The provider tree. Every read takes the caller's scope; out-of-scope rows are never returned. */
 @Injectable()
 export class ProviderRepository {
-  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+  private readonly providers: Repository<ProviderEntity>;
 
-  async list(scope: Scope): Promise<ProviderRow[]> {
-    const rows: DbRow[] = await this.dataSource.query(
-      `SELECT * FROM providers WHERE $1::text IS NULL OR path LIKE $1 || '%' ORDER BY path`,
-      [scopePath(scope)],
-    );
-    return rows.map(toRow);
+  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {
+    this.providers = dataSource.getRepository(ProviderEntity);
   }
 
-  async findById(scope: Scope, id: string): Promise<ProviderRow | null> {
+  list(scope: Scope): Promise<ProviderEntity[]> {
+    return this.providers.find({ where: inScope(scope), order: { path: 'ASC' } });
+  }
+
+  async findById(scope: Scope, id: string): Promise<ProviderEntity | null> {
     if (!UUID.test(id)) return null;
-    const rows: DbRow[] = await this.dataSource.query(
-      `SELECT * FROM providers WHERE id = $1 AND ($2::text IS NULL OR path LIKE $2 || '%')`,
-      [id, scopePath(scope)],
-    );
-    return rows[0] ? toRow(rows[0]) : null;
+    return this.providers.findOneBy({ ...inScope(scope), id });
   }
 
-  async findByCodes(scope: Scope, codes: readonly string[]): Promise<Map<string, ProviderRow>> {
-    const rows: DbRow[] = await this.dataSource.query(
-      `SELECT * FROM providers WHERE code = ANY($1::text[]) AND ($2::text IS NULL OR path LIKE $2 || '%')`,
-      [codes, scopePath(scope)],
-    );
-    return new Map(rows.map((r) => [r.code, toRow(r)]));
+  async findByCodes(scope: Scope, codes: readonly string[]): Promise<Map<string, ProviderEntity>> {
+    const rows = await this.providers.findBy({ ...inScope(scope), code: Any([...codes]) });
+    return new Map(rows.map((r) => [r.code, r]));
   }
 
-  async root(): Promise<ProviderRow> {
-    const rows: DbRow[] = await this.dataSource.query(`SELECT * FROM providers WHERE parent_id IS NULL ORDER BY created_at LIMIT 1`);
-    return toRow(rows[0]);
+  root(): Promise<ProviderEntity> {
+    return this.providers.findOneOrFail({ where: { parentId: IsNull() }, order: { createdAt: 'ASC' } });
   }
 
   /** Inserts under `parent`; returns null when the code is taken. */
-  async insert(parent: ProviderRow, code: string, name: string): Promise<ProviderRow | null> {
-    const rows: DbRow[] = await this.dataSource.query(
-      `WITH new AS (SELECT gen_random_uuid() AS id)
-       INSERT INTO providers (id, parent_id, code, name, path)
-       SELECT new.id, $1, $2, $3, $4 || new.id || '/' FROM new
-       ON CONFLICT (code) DO NOTHING
-       RETURNING *`,
-      [parent.id, code, name, parent.path],
-    );
-    return rows[0] ? toRow(rows[0]) : null;
+  async insert(parent: ProviderEntity, code: string, name: string): Promise<ProviderEntity | null> {
+    const id = randomUUID();
+    const provider = this.providers.create({ id, parentId: parent.id, code, name, path: `${parent.path}${id}/` });
+    // The id and path are new, so the only conflict left is the code; RETURNING fills in the timestamps.
+    const result = await this.providers.createQueryBuilder().insert().values(provider).orIgnore().execute();
+    return (result.raw as unknown[]).length > 0 ? provider : null;
   }
 
-  async rename(id: string, name: string): Promise<ProviderRow> {
-    const [rows]: [DbRow[], number] = await this.dataSource.query(
-      `UPDATE providers SET name = $2, updated_at = now() WHERE id = $1 RETURNING *`,
-      [id, name],
-    );
-    return toRow(rows[0]);
+  async rename(id: string, name: string): Promise<ProviderEntity> {
+    await this.providers.update({ id }, { name });
+    return this.providers.findOneByOrFail({ id });
   }
 
-  /** Re-parents a provider and rewrites the paths of its whole subtree in one statement. */
-  async move(provider: ProviderRow, newParent: ProviderRow): Promise<ProviderRow> {
+  /**
+   * Re-parents a provider and rewrites the paths of its whole subtree in one transaction. Both rows
+   * are locked first; returns null when either path changed since the caller read (and checked) it.
+   */
+  async move(provider: ProviderEntity, newParent: ProviderEntity): Promise<ProviderEntity | null> {
     const newPath = `${newParent.path}${provider.id}/`;
-    await this.dataSource.transaction(async (em) => {
-      await em.query(`UPDATE providers SET parent_id = $2, updated_at = now() WHERE id = $1`, [provider.id, newParent.id]);
-      await em.query(
-        `UPDATE providers SET path = $2 || substr(path, length($1) + 1) WHERE path LIKE $1 || '%'`,
-        [provider.path, newPath],
-      );
+    return this.dataSource.transaction(async (em) => {
+      const providers = em.getRepository(ProviderEntity);
+      const locked = await providers.find({
+        where: { id: In([provider.id, newParent.id]) },
+        order: { id: 'ASC' },
+        lock: { mode: 'pessimistic_write' },
+      });
+      const current = new Map(locked.map((p) => [p.id, p.path]));
+      if (current.get(provider.id) !== provider.path || current.get(newParent.id) !== newParent.path) return null;
+      await providers.update({ id: provider.id }, { parentId: newParent.id });
+      // A prefix rewrite over the subtree: one statement, same transaction.
+      await em.query(`UPDATE providers SET path = $2 || substr(path, length($1) + 1) WHERE path LIKE $1 || '%'`, [
+        provider.path,
+        newPath,
+      ]);
+      return providers.findOneByOrFail({ id: provider.id });
     });
-    const rows: DbRow[] = await this.dataSource.query(`SELECT * FROM providers WHERE id = $1`, [provider.id]);
-    return toRow(rows[0]);
   }
 
-  /** What still hangs off a provider (blocks deletion). */
+  /** What still hangs off a provider (blocks deletion). One round trip; terminals have no entity. */
   async dependents(id: string): Promise<{ children: number; terminals: number; keys: number }> {
     const rows: { children: number; terminals: number; keys: number }[] = await this.dataSource.query(
       `SELECT (SELECT count(*)::int FROM providers WHERE parent_id = $1) AS children,
@@ -119,8 +94,8 @@ export class ProviderRepository {
   async delete(id: string): Promise<void> {
     // Revoked keys keep their history rows; detach them so the provider can go.
     await this.dataSource.transaction(async (em) => {
-      await em.query(`DELETE FROM api_keys WHERE provider_id = $1 AND revoked_at IS NOT NULL`, [id]);
-      await em.query(`DELETE FROM providers WHERE id = $1`, [id]);
+      await em.getRepository(ApiKeyEntity).delete({ providerId: id, revokedAt: Not(IsNull()) });
+      await em.getRepository(ProviderEntity).delete({ id });
     });
   }
 }

@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service.js';
 import type { RequestContext, Scope } from '../auth/principal.js';
 import { ApiErrorCode, ApiException } from '../common/api-error.js';
-import { ProviderRepository, type ProviderRow } from './provider.repository.js';
+import type { ProviderEntity } from './provider.entity.js';
+import { ProviderRepository } from './provider.repository.js';
 
 export interface ProviderView {
   id: string;
@@ -18,7 +19,7 @@ export interface ProviderTreeNode extends ProviderView {
   children: ProviderTreeNode[];
 }
 
-export function toProviderView(p: ProviderRow): ProviderView {
+export function toProviderView(p: ProviderEntity): ProviderView {
   return {
     id: p.id,
     parentId: p.parentId,
@@ -57,7 +58,7 @@ export class ProviderService {
   }
 
   /** In-scope provider or 404 (out-of-scope ids look exactly like unknown ones). */
-  async get(scope: Scope, id: string): Promise<ProviderRow> {
+  async get(scope: Scope, id: string): Promise<ProviderEntity> {
     const provider = await this.providers.findById(scope, id);
     if (!provider) throw ApiException.notFound(`provider ${id}`);
     return provider;
@@ -87,7 +88,9 @@ export class ProviderService {
       if (parent.path.startsWith(provider.path)) {
         throw new ApiException(ApiErrorCode.Conflict, 'a provider cannot move below itself or its descendants');
       }
-      updated = await this.providers.move(provider, parent);
+      const moved = await this.providers.move(provider, parent);
+      if (!moved) throw new ApiException(ApiErrorCode.Conflict, 'the provider tree changed during the move; retry');
+      updated = moved;
     }
     if (input.name !== undefined && input.name !== updated.name) updated = await this.providers.rename(id, input.name);
     const after = toProviderView(updated);

@@ -7,7 +7,8 @@ import { AuditService } from '../audit/audit.service.js';
 import type { RequestContext, Scope } from '../auth/principal.js';
 import { ApiErrorCode, ApiException } from '../common/api-error.js';
 import { decodeCursor, encodeCursor, type Cursor, type Page } from '../common/pagination.js';
-import { ProviderRepository, type ProviderRow } from '../providers/provider.repository.js';
+import type { ProviderEntity } from '../providers/provider.entity.js';
+import { ProviderRepository } from '../providers/provider.repository.js';
 import { ProviderService } from '../providers/provider.service.js';
 import { LiveSessions } from './live-sessions.js';
 import { csvHeader, csvRows } from './terminal-csv.js';
@@ -325,7 +326,7 @@ export class TerminalService {
   }
 
   async create(ctx: RequestContext, input: z.output<typeof createTerminalBody>): Promise<{ terminal: TerminalDetailView; credentials: CredentialsView }> {
-    let provider: ProviderRow;
+    let provider: ProviderEntity;
     if (input.providerId) provider = await this.providerService.get(ctx.scope, input.providerId);
     else if (ctx.scope.kind === 'subtree') provider = await this.providerService.get(ctx.scope, ctx.scope.providerId);
     else provider = await this.providers.root();
