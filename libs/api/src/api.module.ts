@@ -20,7 +20,6 @@ import { ProviderController } from './providers/provider.controller.js';
 import { ProviderRepository } from './providers/provider.repository.js';
 import { ProviderService } from './providers/provider.service.js';
 import { CsvBodyParser } from './terminals/csv-body-parser.js';
-import { LiveSessions } from './terminals/live-sessions.js';
 import { TerminalViewRepository } from './terminals/terminal-view.repository.js';
 import { TerminalController } from './terminals/terminal.controller.js';
 import { TerminalService } from './terminals/terminal.service.js';
@@ -49,7 +48,6 @@ import { TerminalService } from './terminals/terminal.service.js';
     ProviderService,
     TerminalViewRepository,
     TerminalService,
-    LiveSessions,
     CsvBodyParser,
     FleetSummaryRepository,
     FleetService,

@@ -1,15 +1,21 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { z } from 'zod';
 import { DomainException, type RowError } from '#contracts';
 import { TimeseriesRepository, type RawHeartbeatRow } from '#db';
-import { TerminalErrorCode, TerminalRegistryService, type ProviderChangeActor, type RegisterOptions } from '#terminals';
+import {
+  LIVE_SESSIONS,
+  TerminalErrorCode,
+  TerminalRegistryService,
+  type LiveSessionsPort,
+  type ProviderChangeActor,
+  type RegisterOptions,
+} from '#terminals';
 import { AuditService } from '../audit/audit.service.js';
 import type { RequestContext, Scope } from '../auth/principal.js';
 import { ApiErrorCode, notFound } from '../common/api-error.js';
 import { decodeCursor, encodeCursor, type Cursor, type Page } from '../common/pagination.js';
 import { ProviderRepository, type ProviderRow } from '../providers/provider.repository.js';
 import { ProviderService } from '../providers/provider.service.js';
-import { LiveSessions } from './live-sessions.js';
 import { csvHeader, csvRows } from './terminal-csv.js';
 import {
   IMPORT_MAX_ROWS,
@@ -184,7 +190,8 @@ export class TerminalService {
     @Inject(ProviderRepository) private readonly providers: ProviderRepository,
     @Inject(TimeseriesRepository) private readonly timeseries: TimeseriesRepository,
     @Inject(AuditService) private readonly audit: AuditService,
-    @Inject(LiveSessions) private readonly sessions: LiveSessions,
+    /** Present when the broker runs in this process: changes then reach live sessions at once. */
+    @Optional() @Inject(LIVE_SESSIONS) private readonly sessions?: LiveSessionsPort,
   ) {}
 
   // ---- reads ----
@@ -382,7 +389,7 @@ export class TerminalService {
     const result = await this.registry.rotateCredentials([sn]);
     const credentials = result.credentials[0];
     if (!credentials) throw notFound(`terminal ${sn}`);
-    this.sessions.invalidate(sn);
+    this.sessions?.invalidate(sn);
     const after = await this.terminals.findRecord(ctx.scope, sn);
     await this.audit.record(ctx, {
       action: 'terminal.rotate_credentials',
@@ -411,8 +418,8 @@ export class TerminalService {
         after: { ...toAuditView(before), status: wanted },
       });
     }
-    if (enabled) this.sessions.invalidate(sn);
-    else this.sessions.disconnect(sn);
+    if (enabled) this.sessions?.invalidate(sn);
+    else this.sessions?.disconnect(sn);
     return this.detail(ctx, sn);
   }
 
