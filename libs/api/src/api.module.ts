@@ -21,7 +21,6 @@ import { ProviderEntity } from './providers/provider.entity.js';
 import { ProviderRepository } from './providers/provider.repository.js';
 import { ProviderService } from './providers/provider.service.js';
 import { CsvBodyParser } from './terminals/csv-body-parser.js';
-import { LiveSessions } from './terminals/live-sessions.js';
 import { TerminalViewRepository } from './terminals/terminal-view.repository.js';
 import { TerminalController } from './terminals/terminal.controller.js';
 import { TerminalService } from './terminals/terminal.service.js';
@@ -50,7 +49,6 @@ export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
     ProviderService,
     TerminalViewRepository,
     TerminalService,
-    LiveSessions,
     CsvBodyParser,
     FleetSummaryRepository,
     FleetService,

@@ -1,6 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { z } from 'zod';
 import { ApiModule } from './api.module.js';
+import { toOpenApi } from './common/openapi.js';
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -17,6 +19,9 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     // Only the versioned API; operator and metrics endpoints are documented in the README.
     include: [ApiModule],
     deepScanRoutes: true,
+    // Request schemas of ZodBody/ZodQuery/ZodParams, converted like the response schemas.
+    standardSchemaConverter: (schema, { schemaType }) =>
+      schema instanceof z.ZodType ? { schema: toOpenApi(schema, schemaType) } : undefined,
   });
 }
 

@@ -1,12 +1,17 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import { IngestModule } from '#ingest';
-import { TerminalsModule } from '#terminals';
+import { LIVE_SESSIONS, TerminalsModule } from '#terminals';
 import { BrokerService } from './broker.service.js';
 import { MqttAuthService } from './mqtt-auth.service.js';
 
+/**
+ * Global for one export only: LIVE_SESSIONS, so the API module in the same process reaches the
+ * broker's sessions without importing this module (a process without the broker has none).
+ */
+@Global()
 @Module({
   imports: [TerminalsModule, IngestModule],
-  providers: [MqttAuthService, BrokerService],
-  exports: [BrokerService, MqttAuthService],
+  providers: [MqttAuthService, BrokerService, { provide: LIVE_SESSIONS, useExisting: BrokerService }],
+  exports: [LIVE_SESSIONS],
 })
 export class BrokerModule {}

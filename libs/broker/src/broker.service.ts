@@ -5,6 +5,7 @@ import { commandAckSchema, parsePayload, presenceSchema, PresenceReason, Termina
 import { APP_CONFIG, type AppConfig } from '#config';
 import { AckTimeoutError, IngestService } from '#ingest';
 import { HealthService, MetricsService } from '#observability';
+import type { LiveSessionsPort } from '#terminals';
 import { MqttAuthService } from './mqtt-auth.service.js';
 import { AuthFailure, type MqttIdentity } from './mqtt-identity.js';
 import { canSubscribe, decidePublish } from './topic-acl.js';
@@ -37,7 +38,7 @@ function remoteAddress(client: Client): string | null {
  * PUBACK as soon as authorizePublish calls back, and stops reading that client's socket meanwhile.
  */
 @Injectable()
-export class BrokerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Broker');
   private aedes: Aedes | null = null;
   private server: Server | null = null;
@@ -197,11 +198,18 @@ export class BrokerService implements OnApplicationBootstrap, BeforeApplicationS
     this.ingest.recordPresence(identity.sn, false, reason, remoteAddress(client));
   }
 
+  /** Forget a terminal's cached credentials, so its next CONNECT sees a rotation or status change. */
+  invalidate(sn: string): void {
+    this.auth.invalidate(sn);
+  }
+
   /** Closes a terminal's live connection, e.g. after it was disabled. */
-  disconnectTerminal(sn: string): boolean {
+  disconnect(sn: string): boolean {
+    this.auth.invalidate(sn);
     const client = this.sessions.get(sn);
     if (!client) return false;
     client.close();
+    this.logger.log(`closed the MQTT session of terminal ${sn}`);
     return true;
   }
 

@@ -4,3 +4,4 @@ export * from './presence.schema.js';
 export * from './command.schema.js';
 export * from './validation.js';
 export * from './provisioning.js';
+export * from './domain-exception.js';

@@ -3,8 +3,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DataSource, QueryRunner } from 'typeorm';
+import { DomainException } from '#contracts';
 import { DatabaseFlavor } from './database-mode.js';
-import { DatabaseErrorCode, DatabaseException } from './errors.js';
+import { DatabaseErrorCode } from './errors.js';
 
 /** Arbitrary constant shared by every process that migrates this schema. */
 const MIGRATION_LOCK_KEY = 7_301_946_120;
@@ -50,7 +51,7 @@ async function detectFlavor(runner: QueryRunner, wanted: 'auto' | 'require' | 'o
   );
   if (rows.length === 0) {
     if (wanted === 'require') {
-      throw new DatabaseException(DatabaseErrorCode.TimescaleRequired, 'DATABASE_TIMESCALE=require but the timescaledb extension is not available');
+      throw new DomainException(DatabaseErrorCode.TimescaleRequired, 'DATABASE_TIMESCALE=require but the timescaledb extension is not available');
     }
     return DatabaseFlavor.Plain;
   }
@@ -90,7 +91,7 @@ export async function migrate(
       if (flavor === DatabaseFlavor.Timescale) await runner.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
     }
     if (flavor === DatabaseFlavor.Plain && options.timescale === 'require') {
-      throw new DatabaseException(DatabaseErrorCode.TimescaleRequired, 'schema was created without TimescaleDB but DATABASE_TIMESCALE=require');
+      throw new DomainException(DatabaseErrorCode.TimescaleRequired, 'schema was created without TimescaleDB but DATABASE_TIMESCALE=require');
     }
     const applied: string[] = [];
     const doneByVersion = new Map(done.map((d) => [d.version, d]));
@@ -98,7 +99,7 @@ export async function migrate(
       const previous = doneByVersion.get(migration.version);
       if (previous) {
         if (previous.checksum !== migration.checksum) {
-          throw new DatabaseException(
+          throw new DomainException(
             DatabaseErrorCode.MigrationChecksumMismatch,
             `migration ${migration.name} changed after it was applied; add a new migration instead`,
           );
@@ -118,7 +119,7 @@ export async function migrate(
         await runner.commitTransaction();
       } catch (err) {
         await runner.rollbackTransaction();
-        throw new DatabaseException(
+        throw new DomainException(
           DatabaseErrorCode.MigrationFailed,
           `migration ${migration.name} failed: ${err instanceof Error ? err.message : String(err)}`,
         );

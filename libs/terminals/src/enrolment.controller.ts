@@ -1,5 +1,5 @@
 import { ApiExcludeController } from '@nestjs/swagger';
-import { BadRequestException, Body, Controller, HttpCode, Inject, Post, UseGuards } from '@nestjs/common';
+import { BadRequestException, Body, Controller, HttpCode, Inject, Post, StandardSchemaValidationPipe, UseGuards } from '@nestjs/common';
 import { z } from 'zod';
 import { INTERNAL_HTTP_PATHS, type RegisterTerminalsResponse } from '#contracts';
 import { AdminTokenGuard } from './admin-token.guard.js';
@@ -25,17 +25,18 @@ const registerBody = z.object({
 });
 const rotateBody = z.object({ sns: z.array(z.string()).min(1).max(MAX_ROWS) });
 
-function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
-  const result = schema.safeParse(body);
-  if (!result.success) {
-    throw new BadRequestException({
+/** Validates the body against the schema given to @Body(); the 400 names each field (operator tools print it). */
+const bodyPipe = new StandardSchemaValidationPipe({
+  exceptionFactory: (issues) =>
+    new BadRequestException({
       code: 'VALIDATION_FAILED',
       message: 'request body is invalid',
-      details: result.error.issues.slice(0, 20).map((i) => ({ field: i.path.join('.'), message: i.message })),
-    });
-  }
-  return result.data;
-}
+      details: issues.slice(0, 20).map((i) => ({
+        field: (i.path ?? []).map((p) => String(typeof p === 'object' ? p.key : p)).join('.'),
+        message: i.message,
+      })),
+    }),
+});
 
 /** Operator enrolment for tools (devices-sim, bench) until the role-based fleet API exists. */
 // Operator endpoints, documented in the README rather than the public API spec.
@@ -47,13 +48,13 @@ export class EnrolmentController {
 
   @Post(INTERNAL_HTTP_PATHS.registerTerminals)
   @HttpCode(200)
-  register(@Body() body: unknown): Promise<RegisterTerminalsResponse> {
-    return this.registry.register(parseBody(registerBody, body).terminals);
+  register(@Body({ schema: registerBody, pipes: [bodyPipe] }) body: z.output<typeof registerBody>): Promise<RegisterTerminalsResponse> {
+    return this.registry.register(body.terminals);
   }
 
   @Post(INTERNAL_HTTP_PATHS.rotateCredentials)
   @HttpCode(200)
-  rotate(@Body() body: unknown): Promise<RegisterTerminalsResponse> {
-    return this.registry.rotateCredentials(parseBody(rotateBody, body).sns);
+  rotate(@Body({ schema: rotateBody, pipes: [bodyPipe] }) body: z.output<typeof rotateBody>): Promise<RegisterTerminalsResponse> {
+    return this.registry.rotateCredentials(body.sns);
   }
 }

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { parse } from 'csv-parse/sync';
 import {
+  DomainException,
   isValidSn,
   TID_PATTERN,
   type RegisterTerminalsResponse,
@@ -10,7 +11,7 @@ import {
 } from '#contracts';
 import { CredentialHasher } from './credential-hasher.js';
 import { TerminalStatus } from './terminal-status.js';
-import { TerminalErrorCode, TerminalException } from './terminal.errors.js';
+import { TerminalErrorCode } from './terminal.errors.js';
 import { TerminalRepository, type NewTerminalRow, type ProviderChangeActor } from './terminal.repository.js';
 
 export const ROOT_PROVIDER_CODE = 'root';
@@ -160,7 +161,7 @@ export class TerminalRegistryService {
    */
   async moveToProvider(sn: string, fromProviderId: string, toProviderId: string, actor: ProviderChangeActor): Promise<ProviderMove> {
     const moved = await this.terminals.moveProvider(sn, fromProviderId, toProviderId, actor);
-    if (!moved) throw new TerminalException(TerminalErrorCode.NotFound, `terminal ${sn} not found`);
+    if (!moved) throw new DomainException(TerminalErrorCode.NotFound, `terminal ${sn} not found`);
     return { from: fromProviderId, to: toProviderId, movedAt: moved.movedAt };
   }
 
@@ -225,7 +226,7 @@ export class TerminalRegistryService {
   async registerCsv(text: string, options: RegisterOptions = {}): Promise<RegisterTerminalsResponse> {
     const parsed = this.parseCsv(text);
     if (options.maxRows !== undefined && parsed.registrations.length + parsed.errors.length > options.maxRows) {
-      throw new TerminalException(TerminalErrorCode.InvalidCsv, `the CSV has more than ${options.maxRows} rows`);
+      throw new DomainException(TerminalErrorCode.InvalidCsv, `the CSV has more than ${options.maxRows} rows`);
     }
     const results: RegisterTerminalsResponse = { credentials: [], errors: [...parsed.errors] };
     // register() numbers rows 1..n in input order; map them back to CSV line numbers.

@@ -1,3 +1,4 @@
+/** Codes of the terminal registry's errors: thrown as DomainException, reported per row as RowError.code. */
 export const TerminalErrorCode = {
   InvalidSn: 'TERMINAL_INVALID_SN',
   InvalidTid: 'TERMINAL_INVALID_TID',
@@ -10,13 +11,3 @@ export const TerminalErrorCode = {
   InvalidCsv: 'TERMINAL_INVALID_CSV',
 } as const;
 export type TerminalErrorCode = (typeof TerminalErrorCode)[keyof typeof TerminalErrorCode];
-
-export class TerminalException extends Error {
-  override readonly name = 'TerminalException';
-  constructor(
-    readonly code: TerminalErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}

@@ -1,7 +1,8 @@
 import { Inject, Injectable, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
-import { ApiErrorCode, ApiException } from '../common/api-error.js';
+import { DomainException } from '#contracts';
+import { ApiErrorCode } from '../common/api-error.js';
 import { ApiKeyService } from './api-key.service.js';
 import type { RequestContext } from './principal.js';
 import { can, type Permission } from './roles.js';
@@ -25,11 +26,11 @@ export class ApiAuthGuard implements CanActivate {
     const header = request.headers.authorization;
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : (request.headers['x-api-key'] as string | undefined);
     const auth = token ? await this.keys.authenticate(token) : null;
-    if (!auth) throw new ApiException(ApiErrorCode.Unauthenticated, 'missing or invalid API key');
+    if (!auth) throw new DomainException(ApiErrorCode.Unauthenticated, 'missing or invalid API key');
     request.fleet = { ...auth, requestId: String(request.id) };
     const permission = this.reflector.get<Permission | undefined>(PERMISSION_KEY, context.getHandler());
     if (permission && !can(auth.principal.role, permission)) {
-      throw new ApiException(ApiErrorCode.Forbidden, `role ${auth.principal.role} may not ${permission}`);
+      throw new DomainException(ApiErrorCode.Forbidden, `role ${auth.principal.role} may not ${permission}`);
     }
     return true;
   }

@@ -1,10 +1,12 @@
-import { Body, Delete, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { Delete, Get, HttpCode, Inject, Post } from '@nestjs/common';
 import { ApiOperation } from '@nestjs/swagger';
+import type { z } from 'zod';
+import { DomainException } from '#contracts';
 import { AuditService } from '../audit/audit.service.js';
-import { ApiErrorCode, ApiException } from '../common/api-error.js';
+import { ApiErrorCode, notFound } from '../common/api-error.js';
 import { FleetController } from '../common/fleet-controller.decorator.js';
-import { ApiBodyZod, ApiErrors, ApiOkZod } from '../common/openapi.js';
-import { validate } from '../common/zod-validation.js';
+import { ApiErrors, ApiOkZod } from '../common/openapi.js';
+import { ZodBody, ZodParams } from '../common/zod-validation.js';
 import { ProviderService } from '../providers/provider.service.js';
 import { RequirePermission } from './api-auth.guard.js';
 import { apiKeyList, createKeyBody, issuedKeyView, keyIdParam } from './api-key.dto.js';
@@ -54,15 +56,16 @@ export class ApiKeyController {
   @Post()
   @RequirePermission(Permission.KeysManage)
   @ApiOperation({ summary: 'Issue a key; the token is returned once' })
-  @ApiBodyZod(createKeyBody)
   @ApiOkZod(issuedKeyView, 201, 'Created')
   @ApiErrors(400, 403, 404)
-  async create(@Ctx() ctx: RequestContext, @Body() body: unknown): Promise<{ key: KeyView; token: string }> {
-    const input = validate(createKeyBody, body);
+  async create(
+    @Ctx() ctx: RequestContext,
+    @ZodBody(createKeyBody) input: z.output<typeof createKeyBody>,
+  ): Promise<{ key: KeyView; token: string }> {
     const role = input.role as Role;
     // Provider keys can only mint provider keys inside their own subtree.
     if (ctx.scope.kind === 'subtree' && !isProviderRole(role)) {
-      throw new ApiException(ApiErrorCode.Forbidden, 'a provider key can only issue provider-admin or provider-viewer keys');
+      throw new DomainException(ApiErrorCode.Forbidden, 'a provider key can only issue provider-admin or provider-viewer keys');
     }
     if (input.providerId) await this.providers.get(ctx.scope, input.providerId);
     const issued = await this.keys.issue({ name: input.name, role, providerId: input.providerId ?? null, createdBy: ctx.principal.keyId });
@@ -81,11 +84,10 @@ export class ApiKeyController {
   @RequirePermission(Permission.KeysManage)
   @ApiOperation({ summary: 'Revoke a key (it stops working at once)' })
   @ApiErrors(400, 403, 404)
-  async revoke(@Ctx() ctx: RequestContext, @Param() params: unknown): Promise<void> {
-    const { id } = validate(keyIdParam, params, 'params');
+  async revoke(@Ctx() ctx: RequestContext, @ZodParams(keyIdParam) { id }: z.output<typeof keyIdParam>): Promise<void> {
     const key = await this.repo.findById(id, ctx.scope);
     // Ops keys (no provider) are invisible to provider keys.
-    if (!key || (ctx.scope.kind === 'subtree' && key.providerId === null)) throw ApiException.notFound(`api key ${id}`);
+    if (!key || (ctx.scope.kind === 'subtree' && key.providerId === null)) throw notFound(`api key ${id}`);
     await this.keys.revoke(id);
     await this.audit.record(ctx, { action: 'api_key.revoke', targetType: 'api_key', targetId: id, providerId: key.providerId, before: view(key) });
   }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { DomainException } from '#contracts';
 import { CredentialHasher } from '#terminals';
-import { ApiErrorCode, ApiException } from '../common/api-error.js';
+import { ApiErrorCode } from '../common/api-error.js';
 import type { ApiKeyEntity } from './api-key.entity.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 import type { Principal, Scope } from './principal.js';
@@ -46,7 +47,7 @@ export class ApiKeyService implements OnModuleDestroy {
 
   async issue(input: { name: string; role: Role; providerId: string | null; createdBy: string | null }): Promise<IssuedKey> {
     if (isProviderRole(input.role) !== (input.providerId !== null)) {
-      throw new ApiException(ApiErrorCode.ValidationFailed, 'provider roles need a providerId; ops roles must not have one', [
+      throw new DomainException(ApiErrorCode.ValidationFailed, 'provider roles need a providerId; ops roles must not have one', [
         { field: 'body.providerId', message: isProviderRole(input.role) ? 'required for provider roles' : 'not allowed for ops roles' },
       ]);
     }

@@ -1,13 +1,13 @@
-import { Body, Controller, HttpCode, Inject, Post, UseFilters, UseGuards } from '@nestjs/common';
+import { Controller, HttpCode, Inject, Post, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { z } from 'zod';
 import { AdminTokenGuard } from '#terminals';
 import { ApiExceptionFilter } from '../common/api-exception.filter.js';
-import { validate } from '../common/zod-validation.js';
+import { ZodBody } from '../common/zod-validation.js';
 import { BootstrapService } from './bootstrap.service.js';
 
 export const BOOTSTRAP_PATH = '/internal/v1/api-keys/bootstrap';
-const body = z.object({ name: z.string().trim().min(1).max(100).default('bootstrap ops-admin') });
+const bootstrapBody = z.object({ name: z.string().trim().min(1).max(100).default('bootstrap ops-admin') });
 
 /**
  * Lets `npm run api-keys -- bootstrap` work while the single-process app holds the embedded
@@ -22,8 +22,8 @@ export class BootstrapController {
 
   @Post(BOOTSTRAP_PATH)
   @HttpCode(201)
-  async create(@Body() input: unknown): Promise<{ keyId: string; token: string }> {
-    const issued = await this.bootstrap.bootstrap(validate(body, input).name);
+  async create(@ZodBody(bootstrapBody) { name }: z.output<typeof bootstrapBody>): Promise<{ keyId: string; token: string }> {
+    const issued = await this.bootstrap.bootstrap(name);
     return { keyId: issued.key.id, token: issued.token };
   }
 }

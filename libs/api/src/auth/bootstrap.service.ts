@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ApiErrorCode, ApiException } from '../common/api-error.js';
+import { DomainException } from '#contracts';
+import { ApiErrorCode } from '../common/api-error.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 import { ApiKeyService, type IssuedKey } from './api-key.service.js';
 import { Role } from './roles.js';
@@ -15,7 +16,7 @@ export class BootstrapService {
   async bootstrap(name: string): Promise<IssuedKey> {
     const existing = await this.keys.countActiveOpsAdmins();
     if (existing > 0) {
-      throw new ApiException(ApiErrorCode.Conflict, `${existing} active ops-admin key(s) exist already; issue more through POST /v1/api-keys`);
+      throw new DomainException(ApiErrorCode.Conflict, `${existing} active ops-admin key(s) exist already; issue more through POST /v1/api-keys`);
     }
     return this.issuer.issue({ name, role: Role.OpsAdmin, providerId: null, createdBy: null });
   }

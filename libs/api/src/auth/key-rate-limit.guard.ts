@@ -2,7 +2,8 @@ import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@ne
 import type { FastifyReply } from 'fastify';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { APP_CONFIG, type AppConfig } from '#config';
-import { ApiErrorCode, ApiException } from '../common/api-error.js';
+import { DomainException } from '#contracts';
+import { ApiErrorCode } from '../common/api-error.js';
 import type { ApiRequest } from './api-auth.guard.js';
 
 const WINDOW_S = 60;
@@ -34,7 +35,7 @@ export class KeyRateLimitGuard implements CanActivate {
       if (!(err instanceof RateLimiterRes)) throw err;
       this.setHeaders(reply, err);
       reply.header('retry-after', Math.max(1, Math.ceil(err.msBeforeNext / 1000)));
-      throw new ApiException(ApiErrorCode.RateLimited, 'rate limit exceeded for this API key');
+      throw new DomainException(ApiErrorCode.RateLimited, 'rate limit exceeded for this API key');
     }
   }
 

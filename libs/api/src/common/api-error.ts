@@ -1,4 +1,7 @@
-/** Every error the API returns carries one of these codes. */
+import { DomainException, type FieldError } from '#contracts';
+import { TerminalErrorCode } from '#terminals';
+
+/** The codes clients see: the API's own errors, and every other domain error answered as one of them. */
 export const ApiErrorCode = {
   ValidationFailed: 'VALIDATION_FAILED',
   Unauthenticated: 'UNAUTHENTICATED',
@@ -10,39 +13,47 @@ export const ApiErrorCode = {
 } as const;
 export type ApiErrorCode = (typeof ApiErrorCode)[keyof typeof ApiErrorCode];
 
-const STATUS: Record<ApiErrorCode, number> = {
-  VALIDATION_FAILED: 400,
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  RATE_LIMITED: 429,
-  INTERNAL: 500,
+/**
+ * The one map from domain error codes to HTTP statuses. Codes not listed (e.g. DatabaseErrorCode)
+ * are internal errors: 500, logged, never shown.
+ */
+const HTTP_STATUS: Record<ApiErrorCode | TerminalErrorCode, number> = {
+  [ApiErrorCode.ValidationFailed]: 400,
+  [ApiErrorCode.Unauthenticated]: 401,
+  [ApiErrorCode.Forbidden]: 403,
+  [ApiErrorCode.NotFound]: 404,
+  [ApiErrorCode.Conflict]: 409,
+  [ApiErrorCode.RateLimited]: 429,
+  [ApiErrorCode.Internal]: 500,
+  [TerminalErrorCode.InvalidSn]: 400,
+  [TerminalErrorCode.InvalidTid]: 400,
+  [TerminalErrorCode.InvalidField]: 400,
+  [TerminalErrorCode.DuplicateInRequest]: 400,
+  [TerminalErrorCode.InvalidCsv]: 400,
+  [TerminalErrorCode.NotFound]: 404,
+  [TerminalErrorCode.UnknownProvider]: 404,
+  [TerminalErrorCode.AlreadyExists]: 409,
+  [TerminalErrorCode.TidInUse]: 409,
 };
 
-export interface FieldError {
-  field: string;
-  message: string;
-}
+/** A feature's code goes on the wire as the API code of its status. */
+const CODE_BY_STATUS = new Map(Object.values(ApiErrorCode).map((code) => [HTTP_STATUS[code], code]));
 
 /** The one error body: `{ "error": { code, message, details?, requestId } }`. */
 export interface ApiErrorBody {
   error: { code: ApiErrorCode; message: string; details?: FieldError[] | Record<string, unknown>[]; requestId: string };
 }
 
-export class ApiException extends Error {
-  override readonly name = 'ApiException';
-  readonly status: number;
-  constructor(
-    readonly code: ApiErrorCode,
-    message: string,
-    readonly details?: FieldError[] | Record<string, unknown>[],
-  ) {
-    super(message);
-    this.status = STATUS[code];
-  }
+/** The status and body of a domain error; internal errors keep their message out of the response. */
+export function toApiError(error: DomainException, requestId: string): { status: number; body: ApiErrorBody } {
+  const status = (HTTP_STATUS as Partial<Record<string, number>>)[error.code] ?? 500;
+  const code = CODE_BY_STATUS.get(status) ?? ApiErrorCode.Internal;
+  if (code === ApiErrorCode.Internal) return { status: 500, body: { error: { code, message: 'internal error', requestId } } };
+  const body: ApiErrorBody = { error: { code, message: error.message, requestId } };
+  if (error.details) body.error.details = error.details;
+  return { status, body };
+}
 
-  static notFound(what: string): ApiException {
-    return new ApiException(ApiErrorCode.NotFound, `${what} not found`);
-  }
+export function notFound(what: string): DomainException<ApiErrorCode> {
+  return new DomainException(ApiErrorCode.NotFound, `${what} not found`);
 }

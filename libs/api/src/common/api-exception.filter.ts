@@ -1,25 +1,30 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { TerminalErrorCode, TerminalException } from '#terminals';
-import { ApiErrorCode, ApiException, type ApiErrorBody } from './api-error.js';
+import { DomainException } from '#contracts';
+import { ApiErrorCode, toApiError } from './api-error.js';
 
-const TERMINAL_CODES: Partial<Record<TerminalErrorCode, ApiErrorCode>> = {
-  TERMINAL_NOT_FOUND: ApiErrorCode.NotFound,
-  TERMINAL_UNKNOWN_PROVIDER: ApiErrorCode.NotFound,
-  TERMINAL_ALREADY_EXISTS: ApiErrorCode.Conflict,
-  TERMINAL_TID_IN_USE: ApiErrorCode.Conflict,
-  TERMINAL_DUPLICATE_IN_REQUEST: ApiErrorCode.ValidationFailed,
-};
-
-function fromHttp(err: HttpException): ApiException {
+function fromHttp(err: HttpException): DomainException<ApiErrorCode> {
   const status = err.getStatus();
-  if (status === 429) return new ApiException(ApiErrorCode.RateLimited, 'rate limit exceeded for this API key');
-  if (status === 404) return new ApiException(ApiErrorCode.NotFound, 'route not found');
-  if (status === 401) return new ApiException(ApiErrorCode.Unauthenticated, 'missing or invalid API key');
-  if (status === 403) return new ApiException(ApiErrorCode.Forbidden, 'not allowed');
-  if (status === 413) return new ApiException(ApiErrorCode.ValidationFailed, 'request body too large');
-  if (status >= 400 && status < 500) return new ApiException(ApiErrorCode.ValidationFailed, err.message);
-  return new ApiException(ApiErrorCode.Internal, 'internal error');
+  if (status === 429) return new DomainException(ApiErrorCode.RateLimited, 'rate limit exceeded for this API key');
+  if (status === 404) return new DomainException(ApiErrorCode.NotFound, 'route not found');
+  if (status === 401) return new DomainException(ApiErrorCode.Unauthenticated, 'missing or invalid API key');
+  if (status === 403) return new DomainException(ApiErrorCode.Forbidden, 'not allowed');
+  if (status === 413) return new DomainException(ApiErrorCode.ValidationFailed, 'request body too large');
+  if (status >= 400 && status < 500) return new DomainException(ApiErrorCode.ValidationFailed, err.message);
+  return new DomainException(ApiErrorCode.Internal, 'internal error');
+}
+
+/** Domain errors as they are; framework and Fastify errors as the API code they stand for. */
+function toDomainException(exception: unknown): DomainException {
+  if (exception instanceof DomainException) return exception;
+  if (exception instanceof HttpException) return fromHttp(exception);
+  if ((exception as { code?: string } | null)?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return new DomainException(ApiErrorCode.ValidationFailed, 'unsupported content type');
+  }
+  if ((exception as { statusCode?: number } | null)?.statusCode === 400) {
+    return new DomainException(ApiErrorCode.ValidationFailed, exception instanceof Error ? exception.message : 'bad request');
+  }
+  return new DomainException(ApiErrorCode.Internal, 'internal error');
 }
 
 /** Maps every error thrown under /v1 to the one error body. */
@@ -31,22 +36,11 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    let error: ApiException;
-    if (exception instanceof ApiException) error = exception;
-    else if (exception instanceof TerminalException) {
-      error = new ApiException(TERMINAL_CODES[exception.code] ?? ApiErrorCode.ValidationFailed, exception.message);
-    } else if (exception instanceof HttpException) error = fromHttp(exception);
-    else if ((exception as { code?: string } | null)?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      error = new ApiException(ApiErrorCode.ValidationFailed, 'unsupported content type');
-    } else if ((exception as { statusCode?: number } | null)?.statusCode === 400) {
-      error = new ApiException(ApiErrorCode.ValidationFailed, exception instanceof Error ? exception.message : 'bad request');
-    } else {
-      error = new ApiException(ApiErrorCode.Internal, 'internal error');
+    const { status, body } = toApiError(toDomainException(exception), String(request.id));
+    if (status >= 500) {
       this.logger.error(`request ${request.id} failed: ${exception instanceof Error ? (exception.stack ?? exception.message) : String(exception)}`);
     }
-    const body: ApiErrorBody = { error: { code: error.code, message: error.message, requestId: String(request.id) } };
-    if (error.details) body.error.details = error.details;
     if (reply.sent) return;
-    void reply.status(error.status).header('content-type', 'application/json; charset=utf-8').send(body);
+    void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
   }
 }

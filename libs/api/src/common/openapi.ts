@@ -1,10 +1,14 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiBody, ApiQuery, ApiResponse } from '@nestjs/swagger';
+import { ApiResponse } from '@nestjs/swagger';
 import { z } from 'zod';
+import { ApiErrorCode } from './api-error.js';
 
 type JsonSchema = Record<string, unknown>;
 
-/** OpenAPI 3.0 schema from the same zod schema that validates the request or shapes the response. */
+/**
+ * OpenAPI 3.0 schema from the same zod schema that validates the request (io 'input': ZodBody,
+ * ZodQuery and ZodParams through buildOpenApiDocument) or shapes the response.
+ */
 export function toOpenApi(schema: z.ZodType, io: 'input' | 'output' = 'output'): JsonSchema {
   const json = z.toJSONSchema(schema, { target: 'openapi-3.0', io, unrepresentable: 'any' }) as JsonSchema;
   delete json.$schema;
@@ -13,7 +17,7 @@ export function toOpenApi(schema: z.ZodType, io: 'input' | 'output' = 'output'):
 
 export const errorBodySchema = z.object({
   error: z.object({
-    code: z.enum(['VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'RATE_LIMITED', 'INTERNAL']),
+    code: z.enum(Object.values(ApiErrorCode)),
     message: z.string(),
     details: z.array(z.record(z.string(), z.unknown())).optional(),
     requestId: z.string(),
@@ -29,23 +33,8 @@ const ERROR_TEXT: Record<number, string> = {
   429: 'Rate limit exceeded for this key',
 };
 
-export function ApiBodyZod(schema: z.ZodType): MethodDecorator {
-  return ApiBody({ schema: toOpenApi(schema, 'input') });
-}
-
 export function ApiOkZod(schema: z.ZodType, status = 200, description = 'OK'): MethodDecorator {
   return ApiResponse({ status, description, schema: toOpenApi(schema) });
-}
-
-/** One ApiQuery per property of a zod object schema. */
-export function ApiQueryZod(schema: z.ZodObject): MethodDecorator {
-  const json = toOpenApi(schema, 'input') as { properties?: Record<string, JsonSchema>; required?: string[] };
-  const required = new Set(json.required ?? []);
-  return applyDecorators(
-    ...Object.entries(json.properties ?? {}).map(([name, prop]) =>
-      ApiQuery({ name, required: required.has(name), schema: prop, description: typeof prop.description === 'string' ? prop.description : undefined }),
-    ),
-  );
 }
 
 export function ApiErrors(...statuses: number[]): MethodDecorator {

@@ -1,4 +1,5 @@
-import { ApiErrorCode, ApiException } from './api-error.js';
+import { DomainException } from '#contracts';
+import { ApiErrorCode } from './api-error.js';
 
 /** Opaque keyset cursor: the sort value and SN of the last row of the previous page. */
 export interface Cursor {
@@ -18,7 +19,7 @@ export function decodeCursor(raw: string): Cursor {
     if (v !== null && typeof v !== 'string' && typeof v !== 'number') throw new Error('value');
     return { v: v ?? null, k: parsed.k };
   } catch {
-    throw new ApiException(ApiErrorCode.ValidationFailed, 'invalid cursor', [{ field: 'query.cursor', message: 'not a cursor returned by this API' }]);
+    throw new DomainException(ApiErrorCode.ValidationFailed, 'invalid cursor', [{ field: 'query.cursor', message: 'not a cursor returned by this API' }]);
   }
 }
 

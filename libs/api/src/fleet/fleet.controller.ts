@@ -1,12 +1,13 @@
-import { Get, Inject, Query } from '@nestjs/common';
+import { Get, Inject } from '@nestjs/common';
 import { ApiOperation } from '@nestjs/swagger';
+import type { z } from 'zod';
 import { RequirePermission } from '../auth/api-auth.guard.js';
 import type { RequestContext } from '../auth/principal.js';
 import { Ctx } from '../auth/request-context.decorator.js';
 import { Permission } from '../auth/roles.js';
 import { FleetController as FleetApiController } from '../common/fleet-controller.decorator.js';
-import { ApiErrors, ApiOkZod, ApiQueryZod } from '../common/openapi.js';
-import { validate } from '../common/zod-validation.js';
+import { ApiErrors, ApiOkZod } from '../common/openapi.js';
+import { ZodQuery } from '../common/zod-validation.js';
 import { fleetSummaryQuery, fleetSummaryView, type FleetSummaryView } from './fleet.dto.js';
 import { FleetService } from './fleet.service.js';
 
@@ -17,11 +18,12 @@ export class FleetSummaryController {
   @Get('summary')
   @RequirePermission(Permission.TerminalsRead)
   @ApiOperation({ summary: 'Terminal counts over the caller\u2019s scope: presence, plan, firmware, model, attention flags' })
-  @ApiQueryZod(fleetSummaryQuery)
   @ApiOkZod(fleetSummaryView)
   @ApiErrors(400, 403, 404)
-  async summary(@Ctx() ctx: RequestContext, @Query() query: unknown): Promise<FleetSummaryView> {
-    const { providerId } = validate(fleetSummaryQuery, query, 'query');
+  async summary(
+    @Ctx() ctx: RequestContext,
+    @ZodQuery(fleetSummaryQuery) { providerId }: z.output<typeof fleetSummaryQuery>,
+  ): Promise<FleetSummaryView> {
     return this.fleet.summary(ctx, providerId);
   }
 }

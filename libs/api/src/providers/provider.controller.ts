@@ -1,14 +1,17 @@
-import { Body, Delete, Get, HttpCode, Inject, Param, Patch, Post } from '@nestjs/common';
+import { Delete, Get, HttpCode, Inject, Patch, Post } from '@nestjs/common';
 import { ApiOperation } from '@nestjs/swagger';
+import type { z } from 'zod';
 import { RequirePermission } from '../auth/api-auth.guard.js';
 import type { RequestContext } from '../auth/principal.js';
 import { Ctx } from '../auth/request-context.decorator.js';
 import { Permission } from '../auth/roles.js';
 import { FleetController } from '../common/fleet-controller.decorator.js';
-import { ApiBodyZod, ApiErrors, ApiOkZod } from '../common/openapi.js';
-import { validate } from '../common/zod-validation.js';
+import { ApiErrors, ApiOkZod } from '../common/openapi.js';
+import { ZodBody, ZodParams } from '../common/zod-validation.js';
 import { createProviderBody, providerIdParam, providerList, providerTree, providerView, updateProviderBody } from './provider.dto.js';
 import { ProviderService, toProviderView, type ProviderTreeNode, type ProviderView } from './provider.service.js';
+
+type ProviderIdParam = z.output<typeof providerIdParam>;
 
 @FleetController('providers', 'providers')
 export class ProviderController {
@@ -36,36 +39,38 @@ export class ProviderController {
   @RequirePermission(Permission.ProvidersRead)
   @ApiOkZod(providerView)
   @ApiErrors(404)
-  async get(@Ctx() ctx: RequestContext, @Param() params: unknown): Promise<ProviderView> {
-    const { id } = validate(providerIdParam, params, 'params');
+  async get(@Ctx() ctx: RequestContext, @ZodParams(providerIdParam) { id }: ProviderIdParam): Promise<ProviderView> {
     return toProviderView(await this.providers.get(ctx.scope, id));
   }
 
   @Post()
   @RequirePermission(Permission.ProvidersWrite)
-  @ApiBodyZod(createProviderBody)
   @ApiOkZod(providerView, 201, 'Created')
   @ApiErrors(400, 403, 404, 409)
-  create(@Ctx() ctx: RequestContext, @Body() body: unknown): Promise<ProviderView> {
-    return this.providers.create(ctx, validate(createProviderBody, body));
+  create(
+    @Ctx() ctx: RequestContext,
+    @ZodBody(createProviderBody) body: z.output<typeof createProviderBody>,
+  ): Promise<ProviderView> {
+    return this.providers.create(ctx, body);
   }
 
   @Patch(':id')
   @RequirePermission(Permission.ProvidersWrite)
-  @ApiBodyZod(updateProviderBody)
   @ApiOkZod(providerView)
   @ApiErrors(400, 403, 404, 409)
-  update(@Ctx() ctx: RequestContext, @Param() params: unknown, @Body() body: unknown): Promise<ProviderView> {
-    const { id } = validate(providerIdParam, params, 'params');
-    return this.providers.update(ctx, id, validate(updateProviderBody, body));
+  update(
+    @Ctx() ctx: RequestContext,
+    @ZodParams(providerIdParam) { id }: ProviderIdParam,
+    @ZodBody(updateProviderBody) body: z.output<typeof updateProviderBody>,
+  ): Promise<ProviderView> {
+    return this.providers.update(ctx, id, body);
   }
 
   @Delete(':id')
   @HttpCode(204)
   @RequirePermission(Permission.ProvidersWrite)
   @ApiErrors(400, 403, 404, 409)
-  async remove(@Ctx() ctx: RequestContext, @Param() params: unknown): Promise<void> {
-    const { id } = validate(providerIdParam, params, 'params');
+  async remove(@Ctx() ctx: RequestContext, @ZodParams(providerIdParam) { id }: ProviderIdParam): Promise<void> {
     await this.providers.delete(ctx, id);
   }
 }

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { DomainException } from '#contracts';
 import { AuditService } from '../audit/audit.service.js';
 import type { RequestContext, Scope } from '../auth/principal.js';
-import { ApiErrorCode, ApiException } from '../common/api-error.js';
+import { ApiErrorCode, notFound } from '../common/api-error.js';
 import type { ProviderEntity } from './provider.entity.js';
 import { ProviderRepository } from './provider.repository.js';
 
@@ -60,7 +61,7 @@ export class ProviderService {
   /** In-scope provider or 404 (out-of-scope ids look exactly like unknown ones). */
   async get(scope: Scope, id: string): Promise<ProviderEntity> {
     const provider = await this.providers.findById(scope, id);
-    if (!provider) throw ApiException.notFound(`provider ${id}`);
+    if (!provider) throw notFound(`provider ${id}`);
     return provider;
   }
 
@@ -68,7 +69,7 @@ export class ProviderService {
     const parentId = input.parentId ?? (ctx.scope.kind === 'subtree' ? ctx.scope.providerId : (await this.providers.root()).id);
     const parent = await this.get(ctx.scope, parentId);
     const created = await this.providers.insert(parent, input.code, input.name);
-    if (!created) throw new ApiException(ApiErrorCode.Conflict, `provider code "${input.code}" is taken`);
+    if (!created) throw new DomainException(ApiErrorCode.Conflict, `provider code "${input.code}" is taken`);
     const view = toProviderView(created);
     await this.audit.record(ctx, { action: 'provider.create', targetType: 'provider', targetId: created.id, providerId: created.id, after: view });
     return view;
@@ -78,18 +79,18 @@ export class ProviderService {
     const provider = await this.get(ctx.scope, id);
     // A provider-role key administers what is below its own provider, not the provider itself.
     if (ctx.scope.kind === 'subtree' && provider.id === ctx.scope.providerId) {
-      throw new ApiException(ApiErrorCode.Forbidden, 'a provider key cannot modify its own provider');
+      throw new DomainException(ApiErrorCode.Forbidden, 'a provider key cannot modify its own provider');
     }
     const before = toProviderView(provider);
     let updated = provider;
     if (input.parentId !== undefined && input.parentId !== provider.parentId) {
-      if (provider.parentId === null) throw new ApiException(ApiErrorCode.Conflict, 'the root provider cannot be moved');
+      if (provider.parentId === null) throw new DomainException(ApiErrorCode.Conflict, 'the root provider cannot be moved');
       const parent = await this.get(ctx.scope, input.parentId);
       if (parent.path.startsWith(provider.path)) {
-        throw new ApiException(ApiErrorCode.Conflict, 'a provider cannot move below itself or its descendants');
+        throw new DomainException(ApiErrorCode.Conflict, 'a provider cannot move below itself or its descendants');
       }
       const moved = await this.providers.move(provider, parent);
-      if (!moved) throw new ApiException(ApiErrorCode.Conflict, 'the provider tree changed during the move; retry');
+      if (!moved) throw new DomainException(ApiErrorCode.Conflict, 'the provider tree changed during the move; retry');
       updated = moved;
     }
     if (input.name !== undefined && input.name !== updated.name) updated = await this.providers.rename(id, input.name);
@@ -100,13 +101,13 @@ export class ProviderService {
 
   async delete(ctx: RequestContext, id: string): Promise<void> {
     const provider = await this.get(ctx.scope, id);
-    if (provider.parentId === null) throw new ApiException(ApiErrorCode.Conflict, 'the root provider cannot be deleted');
+    if (provider.parentId === null) throw new DomainException(ApiErrorCode.Conflict, 'the root provider cannot be deleted');
     if (ctx.scope.kind === 'subtree' && provider.id === ctx.scope.providerId) {
-      throw new ApiException(ApiErrorCode.Forbidden, 'a provider key cannot delete its own provider');
+      throw new DomainException(ApiErrorCode.Forbidden, 'a provider key cannot delete its own provider');
     }
     const deps = await this.providers.dependents(id);
     if (deps.children || deps.terminals || deps.keys) {
-      throw new ApiException(ApiErrorCode.Conflict, 'provider still has sub-providers, terminals or active API keys', [
+      throw new DomainException(ApiErrorCode.Conflict, 'provider still has sub-providers, terminals or active API keys', [
         { children: deps.children, terminals: deps.terminals, activeKeys: deps.keys },
       ]);
     }

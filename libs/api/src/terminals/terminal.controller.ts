@@ -1,16 +1,18 @@
 import { Readable } from 'node:stream';
-import { applyDecorators, Body, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiOperation, ApiParam, ApiProduces, ApiResponse } from '@nestjs/swagger';
+import { Get, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
+import { ApiOperation, ApiProduces, ApiResponse } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import { DomainException } from '#contracts';
 import { RequirePermission } from '../auth/api-auth.guard.js';
 import type { RequestContext } from '../auth/principal.js';
 import { Ctx } from '../auth/request-context.decorator.js';
 import { Permission } from '../auth/roles.js';
-import { ApiErrorCode, ApiException } from '../common/api-error.js';
+import { ApiErrorCode } from '../common/api-error.js';
 import { FleetController } from '../common/fleet-controller.decorator.js';
-import { ApiBodyZod, ApiErrors, ApiOkZod, ApiQueryZod, toOpenApi } from '../common/openapi.js';
+import { ApiErrors, ApiOkZod, toOpenApi } from '../common/openapi.js';
 import type { Page } from '../common/pagination.js';
-import { validate } from '../common/zod-validation.js';
+import { validate, ZodBody, ZodParams, ZodQuery } from '../common/zod-validation.js';
 import { EXPORT_COLUMNS } from './terminal-csv.js';
 import {
   createdTerminalView,
@@ -23,7 +25,6 @@ import {
   presenceEventsView,
   presenceQuery,
   providerHistoryView,
-  SN_PATTERN,
   snParam,
   telemetryQuery,
   telemetryView,
@@ -43,8 +44,7 @@ import {
   type TerminalSummaryView,
 } from './terminal.service.js';
 
-/** The `{sn}` path parameter (validated with snParam). */
-const ApiSn = () => applyDecorators(ApiParam({ name: 'sn', description: 'Terminal serial number', schema: { type: 'string', pattern: SN_PATTERN.source } }));
+type SnParam = z.output<typeof snParam>;
 
 const CSV_COLUMNS_TEXT = 'sn,model,tid,mid,provider,lat,lon (header row required; only sn and model are mandatory; provider is a provider code)';
 
@@ -55,11 +55,13 @@ export class TerminalController {
   @Get()
   @RequirePermission(Permission.TerminalsRead)
   @ApiOperation({ summary: 'Terminals in the caller\u2019s scope: filters, sort, keyset pagination' })
-  @ApiQueryZod(terminalListQuery)
   @ApiOkZod(terminalPage)
   @ApiErrors(400, 403, 404)
-  list(@Ctx() ctx: RequestContext, @Query() query: unknown): Promise<Page<TerminalSummaryView>> {
-    return this.terminals.list(ctx, validate(terminalListQuery, query, 'query'));
+  list(
+    @Ctx() ctx: RequestContext,
+    @ZodQuery(terminalListQuery) query: z.output<typeof terminalListQuery>,
+  ): Promise<Page<TerminalSummaryView>> {
+    return this.terminals.list(ctx, query);
   }
 
   @Get('export.csv')
@@ -68,12 +70,15 @@ export class TerminalController {
     summary: 'The list as CSV (same filters and sort, every page), streamed',
     description: `Columns: ${EXPORT_COLUMNS.join(', ')}. Empty field = null. Text starting with = + - @ is prefixed with an apostrophe.`,
   })
-  @ApiQueryZod(terminalFilterQuery)
   @ApiProduces('text/csv')
   @ApiResponse({ status: 200, description: 'CSV with a header row', content: { 'text/csv': { schema: { type: 'string' } } } })
   @ApiErrors(400, 403, 404)
-  async exportCsv(@Ctx() ctx: RequestContext, @Query() query: unknown, @Res() reply: FastifyReply): Promise<void> {
-    const chunks = await this.terminals.exportCsv(ctx, validate(terminalFilterQuery, query, 'query'));
+  async exportCsv(
+    @Ctx() ctx: RequestContext,
+    @ZodQuery(terminalFilterQuery) query: z.output<typeof terminalFilterQuery>,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const chunks = await this.terminals.exportCsv(ctx, query);
     await reply
       .status(200)
       .header('content-type', 'text/csv; charset=utf-8')
@@ -85,11 +90,13 @@ export class TerminalController {
   @Post()
   @RequirePermission(Permission.TerminalsWrite)
   @ApiOperation({ summary: 'Register one terminal; its MQTT secret is returned once' })
-  @ApiBodyZod(createTerminalBody)
   @ApiOkZod(createdTerminalView, 201, 'Created')
   @ApiErrors(400, 403, 404, 409)
-  create(@Ctx() ctx: RequestContext, @Body() body: unknown): Promise<{ terminal: TerminalDetailView; credentials: CredentialsView }> {
-    return this.terminals.create(ctx, validate(createTerminalBody, body));
+  create(
+    @Ctx() ctx: RequestContext,
+    @ZodBody(createTerminalBody) body: z.output<typeof createTerminalBody>,
+  ): Promise<{ terminal: TerminalDetailView; credentials: CredentialsView }> {
+    return this.terminals.create(ctx, body);
   }
 
   @Post('import')
@@ -116,103 +123,96 @@ export class TerminalController {
   @ApiErrors(400, 403)
   importCsv(@Ctx() ctx: RequestContext, @Req() request: FastifyRequest): Promise<ImportResult> {
     const body: unknown = request.body;
-    const csv = typeof body === 'string' ? body : validate(importJsonBody, body).csv;
-    if (csv.trim() === '') throw new ApiException(ApiErrorCode.ValidationFailed, 'empty CSV', [{ field: 'body', message: 'a header row and at least one row' }]);
+    const csv = typeof body === 'string' ? body : validate(importJsonBody, body, 'body').csv;
+    if (csv.trim() === '') throw new DomainException(ApiErrorCode.ValidationFailed, 'empty CSV', [{ field: 'body', message: 'a header row and at least one row' }]);
     return this.terminals.importCsv(ctx, csv);
   }
 
   @Get(':sn')
-  @ApiSn()
   @RequirePermission(Permission.TerminalsRead)
   @ApiOperation({ summary: 'Registry fields, provider, latest state and presence' })
   @ApiOkZod(terminalDetailView)
   @ApiErrors(400, 403, 404)
-  async get(@Ctx() ctx: RequestContext, @Param() params: unknown): Promise<TerminalDetailView> {
-    const { sn } = validate(snParam, params, 'params');
+  async get(@Ctx() ctx: RequestContext, @ZodParams(snParam) { sn }: SnParam): Promise<TerminalDetailView> {
     return this.terminals.detail(ctx, sn);
   }
 
   @Get(':sn/telemetry')
-  @ApiSn()
   @RequirePermission(Permission.TerminalsRead)
   @ApiOperation({ summary: 'Heartbeats in a time range: per-bucket aggregates, or raw heartbeats with raw=true' })
-  @ApiQueryZod(telemetryQuery)
   @ApiOkZod(telemetryView)
   @ApiErrors(400, 403, 404)
-  async telemetry(@Ctx() ctx: RequestContext, @Param() params: unknown, @Query() query: unknown): Promise<TelemetryView> {
-    const { sn } = validate(snParam, params, 'params');
-    return this.terminals.telemetry(ctx, sn, validate(telemetryQuery, query, 'query'));
+  async telemetry(
+    @Ctx() ctx: RequestContext,
+    @ZodParams(snParam) { sn }: SnParam,
+    @ZodQuery(telemetryQuery) query: z.output<typeof telemetryQuery>,
+  ): Promise<TelemetryView> {
+    return this.terminals.telemetry(ctx, sn, query);
   }
 
   @Get(':sn/presence')
-  @ApiSn()
   @RequirePermission(Permission.TerminalsRead)
   @ApiOperation({ summary: 'Connect/disconnect history, newest first' })
-  @ApiQueryZod(presenceQuery)
   @ApiOkZod(presenceEventsView)
   @ApiErrors(400, 403, 404)
-  async presence(@Ctx() ctx: RequestContext, @Param() params: unknown, @Query() query: unknown): Promise<PresenceEventsView> {
-    const { sn } = validate(snParam, params, 'params');
-    return this.terminals.presence(ctx, sn, validate(presenceQuery, query, 'query'));
+  async presence(
+    @Ctx() ctx: RequestContext,
+    @ZodParams(snParam) { sn }: SnParam,
+    @ZodQuery(presenceQuery) query: z.output<typeof presenceQuery>,
+  ): Promise<PresenceEventsView> {
+    return this.terminals.presence(ctx, sn, query);
   }
 
   @Get(':sn/providers')
-  @ApiSn()
   @RequirePermission(Permission.TerminalsRead)
   @ApiOperation({ summary: 'Ownership history (registration through the API and every move), newest first' })
   @ApiOkZod(providerHistoryView)
   @ApiErrors(400, 403, 404)
-  async providers(@Ctx() ctx: RequestContext, @Param() params: unknown): Promise<ProviderHistoryView> {
-    const { sn } = validate(snParam, params, 'params');
+  async providers(@Ctx() ctx: RequestContext, @ZodParams(snParam) { sn }: SnParam): Promise<ProviderHistoryView> {
     return this.terminals.providerHistory(ctx, sn);
   }
 
   @Post(':sn/credentials/rotate')
-  @ApiSn()
   @HttpCode(200)
   @RequirePermission(Permission.TerminalsWrite)
   @ApiOperation({ summary: 'New MQTT secret, returned once; the old one stops working' })
   @ApiOkZod(credentialsView)
   @ApiErrors(400, 403, 404)
-  async rotate(@Ctx() ctx: RequestContext, @Param() params: unknown): Promise<CredentialsView> {
-    const { sn } = validate(snParam, params, 'params');
+  async rotate(@Ctx() ctx: RequestContext, @ZodParams(snParam) { sn }: SnParam): Promise<CredentialsView> {
     return this.terminals.rotateCredentials(ctx, sn);
   }
 
   @Post(':sn/disable')
-  @ApiSn()
   @HttpCode(200)
   @RequirePermission(Permission.TerminalsWrite)
   @ApiOperation({ summary: 'Refuse the terminal\u2019s MQTT connections and drop its live session (idempotent)' })
   @ApiOkZod(terminalDetailView)
   @ApiErrors(400, 403, 404)
-  async disable(@Ctx() ctx: RequestContext, @Param() params: unknown): Promise<TerminalDetailView> {
-    const { sn } = validate(snParam, params, 'params');
+  async disable(@Ctx() ctx: RequestContext, @ZodParams(snParam) { sn }: SnParam): Promise<TerminalDetailView> {
     return this.terminals.setEnabled(ctx, sn, false);
   }
 
   @Post(':sn/enable')
-  @ApiSn()
   @HttpCode(200)
   @RequirePermission(Permission.TerminalsWrite)
   @ApiOperation({ summary: 'Accept the terminal\u2019s MQTT connections again (idempotent)' })
   @ApiOkZod(terminalDetailView)
   @ApiErrors(400, 403, 404)
-  async enable(@Ctx() ctx: RequestContext, @Param() params: unknown): Promise<TerminalDetailView> {
-    const { sn } = validate(snParam, params, 'params');
+  async enable(@Ctx() ctx: RequestContext, @ZodParams(snParam) { sn }: SnParam): Promise<TerminalDetailView> {
     return this.terminals.setEnabled(ctx, sn, true);
   }
 
   @Post(':sn/move')
-  @ApiSn()
   @HttpCode(200)
   @RequirePermission(Permission.TerminalsMove)
   @ApiOperation({ summary: 'Move to another provider; the terminal and the target must both be in the caller\u2019s scope' })
-  @ApiBodyZod(moveBody)
   @ApiOkZod(terminalDetailView)
   @ApiErrors(400, 403, 404)
-  async move(@Ctx() ctx: RequestContext, @Param() params: unknown, @Body() body: unknown): Promise<TerminalDetailView> {
-    const { sn } = validate(snParam, params, 'params');
-    return this.terminals.move(ctx, sn, validate(moveBody, body).providerId);
+  async move(
+    @Ctx() ctx: RequestContext,
+    @ZodParams(snParam) { sn }: SnParam,
+    @ZodBody(moveBody) { providerId }: z.output<typeof moveBody>,
+  ): Promise<TerminalDetailView> {
+    return this.terminals.move(ctx, sn, providerId);
   }
 }

@@ -21,7 +21,7 @@ const versionString = z
   .max(64)
   .regex(/[0-9]/, 'must contain a version number');
 
-export const snParam = z.object({ sn: z.string().regex(SN_PATTERN, 'not a terminal serial number') });
+export const snParam = z.object({ sn: z.string().regex(SN_PATTERN, 'not a terminal serial number').describe('Terminal serial number') });
 
 /** Filters shared by the list and the CSV export. */
 export const terminalFilterQuery = z.object({

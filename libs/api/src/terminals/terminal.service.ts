@@ -1,16 +1,22 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { z } from 'zod';
-import type { RowError } from '#contracts';
+import { DomainException, type RowError } from '#contracts';
 import { TimeseriesRepository, type RawHeartbeatRow } from '#db';
-import { TerminalErrorCode, TerminalRegistryService, type ProviderChangeActor, type RegisterOptions } from '#terminals';
+import {
+  LIVE_SESSIONS,
+  TerminalErrorCode,
+  TerminalRegistryService,
+  type LiveSessionsPort,
+  type ProviderChangeActor,
+  type RegisterOptions,
+} from '#terminals';
 import { AuditService } from '../audit/audit.service.js';
 import type { RequestContext, Scope } from '../auth/principal.js';
-import { ApiErrorCode, ApiException } from '../common/api-error.js';
+import { ApiErrorCode, notFound } from '../common/api-error.js';
 import { decodeCursor, encodeCursor, type Cursor, type Page } from '../common/pagination.js';
 import type { ProviderEntity } from '../providers/provider.entity.js';
 import { ProviderRepository } from '../providers/provider.repository.js';
 import { ProviderService } from '../providers/provider.service.js';
-import { LiveSessions } from './live-sessions.js';
 import { csvHeader, csvRows } from './terminal-csv.js';
 import {
   IMPORT_MAX_ROWS,
@@ -149,17 +155,20 @@ function toRawHeartbeatView(row: RawHeartbeatRow): RawHeartbeatView {
   return out as RawHeartbeatView;
 }
 
-const fieldError = (field: string, message: string) => new ApiException(ApiErrorCode.ValidationFailed, message, [{ field, message }]);
+const fieldError = (field: string, message: string) => new DomainException(ApiErrorCode.ValidationFailed, message, [{ field, message }]);
 
-/** Registry row error of a single-terminal request as the API error it stands for. */
-function registrationError(e: RowError): ApiException {
+/**
+ * A registry row error of a single-terminal request as the error of the request: its field, and
+ * no other terminal's SN (it may be outside the caller's scope). The status comes from the code.
+ */
+function registrationError(e: RowError): DomainException {
   switch (e.code) {
     case TerminalErrorCode.AlreadyExists:
-      return new ApiException(ApiErrorCode.Conflict, `terminal ${e.sn ?? ''} is already registered`);
+      return new DomainException(TerminalErrorCode.AlreadyExists, `terminal ${e.sn ?? ''} is already registered`);
     case TerminalErrorCode.TidInUse:
-      return new ApiException(ApiErrorCode.Conflict, 'the TID is already assigned to another terminal');
+      return new DomainException(TerminalErrorCode.TidInUse, 'the TID is already assigned to another terminal');
     case TerminalErrorCode.UnknownProvider:
-      return ApiException.notFound('provider');
+      return new DomainException(TerminalErrorCode.UnknownProvider, 'provider not found');
     case TerminalErrorCode.InvalidSn:
       return fieldError('body.sn', e.message);
     case TerminalErrorCode.InvalidTid:
@@ -182,7 +191,8 @@ export class TerminalService {
     @Inject(ProviderRepository) private readonly providers: ProviderRepository,
     @Inject(TimeseriesRepository) private readonly timeseries: TimeseriesRepository,
     @Inject(AuditService) private readonly audit: AuditService,
-    @Inject(LiveSessions) private readonly sessions: LiveSessions,
+    /** Present when the broker runs in this process: changes then reach live sessions at once. */
+    @Optional() @Inject(LIVE_SESSIONS) private readonly sessions?: LiveSessionsPort,
   ) {}
 
   // ---- reads ----
@@ -213,7 +223,7 @@ export class TerminalService {
     if (q.cursor !== undefined) {
       after = decodeCursor(q.cursor);
       if (!this.terminals.cursorFits(q.sort, after)) {
-        throw new ApiException(ApiErrorCode.ValidationFailed, 'invalid cursor', [{ field: 'query.cursor', message: 'cursor does not belong to this sort' }]);
+        throw new DomainException(ApiErrorCode.ValidationFailed, 'invalid cursor', [{ field: 'query.cursor', message: 'cursor does not belong to this sort' }]);
       }
     }
     const filter = await this.resolveFilter(ctx.scope, q);
@@ -248,14 +258,14 @@ export class TerminalService {
 
   async detail(ctx: RequestContext, sn: string): Promise<TerminalDetailView> {
     const detail = await this.terminals.findDetail(ctx.scope, sn);
-    if (!detail) throw ApiException.notFound(`terminal ${sn}`);
+    if (!detail) throw notFound(`terminal ${sn}`);
     return toDetailView(detail);
   }
 
   /** In-scope terminal or 404 (outside the scope looks exactly like unknown). */
   async getRecord(scope: Scope, sn: string): Promise<TerminalRecord> {
     const record = await this.terminals.findRecord(scope, sn);
-    if (!record) throw ApiException.notFound(`terminal ${sn}`);
+    if (!record) throw notFound(`terminal ${sn}`);
     return record;
   }
 
@@ -348,7 +358,7 @@ export class TerminalService {
     const credentials = result.credentials[0];
     if (!credentials) throw registrationError(result.errors[0] ?? { row: 1, sn: input.sn, code: TerminalErrorCode.AlreadyExists, message: '' });
     const detail = await this.terminals.findDetail(ctx.scope, input.sn);
-    if (!detail) throw ApiException.notFound(`terminal ${input.sn}`);
+    if (!detail) throw notFound(`terminal ${input.sn}`);
     await this.audit.record(ctx, { action: 'terminal.create', targetType: 'terminal', targetId: input.sn, providerId: detail.providerId, after: toAuditView(detail) });
     return { terminal: toDetailView(detail), credentials: { username: credentials.username, secret: credentials.secret } };
   }
@@ -379,8 +389,8 @@ export class TerminalService {
     const before = await this.getRecord(ctx.scope, sn);
     const result = await this.registry.rotateCredentials([sn]);
     const credentials = result.credentials[0];
-    if (!credentials) throw ApiException.notFound(`terminal ${sn}`);
-    this.sessions.invalidate(sn);
+    if (!credentials) throw notFound(`terminal ${sn}`);
+    this.sessions?.invalidate(sn);
     const after = await this.terminals.findRecord(ctx.scope, sn);
     await this.audit.record(ctx, {
       action: 'terminal.rotate_credentials',
@@ -399,7 +409,7 @@ export class TerminalService {
     const wanted = enabled ? 'active' : 'disabled';
     if (before.status !== wanted) {
       const { missing } = await this.registry.setEnabled([sn], enabled);
-      if (missing.length > 0) throw ApiException.notFound(`terminal ${sn}`);
+      if (missing.length > 0) throw notFound(`terminal ${sn}`);
       await this.audit.record(ctx, {
         action: enabled ? 'terminal.enable' : 'terminal.disable',
         targetType: 'terminal',
@@ -409,8 +419,8 @@ export class TerminalService {
         after: { ...toAuditView(before), status: wanted },
       });
     }
-    if (enabled) this.sessions.invalidate(sn);
-    else this.sessions.disconnect(sn);
+    if (enabled) this.sessions?.invalidate(sn);
+    else this.sessions?.disconnect(sn);
     return this.detail(ctx, sn);
   }
 
