@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { Module, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
+import { Module, type DynamicModule, type INestApplication, type NestApplicationOptions, type Type } from '@nestjs/common';
 import type { Composition } from './compositions.js';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -32,11 +32,21 @@ class AppRootModule {
  * migrated first when configured), metrics/health over HTTP, then the features. Every composition
  * (single process, gateway, worker, tests) goes through here.
  */
+/** Turns the composed root module into an application; tests pass one built on @nestjs/testing. */
+export type AppInstantiator = (
+  root: DynamicModule,
+  adapter: FastifyAdapter,
+  options: NestApplicationOptions,
+) => Promise<NestFastifyApplication>;
+
+const nestFactory: AppInstantiator = (root, adapter, options) => NestFactory.create<NestFastifyApplication>(root, adapter, options);
+
 export async function createApp(options: {
   name: string;
   config: AppConfig;
   composition: Composition;
   logger?: Logger;
+  instantiate?: AppInstantiator;
 }): Promise<RunningApp> {
   const { config } = options;
   const logger = options.logger ?? createLogger({ level: config.logLevel, name: options.name });
@@ -47,7 +57,7 @@ export async function createApp(options: {
   });
   let app: NestFastifyApplication;
   try {
-    app = await NestFactory.create<NestFastifyApplication>(
+    app = await (options.instantiate ?? nestFactory)(
       AppRootModule.compose(config, db, options.composition.features),
       new FastifyAdapter({
         bodyLimit: 10 * 1024 * 1024,

@@ -1,8 +1,10 @@
+import { Test, type TestingModuleBuilder } from '@nestjs/testing';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DataSource } from 'typeorm';
 import { BrokerService } from '#broker';
 import { loadConfig, type AppConfig } from '#config';
 import { createLogger } from '#observability';
-import { createApp, SINGLE_PROCESS, type RunningApp } from '#runtime';
+import { createApp, SINGLE_PROCESS, type AppInstantiator, type Composition, type RunningApp } from '#runtime';
 import { TerminalRegistryService } from '#terminals';
 import type { TestDatabase } from './test-database.js';
 
@@ -23,8 +25,28 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-/** The single-process composition on ephemeral ports against a test database. */
-export async function startTestGateway(db: TestDatabase, env: Record<string, string> = {}): Promise<TestGateway> {
+export interface TestGatewayOptions {
+  /** Defaults to the single-process composition (`npm start`). */
+  composition?: Composition;
+  /** Seams: e.g. `(b) => b.overrideProvider(Clock).useValue(fakeClock)`. */
+  override?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
+}
+
+/** Builds the app the way the Nest docs show for tests: a TestingModule, then its application. */
+function testingInstantiator(override: TestGatewayOptions['override']): AppInstantiator {
+  return async (root, adapter, options) => {
+    const builder = Test.createTestingModule({ imports: [root] });
+    const moduleRef = await (override ? override(builder) : builder).compile();
+    return moduleRef.createNestApplication<NestFastifyApplication>(adapter, options);
+  };
+}
+
+/** A composition (single process by default) on ephemeral ports against a test database. */
+export async function startTestGateway(
+  db: TestDatabase,
+  env: Record<string, string> = {},
+  options: TestGatewayOptions = {},
+): Promise<TestGateway> {
   const config = loadConfig(
     {},
     {
@@ -47,20 +69,36 @@ export async function startTestGateway(db: TestDatabase, env: Record<string, str
   const running = await createApp({
     name: 'test-gateway',
     config,
-    composition: SINGLE_PROCESS,
+    composition: options.composition ?? SINGLE_PROCESS,
     logger: createLogger({ level: config.logLevel, name: 'test' }),
+    instantiate: testingInstantiator(options.override),
   });
-  const broker = running.app.get(BrokerService);
   const dataSource = running.app.get(DataSource);
   const registry = running.app.get(TerminalRegistryService);
+  // Compositions without the broker (the API process alone) have no MQTT side.
+  const maybeBroker = (() => {
+    try {
+      return running.app.get(BrokerService, { strict: false });
+    } catch {
+      return undefined;
+    }
+  })();
+  const requireBroker = (): BrokerService => {
+    if (!maybeBroker) throw new Error('this test gateway runs a composition without the MQTT broker');
+    return maybeBroker;
+  };
   return {
     running,
     config,
-    mqttUrl: `mqtt://127.0.0.1:${broker.port}`,
+    get mqttUrl() {
+      return `mqtt://127.0.0.1:${requireBroker().port}`;
+    },
     httpUrl: `http://127.0.0.1:${running.httpPort}`,
     dataSource,
     registry,
-    broker,
+    get broker() {
+      return requireBroker();
+    },
     async register(sns, model = 'EP-T1') {
       const result = await registry.register(sns.map((sn) => ({ sn, model })));
       if (result.errors.length) throw new Error(`registration failed: ${JSON.stringify(result.errors)}`);
