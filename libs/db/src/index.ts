@@ -5,4 +5,5 @@ export * from './embedded-database.js';
 export * from './entities/index.js';
 export * from './errors.js';
 export * from './migrator.js';
+export * from './terminal-fields.js';
 export * from './timeseries.repository.js';
