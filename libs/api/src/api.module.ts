@@ -21,6 +21,7 @@ import { ProviderEntity } from './providers/provider.entity.js';
 import { ProviderRepository } from './providers/provider.repository.js';
 import { ProviderService } from './providers/provider.service.js';
 import { CsvBodyParser } from './terminals/csv-body-parser.js';
+import { TelemetryRepository } from './terminals/telemetry.repository.js';
 import { TerminalViewRepository } from './terminals/terminal-view.repository.js';
 import { TerminalController } from './terminals/terminal.controller.js';
 import { TerminalService } from './terminals/terminal.service.js';
@@ -48,6 +49,7 @@ export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
     ProviderRepository,
     ProviderService,
     TerminalViewRepository,
+    TelemetryRepository,
     TerminalService,
     CsvBodyParser,
     FleetSummaryRepository,

@@ -12,39 +12,36 @@ export interface MaintenanceReport {
   rowsDeleted: number;
 }
 
-/** One time bucket of a terminal's heartbeats (only buckets holding at least one heartbeat). */
-export interface TelemetryBucketRow {
-  bucket: Date;
-  heartbeats: number;
-  batteryAvg: number | null;
-  batteryMin: number | null;
-  rsrpAvg: number | null;
-  rsrpMin: number | null;
-  sinrAvg: number | null;
-  dataUsedMbMax: number | null;
-  /** plan_status of the bucket's last heartbeat. */
-  planStatus: string | null;
+/** Buckets on both flavours share this origin, so time_bucket and date_bin return the same boundaries. */
+const BUCKET_ORIGIN = `'2000-01-01T00:00:00Z'::timestamptz`;
+
+/** Flavour-specific SQL for time-series reads: TimescaleDB's functions, or their plain PostgreSQL equivalents. */
+export interface TimeseriesSql {
+  /** Start of the `width`-wide bucket holding `time` (width: an interval expression). */
+  bucket(width: string, time: string): string;
+  /** `value` at the latest `time` of the group (an aggregate). */
+  last(value: string, time: string): string;
 }
 
-/** Raw heartbeat columns (snake_case as stored; plan_expires_on as 'YYYY-MM-DD', uptime_s as a number). */
-export type RawHeartbeatRow = Record<string, unknown>;
-
-/** Every heartbeats column, with types that map cleanly to JSON. */
-const RAW_HEARTBEAT_COLUMNS = `time, received_at, seq, model, firmware_version, app_version, battery_pct, charging, battery_temp_c,
-  rat, rsrp, rsrq, sinr, rssi, csq, mcc_mnc, cell_id, iccid, imei, sim_type, carrier, plan_status,
-  plan_expires_on::text AS plan_expires_on, plan_auto_renew, renewal_at, renewal_result, renewal_reason, data_used_mb,
-  data_allowance_mb, lat, lon, location_accuracy_m, location_source, uptime_s::float8 AS uptime_s, extra`;
-
-/** Buckets on both flavours share this origin, so time_bucket and date_bin return the same boundaries. */
-const BUCKET_ORIGIN = '2000-01-01T00:00:00Z';
+export function timeseriesSql(flavor: DatabaseFlavor): TimeseriesSql {
+  return flavor === DatabaseFlavor.Timescale
+    ? {
+        bucket: (width, time) => `time_bucket(${width}, ${time}, ${BUCKET_ORIGIN})`,
+        last: (value, time) => `last(${value}, ${time})`,
+      }
+    : {
+        bucket: (width, time) => `date_bin(${width}, ${time}, ${BUCKET_ORIGIN})`,
+        last: (value, time) => `(array_agg(${value} ORDER BY ${time} DESC))[1]`,
+      };
+}
 
 /** Hypertables and the retention each one gets. */
 const TIME_SERIES_TABLES = ['heartbeats', 'presence_events'] as const;
 const PLAIN_RETENTION_BATCH = 50_000;
 
 /**
- * The one place for TimescaleDB-specific runtime SQL (policies, jobs) and its plain-PostgreSQL
- * equivalents. Interval strings come from validated config (`N days` / `N hours`).
+ * The one place for TimescaleDB-specific runtime SQL (policies, jobs, and timeseriesSql for reads)
+ * and its plain-PostgreSQL equivalents. Interval strings come from validated config (`N days` / `N hours`).
  */
 export class TimeseriesRepository {
   constructor(
@@ -118,63 +115,6 @@ export class TimeseriesRepository {
       }
     }
     return { jobsRun: 0, rowsDeleted };
-  }
-
-  /**
-   * A terminal's heartbeats in [from, to) aggregated per bucket, oldest first (averages rounded
-   * to 2 decimals; min/max keep the stored real values). `bucket` must come
-   * from the caller's allow-list (it is bound as a parameter, never interpolated). TimescaleDB:
-   * time_bucket / last(); plain PostgreSQL: date_bin / array_agg. Same origin, same boundaries.
-   */
-  async telemetryBuckets(sn: string, from: Date, to: Date, bucket: string): Promise<TelemetryBucketRow[]> {
-    const timescale = this.info.flavor === DatabaseFlavor.Timescale;
-    const bucketExpr = timescale ? `time_bucket($4::interval, time, $5::timestamptz)` : `date_bin($4::interval, time, $5::timestamptz)`;
-    const lastPlan = timescale ? `last(plan_status, time)` : `(array_agg(plan_status ORDER BY time DESC))[1]`;
-    const rows: {
-      bucket: Date;
-      heartbeats: number;
-      battery_avg: number | null;
-      battery_min: number | null;
-      rsrp_avg: number | null;
-      rsrp_min: number | null;
-      sinr_avg: number | null;
-      data_used_mb_max: number | null;
-      plan_status: string | null;
-    }[] = await this.dataSource.query(
-      `SELECT ${bucketExpr} AS bucket,
-              count(*)::int AS heartbeats,
-              round(avg(battery_pct)::numeric, 2)::float8 AS battery_avg, min(battery_pct) AS battery_min,
-              round(avg(rsrp)::numeric, 2)::float8 AS rsrp_avg, min(rsrp) AS rsrp_min,
-              round(avg(sinr)::numeric, 2)::float8 AS sinr_avg, max(data_used_mb) AS data_used_mb_max,
-              ${lastPlan} AS plan_status
-         FROM heartbeats
-        WHERE sn = $1 AND time >= $2 AND time < $3
-        GROUP BY 1
-        ORDER BY 1`,
-      [sn, from, to, bucket, BUCKET_ORIGIN],
-    );
-    return rows.map((r) => ({
-      bucket: r.bucket,
-      heartbeats: r.heartbeats,
-      batteryAvg: r.battery_avg,
-      batteryMin: r.battery_min,
-      rsrpAvg: r.rsrp_avg,
-      rsrpMin: r.rsrp_min,
-      sinrAvg: r.sinr_avg,
-      dataUsedMbMax: r.data_used_mb_max,
-      planStatus: r.plan_status,
-    }));
-  }
-
-  /** A terminal's raw heartbeats in [from, to), newest first, at most `limit`. */
-  async rawHeartbeats(sn: string, from: Date, to: Date, limit: number): Promise<RawHeartbeatRow[]> {
-    return this.dataSource.query(
-      `SELECT ${RAW_HEARTBEAT_COLUMNS} FROM heartbeats
-        WHERE sn = $1 AND time >= $2 AND time < $3
-        ORDER BY time DESC
-        LIMIT $4`,
-      [sn, from, to, limit],
-    );
   }
 
   /** Jobs registered on the hypertables, for tests and diagnostics. */

@@ -1,9 +1,27 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { HEARTBEAT_COLUMNS, type HeartbeatRow } from './heartbeat-row.js';
+import type { Heartbeat } from '#contracts';
+import { HEARTBEAT_FIELDS, type HeartbeatExtra } from '#db';
 
-const names = HEARTBEAT_COLUMNS.map((c) => c.name);
-const stateColumns = names.filter((n) => n !== 'sn' && n !== 'time' && n !== 'received_at');
+/** One heartbeat to store. */
+export interface HeartbeatRow {
+  time: Date;
+  sn: string;
+  receivedAt: Date;
+  heartbeat: Heartbeat;
+  extra: HeartbeatExtra;
+}
+
+/** heartbeats columns with their array element types, in parameter order: the key, then the fields. */
+const COLUMNS = [
+  ['time', 'timestamptz'],
+  ['sn', 'text'],
+  ['received_at', 'timestamptz'],
+  ...HEARTBEAT_FIELDS.map((f) => [f.column, f.type]),
+];
+const names = COLUMNS.map(([name]) => name);
+/** terminal_state has every heartbeat field column too. */
+const stateColumns = HEARTBEAT_FIELDS.map((f) => f.column);
 
 /**
  * One statement per batch: unnest the column arrays, insert what is new (the (sn, time) key drops
@@ -12,7 +30,7 @@ const stateColumns = names.filter((n) => n !== 'sn' && n !== 'time' && n !== 're
  */
 const INSERT_BATCH_SQL = `
 WITH input AS (
-  SELECT * FROM unnest(${HEARTBEAT_COLUMNS.map((c, i) => `$${i + 1}::${c.type}[]`).join(', ')})
+  SELECT * FROM unnest(${COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')})
     AS u(${names.join(', ')})
 ), inserted AS (
   INSERT INTO heartbeats (${names.join(', ')})
@@ -39,7 +57,13 @@ export class HeartbeatRepository {
 
   /** Returns how many rows were new. */
   async insertBatch(rows: readonly HeartbeatRow[]): Promise<number> {
-    const params = HEARTBEAT_COLUMNS.map((c) => rows.map((r) => c.get(r)));
+    const params: unknown[][] = [rows.map((r) => r.time), rows.map((r) => r.sn), rows.map((r) => r.receivedAt)];
+    // Plain loops: this runs for every stored heartbeat.
+    for (const { read } of HEARTBEAT_FIELDS) {
+      const values = new Array<unknown>(rows.length);
+      for (let i = 0; i < rows.length; i++) values[i] = read(rows[i].heartbeat, rows[i].extra);
+      params.push(values);
+    }
     const result: { inserted: number }[] = await this.dataSource.query(INSERT_BATCH_SQL, params);
     return result[0]?.inserted ?? 0;
   }

@@ -1,6 +1,5 @@
 export * from './batch-writer.js';
 export * from './dead-letter.repository.js';
-export * from './heartbeat-row.js';
 export * from './heartbeat.repository.js';
 export * from './ingest.errors.js';
 export * from './ingest.module.js';

@@ -12,8 +12,7 @@ import { APP_CONFIG, type AppConfig } from '#config';
 import { MetricsService } from '#observability';
 import { BatchWriter, type WriteOutcome } from './batch-writer.js';
 import { DeadLetterRepository, type DeadLetter } from './dead-letter.repository.js';
-import { HeartbeatRepository } from './heartbeat.repository.js';
-import type { HeartbeatRow } from './heartbeat-row.js';
+import { HeartbeatRepository, type HeartbeatRow } from './heartbeat.repository.js';
 import { isDataError, StorageRejectReason, type IngestRejectReason } from './ingest.errors.js';
 import { PresenceRepository, type PresenceEvent } from './presence.repository.js';
 

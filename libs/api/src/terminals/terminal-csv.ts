@@ -1,28 +1,8 @@
+import { terminalSummaryView } from './terminal.dto.js';
 import type { TerminalSummaryView } from './terminal.service.js';
 
 /** CSV export columns: exactly the list item's fields, in the list item's order. */
-export const EXPORT_COLUMNS = [
-  'sn',
-  'model',
-  'tid',
-  'mid',
-  'providerId',
-  'status',
-  'online',
-  'lastSeenAt',
-  'firmwareVersion',
-  'appVersion',
-  'batteryPct',
-  'charging',
-  'rsrp',
-  'rat',
-  'planStatus',
-  'planExpiresOn',
-  'planAutoRenew',
-  'renewalResult',
-  'dataUsedMb',
-  'dataAllowanceMb',
-] as const satisfies readonly (keyof TerminalSummaryView)[];
+export const EXPORT_COLUMNS = Object.keys(terminalSummaryView.shape) as (keyof TerminalSummaryView)[];
 
 /**
  * One CSV field (RFC 4180). null is an empty field. Text that a spreadsheet would run as a formula

@@ -1,9 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { pickFields, readFields, selectFields, TERMINAL_STATE_FIELDS, type FieldValues } from '#db';
 import type { Scope } from '../auth/principal.js';
 import type { Cursor } from '../common/pagination.js';
 import { scopePath } from '../common/scope-sql.js';
-import type { TerminalSort } from './terminal.dto.js';
+import { SUMMARY_STATE_KEYS, type SummaryStateKey, type TerminalSort } from './terminal.dto.js';
 
 /** List filters; every one is optional and they combine with AND. */
 export interface TerminalFilter {
@@ -32,7 +33,7 @@ export interface TerminalPageSpec {
   after: Cursor | null;
 }
 
-export interface TerminalSummaryRow {
+export interface TerminalSummaryRow extends Pick<TerminalStateRow, SummaryStateKey> {
   sn: string;
   model: string;
   tid: string | null;
@@ -41,18 +42,6 @@ export interface TerminalSummaryRow {
   status: 'active' | 'disabled';
   online: boolean;
   lastSeenAt: Date | null;
-  firmwareVersion: string | null;
-  appVersion: string | null;
-  batteryPct: number | null;
-  charging: boolean | null;
-  rsrp: number | null;
-  rat: string | null;
-  planStatus: string | null;
-  planExpiresOn: string | null;
-  planAutoRenew: boolean | null;
-  renewalResult: string | null;
-  dataUsedMb: number | null;
-  dataAllowanceMb: number | null;
 }
 
 /** The registry row of a terminal in scope, with its provider: what mutations check first. */
@@ -70,48 +59,8 @@ export interface TerminalRecord {
   credentialRotatedAt: Date;
 }
 
-export interface TerminalStateRow {
-  lastHeartbeatAt: Date | null;
-  lastReceivedAt: Date | null;
-  seq: number | null;
-  model: string | null;
-  firmwareVersion: string | null;
-  appVersion: string | null;
-  batteryPct: number | null;
-  charging: boolean | null;
-  batteryTempC: number | null;
-  rat: string | null;
-  rsrp: number | null;
-  rsrq: number | null;
-  sinr: number | null;
-  rssi: number | null;
-  csq: number | null;
-  mccMnc: string | null;
-  cellId: string | null;
-  iccid: string | null;
-  imei: string | null;
-  simType: string | null;
-  carrier: string | null;
-  planStatus: string | null;
-  planExpiresOn: string | null;
-  planAutoRenew: boolean | null;
-  renewalAt: Date | null;
-  renewalResult: string | null;
-  renewalReason: string | null;
-  dataUsedMb: number | null;
-  dataAllowanceMb: number | null;
-  lat: number | null;
-  lon: number | null;
-  locationAccuracyM: number | null;
-  locationSource: string | null;
-  uptimeS: number | null;
-  extra: Record<string, unknown> | null;
-  online: boolean;
-  presenceChangedAt: Date | null;
-  lastConnectedAt: Date | null;
-  lastDisconnectedAt: Date | null;
-  lastDisconnectReason: string | null;
-}
+/** A terminal_state row, keyed and typed by the one field list (TERMINAL_STATE_FIELDS). */
+export type TerminalStateRow = FieldValues<typeof TERMINAL_STATE_FIELDS>;
 
 export interface TerminalDetailRow extends Omit<TerminalRecord, 'providerPath'> {
   providerCode: string;
@@ -136,27 +85,8 @@ export interface ProviderHistoryRow {
   requestId: string | null;
 }
 
-interface DbSummary {
-  sn: string;
-  model: string;
-  tid: string | null;
-  mid: string | null;
-  provider_id: string;
-  status: 'active' | 'disabled';
-  online: boolean;
-  last_heartbeat_at: Date | null;
-  firmware_version: string | null;
-  app_version: string | null;
-  battery_pct: number | null;
-  charging: boolean | null;
-  rsrp: number | null;
-  rat: string | null;
-  plan_status: string | null;
-  plan_expires_on: string | null;
-  plan_auto_renew: boolean | null;
-  renewal_result: string | null;
-  data_used_mb: number | null;
-  data_allowance_mb: number | null;
+/** Summary rows come back in view shape, plus the keyset sort value. */
+interface DbSummary extends TerminalSummaryRow {
   sort_value: string | null;
 }
 
@@ -178,65 +108,19 @@ interface DbDetail extends DbRecord {
   provider_code: string;
   provider_name: string;
   has_state: boolean;
-  s_last_heartbeat_at: Date | null;
-  s_last_received_at: Date | null;
-  s_seq: number | null;
-  s_model: string | null;
-  s_firmware_version: string | null;
-  s_app_version: string | null;
-  s_battery_pct: number | null;
-  s_charging: boolean | null;
-  s_battery_temp_c: number | null;
-  s_rat: string | null;
-  s_rsrp: number | null;
-  s_rsrq: number | null;
-  s_sinr: number | null;
-  s_rssi: number | null;
-  s_csq: number | null;
-  s_mcc_mnc: string | null;
-  s_cell_id: string | null;
-  s_iccid: string | null;
-  s_imei: string | null;
-  s_sim_type: string | null;
-  s_carrier: string | null;
-  s_plan_status: string | null;
-  s_plan_expires_on: string | null;
-  s_plan_auto_renew: boolean | null;
-  s_renewal_at: Date | null;
-  s_renewal_result: string | null;
-  s_renewal_reason: string | null;
-  s_data_used_mb: number | null;
-  s_data_allowance_mb: number | null;
-  s_lat: number | null;
-  s_lon: number | null;
-  s_location_accuracy_m: number | null;
-  s_location_source: string | null;
-  s_uptime_s: number | null;
-  s_extra: Record<string, unknown> | null;
-  s_online: boolean | null;
-  s_presence_changed_at: Date | null;
-  s_last_connected_at: Date | null;
-  s_last_disconnected_at: Date | null;
-  s_last_disconnect_reason: string | null;
+  /** State fields, selected as "s.<key>". */
+  [state: `s.${string}`]: unknown;
 }
 
-const SUMMARY_COLUMNS = `t.sn, t.model, t.tid, t.mid, t.provider_id, t.status, COALESCE(s.online, false) AS online,
-  s.last_heartbeat_at, s.firmware_version, s.app_version, s.battery_pct, s.charging, s.rsrp, s.rat, s.plan_status,
-  to_char(s.plan_expires_on, 'YYYY-MM-DD') AS plan_expires_on, s.plan_auto_renew, s.renewal_result, s.data_used_mb, s.data_allowance_mb`;
+/** List items straight in TerminalSummaryRow shape (t = terminals, s = terminal_state). */
+const SUMMARY_COLUMNS = `t.sn, t.model, t.tid, t.mid, t.provider_id AS "providerId", t.status,
+  COALESCE(s.online, false) AS online, s.last_heartbeat_at AS "lastSeenAt",
+  ${selectFields(pickFields(TERMINAL_STATE_FIELDS, SUMMARY_STATE_KEYS), 's')}`;
 
 const RECORD_COLUMNS = `t.sn, t.model, t.tid, t.mid, t.provider_id, p.path AS provider_path, t.registered_lat, t.registered_lon,
   t.status, t.created_at, t.credential_rotated_at`;
 
-const STATE_COLUMNS = [
-  'last_heartbeat_at', 'last_received_at', 'seq', 'model', 'firmware_version', 'app_version', 'battery_pct', 'charging',
-  'battery_temp_c', 'rat', 'rsrp', 'rsrq', 'sinr', 'rssi', 'csq', 'mcc_mnc', 'cell_id', 'iccid', 'imei', 'sim_type', 'carrier',
-  'plan_status', 'plan_expires_on', 'plan_auto_renew', 'renewal_at', 'renewal_result', 'renewal_reason', 'data_used_mb',
-  'data_allowance_mb', 'lat', 'lon', 'location_accuracy_m', 'location_source', 'uptime_s', 'extra', 'online',
-  'presence_changed_at', 'last_connected_at', 'last_disconnected_at', 'last_disconnect_reason',
-] as const;
-const STATE_SELECT = STATE_COLUMNS.map((c) =>
-  c === 'plan_expires_on' ? `to_char(s.plan_expires_on, 'YYYY-MM-DD') AS s_plan_expires_on` : c === 'uptime_s' ? `s.uptime_s::float8 AS s_uptime_s` : `s.${c} AS s_${c}`,
-).join(', ');
+const STATE_COLUMNS = selectFields(TERMINAL_STATE_FIELDS, 's', 's.');
 
 /**
  * Sortable state columns. `text` renders the sort value exactly (timestamps to the microsecond in
@@ -324,29 +208,8 @@ function conditions(r: ResolvedFilter, p: Params): string[] {
 
 const whereSql = (where: readonly string[]) => (where.length ? `WHERE ${where.join('\n    AND ')}` : '');
 
-function toSummary(r: DbSummary): TerminalSummaryRow {
-  return {
-    sn: r.sn,
-    model: r.model,
-    tid: r.tid,
-    mid: r.mid,
-    providerId: r.provider_id,
-    status: r.status,
-    online: r.online,
-    lastSeenAt: r.last_heartbeat_at,
-    firmwareVersion: r.firmware_version,
-    appVersion: r.app_version,
-    batteryPct: r.battery_pct,
-    charging: r.charging,
-    rsrp: r.rsrp,
-    rat: r.rat,
-    planStatus: r.plan_status,
-    planExpiresOn: r.plan_expires_on,
-    planAutoRenew: r.plan_auto_renew,
-    renewalResult: r.renewal_result,
-    dataUsedMb: r.data_used_mb,
-    dataAllowanceMb: r.data_allowance_mb,
-  };
+function toSummary({ sort_value: _sortValue, ...summary }: DbSummary): TerminalSummaryRow {
+  return summary;
 }
 
 function toRecord(r: DbRecord): TerminalRecord {
@@ -366,49 +229,7 @@ function toRecord(r: DbRecord): TerminalRecord {
 }
 
 function toState(r: DbDetail): TerminalStateRow | null {
-  if (!r.has_state) return null;
-  return {
-    lastHeartbeatAt: r.s_last_heartbeat_at,
-    lastReceivedAt: r.s_last_received_at,
-    seq: r.s_seq,
-    model: r.s_model,
-    firmwareVersion: r.s_firmware_version,
-    appVersion: r.s_app_version,
-    batteryPct: r.s_battery_pct,
-    charging: r.s_charging,
-    batteryTempC: r.s_battery_temp_c,
-    rat: r.s_rat,
-    rsrp: r.s_rsrp,
-    rsrq: r.s_rsrq,
-    sinr: r.s_sinr,
-    rssi: r.s_rssi,
-    csq: r.s_csq,
-    mccMnc: r.s_mcc_mnc,
-    cellId: r.s_cell_id,
-    iccid: r.s_iccid,
-    imei: r.s_imei,
-    simType: r.s_sim_type,
-    carrier: r.s_carrier,
-    planStatus: r.s_plan_status,
-    planExpiresOn: r.s_plan_expires_on,
-    planAutoRenew: r.s_plan_auto_renew,
-    renewalAt: r.s_renewal_at,
-    renewalResult: r.s_renewal_result,
-    renewalReason: r.s_renewal_reason,
-    dataUsedMb: r.s_data_used_mb,
-    dataAllowanceMb: r.s_data_allowance_mb,
-    lat: r.s_lat,
-    lon: r.s_lon,
-    locationAccuracyM: r.s_location_accuracy_m,
-    locationSource: r.s_location_source,
-    uptimeS: r.s_uptime_s,
-    extra: r.s_extra,
-    online: r.s_online ?? false,
-    presenceChangedAt: r.s_presence_changed_at,
-    lastConnectedAt: r.s_last_connected_at,
-    lastDisconnectedAt: r.s_last_disconnected_at,
-    lastDisconnectReason: r.s_last_disconnect_reason,
-  };
+  return r.has_state ? readFields(TERMINAL_STATE_FIELDS, r, 's.') : null;
 }
 
 /**
@@ -583,7 +404,7 @@ export class TerminalViewRepository {
   /** Registry fields, provider, latest state and presence of a terminal in scope: one query. */
   async findDetail(scope: Scope, sn: string): Promise<TerminalDetailRow | null> {
     const rows: DbDetail[] = await this.dataSource.query(
-      `SELECT ${RECORD_COLUMNS}, p.code AS provider_code, p.name AS provider_name, s.sn IS NOT NULL AS has_state, ${STATE_SELECT}
+      `SELECT ${RECORD_COLUMNS}, p.code AS provider_code, p.name AS provider_name, s.sn IS NOT NULL AS has_state, ${STATE_COLUMNS}
          FROM terminals t JOIN providers p ON p.id = t.provider_id
          LEFT JOIN terminal_state s ON s.sn = t.sn
         WHERE t.sn = $1 AND ($2::text IS NULL OR p.path LIKE $2 || '%')`,

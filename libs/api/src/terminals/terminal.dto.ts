@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HEARTBEAT_FIELDS, TERMINAL_STATE_FIELDS, type PgType, type TerminalField, type TerminalStateKey } from '#db';
 
 export const SN_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{3,31}$/;
 export const PLAN_STATUSES = ['active', 'grace', 'suspended', 'expired'] as const;
@@ -97,6 +98,57 @@ export const moveBody = z.object({ providerId: z.uuid() });
 const isoTime = z.iso.datetime();
 const isoDate = z.iso.date();
 
+/** Latest-state fields of a list item (and CSV export columns), in this order. */
+export const SUMMARY_STATE_KEYS = [
+  'firmwareVersion',
+  'appVersion',
+  'batteryPct',
+  'charging',
+  'rsrp',
+  'rat',
+  'planStatus',
+  'planExpiresOn',
+  'planAutoRenew',
+  'renewalResult',
+  'dataUsedMb',
+  'dataAllowanceMb',
+] as const satisfies readonly TerminalStateKey[];
+export type SummaryStateKey = (typeof SUMMARY_STATE_KEYS)[number];
+
+/** How the API shows each stored type (times as ISO strings). */
+const FIELD_SCHEMAS = {
+  text: z.string(),
+  int2: z.number().int(),
+  int4: z.number().int(),
+  int8: z.number(),
+  float4: z.number(),
+  float8: z.number(),
+  bool: z.boolean(),
+  date: isoDate,
+  timestamptz: isoTime,
+  jsonb: z.record(z.string(), z.unknown()),
+} satisfies Record<PgType, z.ZodType>;
+
+type FieldSchema<F extends TerminalField> = F['notNull'] extends true
+  ? (typeof FIELD_SCHEMAS)[F['type']]
+  : z.ZodNullable<(typeof FIELD_SCHEMAS)[F['type']]>;
+
+/** Object shape of declared fields, in declaration order. */
+function fieldShape<Fs extends readonly TerminalField[]>(fields: Fs): { [F in Fs[number] as F['key']]: FieldSchema<F> } {
+  return Object.fromEntries(fields.map((f) => [f.key, f.notNull ? FIELD_SCHEMAS[f.type] : FIELD_SCHEMAS[f.type].nullable()])) as {
+    [F in Fs[number] as F['key']]: FieldSchema<F>;
+  };
+}
+
+/** A zod pick mask that keeps the keys' order. */
+const mask = <K extends string>(keys: readonly K[]) => Object.fromEntries(keys.map((k) => [k, true])) as { [P in K]: true };
+
+const stateShape = fieldShape(TERMINAL_STATE_FIELDS);
+export const terminalStateView = z.object({
+  ...stateShape,
+  extra: stateShape.extra.describe('Heartbeat fields this backend does not know, verbatim'),
+});
+
 export const terminalSummaryView = z.object({
   sn: z.string(),
   model: z.string(),
@@ -106,65 +158,11 @@ export const terminalSummaryView = z.object({
   status: z.enum(['active', 'disabled']),
   online: z.boolean(),
   lastSeenAt: isoTime.nullable().describe('Terminal time of the last heartbeat'),
-  firmwareVersion: z.string().nullable(),
-  appVersion: z.string().nullable(),
-  batteryPct: z.number().nullable(),
-  charging: z.boolean().nullable(),
-  rsrp: z.number().nullable(),
-  rat: z.string().nullable(),
-  planStatus: z.string().nullable(),
-  planExpiresOn: isoDate.nullable(),
-  planAutoRenew: z.boolean().nullable(),
-  renewalResult: z.string().nullable(),
-  dataUsedMb: z.number().nullable(),
-  dataAllowanceMb: z.number().nullable(),
+  ...terminalStateView.pick(mask(SUMMARY_STATE_KEYS)).shape,
 });
 export const terminalPage = z.object({
   items: z.array(terminalSummaryView),
   nextCursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page'),
-});
-
-export const terminalStateView = z.object({
-  lastHeartbeatAt: isoTime.nullable(),
-  lastReceivedAt: isoTime.nullable(),
-  seq: z.number().int().nullable(),
-  model: z.string().nullable(),
-  firmwareVersion: z.string().nullable(),
-  appVersion: z.string().nullable(),
-  batteryPct: z.number().nullable(),
-  charging: z.boolean().nullable(),
-  batteryTempC: z.number().nullable(),
-  rat: z.string().nullable(),
-  rsrp: z.number().nullable(),
-  rsrq: z.number().nullable(),
-  sinr: z.number().nullable(),
-  rssi: z.number().nullable(),
-  csq: z.number().int().nullable(),
-  mccMnc: z.string().nullable(),
-  cellId: z.string().nullable(),
-  iccid: z.string().nullable(),
-  imei: z.string().nullable(),
-  simType: z.string().nullable(),
-  carrier: z.string().nullable(),
-  planStatus: z.string().nullable(),
-  planExpiresOn: isoDate.nullable(),
-  planAutoRenew: z.boolean().nullable(),
-  renewalAt: isoTime.nullable(),
-  renewalResult: z.string().nullable(),
-  renewalReason: z.string().nullable(),
-  dataUsedMb: z.number().nullable(),
-  dataAllowanceMb: z.number().nullable(),
-  lat: z.number().nullable(),
-  lon: z.number().nullable(),
-  locationAccuracyM: z.number().nullable(),
-  locationSource: z.string().nullable(),
-  uptimeS: z.number().nullable(),
-  extra: z.record(z.string(), z.unknown()).nullable().describe('Heartbeat fields this backend does not know, verbatim'),
-  online: z.boolean(),
-  presenceChangedAt: isoTime.nullable(),
-  lastConnectedAt: isoTime.nullable(),
-  lastDisconnectedAt: isoTime.nullable(),
-  lastDisconnectReason: z.string().nullable(),
 });
 
 export const providerRefView = z.object({ id: z.uuid(), code: z.string(), name: z.string() });
@@ -217,7 +215,7 @@ const telemetryBucketView = z.object({
   planStatus: z.string().nullable().describe('Plan status of the last heartbeat in the bucket'),
 });
 const rawHeartbeatView = terminalStateView
-  .omit({ lastHeartbeatAt: true, lastReceivedAt: true, online: true, presenceChangedAt: true, lastConnectedAt: true, lastDisconnectedAt: true, lastDisconnectReason: true })
+  .pick(mask(HEARTBEAT_FIELDS.map((f) => f.key)))
   .extend({ time: isoTime, receivedAt: isoTime });
 export const telemetryView = z.discriminatedUnion('mode', [
   z.object({

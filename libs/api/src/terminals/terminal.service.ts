@@ -1,7 +1,6 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { z } from 'zod';
 import { DomainException, type RowError } from '#contracts';
-import { TimeseriesRepository, type RawHeartbeatRow } from '#db';
 import {
   LIVE_SESSIONS,
   TerminalErrorCode,
@@ -17,6 +16,7 @@ import { decodeCursor, encodeCursor, type Cursor, type Page } from '../common/pa
 import type { ProviderEntity } from '../providers/provider.entity.js';
 import { ProviderRepository } from '../providers/provider.repository.js';
 import { ProviderService } from '../providers/provider.service.js';
+import { TelemetryRepository } from './telemetry.repository.js';
 import { csvHeader, csvRows } from './terminal-csv.js';
 import {
   IMPORT_MAX_ROWS,
@@ -30,7 +30,6 @@ import {
   type terminalDetailView,
   type TerminalFilterQuery,
   type terminalListQuery,
-  type terminalStateView,
   type terminalSummaryView,
   type telemetryView,
   type presenceEventsView,
@@ -41,17 +40,14 @@ import {
   type TerminalDetailRow,
   type TerminalFilter,
   type TerminalRecord,
-  type TerminalStateRow,
   type TerminalSummaryRow,
 } from './terminal-view.repository.js';
 
 export type TerminalSummaryView = z.output<typeof terminalSummaryView>;
-export type TerminalStateView = z.output<typeof terminalStateView>;
 export type TerminalDetailView = z.output<typeof terminalDetailView>;
 export type TelemetryView = z.output<typeof telemetryView>;
 export type PresenceEventsView = z.output<typeof presenceEventsView>;
 export type ProviderHistoryView = z.output<typeof providerHistoryView>;
-type RawHeartbeatView = Extract<TelemetryView, { mode: 'raw' }>['items'][number];
 export interface CredentialsView {
   username: string;
   secret: string;
@@ -93,20 +89,16 @@ const BUCKET_MS: Record<TelemetryBucket, number> = {
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
-export function toSummaryView(r: TerminalSummaryRow): TerminalSummaryView {
-  return { ...r, lastSeenAt: iso(r.lastSeenAt) };
+/** A row with its Date values as ISO strings, as the API shows them (row types come from the field list). */
+type IsoTimes<T> = { [K in keyof T]: T[K] extends Date ? string : T[K] extends Date | null ? string | null : T[K] };
+function isoTimes<T extends object>(row: T): IsoTimes<T> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) out[key] = value instanceof Date ? value.toISOString() : value;
+  return out as IsoTimes<T>;
 }
 
-function toStateView(s: TerminalStateRow): TerminalStateView {
-  return {
-    ...s,
-    lastHeartbeatAt: iso(s.lastHeartbeatAt),
-    lastReceivedAt: iso(s.lastReceivedAt),
-    renewalAt: iso(s.renewalAt),
-    presenceChangedAt: iso(s.presenceChangedAt),
-    lastConnectedAt: iso(s.lastConnectedAt),
-    lastDisconnectedAt: iso(s.lastDisconnectedAt),
-  };
+export function toSummaryView(r: TerminalSummaryRow): TerminalSummaryView {
+  return { ...r, lastSeenAt: iso(r.lastSeenAt) };
 }
 
 export function toDetailView(d: TerminalDetailRow): TerminalDetailView {
@@ -120,7 +112,7 @@ export function toDetailView(d: TerminalDetailRow): TerminalDetailView {
     status: d.status,
     createdAt: d.createdAt.toISOString(),
     credentialRotatedAt: d.credentialRotatedAt.toISOString(),
-    state: d.state ? toStateView(d.state) : null,
+    state: d.state ? isoTimes(d.state) : null,
     presence: {
       online: d.state?.online ?? false,
       lastConnectedAt: iso(d.state?.lastConnectedAt ?? null),
@@ -142,17 +134,6 @@ function toAuditView(r: Omit<TerminalRecord, 'providerPath'>): TerminalAuditView
     status: r.status,
     credentialRotatedAt: r.credentialRotatedAt.toISOString(),
   };
-}
-
-const camel = (s: string) => s.replace(/_([a-z])/g, (_m: string, c: string) => c.toUpperCase());
-const asDate = (v: unknown): string | null => (v instanceof Date ? v.toISOString() : v === null || v === undefined ? null : String(v));
-const TIMESTAMP_COLUMNS = new Set(['time', 'received_at', 'renewal_at']);
-
-/** A stored heartbeat as JSON: camelCase keys, ISO times. */
-function toRawHeartbeatView(row: RawHeartbeatRow): RawHeartbeatView {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(row)) out[camel(key)] = TIMESTAMP_COLUMNS.has(key) ? asDate(value) : value;
-  return out as RawHeartbeatView;
 }
 
 const fieldError = (field: string, message: string) => new DomainException(ApiErrorCode.ValidationFailed, message, [{ field, message }]);
@@ -189,7 +170,7 @@ export class TerminalService {
     @Inject(TerminalRegistryService) private readonly registry: TerminalRegistryService,
     @Inject(ProviderService) private readonly providerService: ProviderService,
     @Inject(ProviderRepository) private readonly providers: ProviderRepository,
-    @Inject(TimeseriesRepository) private readonly timeseries: TimeseriesRepository,
+    @Inject(TelemetryRepository) private readonly heartbeats: TelemetryRepository,
     @Inject(AuditService) private readonly audit: AuditService,
     /** Present when the broker runs in this process: changes then reach live sessions at once. */
     @Optional() @Inject(LIVE_SESSIONS) private readonly sessions?: LiveSessionsPort,
@@ -277,13 +258,13 @@ export class TerminalService {
     if (span > TELEMETRY_MAX_SPAN_DAYS * DAY_MS) throw fieldError('query.from', `the range may span at most ${TELEMETRY_MAX_SPAN_DAYS} days`);
     await this.getRecord(ctx.scope, sn);
     if (q.raw) {
-      const rows = await this.timeseries.rawHeartbeats(sn, from, to, q.limit + 1);
+      const rows = await this.heartbeats.raw(sn, from, to, q.limit + 1);
       return {
         mode: 'raw',
         sn,
         from: from.toISOString(),
         to: to.toISOString(),
-        items: rows.slice(0, q.limit).map(toRawHeartbeatView),
+        items: rows.slice(0, q.limit).map(isoTimes),
         truncated: rows.length > q.limit,
       };
     }
@@ -291,7 +272,7 @@ export class TerminalService {
     if (span / BUCKET_MS[bucket] > TELEMETRY_MAX_BUCKETS) {
       throw fieldError('query.bucket', `at most ${TELEMETRY_MAX_BUCKETS} buckets: choose a wider bucket or a shorter range`);
     }
-    const rows = await this.timeseries.telemetryBuckets(sn, from, to, bucket);
+    const rows = await this.heartbeats.buckets(sn, from, to, bucket);
     return {
       mode: 'buckets',
       sn,
