@@ -58,7 +58,16 @@ export default {
     },
   ],
   coverageProvider: 'v8',
-  collectCoverageFrom: ['apps/*/src/**/*.ts', 'libs/*/src/**/*.ts', 'devices-sim/src/**/*.ts', '!**/*.spec.ts', '!**/*.int-spec.ts', '!**/*.e2e-spec.ts', '!libs/testing/**', '!apps/bench/**'],
+  collectCoverageFrom: [
+    'apps/*/src/**/*.ts',
+    'libs/*/src/**/*.ts',
+    'devices-sim/src/**/*.ts',
+    '!**/*.spec.ts',
+    '!**/*.int-spec.ts',
+    '!**/*.e2e-spec.ts',
+    '!libs/testing/**',
+    '!apps/bench/**',
+  ],
   coverageReporters: ['text-summary', 'html', 'lcov'],
   coverageDirectory: 'coverage',
 };

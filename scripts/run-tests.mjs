@@ -14,7 +14,11 @@ function find(dir, suffix, out = []) {
   return out;
 }
 const roots = ['dist/apps', 'dist/libs', 'dist/devices-sim'].filter((d) => {
-  try { return statSync(d).isDirectory(); } catch { return false; }
+  try {
+    return statSync(d).isDirectory();
+  } catch {
+    return false;
+  }
 });
 const unit = roots.flatMap((r) => find(r, '.spec.js'));
 const integration = roots.flatMap((r) => [...find(r, '.int-spec.js'), ...find(r, '.e2e-spec.js')]);

@@ -31,9 +31,32 @@ describe('parseCliOptions', () => {
 
   it('parses every option', () => {
     const o = run(
-      ['--terminals', '5000', '--url', 'mqtts://broker:8883', '--http', 'https://gw:8443/', '--admin-token', ' tok ',
-        '--interval', '0.5', '--ramp', '50', '--credentials', '/tmp/c.json', '--sn-prefix', 'LOAD', '--seed', 'abc',
-        '--duration', '30', '--qos', '0', '--location', '--quiet'],
+      [
+        '--terminals',
+        '5000',
+        '--url',
+        'mqtts://broker:8883',
+        '--http',
+        'https://gw:8443/',
+        '--admin-token',
+        ' tok ',
+        '--interval',
+        '0.5',
+        '--ramp',
+        '50',
+        '--credentials',
+        '/tmp/c.json',
+        '--sn-prefix',
+        'LOAD',
+        '--seed',
+        'abc',
+        '--duration',
+        '30',
+        '--qos',
+        '0',
+        '--location',
+        '--quiet',
+      ],
       { DATA_DIR: '/var/lib/fleet' },
     );
     expect(o.terminals).toBe(5000);

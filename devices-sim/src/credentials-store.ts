@@ -49,7 +49,7 @@ export class CredentialsStore {
     try {
       raw = JSON.parse(text);
     } catch (err) {
-      throw new Error(`${path}: not valid JSON (${err instanceof Error ? err.message : String(err)})`);
+      throw new Error(`${path}: not valid JSON (${err instanceof Error ? err.message : String(err)})`, { cause: err });
     }
     const parsed = Array.isArray(raw) ? bareSchema.safeParse(raw) : fileSchema.safeParse(raw);
     if (!parsed.success) {

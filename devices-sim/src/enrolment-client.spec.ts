@@ -30,7 +30,7 @@ function fakeGateway(
 ): { fetchFn: FetchFn; calls: Call[] } {
   const calls: Call[] = [];
   const fetchFn: FetchFn = async (url, init) => {
-    const body = JSON.parse(String(init.body)) as RegisterTerminalsRequest & RotateCredentialsRequest;
+    const body = JSON.parse(init.body as string) as RegisterTerminalsRequest & RotateCredentialsRequest;
     const auth = new Headers(init.headers).get('authorization');
     calls.push({ url, auth, body });
     if (auth !== 'Bearer good-token') return new Response('{"error":"unauthorized"}', { status: 401 });
@@ -41,7 +41,8 @@ function fakeGateway(
       body.terminals.forEach((t: TerminalRegistration, i: number) => {
         if (existing.has(t.sn)) res.errors.push({ row: i + 1, sn: t.sn, code: 'TERMINAL_ALREADY_EXISTS', message: `terminal ${t.sn} is already registered` });
         else if (broken.has(t.sn)) res.errors.push({ row: i + 1, sn: null, code: 'TERMINAL_INVALID_TID', message: 'bad TID' });
-        else if (t.tid && takenTids.has(t.tid)) res.errors.push({ row: i + 1, sn: t.sn, code: 'TERMINAL_TID_IN_USE', message: `TID ${t.tid} belongs to terminal X` });
+        else if (t.tid && takenTids.has(t.tid))
+          res.errors.push({ row: i + 1, sn: t.sn, code: 'TERMINAL_TID_IN_USE', message: `TID ${t.tid} belongs to terminal X` });
         else res.credentials.push({ sn: t.sn, username: t.sn, secret: `new-${t.sn}` });
       });
     }
@@ -50,8 +51,7 @@ function fakeGateway(
   return { fetchFn, calls };
 }
 
-const regs = (n: number): TerminalRegistration[] =>
-  Array.from({ length: n }, (_, i) => ({ sn: `SIM-${String(i + 1).padStart(6, '0')}`, model: 'QP-E20' }));
+const regs = (n: number): TerminalRegistration[] => Array.from({ length: n }, (_, i) => ({ sn: `SIM-${String(i + 1).padStart(6, '0')}`, model: 'QP-E20' }));
 
 describe('ensureCredentials', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sim-enrol-'));
@@ -115,7 +115,9 @@ describe('ensureCredentials', () => {
   it('fails clearly when the admin token is rejected', async () => {
     const store = new CredentialsStore(join(dir, 'c.json'));
     const { fetchFn } = fakeGateway(new Set());
-    await expect(ensureCredentials(regs(2), store, { httpUrl: 'http://gw', fetchFn, adminToken: async () => 'wrong' })).rejects.toThrow(/admin token rejected \(HTTP 401\)/);
+    await expect(ensureCredentials(regs(2), store, { httpUrl: 'http://gw', fetchFn, adminToken: async () => 'wrong' })).rejects.toThrow(
+      /admin token rejected \(HTTP 401\)/,
+    );
   });
 
   it('reports an unreachable gateway', async () => {

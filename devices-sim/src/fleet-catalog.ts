@@ -186,15 +186,7 @@ export const RAT_FALLBACK_RSRP = -116;
  * Data-plan situations at simulator start. Dynamic transitions (renewal, grace, expiry, monthly reset)
  * happen in the terminal model as simulated time passes.
  */
-export type PlanScenario =
-  | 'healthy'
-  | 'expiring_soon'
-  | 'auto_renew_off'
-  | 'renewal_failed'
-  | 'grace'
-  | 'expired'
-  | 'suspended'
-  | 'near_allowance';
+export type PlanScenario = 'healthy' | 'expiring_soon' | 'auto_renew_off' | 'renewal_failed' | 'grace' | 'expired' | 'suspended' | 'near_allowance';
 
 export const PLAN_SCENARIOS: ReadonlyArray<WeightedValue<PlanScenario>> = [
   { value: 'healthy', weight: 60 },

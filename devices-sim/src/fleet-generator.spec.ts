@@ -28,7 +28,13 @@ function expectedShare<T>(table: ReadonlyArray<WeightedValue<T>>, value: T): num
   return table.filter((e) => e.value === value).reduce((s, e) => s + e.weight, 0) / total;
 }
 
-function assertShares<T>(fleet: readonly TerminalProfile[], table: ReadonlyArray<WeightedValue<T>>, pick: (p: TerminalProfile) => T, tolerance: number, label: string): void {
+function assertShares<T>(
+  fleet: readonly TerminalProfile[],
+  table: ReadonlyArray<WeightedValue<T>>,
+  pick: (p: TerminalProfile) => T,
+  tolerance: number,
+  _label: string,
+): void {
   for (const { value } of table) {
     const actual = share(fleet, pick, value);
     const expected = expectedShare(table, value);
@@ -49,8 +55,20 @@ describe('fleet mix', () => {
       assertShares(fleet, SIGNAL_ENVIRONMENT_SHARES, (p) => p.radio.environment, 0.01, 'signal');
       assertShares(fleet, PLAN_SCENARIOS, (p) => p.sim.plan.scenario, 0.01, 'plan');
       assertShares(fleet, FIRMWARE_TIERS, (p) => p.firmwareTier, 0.01, 'firmware');
-      assertShares(fleet, TERMINAL_MODELS.map((m) => ({ value: m.value.name, weight: m.weight })), (p) => p.model, 0.01, 'model');
-      assertShares(fleet, CARRIERS.map((c) => ({ value: c.value.id, weight: c.weight })), (p) => p.radio.carrier, 0.01, 'carrier');
+      assertShares(
+        fleet,
+        TERMINAL_MODELS.map((m) => ({ value: m.value.name, weight: m.weight })),
+        (p) => p.model,
+        0.01,
+        'model',
+      );
+      assertShares(
+        fleet,
+        CARRIERS.map((c) => ({ value: c.value.id, weight: c.weight })),
+        (p) => p.radio.carrier,
+        0.01,
+        'carrier',
+      );
       assertShares(fleet, SIM_TYPES, (p) => p.sim.type, 0.01, 'sim');
       expect(Math.abs(share(fleet, (p) => p.battery.degraded, true) - BATTERY_DEGRADED_SHARE) <= 0.01).toBeTruthy();
       expect(Math.abs(share(fleet, (p) => p.merchant.docked, true) - DOCKED_SHARE) <= 0.01).toBeTruthy();

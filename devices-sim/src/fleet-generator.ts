@@ -28,17 +28,7 @@ import {
   type PlanScenario,
   type SignalEnvironment,
 } from './fleet-catalog.js';
-import {
-  distanceMetres,
-  makeIccid,
-  makeImei,
-  makeMid,
-  makeTid,
-  offsetByMetres,
-  randomPointWithin,
-  scrambledSerial,
-  terminalSn,
-} from './identifiers.js';
+import { distanceMetres, makeIccid, makeImei, makeMid, makeTid, offsetByMetres, randomPointWithin, scrambledSerial, terminalSn } from './identifiers.js';
 import { Prng, deriveSeed, lowDiscrepancy, pickByShare, type WeightedValue } from './prng.js';
 
 export interface FleetOptions {
@@ -224,8 +214,7 @@ function planProfile(scenario: PlanScenario, simType: SimType, rng: Prng): PlanP
 export function generateTerminalProfile(index: number, options: FleetOptions): TerminalProfile {
   if (!Number.isInteger(index) || index < 1) throw new Error(`terminal index must be a positive integer, got ${index}`);
   const sn = terminalSn(options.snPrefix, index);
-  const trait = (dim: number): number =>
-    lowDiscrepancy(index, dim, new Prng(deriveSeed(options.seed, 'dimension', dim)).next());
+  const trait = (dim: number): number => lowDiscrepancy(index, dim, new Prng(deriveSeed(options.seed, 'dimension', dim)).next());
   const rng = new Prng(deriveSeed(options.seed, sn, 'profile'));
 
   const environment = pickByShare(SIGNAL_ENVIRONMENT_SHARES, trait(Dim.Signal));

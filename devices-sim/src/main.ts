@@ -24,6 +24,7 @@ async function readAdminToken(options: SimOptions): Promise<string> {
     throw new Error(
       `terminals need enrolment but no admin token is available: ${options.adminTokenFile} ` +
         `(${code ?? 'unreadable'}). Start the gateway once (it writes the token there), set DATA_DIR, or pass --admin-token.`,
+      { cause: err },
     );
   }
   if (token === '') throw new Error(`${options.adminTokenFile} is empty`);
@@ -67,9 +68,7 @@ async function run(options: SimOptions): Promise<number> {
     onProgress: (m) => reporter.info(m),
   });
   if (report.registered + report.rotated > 0) {
-    reporter.info(
-      `enrolment: ${report.registered} registered, ${report.rotated} rotated, ${report.alreadyKnown} already in ${options.credentialsFile}`,
-    );
+    reporter.info(`enrolment: ${report.registered} registered, ${report.rotated} rotated, ${report.alreadyKnown} already in ${options.credentialsFile}`);
   }
   for (const f of report.failed.slice(0, 10)) reporter.warn(`enrolment failed for ${f.sn}: ${f.code}: ${f.message}`);
   if (report.failed.length > 10) reporter.warn(`... and ${report.failed.length - 10} more enrolment failures`);

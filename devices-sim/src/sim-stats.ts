@@ -14,10 +14,7 @@ export class LatencyHistogram {
 
   record(ms: number): void {
     const v = Math.max(ms, LatencyHistogram.MIN_MS);
-    const i = Math.min(
-      LatencyHistogram.BUCKETS - 1,
-      Math.ceil(Math.log(v / LatencyHistogram.MIN_MS) / Math.log(LatencyHistogram.RATIO)),
-    );
+    const i = Math.min(LatencyHistogram.BUCKETS - 1, Math.ceil(Math.log(v / LatencyHistogram.MIN_MS) / Math.log(LatencyHistogram.RATIO)));
     this.counts[i]++;
     this.total++;
     if (ms > this.maxMs) this.maxMs = ms;
@@ -58,15 +55,7 @@ interface WindowBucket {
   latencies: number[];
 }
 
-export type ErrorKind =
-  | 'connect'
-  | 'auth'
-  | 'keepalive'
-  | 'protocol'
-  | 'publish'
-  | 'subscribe_denied'
-  | 'presence'
-  | 'command_ack';
+export type ErrorKind = 'connect' | 'auth' | 'keepalive' | 'protocol' | 'publish' | 'subscribe_denied' | 'presence' | 'command_ack';
 
 export interface WindowSnapshot {
   /** Window length actually covered, seconds. */

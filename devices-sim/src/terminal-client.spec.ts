@@ -5,15 +5,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { describe, expect, it } from '@jest/globals';
 import { expectPresent } from '#testing/expect-present.js';
 import { Aedes, type Client } from 'aedes';
-import {
-  commandAckSchema,
-  HEARTBEAT_MAX_BYTES_DEFAULT,
-  heartbeatSchema,
-  parsePayload,
-  presenceSchema,
-  topics,
-  type Heartbeat,
-} from '#contracts';
+import { commandAckSchema, HEARTBEAT_MAX_BYTES_DEFAULT, heartbeatSchema, parsePayload, presenceSchema, topics, type Heartbeat } from '#contracts';
 import { generateTerminalProfile, type TerminalProfile } from './fleet-generator.js';
 import { SimStats } from './sim-stats.js';
 import { COMMAND_REJECT_REASON, DEFAULT_RUNTIME, SimulatedTerminal, type TerminalRuntimeOptions } from './terminal-client.js';
@@ -168,9 +160,7 @@ describe('SimulatedTerminal against a broker', () => {
       expect(stats.commandsReceived).toBe(1);
 
       await terminal.disconnect();
-      await waitFor('offline presence', () =>
-        b.published.some((p) => p.topic === topics.presence(sn) && p.payload.includes('"offline"')),
-      );
+      await waitFor('offline presence', () => b.published.some((p) => p.topic === topics.presence(sn) && p.payload.includes('"offline"')));
       await new Promise((r) => setTimeout(r, 100));
       const offline = b.published.filter((p) => p.topic === topics.presence(sn) && p.payload.includes('"offline"'));
       expect(offline.length).toBe(1);

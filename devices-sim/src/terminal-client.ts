@@ -5,14 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
-import {
-  commandSchema,
-  parsePayload,
-  topics,
-  type CommandAck,
-  type PresenceMessage,
-  type TerminalCredentials,
-} from '#contracts';
+import { commandSchema, parsePayload, topics, type CommandAck, type PresenceMessage, type TerminalCredentials } from '#contracts';
 import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import type { TerminalProfile } from './fleet-generator.js';
 import { HeartbeatOutbox } from './heartbeat-outbox.js';

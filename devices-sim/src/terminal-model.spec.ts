@@ -166,9 +166,7 @@ describe('terminal model: heartbeat validity', () => {
 describe('terminal model: determinism and purity', () => {
   it('the same seed and timestamps give identical heartbeats; another seed does not', () => {
     const run = (seed: string): Array<Heartbeat | null> =>
-      generateFleet(10, { seed, snPrefix: 'SIM' }).flatMap((p) =>
-        simulate(p, START, 2, 13 * MIN, true).map((s) => s.heartbeat),
-      );
+      generateFleet(10, { seed, snPrefix: 'SIM' }).flatMap((p) => simulate(p, START, 2, 13 * MIN, true).map((s) => s.heartbeat));
     expect(run('same')).toStrictEqual(run('same'));
     expect(run('same')).not.toStrictEqual(run('other'));
   });

@@ -13,13 +13,7 @@
  * - rare firmware reboots (more frequent on old firmware) restart `seq` and `uptimeS`.
  */
 import type { DataPlanStatus, Heartbeat, HeartbeatDataPlan, RadioAccessTechnology } from '#contracts';
-import {
-  PLAN_GRACE_DAYS,
-  RAT_FALLBACK_RSRP,
-  RENEWAL_RUN_LOCAL_MIN,
-  RENEWAL_WINDOW_DAYS,
-  SIGNAL_ENVIRONMENTS,
-} from './fleet-catalog.js';
+import { PLAN_GRACE_DAYS, RAT_FALLBACK_RSRP, RENEWAL_RUN_LOCAL_MIN, RENEWAL_WINDOW_DAYS, SIGNAL_ENVIRONMENTS } from './fleet-catalog.js';
 import type { TerminalProfile } from './fleet-generator.js';
 import { offsetByMetres } from './identifiers.js';
 import { Prng } from './prng.js';
@@ -171,13 +165,7 @@ function initialPlan(profile: TerminalProfile, nowMs: number, rng: Prng): Termin
   const today = localDate(nowMs, profile.utcOffsetMin);
   const expiresAt = addDays(today, plan.expiryOffsetDays);
   const status: DataPlanStatus =
-    plan.scenario === 'grace'
-      ? 'grace'
-      : plan.scenario === 'expired'
-        ? 'expired'
-        : plan.scenario === 'suspended'
-          ? 'suspended'
-          : 'active';
+    plan.scenario === 'grace' ? 'grace' : plan.scenario === 'expired' ? 'expired' : plan.scenario === 'suspended' ? 'suspended' : 'active';
   let lastRenewal: RenewalAttempt | null = null;
   let lastAttemptDate: string | null = null;
   if (plan.lastFailedRenewalDaysAgo !== null) {
@@ -198,10 +186,7 @@ function initialPlan(profile: TerminalProfile, nowMs: number, rng: Prng): Termin
   const minute = localMinuteOfDay(nowMs, profile.utcOffsetMin);
   const dayOfMonth = Number(today.slice(8, 10));
   const monthFraction = (dayOfMonth - 1 + minute / 1440) / 30;
-  const usedMb =
-    status === 'active' || status === 'grace'
-      ? plan.monthlyUsageMb * monthFraction * rng.float(0.8, 1.2)
-      : rng.float(0, 3) * monthFraction;
+  const usedMb = status === 'active' || status === 'grace' ? plan.monthlyUsageMb * monthFraction * rng.float(0.8, 1.2) : rng.float(0, 3) * monthFraction;
   return {
     status,
     expiresAt,
@@ -304,11 +289,7 @@ function stepMerchantAndPower(profile: TerminalProfile, s: MutableState, t0: num
     s.offReason = 'reboot';
     s.powerOnAtMs = t1 + rng.int(20, 90) * 1000;
   }
-  return (
-    (open && profile.merchant.docked) ||
-    (!open && s.merchant.chargeTonight) ||
-    s.merchant.pluggedUntilMs !== null
-  );
+  return (open && profile.merchant.docked) || (!open && s.merchant.chargeTonight) || s.merchant.pluggedUntilMs !== null;
 }
 
 function stepBattery(profile: TerminalProfile, s: MutableState, plugged: boolean, t1: number, dtMs: number, rng: Prng): void {
@@ -339,8 +320,7 @@ function stepBattery(profile: TerminalProfile, s: MutableState, plugged: boolean
   // reported as charging while on external power, including when full
   s.battery.charging = plugged;
 
-  const target =
-    b.ambientC + (charging ? 6 : plugged ? 1.5 : 0) + (s.power === 'on' && open ? 2.5 : 0) + (b.degraded ? 3 : 0);
+  const target = b.ambientC + (charging ? 6 : plugged ? 1.5 : 0) + (s.power === 'on' && open ? 2.5 : 0) + (b.degraded ? 3 : 0);
   s.battery.temperatureC = clamp(meanRevert(s.battery.temperatureC, target, 0.6, dtMs, 40 * MINUTE_MS, rng), -40, 100);
 }
 

@@ -24,7 +24,7 @@ describe(`fleet API and live MQTT sessions on ${kind}`, () => {
   it('the API process alone has no live-sessions port; disable, enable and rotate still answer 200', async () => {
     const gw = await startTestGateway(db, {}, { composition: API });
     try {
-      expect(() => gw.running.app.get(LIVE_SESSIONS, { strict: false })).toThrow();
+      expect(() => gw.running.app.get<LiveSessionsPort>(LIVE_SESSIONS, { strict: false })).toThrow();
       expect(() => gw.broker).toThrow(/without the MQTT broker/);
       const call = apiClient(gw.httpUrl);
       const key = await opsKey(gw);

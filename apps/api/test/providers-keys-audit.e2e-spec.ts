@@ -81,10 +81,22 @@ for (const kind of testDbKinds()) {
         { name: 'list providers', method: 'GET', path: () => '/v1/providers', allowed: ['opsAdmin', 'opsViewer', 'provAdminA', 'provViewerA'] },
         { name: 'provider tree', method: 'GET', path: () => '/v1/providers/tree', allowed: ['opsAdmin', 'opsViewer', 'provAdminA', 'provViewerA'] },
         { name: 'get provider', method: 'GET', path: () => `/v1/providers/${spA1.id}`, allowed: ['opsAdmin', 'opsViewer', 'provAdminA', 'provViewerA'] },
-        { name: 'create provider', method: 'POST', path: () => '/v1/providers', body: () => ({ code: `m-${n++}`, name: 'M', parentId: spA.id }), allowed: writers },
+        {
+          name: 'create provider',
+          method: 'POST',
+          path: () => '/v1/providers',
+          body: () => ({ code: `m-${n++}`, name: 'M', parentId: spA.id }),
+          allowed: writers,
+        },
         { name: 'rename provider', method: 'PATCH', path: () => `/v1/providers/${spA1.id}`, body: () => ({ name: `A1 ${n++}` }), allowed: writers },
         { name: 'list keys', method: 'GET', path: () => '/v1/api-keys', allowed: writers },
-        { name: 'issue key', method: 'POST', path: () => '/v1/api-keys', body: () => ({ name: `k${n++}`, role: 'provider-viewer', providerId: spA1.id }), allowed: writers },
+        {
+          name: 'issue key',
+          method: 'POST',
+          path: () => '/v1/api-keys',
+          body: () => ({ name: `k${n++}`, role: 'provider-viewer', providerId: spA1.id }),
+          allowed: writers,
+        },
         { name: 'read audit', method: 'GET', path: () => '/v1/audit', allowed: writers },
       ];
       for (const row of matrix) {
@@ -161,13 +173,27 @@ for (const kind of testDbKinds()) {
     });
 
     it('writes every mutation to the audit log, readable scoped by provider admins', async () => {
-      const created = await call<Provider>('POST', '/v1/providers', keys.provAdminA, { code: 'audited', name: 'Audited', parentId: spA.id }, { 'x-request-id': 'audit-req-1' });
+      const created = await call<Provider>(
+        'POST',
+        '/v1/providers',
+        keys.provAdminA,
+        { code: 'audited', name: 'Audited', parentId: spA.id },
+        { 'x-request-id': 'audit-req-1' },
+      );
       expect(created.status).toBe(201);
       const renamed = await call('PATCH', `/v1/providers/${created.body.id}`, keys.provAdminA, { name: 'Renamed' });
       expect(renamed.status).toBe(200);
       const del = await call('DELETE', `/v1/providers/${created.body.id}`, keys.provAdminA);
       expect(del.status).toBe(204);
-      type Entry = { action: string; actorName: string; actorRole: string; requestId: string; targetId: string; before: { name?: string } | null; after: { name?: string } | null };
+      type Entry = {
+        action: string;
+        actorName: string;
+        actorRole: string;
+        requestId: string;
+        targetId: string;
+        before: { name?: string } | null;
+        after: { name?: string } | null;
+      };
       const log = await call<{ items: Entry[] }>('GET', `/v1/audit?targetId=${created.body.id}`, keys.opsAdmin);
       expect(log.body.items.map((e) => e.action)).toStrictEqual(['provider.delete', 'provider.update', 'provider.create']);
       const [deleted, updated, createdEntry] = log.body.items;

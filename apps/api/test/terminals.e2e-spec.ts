@@ -1,6 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ApiKeyService, Role } from '#api';
-import { connectTerminal, endClient, makeHeartbeat, publishHeartbeat, startTestDatabase, startTestGateway, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
+import {
+  connectTerminal,
+  endClient,
+  makeHeartbeat,
+  publishHeartbeat,
+  startTestDatabase,
+  startTestGateway,
+  testDbKinds,
+  type TestDatabase,
+  type TestGateway,
+} from '#testing';
 import { apiClient } from './api-client.js';
 
 interface Provider {
@@ -67,7 +77,8 @@ for (const kind of testDbKinds()) {
       spA = await mk('tp-a');
       spA1 = await mk('tp-a1', spA.id);
       spB = await mk('tp-b');
-      const key = async (role: string, providerId: string) => (await call<{ token: string }>('POST', '/v1/api-keys', ops, { name: role, role, providerId })).body.token;
+      const key = async (role: string, providerId: string) =>
+        (await call<{ token: string }>('POST', '/v1/api-keys', ops, { name: role, role, providerId })).body.token;
       viewerA = await key('provider-viewer', spA.id);
       adminA = await key('provider-admin', spA.id);
       adminB = await key('provider-admin', spB.id);
@@ -80,7 +91,9 @@ for (const kind of testDbKinds()) {
         owner.set(sn, code);
         all.push(sn);
       }
-      const imported = await call<{ credentials: unknown[]; errors: unknown[] }>('POST', '/v1/terminals/import', ops, lines.join('\n'), { 'content-type': 'text/csv' });
+      const imported = await call<{ credentials: unknown[]; errors: unknown[] }>('POST', '/v1/terminals/import', ops, lines.join('\n'), {
+        'content-type': 'text/csv',
+      });
       expect(imported.status).toBe(200);
       expect(imported.body.credentials.length).toBe(60);
       // Latest state written as ingest would (a real database, set up directly).
@@ -249,7 +262,11 @@ for (const kind of testDbKinds()) {
     });
 
     it('registers, rotates, disables and enables with MQTT effects, all audited', async () => {
-      const created = await call<{ credentials: { username: string; secret: string } }>('POST', '/v1/terminals', adminA, { sn: 'NEWT0001', model: 'EP-T1', tid: 'TIDA0001' });
+      const created = await call<{ credentials: { username: string; secret: string } }>('POST', '/v1/terminals', adminA, {
+        sn: 'NEWT0001',
+        model: 'EP-T1',
+        tid: 'TIDA0001',
+      });
       expect(created.status).toBe(201);
       const { secret } = created.body.credentials;
       const dupSn = await call<ErrorBody>('POST', '/v1/terminals', adminA, { sn: 'NEWT0001', model: 'EP-T1' });
@@ -283,18 +300,27 @@ for (const kind of testDbKinds()) {
       expect(withNew.ok).toBe(true);
       if (withNew.ok) await endClient(withNew.client);
       const audit = await call<{ items: { action: string; after: unknown }[] }>('GET', '/v1/audit?targetId=NEWT0001', adminA);
-      expect(audit.body.items.map((e) => e.action).reverse()).toStrictEqual(['terminal.create', 'terminal.disable', 'terminal.enable', 'terminal.rotate_credentials']);
+      expect(audit.body.items.map((e) => e.action).reverse()).toStrictEqual([
+        'terminal.create',
+        'terminal.disable',
+        'terminal.enable',
+        'terminal.rotate_credentials',
+      ]);
       expect(!JSON.stringify(audit.body.items).includes(rotated.body.secret)).toBeTruthy();
       expect(!JSON.stringify(audit.body.items).includes(secret)).toBeTruthy();
     });
 
     it('imports CSV keeping valid rows, reporting bad ones, idempotent on SN', async () => {
       const csv = 'sn,model,tid,mid,provider,lat,lon\nIMP00001,EP,,,tp-a,,\nbad!,EP,,,,,\nIMP00002,EP,,,nope,,\n\nIMP00003,EP\n';
-      const first = await call<{ credentials: { sn: string }[]; errors: { row: number; code: string }[] }>('POST', '/v1/terminals/import', adminA, csv, { 'content-type': 'text/csv' });
+      const first = await call<{ credentials: { sn: string }[]; errors: { row: number; code: string }[] }>('POST', '/v1/terminals/import', adminA, csv, {
+        'content-type': 'text/csv',
+      });
       expect(first.status).toBe(200);
       expect(first.body.credentials.map((c) => c.sn)).toStrictEqual(['IMP00001']);
       expect(first.body.errors.map((e) => e.row)).toStrictEqual([3, 4, 6]);
-      const again = await call<{ credentials: unknown[]; errors: { code: string }[] }>('POST', '/v1/terminals/import', adminA, csv, { 'content-type': 'text/csv' });
+      const again = await call<{ credentials: unknown[]; errors: { code: string }[] }>('POST', '/v1/terminals/import', adminA, csv, {
+        'content-type': 'text/csv',
+      });
       expect(again.body.credentials.length).toBe(0);
       expect(again.body.errors[0].code).toBe('TERMINAL_ALREADY_EXISTS');
     });

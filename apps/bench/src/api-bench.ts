@@ -89,7 +89,12 @@ async function seed(db: TestDatabase): Promise<{ opsKey: string; providerKey: st
     };
     const sp: { id: string }[] = await ds.query(`SELECT id FROM providers WHERE code = 'sp-7'`);
     const sample: { sn: string }[] = await ds.query(`SELECT sn FROM terminals ORDER BY random() LIMIT 5000`);
-    return { opsKey: await issue('ops-viewer', null), providerKey: await issue('provider-viewer', sp[0].id), providerId: sp[0].id, sns: sample.map((s) => s.sn) };
+    return {
+      opsKey: await issue('ops-viewer', null),
+      providerKey: await issue('provider-viewer', sp[0].id),
+      providerId: sp[0].id,
+      sns: sample.map((s) => s.sn),
+    };
   } finally {
     await ds.destroy();
   }
@@ -133,7 +138,10 @@ async function main(): Promise<void> {
     });
     const base = `http://127.0.0.1:${port}`;
     for (let i = 0; ; i++) {
-      const ok = await fetch(`${base}/health/ready`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${base}/health/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       if (i > 100) throw new Error('API did not become ready');
       await new Promise((r) => setTimeout(r, 200));
@@ -203,8 +211,8 @@ async function main(): Promise<void> {
     let lines = 0;
     const reader = res.body?.getReader();
     for (;;) {
-      const chunk = await reader?.read();
-      if (!chunk || chunk.done) break;
+      const chunk = (await reader?.read()) as { done: boolean; value?: Uint8Array } | undefined;
+      if (!chunk || chunk.done || !chunk.value) break;
       bytes += chunk.value.byteLength;
       for (const b of chunk.value) if (b === 10) lines++;
     }

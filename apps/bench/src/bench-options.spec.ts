@@ -32,7 +32,20 @@ describe('readOptions', () => {
   });
 
   it('reads every kind, with kebab-case names, in both --name value and --name=value forms', () => {
-    const { values } = readOptions(spec, ['--db', 'postgres', '--terminals=5000', '--duration', '2.5', '--rate', '800', '--gateway-env', 'A=1', '--markdown', '--label', 'quiet run']);
+    const { values } = readOptions(spec, [
+      '--db',
+      'postgres',
+      '--terminals=5000',
+      '--duration',
+      '2.5',
+      '--rate',
+      '800',
+      '--gateway-env',
+      'A=1',
+      '--markdown',
+      '--label',
+      'quiet run',
+    ]);
     expect(values).toStrictEqual({ db: 'postgres', terminals: 5000, duration: 2.5, rate: 800, gatewayEnv: { A: '1' }, markdown: true, label: 'quiet run' });
   });
 
@@ -150,7 +163,25 @@ describe('bench command lines', () => {
   });
 
   it('bench:ingest reads its options', () => {
-    withArgs('--db', 'none', '--terminals', '5000', '--warmup', '0', '--rate', '20000', '--connect-rate', '1000', '--register-batch', '250', '--gateway-env', 'INGEST_BATCH_MAX_ROWS=500', '--markdown', '--label', 'x');
+    withArgs(
+      '--db',
+      'none',
+      '--terminals',
+      '5000',
+      '--warmup',
+      '0',
+      '--rate',
+      '20000',
+      '--connect-rate',
+      '1000',
+      '--register-batch',
+      '250',
+      '--gateway-env',
+      'INGEST_BATCH_MAX_ROWS=500',
+      '--markdown',
+      '--label',
+      'x',
+    );
     expect(parseIngestOptions()).toStrictEqual({
       db: 'none',
       terminals: 5000,

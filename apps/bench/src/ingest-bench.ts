@@ -43,7 +43,7 @@ async function run(opts: IngestOptions): Promise<BenchResult> {
   const machine = machineInfo();
   const commit = gitCommit();
   const tmp = mkdtempSync(join(tmpdir(), 'fleet-bench-'));
-  onCleanup('temp dir', async () => rmSync(tmp, { recursive: true, force: true }));
+  onCleanup('temp dir', () => Promise.resolve(rmSync(tmp, { recursive: true, force: true })));
   const gatewayLog = join(tmp, 'gateway.log');
   currentGatewayLog = gatewayLog;
   const template = payloadTemplate();
@@ -63,7 +63,7 @@ async function run(opts: IngestOptions): Promise<BenchResult> {
 
   const sampler = new Sampler(gateway.managed.pid, loader.managed.pid, db ? db.child.pid : null);
   sampler.start();
-  onCleanup('sampler', async () => sampler.stop());
+  onCleanup('sampler', () => Promise.resolve(sampler.stop()));
   const send = (m: ParentToLoader) => loader.managed.child.send(m);
   const loaderSays = (type: LoaderToParent['type'], timeoutMs: number, what: string) =>
     waitMessage<LoaderToParent>(loader.managed, (m) => m.type === type, timeoutMs, what);
@@ -73,7 +73,7 @@ async function run(opts: IngestOptions): Promise<BenchResult> {
   send({ type: 'start' });
   const startedAt = performance.now();
   const progress = setInterval(() => log(progressLine(loader.ticks, sampler, startedAt, opts.warmup)), 5_000);
-  onCleanup('progress', async () => clearInterval(progress));
+  onCleanup('progress', () => Promise.resolve(clearInterval(progress)));
   await pause(opts.warmup * 1000);
 
   const m0 = await scrape(gateway.httpUrl);
@@ -107,7 +107,11 @@ async function run(opts: IngestOptions): Promise<BenchResult> {
     ticks: loader.ticks,
     loader: resultMsg.result,
     hasDatabase: db !== null,
-    warnLogLines: existsSync(gatewayLog) ? readFileSync(gatewayLog, 'utf8').split('\n').filter((l) => l.trim() !== '').length : 0,
+    warnLogLines: existsSync(gatewayLog)
+      ? readFileSync(gatewayLog, 'utf8')
+          .split('\n')
+          .filter((l) => l.trim() !== '').length
+      : 0,
   });
 }
 

@@ -56,7 +56,11 @@ export async function startGateway(opts: IngestOptions, tmp: string, logPath: st
   Object.assign(env, opts.gatewayEnv);
   const httpUrl = `http://127.0.0.1:${httpPort}`;
   const logFd = openSync(logPath, 'a');
-  const gateway = launch('gateway', opts.db === 'none' ? 'plain-broker.js' : 'gateway-child.js', { env, logFd, execArgv: execArgvFrom('BENCH_GATEWAY_EXEC_ARGV') });
+  const gateway = launch('gateway', opts.db === 'none' ? 'plain-broker.js' : 'gateway-child.js', {
+    env,
+    logFd,
+    execArgv: execArgvFrom('BENCH_GATEWAY_EXEC_ARGV'),
+  });
   closeSync(logFd);
   onCleanup('gateway', async () => {
     await stopManaged(gateway, 45_000);

@@ -170,7 +170,11 @@ export function buildResult(m: Measured): BenchResult {
 const cpu = (c: CpuStats) => `mean ${fmt(c.mean, '%')}, median ${fmt(c.median, '%')}, max ${fmt(c.max, '%')}`;
 
 const envText = (env: Record<string, string>, none: string): string =>
-  Object.keys(env).length ? Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ') : none;
+  Object.keys(env).length
+    ? Object.entries(env)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')
+    : none;
 
 export function summary(r: BenchResult): string {
   const lines = [
@@ -207,7 +211,9 @@ export function summary(r: BenchResult): string {
       `batches ${fmt(i.batches)}, avg ${fmt(i.avgBatchRows)} rows, commit mean ${fmt(i.commitMeanMs, ' ms')}, p50 <= ${fmt(i.commitP50LeMs, ' ms')}, p99 <= ${fmt(i.commitP99LeMs, ' ms')}; at end: buffer ${fmt(i.bufferRowsAtEnd)} rows, ${fmt(i.waitingPublishersAtEnd)} waiting publishers`,
     );
   }
-  lines.push(`loader: publish errors ${r.loaderErrors.publishErrors}, disconnects ${r.loaderErrors.disconnected}, in flight at stop ${r.loaderErrors.inFlightAtStop}`);
+  lines.push(
+    `loader: publish errors ${r.loaderErrors.publishErrors}, disconnects ${r.loaderErrors.disconnected}, in flight at stop ${r.loaderErrors.inFlightAtStop}`,
+  );
   return lines.join('\n');
 }
 

@@ -12,15 +12,7 @@ import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import mqtt, { type MqttClient } from 'mqtt';
 import { topics } from '#contracts';
 import { LatencyHistogram } from './latency-histogram.js';
-import {
-  isMessage,
-  SEQ_MARKER,
-  TS_MARKER,
-  type LoaderConfig,
-  type LoaderResult,
-  type LoaderToParent,
-  type ParentToLoader,
-} from './protocol.js';
+import { isMessage, SEQ_MARKER, TS_MARKER, type LoaderConfig, type LoaderResult, type LoaderToParent, type ParentToLoader } from './protocol.js';
 
 interface Terminal {
   sn: string;

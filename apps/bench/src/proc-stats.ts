@@ -99,7 +99,7 @@ export class TreeCpuMeter {
     this.last = current;
     this.lastAt = at;
     if (first || seconds <= 0) return null;
-    return ((delta / clkTck()) / seconds) * 100;
+    return (delta / clkTck() / seconds) * 100;
   }
 }
 
@@ -125,9 +125,11 @@ export class SystemCpuMeter {
 }
 
 export function cpuCount(): number {
-  return readFileSync('/proc/stat', 'utf8')
-    .split('\n')
-    .filter((l) => /^cpu\d+ /.test(l)).length || 1;
+  return (
+    readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .filter((l) => /^cpu\d+ /.test(l)).length || 1
+  );
 }
 
 export function machineInfo(): { cpus: number; cpuModel: string; memoryGiB: number; node: string; kernel: string } {

@@ -122,8 +122,7 @@ export function fullIntervals(samples: Sample[], pick: (s: Sample) => number | n
 }
 
 /** CPU used on the machine by anything but this bench (builds, tests, ...): a disturbed run shows it. */
-export const otherCpu = (s: Sample): number | null =>
-  s.sysBusy === null || s.ownTreeCpu === null ? null : Math.max(0, s.sysBusy - s.ownTreeCpu);
+export const otherCpu = (s: Sample): number | null => (s.sysBusy === null || s.ownTreeCpu === null ? null : Math.max(0, s.sysBusy - s.ownTreeCpu));
 
 /** Gateway RSS (MiB) of the first sample in each 10 s slot from `from` on; null for a slot without one. */
 export function rssTimeline(samples: Sample[], from: number): (number | null)[] {

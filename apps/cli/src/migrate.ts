@@ -15,9 +15,7 @@ try {
   try {
     const result = await migrate(dataSource, { timescale: config.database.timescale, log: (m) => process.stdout.write(`${m}\n`) });
     process.stdout.write(
-      result.applied.length
-        ? `applied ${result.applied.length} migration(s) (${result.flavor})\n`
-        : `schema is up to date (${result.flavor})\n`,
+      result.applied.length ? `applied ${result.applied.length} migration(s) (${result.flavor})\n` : `schema is up to date (${result.flavor})\n`,
     );
   } finally {
     await dataSource.destroy();

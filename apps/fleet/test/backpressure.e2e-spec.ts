@@ -50,7 +50,11 @@ for (const kind of testDbKinds()) {
           acked++;
         }),
       );
-      await waitFor(() => gauge(gw, 'fleet_ingest_waiting_publishers', 'stream="heartbeats"'), (n) => n === sns.length - BUFFER, 5_000);
+      await waitFor(
+        () => gauge(gw, 'fleet_ingest_waiting_publishers', 'stream="heartbeats"'),
+        (n) => n === sns.length - BUFFER,
+        5_000,
+      );
       expect(await gauge(gw, 'fleet_ingest_buffer_rows', 'stream="heartbeats"')).toBe(BUFFER);
       expect(acked).toBe(0);
       await db.resume();
@@ -65,8 +69,17 @@ for (const kind of testDbKinds()) {
       const closed = new Set<number>();
       clients.forEach((c, i) => c.once('close', () => closed.add(i)));
       const at = new Date(Date.now() - 30_000);
-      const publishes = sns.map((sn, i) => publishHeartbeat(clients[i], sn, makeHeartbeat({ seq: 2 }, at)).then(() => i, () => -1));
-      await waitFor(async () => closed.size, (n) => n === sns.length - BUFFER, 8_000);
+      const publishes = sns.map((sn, i) =>
+        publishHeartbeat(clients[i], sn, makeHeartbeat({ seq: 2 }, at)).then(
+          () => i,
+          () => -1,
+        ),
+      );
+      await waitFor(
+        async () => closed.size,
+        (n) => n === sns.length - BUFFER,
+        8_000,
+      );
       await db.resume();
       const settled = await Promise.race([
         Promise.all(publishes.filter((_, i) => !closed.has(i))),

@@ -71,7 +71,7 @@ for (const kind of testDbKinds()) {
         const sn = SN[2];
         const client = await connectOk(gw.mqttUrl, sn, secrets.get(sn) ?? '');
         const hb = makeHeartbeat({ seq: 7 }, minutesAgo(2));
-        await publishHeartbeat(client, sn, { ...hb, futureField: { x: 1 } } as typeof hb);
+        await publishHeartbeat(client, sn, { ...hb, futureField: { x: 1 } });
         // No waiting: PUBACK means committed.
         const rows = await gw.query<{ seq: number; rsrp: number; plan_status: string; extra: unknown }>(
           'SELECT seq, rsrp, plan_status, extra FROM heartbeats WHERE sn = $1',
@@ -142,7 +142,11 @@ for (const kind of testDbKinds()) {
           expect(client.connected).toBe(true);
         }
         const letters = await waitFor(
-          () => gw.query<{ reason: string; payload: Buffer; client_id: string }>('SELECT reason, payload, client_id FROM dead_letters WHERE client_id = $1 ORDER BY id', [sn]),
+          () =>
+            gw.query<{ reason: string; payload: Buffer; client_id: string }>(
+              'SELECT reason, payload, client_id FROM dead_letters WHERE client_id = $1 ORDER BY id',
+              [sn],
+            ),
           (rows) => rows.length === cases.length,
         );
         expect(letters.map((l) => l.reason)).toStrictEqual(cases.map((c) => c.reason));
@@ -178,7 +182,10 @@ for (const kind of testDbKinds()) {
       it('records online on connect and a clean offline on DISCONNECT', async () => {
         const sn = SN[0];
         const client = await connectOk(gw.mqttUrl, sn, secrets.get(sn) ?? '');
-        await waitFor(() => gw.query<{ online: boolean }>('SELECT online FROM terminal_state WHERE sn = $1', [sn]), (r) => r[0]?.online === true);
+        await waitFor(
+          () => gw.query<{ online: boolean }>('SELECT online FROM terminal_state WHERE sn = $1', [sn]),
+          (r) => r[0]?.online === true,
+        );
         await endClient(client);
         const state = await waitFor(
           () => gw.query<{ online: boolean; last_disconnect_reason: string }>('SELECT online, last_disconnect_reason FROM terminal_state WHERE sn = $1', [sn]),
@@ -206,14 +213,20 @@ for (const kind of testDbKinds()) {
         const client = await connectOk(gw.mqttUrl, sn, secrets.get(sn) ?? '', {
           will: { topic: topics.presence(sn), payload: Buffer.from('{"v":1,"state":"offline"}'), qos: 1, retain: true },
         });
-        await waitFor(() => gw.query<{ online: boolean }>('SELECT online FROM terminal_state WHERE sn = $1', [sn]), (r) => r[0]?.online === true);
+        await waitFor(
+          () => gw.query<{ online: boolean }>('SELECT online FROM terminal_state WHERE sn = $1', [sn]),
+          (r) => r[0]?.online === true,
+        );
         client.stream.destroy();
         const state = await waitFor(
           () => gw.query<{ online: boolean; last_disconnect_reason: string }>('SELECT online, last_disconnect_reason FROM terminal_state WHERE sn = $1', [sn]),
           (r) => r[0]?.online === false,
         );
         expect(state[0].last_disconnect_reason).toBe('connection_lost');
-        await waitFor(async () => wills.length, (n) => n > 0);
+        await waitFor(
+          async () => wills.length,
+          (n) => n > 0,
+        );
         expect(JSON.parse(wills[0])).toStrictEqual({ v: 1, state: 'offline' });
         client.end(true);
         await endClient(watcher);

@@ -20,8 +20,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     include: [ApiModule],
     deepScanRoutes: true,
     // Request schemas of ZodBody/ZodQuery/ZodParams, converted like the response schemas.
-    standardSchemaConverter: (schema, { schemaType }) =>
-      schema instanceof z.ZodType ? { schema: toOpenApi(schema, schemaType) } : undefined,
+    standardSchemaConverter: (schema, { schemaType }) => (schema instanceof z.ZodType ? { schema: toOpenApi(schema, schemaType) } : undefined),
   });
 }
 

@@ -37,6 +37,14 @@ function remoteAddress(client: Client): string | null {
  * inside its hooks. A QoS 1 heartbeat's PUBACK is held until its batch commits: aedes writes
  * PUBACK as soon as authorizePublish calls back, and stops reading that client's socket meanwhile.
  */
+/** A CONNACK refusal: 3 = server unavailable (retry later), 5 = not authorized. */
+function connackError(message: string, returnCode: 3 | 5): AuthenticateError {
+  const err = new Error(message) as AuthenticateError;
+  // 3 and 5 are aedes' AuthErrorCode values, a const enum that cannot be imported at runtime.
+  err.returnCode = returnCode;
+  return err;
+}
+
 @Injectable()
 export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Broker');
@@ -55,7 +63,7 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
     @Inject(MetricsService) private readonly metrics: MetricsService,
     @Inject(HealthService) health: HealthService,
   ) {
-    health.register('mqtt', async () => ({ name: 'mqtt', ok: this.server?.listening === true, detail: `port ${this.boundPort}` }));
+    health.register('mqtt', () => Promise.resolve({ name: 'mqtt', ok: this.server?.listening === true, detail: `port ${this.boundPort}` }));
   }
 
   /** The port actually bound (useful with port 0). */
@@ -108,14 +116,13 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
           return done(null, true);
         }
         this.metrics.authFailures.inc({ reason: result.failure });
-        const err = Object.assign(new Error(`not authorized: ${result.failure}`), { returnCode: 5 }) as AuthenticateError;
-        done(err, false);
+        done(connackError(`not authorized: ${result.failure}`, 5), false);
       },
       (err: unknown) => {
         // Database unreachable: "server unavailable" tells the terminal to retry later.
         this.metrics.authFailures.inc({ reason: AuthFailure.Unavailable });
         this.logger.warn(`auth lookup failed: ${err instanceof Error ? err.message : String(err)}`);
-        done(Object.assign(new Error('server unavailable'), { returnCode: 3 }) as AuthenticateError, false);
+        done(connackError('server unavailable', 3), false);
       },
     );
   }

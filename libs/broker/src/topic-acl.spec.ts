@@ -17,7 +17,13 @@ describe('decidePublish for a terminal', () => {
   });
 
   it("denies another terminal's topics", () => {
-    for (const topic of ['pos/v1/EP0002/heartbeat', 'pos/v1/EP0002/presence', 'pos/v1/EP0002/commands/ack', 'pos/v1/ep0001/heartbeat', 'pos/v1/EP00011/heartbeat']) {
+    for (const topic of [
+      'pos/v1/EP0002/heartbeat',
+      'pos/v1/EP0002/presence',
+      'pos/v1/EP0002/commands/ack',
+      'pos/v1/ep0001/heartbeat',
+      'pos/v1/EP00011/heartbeat',
+    ]) {
       expect(decidePublish(terminal, topic)).toStrictEqual({ allow: false, reason: 'acl_denied' });
     }
   });
@@ -42,7 +48,15 @@ describe('decidePublish for a service account', () => {
   });
 
   it('denies everything else', () => {
-    for (const topic of ['pos/v1/EP0001/heartbeat', 'pos/v1/EP0001/presence', 'pos/v1/EP0001/commands/ack', 'pos/v1/EP0001/other', 'pos/v1/+/commands', 'other/topic', '$SYS/x']) {
+    for (const topic of [
+      'pos/v1/EP0001/heartbeat',
+      'pos/v1/EP0001/presence',
+      'pos/v1/EP0001/commands/ack',
+      'pos/v1/EP0001/other',
+      'pos/v1/+/commands',
+      'other/topic',
+      '$SYS/x',
+    ]) {
       expect(decidePublish(service, topic)).toStrictEqual({ allow: false, reason: 'acl_denied' });
     }
   });
@@ -51,13 +65,29 @@ describe('decidePublish for a service account', () => {
 describe('canSubscribe', () => {
   it('lets a terminal subscribe only to its own command topic', () => {
     expect(canSubscribe(terminal, 'pos/v1/EP0001/commands')).toBe(true);
-    for (const filter of ['pos/v1/EP0002/commands', 'pos/v1/+/commands', 'pos/v1/EP0001/#', 'pos/v1/EP0001/+', 'pos/v1/EP0001/heartbeat', 'pos/v1/EP0001/commands/ack', '#', '$SYS/#']) {
+    for (const filter of [
+      'pos/v1/EP0002/commands',
+      'pos/v1/+/commands',
+      'pos/v1/EP0001/#',
+      'pos/v1/EP0001/+',
+      'pos/v1/EP0001/heartbeat',
+      'pos/v1/EP0001/commands/ack',
+      '#',
+      '$SYS/#',
+    ]) {
       expect(canSubscribe(terminal, filter)).toBe(false);
     }
   });
 
   it('lets a service account subscribe under the root and $SYS but not to everything', () => {
-    for (const filter of ['pos/v1/+/heartbeat', 'pos/v1/+/presence', 'pos/v1/+/commands/ack', 'pos/v1/#', 'pos/v1/EP0001/heartbeat', '$SYS/broker/clients/connected']) {
+    for (const filter of [
+      'pos/v1/+/heartbeat',
+      'pos/v1/+/presence',
+      'pos/v1/+/commands/ack',
+      'pos/v1/#',
+      'pos/v1/EP0001/heartbeat',
+      '$SYS/broker/clients/connected',
+    ]) {
       expect(canSubscribe(service, filter)).toBe(true);
     }
     for (const filter of ['#', '+/v1/+/heartbeat', 'other/#', 'pos/v2/#', 'pos/v1']) {

@@ -1,9 +1,7 @@
 import { parseTerminalTopic, TerminalTopicKind, topics, TOPIC_ROOT } from '#contracts';
 import type { MqttIdentity } from './mqtt-identity.js';
 
-export type PublishDecision =
-  | { allow: true; kind: TerminalTopicKind; sn: string }
-  | { allow: false; reason: 'acl_denied' | 'unknown_topic' };
+export type PublishDecision = { allow: true; kind: TerminalTopicKind; sn: string } | { allow: false; reason: 'acl_denied' | 'unknown_topic' };
 
 /**
  * Terminals publish only under their own prefix, to the topics they own (heartbeat, presence,

@@ -1,8 +1,6 @@
 import { z } from 'zod';
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const port = int(0, 65535);
 
@@ -52,9 +50,18 @@ export const envSchema = z.object({
   DEAD_LETTER_MAX_ROWS: int(100, 100_000_000).default(100_000),
   DEAD_LETTER_MAX_PAYLOAD_BYTES: int(64, 1_048_576).default(16_384),
 
-  TELEMETRY_CHUNK_INTERVAL: z.string().regex(/^\d+ (hours?|days?)$/).default('1 day'),
-  TELEMETRY_COMPRESS_AFTER: z.string().regex(/^\d+ (hours?|days?)$/).default('1 day'),
-  TELEMETRY_RETENTION: z.string().regex(/^\d+ days?$/).default('90 days'),
+  TELEMETRY_CHUNK_INTERVAL: z
+    .string()
+    .regex(/^\d+ (hours?|days?)$/)
+    .default('1 day'),
+  TELEMETRY_COMPRESS_AFTER: z
+    .string()
+    .regex(/^\d+ (hours?|days?)$/)
+    .default('1 day'),
+  TELEMETRY_RETENTION: z
+    .string()
+    .regex(/^\d+ days?$/)
+    .default('90 days'),
   /** How often the app runs maintenance (policy jobs on embedded TimescaleDB, retention on plain PostgreSQL). */
   MAINTENANCE_INTERVAL_MS: int(1_000, 86_400_000).default(15 * 60_000),
 });

@@ -1,4 +1,3 @@
-
 import { envSchema, type AppConfig } from './config.schema.js';
 
 /** Thrown with one readable message naming every bad setting. */
@@ -65,4 +64,3 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     },
   };
 }
-

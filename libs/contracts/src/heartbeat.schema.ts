@@ -33,7 +33,13 @@ export const signalSchema = z.looseObject({
   /** Received signal strength indicator, dBm. */
   rssi: z.number().min(-120).max(-25).optional(),
   /** 3GPP 27.007 AT+CSQ value: 0..31, 99 = unknown. */
-  csq: z.number().int().min(0).max(99).refine((v) => v <= 31 || v === 99, 'csq must be 0..31 or 99').optional(),
+  csq: z
+    .number()
+    .int()
+    .min(0)
+    .max(99)
+    .refine((v) => v <= 31 || v === 99, 'csq must be 0..31 or 99')
+    .optional(),
   /** Serving operator, MCC followed by MNC, e.g. "46000". */
   mccMnc: z.string().regex(/^\d{5,6}$/, 'mccMnc must be 5 or 6 digits'),
   /** Serving cell id (E-UTRAN/NR cell identity), as a decimal or hex string. */
@@ -91,7 +97,11 @@ export const heartbeatSchema = z.looseObject({
   sim: simSchema,
   location: locationSchema.optional(),
   /** Seconds since boot. */
-  uptimeS: z.number().int().min(0).max(10 * 365 * 24 * 3600),
+  uptimeS: z
+    .number()
+    .int()
+    .min(0)
+    .max(10 * 365 * 24 * 3600),
 });
 
 export type Heartbeat = z.infer<typeof heartbeatSchema>;

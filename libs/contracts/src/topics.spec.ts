@@ -51,7 +51,17 @@ describe('parseTerminalTopic', () => {
   });
 
   it('returns null for topics outside the root or without a message level', () => {
-    for (const topic of ['pos/v2/EP0001/heartbeat', 'pos/EP0001/heartbeat', 'x/pos/v1/EP0001/heartbeat', 'pos/v1', 'pos/v1/', 'pos/v1/EP0001', '$SYS/broker/clients', '/pos/v1/EP0001/heartbeat', 'POS/V1/EP0001/heartbeat']) {
+    for (const topic of [
+      'pos/v2/EP0001/heartbeat',
+      'pos/EP0001/heartbeat',
+      'x/pos/v1/EP0001/heartbeat',
+      'pos/v1',
+      'pos/v1/',
+      'pos/v1/EP0001',
+      '$SYS/broker/clients',
+      '/pos/v1/EP0001/heartbeat',
+      'POS/V1/EP0001/heartbeat',
+    ]) {
       expect(parseTerminalTopic(topic)).toBe(null);
     }
   });

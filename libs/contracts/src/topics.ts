@@ -18,9 +18,7 @@ export const TerminalTopicKind = {
 } as const;
 export type TerminalTopicKind = (typeof TerminalTopicKind)[keyof typeof TerminalTopicKind];
 
-const KIND_BY_SUFFIX: ReadonlyMap<string, TerminalTopicKind> = new Map(
-  Object.values(TerminalTopicKind).map((kind) => [kind, kind]),
-);
+const KIND_BY_SUFFIX: ReadonlyMap<string, TerminalTopicKind> = new Map(Object.values(TerminalTopicKind).map((kind) => [kind, kind]));
 
 export function isValidSn(sn: string): boolean {
   return SN_PATTERN.test(sn);

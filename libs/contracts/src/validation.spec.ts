@@ -244,11 +244,8 @@ describe('extraFields', () => {
     expect(extraFields({ model: { nested: true } }, heartbeatSchema)).toBe(null);
   });
 
-  it(
-    'regression: reports unknown keys that share a name with Object.prototype members',
-    () => {
-      const raw = JSON.parse('{"v":1,"constructor":"x","toString":"y"}') as unknown;
-      expect(extraFields(raw, heartbeatSchema)).toStrictEqual({ constructor: 'x', toString: 'y' });
-    },
-  );
+  it('regression: reports unknown keys that share a name with Object.prototype members', () => {
+    const raw = JSON.parse('{"v":1,"constructor":"x","toString":"y"}') as unknown;
+    expect(extraFields(raw, heartbeatSchema)).toStrictEqual({ constructor: 'x', toString: 'y' });
+  });
 });

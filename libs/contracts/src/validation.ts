@@ -12,9 +12,7 @@ export const RejectReason = {
 } as const;
 export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason];
 
-export type ParseResult<T> =
-  | { ok: true; value: T; extra: Record<string, unknown> | null }
-  | { ok: false; reason: RejectReason; detail: string };
+export type ParseResult<T> = { ok: true; value: T; extra: Record<string, unknown> | null } | { ok: false; reason: RejectReason; detail: string };
 
 function describeIssues(error: z.ZodError): string {
   return error.issues

@@ -5,12 +5,7 @@ import { DataSource } from 'typeorm';
 export type EntityList = readonly (new () => object)[];
 
 /** One DataSource factory for the apps and the CLI. Schema changes only through migrations. */
-export function createDataSource(options: {
-  url: string;
-  poolSize: number;
-  applicationName?: string;
-  entities?: EntityList;
-}): DataSource {
+export function createDataSource(options: { url: string; poolSize: number; applicationName?: string; entities?: EntityList }): DataSource {
   return new DataSource({
     type: 'postgres',
     url: options.url,

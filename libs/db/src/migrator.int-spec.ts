@@ -74,7 +74,9 @@ for (const kind of testDbKinds()) {
 
       it('deletes expired rows itself on plain PostgreSQL', async () => {
         const repo = new TimeseriesRepository(ds, { flavor: DatabaseFlavor.Plain, embedded: false });
-        await ds.query(`INSERT INTO presence_events (time, sn, online, reason) VALUES (now() - interval '100 days', 'OLD00001', true, 'connected'), (now(), 'NEW00001', true, 'connected')`);
+        await ds.query(
+          `INSERT INTO presence_events (time, sn, online, reason) VALUES (now() - interval '100 days', 'OLD00001', true, 'connected'), (now(), 'NEW00001', true, 'connected')`,
+        );
         const report = await repo.runMaintenance(settings);
         expect(report.rowsDeleted).toBe(1);
         const rows: { sn: string }[] = await ds.query('SELECT sn FROM presence_events');

@@ -46,9 +46,9 @@ export function loadMigrations(flavor: DatabaseFlavor, dir = MIGRATIONS_DIR): Mi
 
 async function detectFlavor(runner: QueryRunner, wanted: 'auto' | 'require' | 'off'): Promise<DatabaseFlavor> {
   if (wanted === 'off') return DatabaseFlavor.Plain;
-  const rows: { installed: string | null }[] = await runner.query(
-    `SELECT installed_version AS installed FROM pg_available_extensions WHERE name = 'timescaledb'`,
-  );
+  const rows = (await runner.query(`SELECT installed_version AS installed FROM pg_available_extensions WHERE name = 'timescaledb'`)) as {
+    installed: string | null;
+  }[];
   if (rows.length === 0) {
     if (wanted === 'require') {
       throw new DomainException(DatabaseErrorCode.TimescaleRequired, 'DATABASE_TIMESCALE=require but the timescaledb extension is not available');
@@ -80,9 +80,11 @@ export async function migrate(
         flavor      text NOT NULL,
         applied_at  timestamptz NOT NULL DEFAULT now()
       )`);
-    const done: { version: string; checksum: string; flavor: DatabaseFlavor }[] = await runner.query(
-      'SELECT version, checksum, flavor FROM schema_migrations ORDER BY version',
-    );
+    const done = (await runner.query('SELECT version, checksum, flavor FROM schema_migrations ORDER BY version')) as {
+      version: string;
+      checksum: string;
+      flavor: DatabaseFlavor;
+    }[];
     let flavor: DatabaseFlavor;
     if (done.length > 0) {
       flavor = done[0].flavor;
@@ -119,10 +121,7 @@ export async function migrate(
         await runner.commitTransaction();
       } catch (err) {
         await runner.rollbackTransaction();
-        throw new DomainException(
-          DatabaseErrorCode.MigrationFailed,
-          `migration ${migration.name} failed: ${err instanceof Error ? err.message : String(err)}`,
-        );
+        throw new DomainException(DatabaseErrorCode.MigrationFailed, `migration ${migration.name} failed: ${err instanceof Error ? err.message : String(err)}`);
       }
       applied.push(migration.name);
     }
@@ -135,8 +134,6 @@ export async function migrate(
 
 /** Reads the flavour recorded by the first migration run; null when the schema is not migrated. */
 export async function readFlavor(dataSource: DataSource): Promise<DatabaseFlavor | null> {
-  const rows: { flavor: DatabaseFlavor }[] = await dataSource
-    .query(`SELECT flavor FROM schema_migrations ORDER BY version LIMIT 1`)
-    .catch(() => []);
+  const rows = await dataSource.query<{ flavor: DatabaseFlavor }[]>(`SELECT flavor FROM schema_migrations ORDER BY version LIMIT 1`).catch(() => []);
   return rows[0]?.flavor ?? null;
 }

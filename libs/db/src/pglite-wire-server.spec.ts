@@ -18,12 +18,7 @@ function message(type: string, payload: Buffer): Buffer {
 }
 
 describe('FrontendMessageFramer', () => {
-  const stream = Buffer.concat([
-    startup(),
-    message('Q', Buffer.from('SELECT 1\0')),
-    message('P', Buffer.alloc(70_000, 0x61)),
-    message('S', Buffer.alloc(0)),
-  ]);
+  const stream = Buffer.concat([startup(), message('Q', Buffer.from('SELECT 1\0')), message('P', Buffer.alloc(70_000, 0x61)), message('S', Buffer.alloc(0))]);
 
   it('yields whole messages however the stream is split', () => {
     for (const step of [1, 3, 7, 1000, 65_536, stream.length]) {
@@ -31,11 +26,11 @@ describe('FrontendMessageFramer', () => {
       const got: { startup: boolean; bytes: Buffer }[] = [];
       for (let i = 0; i < stream.length; i += step) got.push(...framer.push(stream.subarray(i, i + step)));
       expect(got.map((m) => [m.startup, m.bytes.length])).toStrictEqual([
-          [true, startup().length],
-          [false, 14],
-          [false, 70_005],
-          [false, 5],
-        ]);
+        [true, startup().length],
+        [false, 14],
+        [false, 70_005],
+        [false, 5],
+      ]);
       expect(Buffer.concat(got.map((m) => m.bytes))).toStrictEqual(stream);
     }
   });

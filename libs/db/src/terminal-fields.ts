@@ -44,12 +44,13 @@ export interface HeartbeatField<K extends string = string, T extends PgType = Pg
   readonly read: (hb: Heartbeat, extra: HeartbeatExtra) => PgTypes[T]['write'] | null | undefined;
 }
 
-const heartbeat = <const K extends string, T extends PgType>(
-  key: K,
-  column: string,
-  type: T,
-  read: HeartbeatField<K, T>['read'],
-): HeartbeatField<K, T> => ({ key, column, type, notNull: false, read });
+const heartbeat = <const K extends string, T extends PgType>(key: K, column: string, type: T, read: HeartbeatField<K, T>['read']): HeartbeatField<K, T> => ({
+  key,
+  column,
+  type,
+  notNull: false,
+  read,
+});
 
 const stateOnly = <const K extends string, T extends PgType, const N extends boolean = false>(
   key: K,

@@ -64,13 +64,7 @@ export class TimeseriesRepository {
     }
   }
 
-  private async replacePolicy(
-    procName: string,
-    table: string,
-    configKey: string,
-    wanted: string,
-    add: () => Promise<unknown>,
-  ): Promise<void> {
+  private async replacePolicy(procName: string, table: string, configKey: string, wanted: string, add: () => Promise<unknown>): Promise<void> {
     const rows: { job_id: number; matches: boolean }[] = await this.dataSource.query(
       `SELECT job_id, (config ->> $3)::interval = $4::interval AS matches
          FROM timescaledb_information.jobs
@@ -120,11 +114,10 @@ export class TimeseriesRepository {
   /** Jobs registered on the hypertables, for tests and diagnostics. */
   async listJobs(): Promise<{ jobId: number; procName: string; table: string; config: Record<string, unknown> }[]> {
     if (this.info.flavor !== DatabaseFlavor.Timescale) return [];
-    const rows: { job_id: number; proc_name: string; hypertable_name: string; config: Record<string, unknown> }[] =
-      await this.dataSource.query(
-        `SELECT job_id, proc_name, hypertable_name, config FROM timescaledb_information.jobs
+    const rows: { job_id: number; proc_name: string; hypertable_name: string; config: Record<string, unknown> }[] = await this.dataSource.query(
+      `SELECT job_id, proc_name, hypertable_name, config FROM timescaledb_information.jobs
           WHERE hypertable_name IS NOT NULL ORDER BY job_id`,
-      );
+    );
     return rows.map((r) => ({ jobId: r.job_id, procName: r.proc_name, table: r.hypertable_name, config: r.config }));
   }
 }

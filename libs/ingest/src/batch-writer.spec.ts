@@ -238,9 +238,7 @@ describe('BatchWriter bounded memory', () => {
 
   it('rejects a waiting submit() with AckTimeoutError after admissionTimeoutMs and forgets it', async () => {
     const w = new ControlledWrite<string>();
-    const writer = new BatchWriter<string>(
-      options(w.write, { maxBatchRows: 1, maxBufferedRows: 1, concurrency: 1, admissionTimeoutMs: 20 }),
-    );
+    const writer = new BatchWriter<string>(options(w.write, { maxBatchRows: 1, maxBufferedRows: 1, concurrency: 1, admissionTimeoutMs: 20 }));
     const a = writer.submit('a');
     const started = Date.now();
     const b = writer.submit('b');
@@ -294,10 +292,7 @@ describe('BatchWriter failures', () => {
         { maxBatchRows: 2, retryBaseMs: 1, retryMaxMs: 4, hooks: { onError: (_err, rows, attempt) => errors.push([rows, attempt]) } },
       ),
     );
-    const outcomes = await Promise.all([
-      writer.submit(1).then((o) => (events.push('settled'), o)),
-      writer.submit(2).then((o) => (events.push('settled'), o)),
-    ]);
+    const outcomes = await Promise.all([writer.submit(1).then((o) => (events.push('settled'), o)), writer.submit(2).then((o) => (events.push('settled'), o))]);
     expect(outcomes).toStrictEqual(['committed', 'committed']);
     expect(calls).toStrictEqual([
       [1, 2],
@@ -390,50 +385,44 @@ describe('BatchWriter failures', () => {
 });
 
 describe('BatchWriter regressions', () => {
-  it(
-    'regression: a partial batch that aged out while every slot was busy is written as soon as a slot frees',
-    async () => {
-      const w = new ControlledWrite<string>();
-      const writer = new BatchWriter<string>(options(w.write, { maxBatchRows: 10, maxWaitMs: 30, concurrency: 1 }));
-      void writer.submit('a');
-      await waitFor(() => w.calls.length === 1, 1000, 'first batch'); // 'a' in flight, the only slot busy
-      void writer.submit('b');
-      await delay(45); // b's flush timer fired while the slot was busy: b is overdue
-      void writer.submit('c'); // starts a new 30 ms timer
-      await delay(2);
-      const freed = Date.now();
-      w.resolve(0);
-      await waitFor(() => w.calls.length === 2, 1000, 'second batch');
-      const lag = Date.now() - freed;
-      w.resolve(1);
-      await writer.close();
-      expect(lag < 15).toBeTruthy();
-    },
-  );
+  it('regression: a partial batch that aged out while every slot was busy is written as soon as a slot frees', async () => {
+    const w = new ControlledWrite<string>();
+    const writer = new BatchWriter<string>(options(w.write, { maxBatchRows: 10, maxWaitMs: 30, concurrency: 1 }));
+    void writer.submit('a');
+    await waitFor(() => w.calls.length === 1, 1000, 'first batch'); // 'a' in flight, the only slot busy
+    void writer.submit('b');
+    await delay(45); // b's flush timer fired while the slot was busy: b is overdue
+    void writer.submit('c'); // starts a new 30 ms timer
+    await delay(2);
+    const freed = Date.now();
+    w.resolve(0);
+    await waitFor(() => w.calls.length === 2, 1000, 'second batch');
+    const lag = Date.now() - freed;
+    w.resolve(1);
+    await writer.close();
+    expect(lag < 15).toBeTruthy();
+  });
 
-  it(
-    'regression: a throwing onCommit hook does not make a committed batch be written again',
-    async () => {
-      let writes = 0;
-      const writer = new BatchWriter<string>(
-        options(
-          async () => {
-            writes++;
-          },
-          {
-            maxBatchRows: 1,
-            hooks: {
-              onCommit: () => {
-                if (writes === 1) throw new Error('metrics label error');
-              },
+  it('regression: a throwing onCommit hook does not make a committed batch be written again', async () => {
+    let writes = 0;
+    const writer = new BatchWriter<string>(
+      options(
+        async () => {
+          writes++;
+        },
+        {
+          maxBatchRows: 1,
+          hooks: {
+            onCommit: () => {
+              if (writes === 1) throw new Error('metrics label error');
             },
           },
-        ),
-      );
-      expect(await writer.submit('x')).toBe('committed');
-      expect(writes).toBe(1);
-    },
-  );
+        },
+      ),
+    );
+    expect(await writer.submit('x')).toBe('committed');
+    expect(writes).toBe(1);
+  });
 });
 
 describe('BatchWriter concurrency', () => {
@@ -500,9 +489,7 @@ describe('BatchWriter close()', () => {
 
   it('also writes waiting submitters and resolves only when everything is written', async () => {
     const w = new ControlledWrite<string>();
-    const writer = new BatchWriter<string>(
-      options(w.write, { maxBatchRows: 2, maxBufferedRows: 2, concurrency: 1, admissionTimeoutMs: 30 }),
-    );
+    const writer = new BatchWriter<string>(options(w.write, { maxBatchRows: 2, maxBufferedRows: 2, concurrency: 1, admissionTimeoutMs: 30 }));
     const all = ['a', 'b', 'c', 'd', 'e'].map((s) => track(writer.submit(s)));
     expect(writer.waiting).toBe(3);
     const closed = track(writer.close());

@@ -13,12 +13,7 @@ export interface HeartbeatRow {
 }
 
 /** heartbeats columns with their array element types, in parameter order: the key, then the fields. */
-const COLUMNS = [
-  ['time', 'timestamptz'],
-  ['sn', 'text'],
-  ['received_at', 'timestamptz'],
-  ...HEARTBEAT_FIELDS.map((f) => [f.column, f.type]),
-];
+const COLUMNS = [['time', 'timestamptz'], ['sn', 'text'], ['received_at', 'timestamptz'], ...HEARTBEAT_FIELDS.map((f) => [f.column, f.type])];
 const names = COLUMNS.map(([name]) => name);
 /** terminal_state has every heartbeat field column too. */
 const stateColumns = HEARTBEAT_FIELDS.map((f) => f.column);

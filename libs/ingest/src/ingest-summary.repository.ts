@@ -15,6 +15,12 @@ export class IngestSummaryRepository {
              (SELECT max(last_heartbeat_at) FROM terminal_state) AS last,
              (SELECT count(*)::int FROM dead_letters) AS dead`);
     const r = rows[0];
-    return { terminals: r.terminals, online: r.online, heartbeats: r.heartbeats, lastHeartbeatAt: r.last ? new Date(r.last).toISOString() : null, deadLetters: r.dead };
+    return {
+      terminals: r.terminals,
+      online: r.online,
+      heartbeats: r.heartbeats,
+      lastHeartbeatAt: r.last ? new Date(r.last).toISOString() : null,
+      deadLetters: r.dead,
+    };
   }
 }

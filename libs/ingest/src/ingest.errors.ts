@@ -1,4 +1,4 @@
-import { RejectReason } from '#contracts';
+import type { RejectReason } from '#contracts';
 
 /** Rejections that happen after parsing: the storage layer refused the row. */
 export const StorageRejectReason = 'storage_rejected' as const;

@@ -1,13 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import {
-  HEARTBEAT_SCHEMA_VERSION,
-  heartbeatSchema,
-  parsePayload,
-  RejectReason,
-  type ParseResult,
-  type Heartbeat,
-  PresenceReason,
-} from '#contracts';
+import { HEARTBEAT_SCHEMA_VERSION, heartbeatSchema, parsePayload, RejectReason, type ParseResult, type Heartbeat, PresenceReason } from '#contracts';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { MetricsService } from '#observability';
 import { BatchWriter, type WriteOutcome } from './batch-writer.js';
@@ -63,7 +55,13 @@ export class IngestService {
         metrics.heartbeatsDuplicate.inc(rows.length - inserted);
       },
       hooks: this.hooks('heartbeats', (row, err) =>
-        this.deadLetter({ clientId: row.sn, topic: 'heartbeat', reason: StorageRejectReason, detail: String(err), payload: Buffer.from(JSON.stringify(row.heartbeat)) }),
+        this.deadLetter({
+          clientId: row.sn,
+          topic: 'heartbeat',
+          reason: StorageRejectReason,
+          detail: String(err),
+          payload: Buffer.from(JSON.stringify(row.heartbeat)),
+        }),
       ),
     });
     this.presence = new BatchWriter<PresenceEvent>({

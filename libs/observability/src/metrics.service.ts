@@ -7,7 +7,12 @@ export class MetricsService {
   readonly registry = new Registry();
 
   readonly mqttConnections = new Gauge({ name: 'fleet_mqtt_connections', help: 'Authenticated MQTT connections', registers: [this.registry] });
-  readonly mqttConnects = new Counter({ name: 'fleet_mqtt_connects_total', help: 'Accepted MQTT CONNECTs', labelNames: ['kind'] as const, registers: [this.registry] });
+  readonly mqttConnects = new Counter({
+    name: 'fleet_mqtt_connects_total',
+    help: 'Accepted MQTT CONNECTs',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
   readonly authFailures = new Counter({
     name: 'fleet_mqtt_auth_failures_total',
     help: 'Refused MQTT CONNECTs by reason',
@@ -20,8 +25,16 @@ export class MetricsService {
     labelNames: ['action'] as const,
     registers: [this.registry],
   });
-  readonly heartbeatsReceived = new Counter({ name: 'fleet_ingest_heartbeats_received_total', help: 'Valid heartbeats queued for storage', registers: [this.registry] });
-  readonly heartbeatsStored = new Counter({ name: 'fleet_ingest_heartbeats_stored_total', help: 'Heartbeats committed (new rows)', registers: [this.registry] });
+  readonly heartbeatsReceived = new Counter({
+    name: 'fleet_ingest_heartbeats_received_total',
+    help: 'Valid heartbeats queued for storage',
+    registers: [this.registry],
+  });
+  readonly heartbeatsStored = new Counter({
+    name: 'fleet_ingest_heartbeats_stored_total',
+    help: 'Heartbeats committed (new rows)',
+    registers: [this.registry],
+  });
   readonly heartbeatsDuplicate = new Counter({
     name: 'fleet_ingest_heartbeats_duplicate_total',
     help: 'Heartbeats already stored (retransmissions), acknowledged without a new row',

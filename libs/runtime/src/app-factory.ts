@@ -33,11 +33,7 @@ class AppRootModule {
  * (single process, gateway, worker, tests) goes through here.
  */
 /** Turns the composed root module into an application; tests pass one built on @nestjs/testing. */
-export type AppInstantiator = (
-  root: DynamicModule,
-  adapter: FastifyAdapter,
-  options: NestApplicationOptions,
-) => Promise<NestFastifyApplication>;
+export type AppInstantiator = (root: DynamicModule, adapter: FastifyAdapter, options: NestApplicationOptions) => Promise<NestFastifyApplication>;
 
 const nestFactory: AppInstantiator = (root, adapter, options) => NestFactory.create<NestFastifyApplication>(root, adapter, options);
 

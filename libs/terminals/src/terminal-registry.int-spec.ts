@@ -1,14 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  connectTerminal,
-  endClient,
-  startTestDatabase,
-  startTestGateway,
-  testDbKinds,
-  TEST_ADMIN_TOKEN,
-  type TestDatabase,
-  type TestGateway,
-} from '#testing';
+import { connectTerminal, endClient, startTestDatabase, startTestGateway, testDbKinds, TEST_ADMIN_TOKEN, type TestDatabase, type TestGateway } from '#testing';
 
 for (const kind of testDbKinds()) {
   describe(`terminal registry on ${kind}`, () => {
@@ -25,15 +16,25 @@ for (const kind of testDbKinds()) {
     });
 
     it('imports CSV keeping valid rows, reporting bad ones by line, and is idempotent on SN', async () => {
-      const csv = ['sn,model,tid,mid,provider,lat,lon', 'REG00001,EP-T1,TID00001,M001,,31.23,121.47', 'bad sn,EP-T1,,,,,', 'REG00002,EP-T1,,,ghost,,', 'REG00003,EP-T2,TID00001,,,,', 'REG00004,EP-T2,,,,,'].join('\n');
+      const csv = [
+        'sn,model,tid,mid,provider,lat,lon',
+        'REG00001,EP-T1,TID00001,M001,,31.23,121.47',
+        'bad sn,EP-T1,,,,,',
+        'REG00002,EP-T1,,,ghost,,',
+        'REG00003,EP-T2,TID00001,,,,',
+        'REG00004,EP-T2,,,,,',
+      ].join('\n');
       const first = await gw.registry.registerCsv(csv);
       expect(first.credentials.map((c) => c.sn)).toStrictEqual(['REG00001', 'REG00004']);
       expect(first.errors.map((e) => [e.row, e.code])).toStrictEqual([
-          [3, 'TERMINAL_INVALID_SN'],
-          [4, 'TERMINAL_UNKNOWN_PROVIDER'],
-          [5, 'TERMINAL_DUPLICATE_IN_REQUEST'],
-        ]);
-      const stored = await gw.query<{ sn: string; tid: string | null; registered_lat: number | null }>('SELECT sn, tid, registered_lat FROM terminals WHERE sn LIKE $1 ORDER BY sn', ['REG%']);
+        [3, 'TERMINAL_INVALID_SN'],
+        [4, 'TERMINAL_UNKNOWN_PROVIDER'],
+        [5, 'TERMINAL_DUPLICATE_IN_REQUEST'],
+      ]);
+      const stored = await gw.query<{ sn: string; tid: string | null; registered_lat: number | null }>(
+        'SELECT sn, tid, registered_lat FROM terminals WHERE sn LIKE $1 ORDER BY sn',
+        ['REG%'],
+      );
       expect(stored).toStrictEqual([
         { sn: 'REG00001', tid: 'TID00001', registered_lat: 31.23 },
         { sn: 'REG00004', tid: null, registered_lat: null },

@@ -109,9 +109,9 @@ describe('TerminalRegistryService', () => {
       ]);
       expect(result.errors).toStrictEqual([]);
       expect(result.credentials.map((c) => [c.sn, c.username])).toStrictEqual([
-          ['EP0001', 'EP0001'],
-          ['EP0002', 'EP0002'],
-        ]);
+        ['EP0001', 'EP0001'],
+        ['EP0002', 'EP0002'],
+      ]);
       for (const c of result.credentials) {
         expect(c.secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
         const stored = repo.hashes.get(c.sn);
@@ -121,8 +121,26 @@ describe('TerminalRegistryService', () => {
       expect(result.credentials[0].secret).not.toBe(result.credentials[1].secret);
       expect(repo.inserted.length).toBe(1);
       const [first, second] = repo.inserted[0];
-      expect({ ...first, credentialHash: null }).toStrictEqual({ sn: 'EP0001', model: 'EP-T1', tid: 'TID00001', mid: 'M001', providerId: ROOT_ID, registeredLat: 31.23, registeredLon: 121.47, credentialHash: null });
-      expect({ ...second, credentialHash: null }).toStrictEqual({ sn: 'EP0002', model: 'EP-T2', tid: null, mid: null, providerId: ACME_ID, registeredLat: null, registeredLon: null, credentialHash: null });
+      expect({ ...first, credentialHash: null }).toStrictEqual({
+        sn: 'EP0001',
+        model: 'EP-T1',
+        tid: 'TID00001',
+        mid: 'M001',
+        providerId: ROOT_ID,
+        registeredLat: 31.23,
+        registeredLon: 121.47,
+        credentialHash: null,
+      });
+      expect({ ...second, credentialHash: null }).toStrictEqual({
+        sn: 'EP0002',
+        model: 'EP-T2',
+        tid: null,
+        mid: null,
+        providerId: ACME_ID,
+        registeredLat: null,
+        registeredLon: null,
+        credentialHash: null,
+      });
       expect(!repo.inserted[0].some((r) => r.credentialHash.toString('utf8').includes(result.credentials[0].secret))).toBeTruthy();
     });
 
@@ -186,7 +204,13 @@ describe('TerminalRegistryService', () => {
     });
 
     it('numbers rows from firstRow', async () => {
-      const result = await registry.register([{ sn: 'OK00001', model: 'M' }, { sn: 'x', model: 'M' }], 10);
+      const result = await registry.register(
+        [
+          { sn: 'OK00001', model: 'M' },
+          { sn: 'x', model: 'M' },
+        ],
+        10,
+      );
       expect(summary(result.errors)).toStrictEqual([[11, 'TERMINAL_INVALID_SN', 'x']]);
     });
 
@@ -295,22 +319,16 @@ describe('TerminalRegistryService', () => {
       expect(stored?.tid).toBe('TID00001');
     });
 
-    it(
-      'regression: line numbers stay right when the CSV contains blank lines',
-      async () => {
-        const result = await registry.registerCsv([HEADER, 'GOOD001,EP-T1,,,,,', '', 'bad sn,EP-T1,,,,,'].join('\n'));
-        expect(summary(result.errors)).toStrictEqual([[4, 'TERMINAL_INVALID_SN', 'bad sn']]);
-      },
-    );
+    it('regression: line numbers stay right when the CSV contains blank lines', async () => {
+      const result = await registry.registerCsv([HEADER, 'GOOD001,EP-T1,,,,,', '', 'bad sn,EP-T1,,,,,'].join('\n'));
+      expect(summary(result.errors)).toStrictEqual([[4, 'TERMINAL_INVALID_SN', 'bad sn']]);
+    });
 
-    it(
-      'regression: a row with fewer fields than the header is a row error, not a failure of the whole file',
-      async () => {
-        const result = await registry.registerCsv([HEADER, 'GOOD001,EP-T1,,,,,', 'SHORT01,EP-T1'].join('\n'));
-        expect(result.credentials.map((c) => c.sn)).toStrictEqual(['GOOD001']);
-        expect(result.errors.map((e) => e.row)).toStrictEqual([3]);
-      },
-    );
+    it('regression: a row with fewer fields than the header is a row error, not a failure of the whole file', async () => {
+      const result = await registry.registerCsv([HEADER, 'GOOD001,EP-T1,,,,,', 'SHORT01,EP-T1'].join('\n'));
+      expect(result.credentials.map((c) => c.sn)).toStrictEqual(['GOOD001']);
+      expect(result.errors.map((e) => e.row)).toStrictEqual([3]);
+    });
   });
 
   describe('rotateCredentials', () => {

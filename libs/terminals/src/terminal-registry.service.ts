@@ -136,9 +136,7 @@ export class TerminalRegistryService {
   /** Issues new secrets; the old ones stop working at once (after the broker's auth cache TTL). */
   async rotateCredentials(sns: readonly string[]): Promise<RegisterTerminalsResponse> {
     const secrets = new Map(sns.map((sn) => [sn, this.hasher.generateSecret()]));
-    const updated = await this.terminals.updateCredentials(
-      [...secrets].map(([sn, secret]) => ({ sn, hash: this.hasher.hash(secret) })),
-    );
+    const updated = await this.terminals.updateCredentials([...secrets].map(([sn, secret]) => ({ sn, hash: this.hasher.hash(secret) })));
     const credentials: TerminalCredentials[] = [];
     const errors: RowError[] = [];
     sns.forEach((sn, i) => {

@@ -61,18 +61,12 @@ export class TerminalRepository {
 
   async tidOwners(tids: readonly string[]): Promise<Map<string, string>> {
     if (tids.length === 0) return new Map();
-    const rows: { tid: string; sn: string }[] = await this.dataSource.query(
-      'SELECT tid, sn FROM terminals WHERE tid = ANY($1::text[])',
-      [tids],
-    );
+    const rows: { tid: string; sn: string }[] = await this.dataSource.query('SELECT tid, sn FROM terminals WHERE tid = ANY($1::text[])', [tids]);
     return new Map(rows.map((r) => [r.tid, r.sn]));
   }
 
   async providerIdsByCode(codes: readonly string[]): Promise<Map<string, string>> {
-    const rows: { id: string; code: string }[] = await this.dataSource.query(
-      'SELECT id, code FROM providers WHERE code = ANY($1::text[])',
-      [codes],
-    );
+    const rows: { id: string; code: string }[] = await this.dataSource.query('SELECT id, code FROM providers WHERE code = ANY($1::text[])', [codes]);
     return new Map(rows.map((r) => [r.code, r.id]));
   }
 

@@ -42,11 +42,7 @@ function testingInstantiator(override: TestGatewayOptions['override']): AppInsta
 }
 
 /** A composition (single process by default) on ephemeral ports against a test database. */
-export async function startTestGateway(
-  db: TestDatabase,
-  env: Record<string, string> = {},
-  options: TestGatewayOptions = {},
-): Promise<TestGateway> {
+export async function startTestGateway(db: TestDatabase, env: Record<string, string> = {}, options: TestGatewayOptions = {}): Promise<TestGateway> {
   const config = loadConfig(
     {},
     {

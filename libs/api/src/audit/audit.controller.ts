@@ -20,10 +20,7 @@ export class AuditController {
   @ApiOperation({ summary: 'Audit log, newest first; provider admins see entries about their subtree' })
   @ApiOkZod(auditPage)
   @ApiErrors(400, 403)
-  async list(
-    @Ctx() ctx: RequestContext,
-    @ZodQuery(auditQuery) q: z.output<typeof auditQuery>,
-  ): Promise<{ items: AuditRecord[]; nextBefore: string | null }> {
+  async list(@Ctx() ctx: RequestContext, @ZodQuery(auditQuery) q: z.output<typeof auditQuery>): Promise<{ items: AuditRecord[]; nextBefore: string | null }> {
     const items = await this.audit.list(ctx.scope, { limit: q.limit, beforeId: q.before ?? null, action: q.action, targetId: q.targetId });
     return { items, nextBefore: items.length === q.limit ? items[items.length - 1].id : null };
   }

@@ -58,10 +58,7 @@ export class ApiKeyController {
   @ApiOperation({ summary: 'Issue a key; the token is returned once' })
   @ApiOkZod(issuedKeyView, 201, 'Created')
   @ApiErrors(400, 403, 404)
-  async create(
-    @Ctx() ctx: RequestContext,
-    @ZodBody(createKeyBody) input: z.output<typeof createKeyBody>,
-  ): Promise<{ key: KeyView; token: string }> {
+  async create(@Ctx() ctx: RequestContext, @ZodBody(createKeyBody) input: z.output<typeof createKeyBody>): Promise<{ key: KeyView; token: string }> {
     const role = input.role as Role;
     // Provider keys can only mint provider keys inside their own subtree.
     if (ctx.scope.kind === 'subtree' && !isProviderRole(role)) {

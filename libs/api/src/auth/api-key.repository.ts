@@ -16,12 +16,7 @@ export class ApiKeyRepository {
 
   /** The key behind a token prefix, with its hash and its provider (whose path is the key's scope). */
   findForAuth(prefix: string): Promise<ApiKeyEntity | null> {
-    return this.keys
-      .createQueryBuilder('k')
-      .addSelect('k.keyHash')
-      .leftJoinAndSelect('k.provider', 'p')
-      .where('k.prefix = :prefix', { prefix })
-      .getOne();
+    return this.keys.createQueryBuilder('k').addSelect('k.keyHash').leftJoinAndSelect('k.provider', 'p').where('k.prefix = :prefix', { prefix }).getOne();
   }
 
   async insert(input: { name: string; prefix: string; hash: Buffer; role: Role; providerId: string | null; createdBy: string | null }): Promise<ApiKeyEntity> {

@@ -135,7 +135,16 @@ describe('ApiKeyService', () => {
     it('malformed tokens are refused without a lookup', async () => {
       const { token } = await opsKey();
       const [, prefix, secret] = TOKEN.exec(token) ?? [];
-      for (const bad of ['', 'fk_', `xk_${prefix}_${secret}`, `fk_${prefix.toUpperCase()}_${secret}`, `fk_${prefix}_${secret}x`, `fk_${prefix}_${secret.slice(1)}`, `fk_${prefix}${secret}`, ` ${token}`]) {
+      for (const bad of [
+        '',
+        'fk_',
+        `xk_${prefix}_${secret}`,
+        `fk_${prefix.toUpperCase()}_${secret}`,
+        `fk_${prefix}_${secret}x`,
+        `fk_${prefix}_${secret.slice(1)}`,
+        `fk_${prefix}${secret}`,
+        ` ${token}`,
+      ]) {
         expect(await service.authenticate(bad, NOW)).toBeNull();
       }
       expect(repo.findForAuth).not.toHaveBeenCalled();

@@ -21,7 +21,15 @@ describe('toApiError', () => {
   });
 
   it('has exactly the documented public codes', () => {
-    expect(Object.values(ApiErrorCode).sort()).toStrictEqual(['CONFLICT', 'FORBIDDEN', 'INTERNAL', 'NOT_FOUND', 'RATE_LIMITED', 'UNAUTHENTICATED', 'VALIDATION_FAILED']);
+    expect(Object.values(ApiErrorCode).sort()).toStrictEqual([
+      'CONFLICT',
+      'FORBIDDEN',
+      'INTERNAL',
+      'NOT_FOUND',
+      'RATE_LIMITED',
+      'UNAUTHENTICATED',
+      'VALIDATION_FAILED',
+    ]);
   });
 
   /** Every terminal code must be listed here: a new one fails this table until it is mapped. */
@@ -37,11 +45,14 @@ describe('toApiError', () => {
     [TerminalErrorCode.TidInUse]: [409, 'CONFLICT'],
   };
 
-  it.each(Object.entries(TERMINAL).map(([code, [status, apiCode]]) => [code, status, apiCode] as const))('answers the terminal code %s with HTTP %i %s', (code, status, apiCode) => {
-    const { status: actual, body } = toApiError(new DomainException(code, `terminal says ${code}`), RID);
-    expect(actual).toBe(status);
-    expect(body).toStrictEqual({ error: { code: apiCode, message: `terminal says ${code}`, requestId: RID } });
-  });
+  it.each(Object.entries(TERMINAL).map(([code, [status, apiCode]]) => [code, status, apiCode] as const))(
+    'answers the terminal code %s with HTTP %i %s',
+    (code, status, apiCode) => {
+      const { status: actual, body } = toApiError(new DomainException(code, `terminal says ${code}`), RID);
+      expect(actual).toBe(status);
+      expect(body).toStrictEqual({ error: { code: apiCode, message: `terminal says ${code}`, requestId: RID } });
+    },
+  );
 
   it('passes field details through', () => {
     const details = [

@@ -150,7 +150,10 @@ describe('ApiExceptionFilter', () => {
   describe('Fastify errors', () => {
     it('answers FST_ERR_CTP_INVALID_MEDIA_TYPE with 400 VALIDATION_FAILED "unsupported content type"', () => {
       const err = Object.assign(new Error('Unsupported Media Type: application/xml'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 });
-      expect(handle(err)).toMatchObject({ status: 400, body: { error: { code: 'VALIDATION_FAILED', message: 'unsupported content type', requestId: REQUEST_ID } } });
+      expect(handle(err)).toMatchObject({
+        status: 400,
+        body: { error: { code: 'VALIDATION_FAILED', message: 'unsupported content type', requestId: REQUEST_ID } },
+      });
     });
 
     it('answers another Fastify 400 error (e.g. bad JSON) with its message', () => {

@@ -16,7 +16,7 @@ function fromHttp(err: HttpException): DomainException<ApiErrorCode> {
 
 /** Domain errors as they are; framework and Fastify errors as the API code they stand for. */
 function toDomainException(exception: unknown): DomainException {
-  if (exception instanceof DomainException) return exception;
+  if (exception instanceof DomainException) return exception as DomainException<string>;
   if (exception instanceof HttpException) return fromHttp(exception);
   if ((exception as { code?: string } | null)?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
     return new DomainException(ApiErrorCode.ValidationFailed, 'unsupported content type');

@@ -6,11 +6,5 @@ import { ApiExceptionFilter } from './api-exception.filter.js';
 
 /** A versioned fleet API controller: API-key auth, per-key rate limit, the one error body. */
 export function FleetController(path: string, tag: string): ClassDecorator {
-  return applyDecorators(
-    Controller(`v1/${path}`),
-    ApiTags(tag),
-    ApiBearerAuth(),
-    UseGuards(ApiAuthGuard, KeyRateLimitGuard),
-    UseFilters(ApiExceptionFilter),
-  );
+  return applyDecorators(Controller(`v1/${path}`), ApiTags(tag), ApiBearerAuth(), UseGuards(ApiAuthGuard, KeyRateLimitGuard), UseFilters(ApiExceptionFilter));
 }

@@ -149,8 +149,10 @@ describe('ZodBody / ZodQuery / ZodParams', () => {
 
   it('the pipe refuses a parameter without a zod schema or of another kind (a programming error, not a 400)', () => {
     const pipe = routeArg('create', 2).pipes[0];
-    expect(() => pipe.transform({}, { type: 'body', data: undefined })).toThrow('ZodBody/ZodQuery/ZodParams without a zod schema');
-    expect(() => pipe.transform({}, { type: 'custom', data: undefined, schema: bodySchema })).toThrow('ZodBody/ZodQuery/ZodParams without a zod schema');
+    expect(() => pipe.transform({}, { type: 'body', data: undefined }) as unknown).toThrow('ZodBody/ZodQuery/ZodParams without a zod schema');
+    expect(() => pipe.transform({}, { type: 'custom', data: undefined, schema: bodySchema }) as unknown).toThrow(
+      'ZodBody/ZodQuery/ZodParams without a zod schema',
+    );
   });
 });
 
@@ -251,7 +253,11 @@ describe('OpenAPI request schemas from ZodBody / ZodQuery / ZodParams', () => {
     expect(createSchema).toMatchObject({
       type: 'object',
       required: ['code', 'name'],
-      properties: { code: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{1,63}$' }, name: { type: 'string', minLength: 1, maxLength: 200 }, parentId: { type: 'string', format: 'uuid' } },
+      properties: {
+        code: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{1,63}$' },
+        name: { type: 'string', minLength: 1, maxLength: 200 },
+        parentId: { type: 'string', format: 'uuid' },
+      },
     });
     expect(Object.keys(createSchema.properties as object)).toStrictEqual(['code', 'name', 'parentId']);
 
@@ -259,7 +265,10 @@ describe('OpenAPI request schemas from ZodBody / ZodQuery / ZodParams', () => {
     expectPresent(update);
     expect(update.required).toBe(true);
     const updateSchema = update.content['application/json'].schema;
-    expect(updateSchema).toMatchObject({ type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, parentId: { type: 'string', format: 'uuid' } } });
+    expect(updateSchema).toMatchObject({
+      type: 'object',
+      properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, parentId: { type: 'string', format: 'uuid' } },
+    });
     expect(Object.keys(updateSchema.properties as object)).toStrictEqual(['name', 'parentId']);
     expect(updateSchema.required).toBeUndefined(); // both optional; the refine (one of them) is not representable
   });

@@ -55,13 +55,13 @@ export class FleetSummaryRepository {
       ids = rows.map((r) => r.id);
     }
     const params = ids ? [ids] : [];
-    const [models, groups]: [{ model: string; n: number }[], StateGroup[]] = await Promise.all([
-      this.dataSource.query(
+    const [models, groups] = await Promise.all([
+      this.dataSource.query<{ model: string; n: number }[]>(
         `SELECT t.model, count(*)::int AS n FROM terminals t ${ids ? 'WHERE t.provider_id = ANY($1::uuid[])' : ''}
           GROUP BY t.model ORDER BY n DESC, t.model`,
         params,
       ),
-      this.dataSource.query(
+      this.dataSource.query<StateGroup[]>(
         `SELECT s.plan_status, s.firmware_version,
                 count(*)::int AS n,
                 count(*) FILTER (WHERE s.online)::int AS online,

@@ -20,10 +20,7 @@ export class FleetSummaryController {
   @ApiOperation({ summary: 'Terminal counts over the caller\u2019s scope: presence, plan, firmware, model, attention flags' })
   @ApiOkZod(fleetSummaryView)
   @ApiErrors(400, 403, 404)
-  async summary(
-    @Ctx() ctx: RequestContext,
-    @ZodQuery(fleetSummaryQuery) { providerId }: z.output<typeof fleetSummaryQuery>,
-  ): Promise<FleetSummaryView> {
+  async summary(@Ctx() ctx: RequestContext, @ZodQuery(fleetSummaryQuery) { providerId }: z.output<typeof fleetSummaryQuery>): Promise<FleetSummaryView> {
     return this.fleet.summary(ctx, providerId);
   }
 }

@@ -47,10 +47,7 @@ export class ProviderController {
   @RequirePermission(Permission.ProvidersWrite)
   @ApiOkZod(providerView, 201, 'Created')
   @ApiErrors(400, 403, 404, 409)
-  create(
-    @Ctx() ctx: RequestContext,
-    @ZodBody(createProviderBody) body: z.output<typeof createProviderBody>,
-  ): Promise<ProviderView> {
+  create(@Ctx() ctx: RequestContext, @ZodBody(createProviderBody) body: z.output<typeof createProviderBody>): Promise<ProviderView> {
     return this.providers.create(ctx, body);
   }
 

@@ -72,10 +72,7 @@ export class ProviderRepository {
       if (current.get(provider.id) !== provider.path || current.get(newParent.id) !== newParent.path) return null;
       await providers.update({ id: provider.id }, { parentId: newParent.id });
       // A prefix rewrite over the subtree: one statement, same transaction.
-      await em.query(`UPDATE providers SET path = $2 || substr(path, length($1) + 1) WHERE path LIKE $1 || '%'`, [
-        provider.path,
-        newPath,
-      ]);
+      await em.query(`UPDATE providers SET path = $2 || substr(path, length($1) + 1) WHERE path LIKE $1 || '%'`, [provider.path, newPath]);
       return providers.findOneByOrFail({ id: provider.id });
     });
   }

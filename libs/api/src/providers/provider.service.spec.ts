@@ -76,7 +76,9 @@ describe('ProviderService', () => {
     const inScope = (scope: Scope, p: ProviderEntity): boolean => scope.kind === 'fleet' || p.path.startsWith(scope.path);
     // findById and list behave like the real repository: out-of-scope rows do not exist.
     repo = {
-      list: jest.fn<ProviderRepository['list']>(async (scope) => [...rows.values()].filter((p) => inScope(scope, p)).sort((a, b) => a.path.localeCompare(b.path))),
+      list: jest.fn<ProviderRepository['list']>(async (scope) =>
+        [...rows.values()].filter((p) => inScope(scope, p)).sort((a, b) => a.path.localeCompare(b.path)),
+      ),
       findById: jest.fn<ProviderRepository['findById']>(async (scope, id) => {
         const p = rows.get(id);
         return p && inScope(scope, p) ? { ...p } : null;
@@ -109,7 +111,15 @@ describe('ProviderService', () => {
 
   describe('toProviderView', () => {
     it('derives the depth from the path, formats timestamps as ISO and leaves the path out', () => {
-      expect(view(ROOT)).toStrictEqual({ id: ROOT, parentId: null, code: 'root', name: 'ROOT', depth: 0, createdAt: T0.toISOString(), updatedAt: T0.toISOString() });
+      expect(view(ROOT)).toStrictEqual({
+        id: ROOT,
+        parentId: null,
+        code: 'root',
+        name: 'ROOT',
+        depth: 0,
+        createdAt: T0.toISOString(),
+        updatedAt: T0.toISOString(),
+      });
       expect(view(ACME).depth).toBe(1);
       expect(view(ACME_EU_SHOP).depth).toBe(3);
     });
@@ -154,9 +164,23 @@ describe('ProviderService', () => {
       const [parent, code, name] = repo.insert.mock.calls[0];
       expect(parent.id).toBe(ACME);
       expect([code, name]).toStrictEqual(['acme-us', 'Acme US']);
-      expect(created).toStrictEqual({ id: CREATED, parentId: ACME, code: 'acme-us', name: 'Acme US', depth: 2, createdAt: T0.toISOString(), updatedAt: T0.toISOString() });
+      expect(created).toStrictEqual({
+        id: CREATED,
+        parentId: ACME,
+        code: 'acme-us',
+        name: 'Acme US',
+        depth: 2,
+        createdAt: T0.toISOString(),
+        updatedAt: T0.toISOString(),
+      });
       expect(record).toHaveBeenCalledTimes(1);
-      expect(record).toHaveBeenCalledWith(acmeCtx, { action: 'provider.create', targetType: 'provider', targetId: CREATED, providerId: CREATED, after: created });
+      expect(record).toHaveBeenCalledWith(acmeCtx, {
+        action: 'provider.create',
+        targetType: 'provider',
+        targetId: CREATED,
+        providerId: CREATED,
+        after: created,
+      });
     });
 
     it('an ops key without parentId creates below the root provider', async () => {
@@ -245,7 +269,14 @@ describe('ProviderService', () => {
       expect(repo.rename).not.toHaveBeenCalled();
       expect(after).toStrictEqual({ ...before, parentId: ACME, depth: 2, updatedAt: T1.toISOString() });
       expect(record).toHaveBeenCalledTimes(1);
-      expect(record).toHaveBeenCalledWith(acmeCtx, { action: 'provider.update', targetType: 'provider', targetId: ACME_EU_SHOP, providerId: ACME_EU_SHOP, before, after });
+      expect(record).toHaveBeenCalledWith(acmeCtx, {
+        action: 'provider.update',
+        targetType: 'provider',
+        targetId: ACME_EU_SHOP,
+        providerId: ACME_EU_SHOP,
+        before,
+        after,
+      });
     });
 
     it('a rename only renames: no parent lookup, no move; the audit shows the old and new name', async () => {
@@ -274,7 +305,9 @@ describe('ProviderService', () => {
       expect(repo.move).not.toHaveBeenCalled();
       expect(repo.rename).not.toHaveBeenCalled();
       expect(repo.findById).toHaveBeenCalledTimes(1); // the unchanged parent is not even looked up
-      expect(auditChanges()).toStrictEqual([{ action: 'provider.update', targetType: 'provider', targetId: ACME_EU, providerId: ACME_EU, before, after: before }]);
+      expect(auditChanges()).toStrictEqual([
+        { action: 'provider.update', targetType: 'provider', targetId: ACME_EU, providerId: ACME_EU, before, after: before },
+      ]);
     });
   });
 

@@ -112,6 +112,12 @@ export class ProviderService {
       ]);
     }
     await this.providers.delete(id);
-    await this.audit.record(ctx, { action: 'provider.delete', targetType: 'provider', targetId: id, providerId: provider.parentId, before: toProviderView(provider) });
+    await this.audit.record(ctx, {
+      action: 'provider.delete',
+      targetType: 'provider',
+      targetId: id,
+      providerId: provider.parentId,
+      before: toProviderView(provider),
+    });
   }
 }

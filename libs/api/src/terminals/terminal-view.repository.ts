@@ -127,10 +127,7 @@ const STATE_COLUMNS = selectFields(TERMINAL_STATE_FIELDS, 's', 's.');
  * UTC, reals in shortest round-trip form) for the cursor; `cast` reads it back. `fenced` is the
  * same order as an expression no index matches (see page()).
  */
-const SORT_COLUMNS: Record<
-  Exclude<TerminalSort, 'sn'>,
-  { column: string; fenced: string; cast: string; text: string; valid: (v: string) => boolean }
-> = {
+const SORT_COLUMNS: Record<Exclude<TerminalSort, 'sn'>, { column: string; fenced: string; cast: string; text: string; valid: (v: string) => boolean }> = {
   lastSeen: {
     column: 's.last_heartbeat_at',
     fenced: `(s.last_heartbeat_at + interval '0')`,
@@ -138,7 +135,13 @@ const SORT_COLUMNS: Record<
     text: `to_char(s.last_heartbeat_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
     valid: (v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(v) && !Number.isNaN(Date.parse(v)),
   },
-  battery: { column: 's.battery_pct', fenced: '(s.battery_pct + 0::real)', cast: 'real', text: 's.battery_pct::text', valid: (v) => /^-?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i.test(v) },
+  battery: {
+    column: 's.battery_pct',
+    fenced: '(s.battery_pct + 0::real)',
+    cast: 'real',
+    text: 's.battery_pct::text',
+    valid: (v) => /^-?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i.test(v),
+  },
   signal: { column: 's.rsrp', fenced: '(s.rsrp + 0::real)', cast: 'real', text: 's.rsrp::text', valid: (v) => /^-?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i.test(v) },
   planExpiry: {
     column: 's.plan_expires_on',

@@ -57,10 +57,7 @@ export class TerminalController {
   @ApiOperation({ summary: 'Terminals in the caller\u2019s scope: filters, sort, keyset pagination' })
   @ApiOkZod(terminalPage)
   @ApiErrors(400, 403, 404)
-  list(
-    @Ctx() ctx: RequestContext,
-    @ZodQuery(terminalListQuery) query: z.output<typeof terminalListQuery>,
-  ): Promise<Page<TerminalSummaryView>> {
+  list(@Ctx() ctx: RequestContext, @ZodQuery(terminalListQuery) query: z.output<typeof terminalListQuery>): Promise<Page<TerminalSummaryView>> {
     return this.terminals.list(ctx, query);
   }
 
@@ -124,7 +121,8 @@ export class TerminalController {
   importCsv(@Ctx() ctx: RequestContext, @Req() request: FastifyRequest): Promise<ImportResult> {
     const body: unknown = request.body;
     const csv = typeof body === 'string' ? body : validate(importJsonBody, body, 'body').csv;
-    if (csv.trim() === '') throw new DomainException(ApiErrorCode.ValidationFailed, 'empty CSV', [{ field: 'body', message: 'a header row and at least one row' }]);
+    if (csv.trim() === '')
+      throw new DomainException(ApiErrorCode.ValidationFailed, 'empty CSV', [{ field: 'body', message: 'a header row and at least one row' }]);
     return this.terminals.importCsv(ctx, csv);
   }
 

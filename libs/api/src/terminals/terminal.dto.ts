@@ -17,10 +17,7 @@ export const TELEMETRY_MAX_BUCKETS = 10_000;
 export const TELEMETRY_RAW_MAX = 1000;
 
 const booleanString = z.enum(['true', 'false']).transform((v) => v === 'true');
-const versionString = z
-  .string()
-  .max(64)
-  .regex(/[0-9]/, 'must contain a version number');
+const versionString = z.string().max(64).regex(/[0-9]/, 'must contain a version number');
 
 export const snParam = z.object({ sn: z.string().regex(SN_PATTERN, 'not a terminal serial number').describe('Terminal serial number') });
 
@@ -34,7 +31,12 @@ export const terminalFilterQuery = z.object({
   online: booleanString.optional().describe('Connected now (false includes terminals never seen)'),
   planStatus: z
     .string()
-    .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x !== ''))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x !== ''),
+    )
     .pipe(z.array(z.enum(PLAN_STATUSES)).min(1))
     .optional()
     .describe('Data plan status; comma-separated list of active, grace, suspended, expired'),
@@ -77,7 +79,10 @@ export const createTerminalBody = z
   .object({
     sn: z.string().regex(SN_PATTERN, '4-32 letters, digits, "-" or "_", starting with a letter or digit'),
     model: z.string().trim().min(1).max(64),
-    tid: z.string().regex(/^[A-Za-z0-9]{8}$/, '8 letters or digits').optional(),
+    tid: z
+      .string()
+      .regex(/^[A-Za-z0-9]{8}$/, '8 letters or digits')
+      .optional(),
     mid: z.string().min(1).max(32).optional(),
     /** Defaults to the caller's own provider (provider keys) or the root (ops keys). */
     providerId: z.uuid().optional(),
@@ -129,9 +134,7 @@ const FIELD_SCHEMAS = {
   jsonb: z.record(z.string(), z.unknown()),
 } satisfies Record<PgType, z.ZodType>;
 
-type FieldSchema<F extends TerminalField> = F['notNull'] extends true
-  ? (typeof FIELD_SCHEMAS)[F['type']]
-  : z.ZodNullable<(typeof FIELD_SCHEMAS)[F['type']]>;
+type FieldSchema<F extends TerminalField> = F['notNull'] extends true ? (typeof FIELD_SCHEMAS)[F['type']] : z.ZodNullable<(typeof FIELD_SCHEMAS)[F['type']]>;
 
 /** Object shape of declared fields, in declaration order. */
 function fieldShape<Fs extends readonly TerminalField[]>(fields: Fs): { [F in Fs[number] as F['key']]: FieldSchema<F> } {
@@ -195,7 +198,11 @@ export const createdTerminalView = z.object({ terminal: terminalDetailView, cred
 export const rowErrorView = z.object({
   row: z.number().int().describe('CSV line number (the header is line 1); 0 for a file-level error'),
   sn: z.string().nullable(),
-  code: z.string().describe('TERMINAL_INVALID_SN, TERMINAL_INVALID_TID, TERMINAL_INVALID_FIELD, TERMINAL_DUPLICATE_IN_REQUEST, TERMINAL_ALREADY_EXISTS, TERMINAL_TID_IN_USE, TERMINAL_UNKNOWN_PROVIDER, TERMINAL_INVALID_CSV'),
+  code: z
+    .string()
+    .describe(
+      'TERMINAL_INVALID_SN, TERMINAL_INVALID_TID, TERMINAL_INVALID_FIELD, TERMINAL_DUPLICATE_IN_REQUEST, TERMINAL_ALREADY_EXISTS, TERMINAL_TID_IN_USE, TERMINAL_UNKNOWN_PROVIDER, TERMINAL_INVALID_CSV',
+    ),
   message: z.string(),
 });
 export const importResultView = z.object({
@@ -214,9 +221,7 @@ const telemetryBucketView = z.object({
   dataUsedMbMax: z.number().nullable(),
   planStatus: z.string().nullable().describe('Plan status of the last heartbeat in the bucket'),
 });
-const rawHeartbeatView = terminalStateView
-  .pick(mask(HEARTBEAT_FIELDS.map((f) => f.key)))
-  .extend({ time: isoTime, receivedAt: isoTime });
+const rawHeartbeatView = terminalStateView.pick(mask(HEARTBEAT_FIELDS.map((f) => f.key))).extend({ time: isoTime, receivedAt: isoTime });
 export const telemetryView = z.discriminatedUnion('mode', [
   z.object({
     mode: z.literal('buckets'),

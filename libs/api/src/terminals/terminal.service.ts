@@ -1,14 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { z } from 'zod';
 import { DomainException, type RowError } from '#contracts';
-import {
-  LIVE_SESSIONS,
-  TerminalErrorCode,
-  TerminalRegistryService,
-  type LiveSessionsPort,
-  type ProviderChangeActor,
-  type RegisterOptions,
-} from '#terminals';
+import { LIVE_SESSIONS, TerminalErrorCode, TerminalRegistryService, type LiveSessionsPort, type ProviderChangeActor, type RegisterOptions } from '#terminals';
 import { AuditService } from '../audit/audit.service.js';
 import type { RequestContext, Scope } from '../auth/principal.js';
 import { ApiErrorCode, notFound } from '../common/api-error.js';
@@ -340,7 +333,13 @@ export class TerminalService {
     if (!credentials) throw registrationError(result.errors[0] ?? { row: 1, sn: input.sn, code: TerminalErrorCode.AlreadyExists, message: '' });
     const detail = await this.terminals.findDetail(ctx.scope, input.sn);
     if (!detail) throw notFound(`terminal ${input.sn}`);
-    await this.audit.record(ctx, { action: 'terminal.create', targetType: 'terminal', targetId: input.sn, providerId: detail.providerId, after: toAuditView(detail) });
+    await this.audit.record(ctx, {
+      action: 'terminal.create',
+      targetType: 'terminal',
+      targetId: input.sn,
+      providerId: detail.providerId,
+      after: toAuditView(detail),
+    });
     return { terminal: toDetailView(detail), credentials: { username: credentials.username, secret: credentials.secret } };
   }
 
