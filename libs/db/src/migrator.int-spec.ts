@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync, cpSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, cpSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -45,6 +45,7 @@ for (const kind of testDbKinds()) {
       cpSync(MIGRATIONS_DIR, dir, { recursive: true });
       writeFileSync(join(dir, '0001_init.sql'), '-- edited\n', { flag: 'a' });
       const edited = loadMigrations(DatabaseFlavor.Plain, dir)[0];
+      rmSync(dir, { recursive: true, force: true });
       const original = loadMigrations(DatabaseFlavor.Plain)[0];
       expect(edited.checksum).not.toBe(original.checksum);
       // Simulate: the recorded checksum differs from the file on disk.

