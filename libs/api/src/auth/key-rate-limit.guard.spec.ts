@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import type { ExecutionContext } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { FakeReply, httpContext } from '#testing/fake-http.js';
 import { APP_CONFIG, loadConfig, type AppConfig } from '#config';
 import { DomainException } from '#contracts';
 import type { RequestContext } from './principal.js';
@@ -13,36 +13,6 @@ const LIMIT = 3;
 interface FakeRequest {
   ip: string;
   fleet?: RequestContext;
-}
-
-class FakeReply {
-  readonly headers: Record<string, string | number> = {};
-  header(name: string, value: string | number): this {
-    this.headers[name.toLowerCase()] = value;
-    return this;
-  }
-}
-
-function httpContext(request: FakeRequest, reply: FakeReply): ExecutionContext {
-  const args: unknown[] = [request, reply];
-  const http: ReturnType<ExecutionContext['switchToHttp']> = {
-    getRequest: <T>() => request as unknown as T,
-    getResponse: <T>() => reply as unknown as T,
-    getNext: <T>() => undefined as unknown as T,
-  };
-  const unsupported = (): never => {
-    throw new Error('not an http context');
-  };
-  return {
-    getArgs: <T extends unknown[]>() => args as T,
-    getArgByIndex: <T>(index: number) => args[index] as T,
-    switchToHttp: () => http,
-    switchToRpc: unsupported,
-    switchToWs: unsupported,
-    getType: <T extends string>() => 'http' as T,
-    getClass: unsupported,
-    getHandler: unsupported,
-  };
 }
 
 function keyRequest(keyId: string): FakeRequest {

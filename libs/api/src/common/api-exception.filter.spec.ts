@@ -10,59 +10,12 @@ import {
   PayloadTooLargeException,
   ServiceUnavailableException,
   UnauthorizedException,
-  type ArgumentsHost,
 } from '@nestjs/common';
 import { DomainException } from '#contracts';
+import { FakeReply, httpContext as httpHost } from '#testing/fake-http.js';
 import { TerminalErrorCode } from '#terminals';
 import type { ApiErrorBody } from './api-error.js';
 import { ApiExceptionFilter } from './api-exception.filter.js';
-
-/** The parts of a FastifyReply the filter touches; records what was sent. */
-class FakeReply {
-  sent = false;
-  statusCode: number | null = null;
-  readonly headers: Record<string, string> = {};
-  body: unknown = undefined;
-  sends = 0;
-
-  status(code: number): this {
-    this.statusCode = code;
-    return this;
-  }
-
-  header(name: string, value: string): this {
-    this.headers[name.toLowerCase()] = value;
-    return this;
-  }
-
-  send(body: unknown): this {
-    this.body = body;
-    this.sends++;
-    this.sent = true;
-    return this;
-  }
-}
-
-/** An http ArgumentsHost over a fake request and reply, as Nest hands it to a filter. */
-function httpHost(request: { id: string }, reply: FakeReply): ArgumentsHost {
-  const args: unknown[] = [request, reply];
-  const http: ReturnType<ArgumentsHost['switchToHttp']> = {
-    getRequest: <T>() => request as unknown as T,
-    getResponse: <T>() => reply as unknown as T,
-    getNext: <T>() => undefined as unknown as T,
-  };
-  const unsupported = (): never => {
-    throw new Error('not an http context');
-  };
-  return {
-    getArgs: <T extends unknown[]>() => args as T,
-    getArgByIndex: <T>(index: number) => args[index] as T,
-    switchToHttp: () => http,
-    switchToRpc: unsupported,
-    switchToWs: unsupported,
-    getType: <T extends string>() => 'http' as T,
-  };
-}
 
 const REQUEST_ID = 'req-7f3a';
 
