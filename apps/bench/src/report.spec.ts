@@ -50,7 +50,8 @@ describe('percentile (nearest rank)', () => {
   });
 
   it('of a single sample is that sample for any p above 0', () => {
-    for (const p of [1, 50, 99, 100]) expect(percentile([42], p)).toBe(42);
+    for (const p of [0, 1, 50, 99, 100]) expect(percentile([42], p)).toBe(42);
+    expect(percentile([3, 5, 8], 0)).toBe(3);
   });
 
   it('never reads past the end, even for p above 100', () => {

@@ -10,7 +10,8 @@ export function median(values: number[]): number | null {
 /** Nearest-rank percentile (p in 0..100) of ascending `sorted`; NaN when empty. */
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+  // Nearest rank; p = 0 is the minimum.
+  return sorted[Math.max(0, Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
 export interface LatencyStats {
