@@ -49,7 +49,7 @@ describe('percentile (nearest rank)', () => {
     expect(percentile(oneToHundred, p)).toBe(expected);
   });
 
-  it('of a single sample is that sample for any p above 0', () => {
+  it('of a single sample is that sample for any p; p = 0 is the minimum', () => {
     for (const p of [0, 1, 50, 99, 100]) expect(percentile([42], p)).toBe(42);
     expect(percentile([3, 5, 8], 0)).toBe(3);
   });
