@@ -5,7 +5,7 @@ import { DomainException } from '#contracts';
 import { AuditService } from '../audit/audit.service.js';
 import { ApiErrorCode, notFound } from '../common/api-error.js';
 import { FleetController } from '../common/fleet-controller.decorator.js';
-import { ApiErrors, ApiOkZod } from '../common/openapi.js';
+import { ApiErrors, ApiOkZod, ApiNoContent } from '../common/openapi.js';
 import { ZodBody, ZodParams } from '../common/zod-validation.js';
 import { ProviderService } from '../providers/provider.service.js';
 import { RequirePermission } from './api-auth.guard.js';
@@ -80,6 +80,7 @@ export class ApiKeyController {
   @HttpCode(204)
   @RequirePermission(Permission.KeysManage)
   @ApiOperation({ summary: 'Revoke a key (it stops working at once)' })
+  @ApiNoContent('Revoked')
   @ApiErrors(400, 403, 404)
   async revoke(@Ctx() ctx: RequestContext, @ZodParams(keyIdParam) { id }: z.output<typeof keyIdParam>): Promise<void> {
     const key = await this.repo.findById(id, ctx.scope);

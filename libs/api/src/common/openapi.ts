@@ -30,14 +30,52 @@ const ERROR_TEXT: Record<number, string> = {
   403: 'The role may not do this',
   404: 'Unknown id, or outside the caller\u2019s scope',
   409: 'Conflict with the current state',
-  429: 'Rate limit exceeded for this key',
+  413: 'Request body too large',
+  415: 'Unsupported content type',
+  429: 'Rate limit exceeded for this key (see Retry-After)',
+  500: 'Internal error (logged with the requestId)',
 };
+
+/** Answers every operation can give: bad input, no key, rate limit, internal error. */
+const ALWAYS = [400, 401, 429, 500];
 
 export function ApiOkZod(schema: z.ZodType, status = 200, description = 'OK'): MethodDecorator {
   return ApiResponse({ status, description, schema: toOpenApi(schema) });
 }
 
+const integer = { schema: { type: 'integer' as const } };
+/** Sent with 429 (and, RateLimit-* only, with every authenticated answer): IETF RateLimit header draft. */
+const RATE_LIMIT_HEADERS = {
+  'Retry-After': { description: 'Seconds until the key may call again', ...integer },
+  'RateLimit-Limit': { description: 'Requests per minute allowed for this key', ...integer },
+  'RateLimit-Remaining': { description: 'Requests left in the current window', ...integer },
+  'RateLimit-Reset': { description: 'Seconds until the window resets', ...integer },
+};
+
 export function ApiErrors(...statuses: number[]): MethodDecorator {
   const errorSchema = toOpenApi(errorBodySchema);
-  return applyDecorators(...[401, 429, ...statuses].map((status) => ApiResponse({ status, description: ERROR_TEXT[status], schema: errorSchema })));
+  const all = [...new Set([...ALWAYS, ...statuses])].sort((a, b) => a - b);
+  return applyDecorators(
+    ...all.map((status) =>
+      ApiResponse({ status, description: ERROR_TEXT[status], schema: errorSchema, headers: status === 429 ? RATE_LIMIT_HEADERS : undefined }),
+    ),
+  );
+}
+
+/** A 204 answer (DELETE): done, no body. */
+export function ApiNoContent(description: string): MethodDecorator {
+  return ApiResponse({ status: 204, description });
+}
+
+type OperationObject = { requestBody?: unknown; responses: Record<string, unknown> };
+
+/** Operations that take a body may also answer 413 and 415, with the same error body. */
+export function addBodyErrors(paths: Record<string, Record<string, OperationObject>>): void {
+  const content = { 'application/json': { schema: toOpenApi(errorBodySchema) } };
+  for (const ops of Object.values(paths)) {
+    for (const op of Object.values(ops)) {
+      if (!op.requestBody) continue;
+      for (const status of [413, 415]) op.responses[status] ??= { description: ERROR_TEXT[status], content };
+    }
+  }
 }

@@ -6,7 +6,7 @@ import type { RequestContext } from '../auth/principal.js';
 import { Ctx } from '../auth/request-context.decorator.js';
 import { Permission } from '../auth/roles.js';
 import { FleetController } from '../common/fleet-controller.decorator.js';
-import { ApiErrors, ApiOkZod } from '../common/openapi.js';
+import { ApiErrors, ApiOkZod, ApiNoContent } from '../common/openapi.js';
 import { ZodBody, ZodParams } from '../common/zod-validation.js';
 import { createProviderBody, providerIdParam, providerList, providerTree, providerView, updateProviderBody } from './provider.dto.js';
 import { ProviderService, toProviderView, type ProviderTreeNode, type ProviderView } from './provider.service.js';
@@ -66,6 +66,7 @@ export class ProviderController {
   @Delete(':id')
   @HttpCode(204)
   @RequirePermission(Permission.ProvidersWrite)
+  @ApiNoContent('Deleted')
   @ApiErrors(400, 403, 404, 409)
   async remove(@Ctx() ctx: RequestContext, @ZodParams(providerIdParam) { id }: ProviderIdParam): Promise<void> {
     await this.providers.delete(ctx, id);
