@@ -114,6 +114,10 @@ const INGEST_USAGE = `Usage: npm run bench:ingest -- [options]
   --connect-rate N           new connections per second (default 500)
   --register-batch N         terminals per enrolment request (default 1000)
   --gateway-env KEY=VALUE    extra gateway environment, repeatable (e.g. INGEST_BATCH_MAX_ROWS=5000)
+  --http-flood N             during the measured window, N concurrent HTTP clients without a valid key
+                             send large nested-array JSON bodies to the API (default 0: none);
+                             /health/live latency is probed every 100 ms in every run
+  --flood-mib M              size of each flood body in MiB (default 10)
   --markdown                 also print a table row for docs/benchmarks.md
   --label TEXT               note for the markdown row
 `;
@@ -129,6 +133,8 @@ const ingestSpec = {
   connectRate: { type: 'number', min: 1, max: 100_000, default: 500 },
   registerBatch: { type: 'number', min: 1, max: 10_000, default: 1000, integer: true },
   gatewayEnv: { type: 'key-values' },
+  httpFlood: { type: 'number', min: 0, max: 1_000, default: 0, integer: true },
+  floodMib: { type: 'number', min: 0.001, max: 100, default: 10 },
   markdown: { type: 'flag' },
   label: { type: 'string', default: '' },
 } as const satisfies Record<string, OptionSpec>;

@@ -19,13 +19,14 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseIngestOptions, type IngestOptions } from './bench-options.js';
-import { repoRoot, waitMessage } from './child-process.js';
+import { launch, repoRoot, stopManaged, waitMessage } from './child-process.js';
 import { benchSn, registerTerminals, scrape } from './gateway-http.js';
 import { payloadTemplate, printLogTail, startDatabase, startGateway, startLoader } from './ingest-children.js';
-import { buildResult, markdownTable, summary, type BenchResult } from './ingest-report.js';
+import { availabilityLines, buildResult, markdownTable, summary, type BenchResult } from './ingest-report.js';
 import { machineInfo } from './proc-stats.js';
 import type { LoaderToParent, ParentToLoader } from './protocol.js';
 import { cleanup, exitAfterFailure, handleInterrupts, log, onCleanup, pause } from './run-lifecycle.js';
+import { latencyStats } from './report.js';
 import { progressLine, Sampler } from './sampling.js';
 
 /** Printed when a run fails, before the temp dir is removed. */
@@ -76,11 +77,15 @@ async function run(opts: IngestOptions): Promise<BenchResult> {
   onCleanup('progress', () => Promise.resolve(clearInterval(progress)));
   await pause(opts.warmup * 1000);
 
+  const flood = opts.httpFlood > 0 ? await startFlood(gateway.httpUrl, opts.httpFlood, opts.floodMib) : null;
   const m0 = await scrape(gateway.httpUrl);
   const rssStart = sampler.sample().gatewayRss;
   send({ type: 'mark' });
   await loaderSays('marked', 30_000, 'loader mark');
+  const health = probeHealth(gateway.httpUrl);
   await pause(opts.duration * 1000);
+  const healthMs = await health.stop();
+  const floodResult = flood ? await flood.stop() : undefined;
 
   const m1 = await scrape(gateway.httpUrl);
   const endSample = sampler.sample();
@@ -94,7 +99,7 @@ async function run(opts: IngestOptions): Promise<BenchResult> {
   loader.managed.stopping = true;
   await Promise.race([loader.managed.exited, sleep(25_000)]);
 
-  return buildResult({
+  const result = buildResult({
     opts,
     commit,
     machine,
@@ -113,6 +118,57 @@ async function run(opts: IngestOptions): Promise<BenchResult> {
           .filter((l) => l.trim() !== '').length
       : 0,
   });
+  return { ...result, health: latencyStats(healthMs), flood: floodResult };
+}
+
+/** GET /health/live every 100 ms (one at a time) until stopped; the round trips in ms. */
+function probeHealth(httpUrl: string): { stop: () => Promise<number[]> } {
+  const samples: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const t = performance.now();
+      try {
+        await (await fetch(`${httpUrl}/health/live`, { signal: AbortSignal.timeout(30_000) })).arrayBuffer();
+        samples.push(performance.now() - t);
+      } catch {
+        samples.push(30_000);
+      }
+      await sleep(100);
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return samples;
+    },
+  };
+}
+
+type FloodResult = NonNullable<BenchResult['flood']>;
+
+/** Starts the unauthenticated HTTP attacker in its own process (its CPU is not the gateway's). */
+async function startFlood(httpUrl: string, concurrency: number, mib: number): Promise<{ stop: () => Promise<FloodResult> }> {
+  const managed = launch('http flood', 'http-flood-child.js', {
+    env: { ...process.env, FLOOD_URL: httpUrl, FLOOD_CONCURRENCY: String(concurrency), FLOOD_BYTES: String(Math.round(mib * 1024 * 1024)) },
+  });
+  onCleanup('http flood', () => stopManaged(managed, 5_000));
+  await waitMessage<{ type: string }>(managed, (m) => m.type === 'flood-ready', 60_000, 'flood start');
+  log(`http flood: ${concurrency} clients without a valid key, ${mib} MiB bodies`);
+  return {
+    stop: async () => {
+      managed.child.send({ type: 'stop' });
+      const r = await waitMessage<{ type: string; sent: number; bodyBytes: number; outcomes: Record<string, number> }>(
+        managed,
+        (m) => m.type === 'flood-result',
+        30_000,
+        'flood result',
+      );
+      managed.stopping = true;
+      return { concurrency, bodyBytes: r.bodyBytes, sent: r.sent, outcomes: r.outcomes };
+    },
+  };
 }
 
 handleInterrupts();
@@ -121,6 +177,7 @@ try {
   const result = await run(opts);
   await cleanup();
   process.stdout.write(`${summary(result)}\n`);
+  for (const line of availabilityLines(result, opts.label)) process.stdout.write(`${line}\n`);
   if (opts.markdown) process.stdout.write(`\n${markdownTable(result, opts.label)}\n`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);

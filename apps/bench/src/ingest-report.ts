@@ -7,7 +7,7 @@ import type { Scrape } from './gateway-http.js';
 import type { machineInfo } from './proc-stats.js';
 import { delta, histogramQuantile } from './prom-text.js';
 import type { LatencySummary, LoaderResult } from './protocol.js';
-import { fmt, markdownHeader, markdownRow, median, mib, round } from './report.js';
+import { fmt, markdownHeader, markdownRow, median, mib, round, type LatencyStats } from './report.js';
 import { ackRates, cpuStats, fullIntervals, otherCpu, rssTimeline, type CpuStats, type LoaderTick, type Sample } from './sampling.js';
 
 export interface BenchResult {
@@ -50,6 +50,10 @@ export interface BenchResult {
   database: { cpuPct: CpuStats } | null;
   /** otherPct: machine busy minus this bench's own processes = other work on the machine (disturbance). */
   system: { busyPctMedian: number | null; stealPctMedian: number | null; otherPct: CpuStats; cores: number };
+  /** /health/live round trips (ms) probed every 100 ms through the measured window. */
+  health?: LatencyStats;
+  /** What the unauthenticated HTTP flood sent and how the server answered (--http-flood). */
+  flood?: { concurrency: number; bodyBytes: number; sent: number; outcomes: Record<string, number> };
   ingest: {
     stored: number | null;
     received: number | null;
@@ -258,4 +262,27 @@ export function markdownTable(r: BenchResult, label: string): string {
     label,
   ];
   return `${markdownHeader(MARKDOWN_COLUMNS)}\n${markdownRow(cells)}`;
+}
+
+/** Availability under an unauthenticated HTTP flood: health-probe and ingest latency side by side. */
+export function availabilityLines(r: BenchResult, label: string): string[] {
+  if (!r.health) return [];
+  const h = r.health;
+  const f = r.flood;
+  const flood = f ? `${f.concurrency} × ${fmt(round(f.bodyBytes / 1024 / 1024, 1))} MiB, ${fmt(f.sent)} sent, answers ${JSON.stringify(f.outcomes)}` : 'none';
+  return [
+    `/health/live ms:               p50 ${h.p50}  p90 ${h.p90}  p99 ${h.p99}  max ${h.max}  (n ${h.n})`,
+    `HTTP flood:                    ${flood}`,
+    '',
+    markdownRow([
+      r.date.slice(0, 10),
+      r.commit,
+      label || '-',
+      f ? `${f.concurrency} × ${fmt(round(f.bodyBytes / 1024 / 1024, 1))} MiB` : 'none',
+      `${h.p50} / ${h.p99}`,
+      `${r.latency.p50Ms} / ${r.latency.p99Ms}`,
+      fmt(r.committedPerSec),
+      f ? fmt(f.sent) : '-',
+    ]),
+  ];
 }
