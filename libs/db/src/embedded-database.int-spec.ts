@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
@@ -48,5 +49,37 @@ describe('embedded database across restarts', () => {
     } finally {
       await first.stop();
     }
+  });
+
+  describe('a lock file left by a crash', () => {
+    const lockDir = mkdtempSync(join(tmpdir(), 'embedded-lock-'));
+    afterAll(() => rmSync(lockDir, { recursive: true, force: true }));
+    const lockPath = join(lockDir, 'pg.lock');
+    const startTime = (pid: number) => {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    };
+    /** A pid no process has: spawn a short-lived child and wait for it to exit. */
+    const deadPid = () => spawnSync(process.execPath, ['-e', '0']).pid;
+
+    it.each([
+      ['a dead process (bare pid, as earlier versions wrote)', () => String(deadPid())],
+      ['a dead process', () => JSON.stringify({ pid: deadPid(), startTime: '1' })],
+      ['a pid reused by another live process (its start time differs)', () => JSON.stringify({ pid: process.ppid, startTime: '1' })],
+    ])('is taken over when it names %s', async (_what, content) => {
+      writeFileSync(lockPath, content());
+      const db = await EmbeddedDatabase.start({ dataDir: lockDir });
+      try {
+        expect(JSON.parse(readFileSync(lockPath, 'utf8'))).toMatchObject({ pid: process.pid });
+      } finally {
+        await db.stop();
+      }
+    });
+
+    it('is respected when its owner is alive (same pid, same start time)', async () => {
+      writeFileSync(lockPath, JSON.stringify({ pid: process.ppid, startTime: startTime(process.ppid) }));
+      await expect(EmbeddedDatabase.start({ dataDir: lockDir })).rejects.toThrow(`in use by process ${process.ppid}`);
+      rmSync(lockPath, { force: true });
+    });
   });
 });

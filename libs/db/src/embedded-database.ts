@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { timescaledb } from '@electric-sql/pglite/timescaledb';
@@ -68,6 +68,17 @@ export class EmbeddedDatabase {
   }
 }
 
+/** The kernel's start time of a process (Linux /proc), null where unknown or gone. */
+function processStartTime(pid: number): string | null {
+  try {
+    // Field 22 of /proc/<pid>/stat; the command name (field 2) may contain spaces, so count after ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -77,14 +88,50 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** PGlite has no multi-process locking: two processes on one data directory would corrupt it. */
-function acquireLock(path: string): string {
-  if (existsSync(path)) {
-    const pid = Number(readFileSync(path, 'utf8').trim());
-    if (pid && pid !== process.pid && processAlive(pid)) {
-      throw new Error(`the embedded database in ${path.replace(/pg\.lock$/, '')} is in use by process ${pid}; stop it first`);
-    }
+interface LockOwner {
+  pid: number;
+  /** Tells a live owner from an unrelated process that got the same pid after a crash or reboot. */
+  startTime: string | null;
+}
+
+function readOwner(path: string): LockOwner | null {
+  const text = readFileSync(path, 'utf8').trim();
+  // Lock files of earlier versions hold a bare pid.
+  if (/^\d+$/.test(text)) return { pid: Number(text), startTime: null };
+  try {
+    const owner = JSON.parse(text) as Partial<LockOwner> | null;
+    return typeof owner?.pid === 'number' ? { pid: owner.pid, startTime: owner.startTime ?? null } : null;
+  } catch {
+    return null;
   }
-  writeFileSync(path, String(process.pid));
-  return path;
+}
+
+function ownerAlive(owner: LockOwner): boolean {
+  if (owner.pid === process.pid || !processAlive(owner.pid)) return false;
+  const current = processStartTime(owner.pid);
+  // Same pid, another start time: the owner died and the pid was reused.
+  return owner.startTime === null || current === null || current === owner.startTime;
+}
+
+/**
+ * PGlite has no multi-process locking: two processes on one data directory would corrupt it. The
+ * lock file is created atomically (O_EXCL); a lock left by a crashed process, or naming a pid now
+ * used by another process, is taken over.
+ */
+function acquireLock(path: string): string {
+  const mine = JSON.stringify({ pid: process.pid, startTime: processStartTime(process.pid) } satisfies LockOwner);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      writeFileSync(path, mine, { flag: 'wx' });
+      return path;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const owner = readOwner(path);
+    if (owner && ownerAlive(owner)) {
+      throw new Error(`the embedded database in ${path.replace(/pg\.lock$/, '')} is in use by process ${owner.pid}; stop it first`);
+    }
+    rmSync(path, { force: true });
+  }
+  throw new Error(`could not take the embedded database lock ${path}`);
 }
