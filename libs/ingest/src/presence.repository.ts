@@ -51,12 +51,19 @@ export class PresenceRepository {
   }
 
   /** Marks every terminal this gateway believed online as offline (after a crash, on start). */
+  /**
+   * Closes every session a previous run left open: the state goes offline and the presence history
+   * gets the matching offline event, so it never shows two `connected` in a row.
+   */
   async markAllOffline(time: Date, reason: string): Promise<number> {
-    const result: [unknown[], number] = await this.dataSource.query(
-      `UPDATE terminal_state SET online = false, presence_changed_at = $1, last_disconnected_at = $1, last_disconnect_reason = $2
-        WHERE online AND presence_changed_at < $1`,
+    const rows: { sn: string }[] = await this.dataSource.query(
+      `WITH closed AS (
+         UPDATE terminal_state SET online = false, presence_changed_at = $1, last_disconnected_at = $1, last_disconnect_reason = $2
+          WHERE online AND presence_changed_at < $1
+          RETURNING sn)
+       INSERT INTO presence_events (time, sn, online, reason) SELECT $1, sn, false, $2 FROM closed RETURNING sn`,
       [time, reason],
     );
-    return result[1];
+    return rows.length;
   }
 }
