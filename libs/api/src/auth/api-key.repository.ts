@@ -10,7 +10,7 @@ import { Role } from './roles.js';
 export class ApiKeyRepository {
   private readonly keys: Repository<ApiKeyEntity>;
 
-  constructor(@Inject(DataSource) dataSource: DataSource) {
+  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {
     this.keys = dataSource.getRepository(ApiKeyEntity);
   }
 
@@ -44,9 +44,18 @@ export class ApiKeyRepository {
     return this.scoped(scope).andWhere('k.id = :id', { id }).getOne();
   }
 
-  /** Idempotent: a key revoked earlier keeps its first revocation time. */
-  async revoke(id: string): Promise<void> {
-    await this.keys.update({ id, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
+  /**
+   * Idempotent: a key revoked earlier keeps its first revocation time. One conditional UPDATE, so of
+   * concurrent revokes exactly one sees `true` (the row lock serializes them, the loser's re-check
+   * finds revoked_at set).
+   */
+  async revoke(id: string): Promise<boolean> {
+    // TypeORM returns [rows, affected] for UPDATE.
+    const [rows]: [{ id: string }[], number] = await this.dataSource.query(
+      `UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id`,
+      [id],
+    );
+    return rows.length > 0;
   }
 
   async touch(ids: readonly string[], at: Date): Promise<void> {

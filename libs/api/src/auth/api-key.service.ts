@@ -76,9 +76,11 @@ export class ApiKeyService implements OnModuleDestroy {
     return { principal, scope };
   }
 
-  async revoke(id: string): Promise<void> {
-    await this.keys.revoke(id);
+  /** True when this call revoked the key, false when it was revoked already. */
+  async revoke(id: string): Promise<boolean> {
+    const revoked = await this.keys.revoke(id);
     for (const [token, entry] of this.cache) if (entry.principal.keyId === id) this.cache.delete(token);
+    return revoked;
   }
 
   private markUsed(keyId: string, now: number): void {

@@ -5,6 +5,7 @@ import { LIVE_SESSIONS, TerminalErrorCode, TerminalRegistryService, type LiveSes
 import { AuditService } from '../audit/audit.service.js';
 import type { RequestContext, Scope } from '../auth/principal.js';
 import { ApiErrorCode, notFound } from '../common/api-error.js';
+import { isForeignKeyViolation } from '../common/db-errors.js';
 import { decodeCursor, encodeCursor, type Cursor, type Page } from '../common/pagination.js';
 import type { ProviderEntity } from '../providers/provider.entity.js';
 import { ProviderRepository } from '../providers/provider.repository.js';
@@ -64,6 +65,8 @@ interface TerminalAuditView {
 }
 
 const EXPORT_PAGE_ROWS = 5000;
+/** Attempts of a terminal move that keeps losing to concurrent moves before a 409. */
+const TERMINAL_MOVE_ATTEMPTS = 3;
 const DAY_MS = 86_400_000;
 const TELEMETRY_DEFAULT_SPAN_MS = DAY_MS;
 const TELEMETRY_AUTO_MAX_BUCKETS = 300;
@@ -404,12 +407,25 @@ export class TerminalService {
     return this.detail(ctx, sn);
   }
 
-  /** Moves a terminal between two providers of the caller's scope (both must be in it). */
+  /**
+   * Moves a terminal between two providers of the caller's scope (both must be in it). The registry
+   * moves only from the owner read here (compare-and-set); when a concurrent move won, the terminal
+   * is read again (it may have left the scope: 404) and the move retried, a few times before a 409.
+   */
   async move(ctx: RequestContext, sn: string, providerId: string): Promise<TerminalDetailView> {
-    const before = await this.getRecord(ctx.scope, sn);
     const target = await this.providerService.get(ctx.scope, providerId);
-    if (target.id !== before.providerId) {
-      await this.registry.moveToProvider(sn, before.providerId, target.id, this.actor(ctx));
+    for (let attempt = 1; ; attempt++) {
+      const before = await this.getRecord(ctx.scope, sn);
+      if (target.id === before.providerId) break;
+      try {
+        await this.registry.moveToProvider(sn, before.providerId, target.id, this.actor(ctx));
+      } catch (err) {
+        // The target provider was deleted after it was read: as if it had never been there.
+        if (isForeignKeyViolation(err)) throw notFound(`provider ${providerId}`);
+        if (!(err instanceof DomainException) || err.code !== TerminalErrorCode.NotFound) throw err;
+        if (attempt >= TERMINAL_MOVE_ATTEMPTS) throw new DomainException(ApiErrorCode.Conflict, `terminal ${sn} was moved concurrently; retry`);
+        continue;
+      }
       await this.audit.record(ctx, {
         action: 'terminal.move',
         targetType: 'terminal',
@@ -418,6 +434,7 @@ export class TerminalService {
         before: toAuditView(before),
         after: { ...toAuditView(before), providerId: target.id },
       });
+      break;
     }
     return this.detail(ctx, sn);
   }
