@@ -2,8 +2,11 @@ import { z } from 'zod';
 
 export const auditQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100),
-  /** Return entries older than this id (the last id of the previous page). */
-  before: z.string().regex(/^\d+$/).optional(),
+  /** Return entries older than this id (the last id of the previous page); ids are bigints. */
+  before: z
+    .string()
+    .regex(/^[1-9]\d{0,17}$/, 'an audit entry id (a positive integer below 10^18)')
+    .optional(),
   action: z.string().max(100).optional(),
   targetId: z.string().max(200).optional(),
 });

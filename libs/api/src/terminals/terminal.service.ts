@@ -196,16 +196,12 @@ export class TerminalService {
   }
 
   async list(ctx: RequestContext, q: z.output<typeof terminalListQuery>): Promise<Page<TerminalSummaryView>> {
-    let after: Cursor | null = null;
-    if (q.cursor !== undefined) {
-      after = decodeCursor(q.cursor);
-      if (!this.terminals.cursorFits(q.sort, after)) {
-        throw new DomainException(ApiErrorCode.ValidationFailed, 'invalid cursor', [{ field: 'query.cursor', message: 'cursor does not belong to this sort' }]);
-      }
-    }
+    // A cursor belongs to the sort and order it was issued under.
+    const sortKey = `${q.sort}:${q.order}`;
+    const after: Cursor | null = q.cursor === undefined ? null : decodeCursor(q.cursor, sortKey, (c) => this.terminals.cursorFits(q.sort, c));
     const filter = await this.resolveFilter(ctx.scope, q);
     const page = await this.terminals.page(ctx.scope, filter, { sort: q.sort, order: q.order, limit: q.limit, after });
-    return { items: page.rows.map(toSummaryView), nextCursor: page.next ? encodeCursor(page.next) : null };
+    return { items: page.rows.map(toSummaryView), nextCursor: page.next ? encodeCursor(page.next, sortKey) : null };
   }
 
   /**
@@ -351,6 +347,9 @@ export class TerminalService {
    * its CSV line. Providers outside the caller's scope are reported exactly like unknown ones.
    */
   async importCsv(ctx: RequestContext, csv: string): Promise<ImportResult> {
+    // Postgres refuses NUL in text: name the line instead of failing the whole import later.
+    const nul = csv.indexOf('\0');
+    if (nul >= 0) throw fieldError('body', `CSV line ${csv.slice(0, nul).split('\n').length} contains a NUL character`);
     const result = await this.registry.registerCsv(csv, { ...(await this.registerOptions(ctx)), maxRows: IMPORT_MAX_ROWS });
     if (result.credentials.length > 0) {
       const records = await this.terminals.findRecords(
