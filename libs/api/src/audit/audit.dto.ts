@@ -14,7 +14,8 @@ export const auditQuery = z.object({
 export const auditRecordView = z.object({
   id: z.string(),
   at: z.iso.datetime(),
-  requestId: z.string().nullable(),
+  requestId: z.string().nullable().describe('The request id of the response (the client\u2019s own when it sent one)'),
+  serverRequestId: z.string().nullable().describe('The id this server minted for the request, whatever the client sent'),
   actorKeyId: z.string().nullable(),
   actorName: z.string(),
   actorRole: z.string(),

@@ -239,7 +239,7 @@ describe('OpenAPI request schemas from ZodBody / ZodQuery / ZodParams', () => {
     ]);
     expect(params.map((p) => p.schema)).toStrictEqual([
       { type: 'integer', minimum: 1, maximum: 500, default: 100 },
-      { type: 'string', pattern: '^\\d+$' },
+      { type: 'string', pattern: '^[1-9]\\d{0,17}$' },
       { type: 'string', maxLength: 100 },
       { type: 'string', maxLength: 200 },
     ]);

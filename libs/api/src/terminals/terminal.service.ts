@@ -425,14 +425,18 @@ export class TerminalService {
         if (attempt >= TERMINAL_MOVE_ATTEMPTS) throw new DomainException(ApiErrorCode.Conflict, `terminal ${sn} was moved concurrently; retry`);
         continue;
       }
-      await this.audit.record(ctx, {
+      // Filed under both owners: each one's audit log shows the terminal arriving or leaving.
+      const move = {
         action: 'terminal.move',
         targetType: 'terminal',
         targetId: sn,
-        providerId: target.id,
         before: toAuditView(before),
         after: { ...toAuditView(before), providerId: target.id },
-      });
+      };
+      await this.audit.record(ctx, [
+        { ...move, providerId: before.providerId },
+        { ...move, providerId: target.id },
+      ]);
       break;
     }
     return this.detail(ctx, sn);
