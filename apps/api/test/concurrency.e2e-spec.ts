@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ApiKeyService, MAX_PROVIDER_DEPTH, Role } from '#api';
-import { startTestDatabase, startTestGateway, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
+import { startTestDatabase, startTestGateway, TEST_ADMIN_TOKEN, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
 import { apiClient } from './api-client.js';
 
 interface Provider {
@@ -165,6 +165,18 @@ for (const kind of testDbKinds()) {
       expect((await call('GET', '/v1/providers', issued.body.token)).status).toBe(401);
       const audit = await gw.query(`SELECT id FROM audit_log WHERE action = 'api_key.revoke' AND target_id = $1`, [id]);
       expect(audit).toHaveLength(1);
+    });
+
+    it('concurrent bootstraps of the first ops-admin key: exactly one succeeds', async () => {
+      for (let round = 0; round < 5; round++) {
+        await gw.query(`UPDATE api_keys SET revoked_at = now() WHERE role = 'ops-admin' AND revoked_at IS NULL`);
+        const results = await Promise.all(
+          Array.from({ length: 4 }, () => call('POST', '/internal/v1/api-keys/bootstrap', TEST_ADMIN_TOKEN, { name: `boot ${round}` })),
+        );
+        expect(results.map((r) => r.status).sort()).toStrictEqual([201, 409, 409, 409]);
+        const active = await gw.query(`SELECT id FROM api_keys WHERE role = 'ops-admin' AND revoked_at IS NULL`);
+        expect(active).toHaveLength(1);
+      }
     });
   });
 }

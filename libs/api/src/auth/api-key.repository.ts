@@ -35,6 +35,31 @@ export class ApiKeyRepository {
     return key;
   }
 
+  /**
+   * Inserts an ops-admin key only when no active one exists, under a transaction-scoped advisory
+   * lock so concurrent bootstraps serialize: of N racing calls one inserts, the others get the count.
+   */
+  async insertIfNoActiveOpsAdmin(input: { name: string; prefix: string; hash: Buffer }): Promise<ApiKeyEntity | number> {
+    return this.dataSource.transaction(async (em) => {
+      await em.query(`SELECT pg_advisory_xact_lock(hashtext('fleet:api-keys:bootstrap'))`);
+      const keys = em.getRepository(ApiKeyEntity);
+      const existing = await keys.countBy({ role: Role.OpsAdmin, revokedAt: IsNull() });
+      if (existing > 0) return existing;
+      const key = keys.create({
+        name: input.name,
+        prefix: input.prefix,
+        keyHash: input.hash,
+        role: Role.OpsAdmin,
+        providerId: null,
+        createdBy: null,
+        lastUsedAt: null,
+        revokedAt: null,
+      });
+      await keys.insert(key);
+      return key;
+    });
+  }
+
   /** Keys whose provider is inside the scope (the fleet scope sees every key). */
   list(scope: Scope): Promise<ApiKeyEntity[]> {
     return this.scoped(scope).orderBy('k.createdAt', 'ASC').addOrderBy('k.id', 'ASC').getMany();
@@ -60,10 +85,6 @@ export class ApiKeyRepository {
 
   async touch(ids: readonly string[], at: Date): Promise<void> {
     await this.keys.update({ id: In([...ids]) }, { lastUsedAt: at });
-  }
-
-  countActiveOpsAdmins(): Promise<number> {
-    return this.keys.countBy({ role: Role.OpsAdmin, revokedAt: IsNull() });
   }
 
   private scoped(scope: Scope): SelectQueryBuilder<ApiKeyEntity> {

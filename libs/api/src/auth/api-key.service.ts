@@ -57,6 +57,14 @@ export class ApiKeyService implements OnModuleDestroy {
     return { key, token: `${KEY_PREFIX}_${prefix}_${secret}` };
   }
 
+  /** The first ops-admin key of an install, or the number of active ones that exist already. */
+  async issueFirstOpsAdmin(name: string): Promise<IssuedKey | number> {
+    const prefix = randomBytes(6).toString('hex');
+    const secret = randomBytes(32).toString('base64url');
+    const key = await this.keys.insertIfNoActiveOpsAdmin({ name, prefix, hash: this.hasher.hash(secret) });
+    return typeof key === 'number' ? key : { key, token: `${KEY_PREFIX}_${prefix}_${secret}` };
+  }
+
   /** Returns null for anything that is not a live, matching key. */
   async authenticate(token: string, now = Date.now()): Promise<{ principal: Principal; scope: Scope } | null> {
     const cached = this.cache.get(token);
