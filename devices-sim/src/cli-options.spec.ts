@@ -10,6 +10,12 @@ function run(argv: string[], env: NodeJS.ProcessEnv = {}): SimOptions {
 }
 
 describe('parseCliOptions', () => {
+  it('takes the admin token from ADMIN_TOKEN when --admin-token is not given (the flag wins)', () => {
+    expect(run([], { ADMIN_TOKEN: 'env-token-0123456789abcdef' }).adminToken).toBe('env-token-0123456789abcdef');
+    expect(run(['--admin-token', 'flag'], { ADMIN_TOKEN: 'env-token-0123456789abcdef' }).adminToken).toBe('flag');
+    expect(run([], { ADMIN_TOKEN: '' }).adminToken).toBe(null);
+  });
+
   it('has the documented defaults', () => {
     const o = run([]);
     expect(o.terminals).toBe(200);

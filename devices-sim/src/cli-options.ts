@@ -35,7 +35,8 @@ Simulates a fleet of POS terminals: each one is an MQTT 3.1.1 client sending hea
   --terminals N        fleet size (default 200)
   --url URL            broker (default mqtt://127.0.0.1:1883)
   --http URL           gateway HTTP base for enrolment (default http://127.0.0.1:8080)
-  --admin-token TOKEN  bearer token for enrolment (default: contents of $DATA_DIR/admin-token, DATA_DIR=./data)
+  --admin-token TOKEN  bearer token for enrolment (default: $ADMIN_TOKEN, else the contents of
+                       $DATA_DIR/admin-token, DATA_DIR=./data)
   --interval S         seconds between heartbeats per terminal (default 60)
   --ramp N             new connections per second at start (default 200)
   --credentials FILE   credentials store (default .sim/credentials.json); missing terminals are enrolled
@@ -106,7 +107,9 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
   if (!isValidSnPrefix(snPrefix)) {
     throw new CliUsageError(`--sn-prefix "${snPrefix}" would make SNs outside [A-Za-z0-9][A-Za-z0-9_-]{3,31}`);
   }
-  const adminToken = values['admin-token'];
+  // Like the gateway: a gateway started with ADMIN_TOKEN set does not write the token file.
+  const fromEnv = env.ADMIN_TOKEN !== undefined && env.ADMIN_TOKEN.trim() !== '' ? env.ADMIN_TOKEN : undefined;
+  const adminToken = values['admin-token'] ?? fromEnv;
   if (adminToken !== undefined && adminToken.trim() === '') throw new CliUsageError('--admin-token is empty');
   const seed = values.seed;
   if (seed !== undefined && seed === '') throw new CliUsageError('--seed is empty');

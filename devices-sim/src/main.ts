@@ -23,7 +23,7 @@ async function readAdminToken(options: SimOptions): Promise<string> {
     const code = (err as NodeJS.ErrnoException).code;
     throw new Error(
       `terminals need enrolment but no admin token is available: ${options.adminTokenFile} ` +
-        `(${code ?? 'unreadable'}). Start the gateway once (it writes the token there), set DATA_DIR, or pass --admin-token.`,
+        `(${code ?? 'unreadable'}). Start the gateway once (it writes the token there), set DATA_DIR, set ADMIN_TOKEN, or pass --admin-token.`,
       { cause: err },
     );
   }

@@ -1,17 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { API_ENTITIES, ApiModule, BOOTSTRAP_PATH, BootstrapService } from '#api';
+import { API_ENTITIES, ApiModule, BootstrapService } from '#api';
 import { ADMIN_TOKEN_FILE } from '#contracts';
 import type { AppConfig } from '#config';
-import { cliConfig, openCliContext } from './cli-context.js';
+import { bootstrapViaApp } from './bootstrap-client.js';
+import { cliConfig, heldByRunningApp, openCliContext } from './cli-context.js';
 
 const USAGE = `Usage: npm run api-keys -- bootstrap [--name NAME] [--url http://127.0.0.1:8080]
 
   bootstrap   On a fresh install, create the first ops-admin API key and print it once.
               Refuses when an active ops-admin key already exists (use the API to issue more).
-              With the embedded database held by a running app, it asks the app instead
-              (POST ${BOOTSTRAP_PATH} with the admin token from DATA_DIR).`;
+              Run it while the app runs (it asks the app at --url, default
+              http://127.0.0.1:$HTTP_PORT, with the admin token) or while the app is stopped
+              (it opens the database itself).`;
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -28,15 +30,7 @@ if (positionals[0] !== 'bootstrap' || values.help) {
 
 async function viaRunningApp(config: AppConfig): Promise<string> {
   const token = config.auth.adminToken ?? readFileSync(join(resolve(config.database.dataDir), ADMIN_TOKEN_FILE), 'utf8').trim();
-  const base = values.url ?? `http://127.0.0.1:${config.http.port}`;
-  const res = await fetch(`${base}${BOOTSTRAP_PATH}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: values.name }),
-  });
-  const body = (await res.json()) as { token?: string; error?: { message: string } };
-  if (!res.ok || !body.token) throw new Error(body.error?.message ?? `the app answered ${res.status}`);
-  return body.token;
+  return bootstrapViaApp(values.url ?? `http://127.0.0.1:${config.http.port}`, token, values.name);
 }
 
 async function direct(config: AppConfig): Promise<string> {
@@ -55,7 +49,7 @@ try {
     token = await direct(config);
   } catch (err) {
     // The single-process app holds the embedded database: go through it.
-    if (!(err instanceof Error && /in use by process/.test(err.message)) && !values.url) throw err;
+    if (!heldByRunningApp(err) && !values.url) throw err;
     token = await viaRunningApp(config);
   }
   process.stdout.write(`${token}\n`);

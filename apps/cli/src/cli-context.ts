@@ -29,3 +29,27 @@ export async function openCliContext(
   class CliModule {}
   return NestFactory.createApplicationContext(CliModule, { logger: false });
 }
+
+/** The embedded database refused to open because a running app holds it (see EmbeddedDatabase). */
+export function heldByRunningApp(err: unknown): boolean {
+  return err instanceof Error && /in use by process/.test(err.message);
+}
+
+/**
+ * openCliContext for commands that cannot go through the running app: when the app holds the
+ * embedded database, one line saying what to do instead of a stack trace (exit 75, try later).
+ */
+export async function openCliContextOrExplain(
+  name: string,
+  config: AppConfig,
+  whileRunning: string,
+  extra?: Pick<Composition, 'features' | 'entities'>,
+): Promise<INestApplicationContext> {
+  try {
+    return await openCliContext(config, extra);
+  } catch (err) {
+    if (!heldByRunningApp(err)) throw err;
+    process.stderr.write(`${name}: the app is running and holds the embedded database; ${whileRunning}, or stop the app first.\n`);
+    process.exit(75);
+  }
+}

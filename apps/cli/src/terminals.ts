@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { RegisterTerminalsResponse } from '#contracts';
 import { TerminalRegistryService } from '#terminals';
-import { cliConfig, openCliContext } from './cli-context.js';
+import { cliConfig, openCliContextOrExplain } from './cli-context.js';
 
 const USAGE = `Usage: npm run terminals -- <command> [options]
 
@@ -52,7 +52,11 @@ if (!command || values.help) {
 }
 
 const config = cliConfig('terminals');
-const context = await openCliContext(config);
+const context = await openCliContextOrExplain(
+  'terminals',
+  config,
+  'register through the app over HTTP instead (POST /v1/terminals or /v1/terminals/import with an API key, or POST /internal/v1/terminals with the admin token, as the simulator does)',
+);
 try {
   const registry = context.get(TerminalRegistryService);
   switch (command) {

@@ -4,6 +4,7 @@ import type { Scope } from '../auth/principal.js';
 
 export interface AuditEntry {
   requestId: string | null;
+  serverRequestId: string | null;
   actorKeyId: string | null;
   actorName: string;
   actorRole: string;
@@ -24,6 +25,7 @@ interface DbRow {
   id: string;
   at: Date;
   request_id: string | null;
+  server_request_id: string | null;
   actor_key_id: string | null;
   actor_name: string;
   actor_role: string;
@@ -42,11 +44,11 @@ export class AuditRepository {
   async insert(entries: readonly AuditEntry[]): Promise<void> {
     if (entries.length === 0) return;
     await this.dataSource.query(
-      `INSERT INTO audit_log (request_id, actor_key_id, actor_name, actor_role, action, target_type, target_id, provider_id, provider_path, before, after)
-       SELECT u.request_id, u.actor_key_id, u.actor_name, u.actor_role, u.action, u.target_type, u.target_id, u.provider_id,
+      `INSERT INTO audit_log (request_id, server_request_id, actor_key_id, actor_name, actor_role, action, target_type, target_id, provider_id, provider_path, before, after)
+       SELECT u.request_id, u.server_request_id, u.actor_key_id, u.actor_name, u.actor_role, u.action, u.target_type, u.target_id, u.provider_id,
               (SELECT path FROM providers p WHERE p.id = u.provider_id), u.before, u.after
-         FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::jsonb[], $10::jsonb[])
-           AS u(request_id, actor_key_id, actor_name, actor_role, action, target_type, target_id, provider_id, before, after)`,
+         FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::jsonb[], $10::jsonb[], $11::text[])
+           AS u(request_id, actor_key_id, actor_name, actor_role, action, target_type, target_id, provider_id, before, after, server_request_id)`,
       [
         entries.map((e) => e.requestId),
         entries.map((e) => e.actorKeyId),
@@ -58,6 +60,7 @@ export class AuditRepository {
         entries.map((e) => e.providerId),
         entries.map((e) => (e.before === undefined || e.before === null ? null : JSON.stringify(e.before))),
         entries.map((e) => (e.after === undefined || e.after === null ? null : JSON.stringify(e.after))),
+        entries.map((e) => e.serverRequestId),
       ],
     );
   }
@@ -73,10 +76,13 @@ export class AuditRepository {
         ORDER BY a.id DESC LIMIT $5`,
       [scope.kind === 'subtree' ? scope.path : null, filter.beforeId, filter.action ?? null, filter.targetId ?? null, filter.limit],
     );
+    const visible = scope.kind === 'subtree' ? await this.providersInScope(scope.path, rows) : null;
+    const redact = (value: unknown): unknown => (visible ? redactProviderIds(value, visible) : value);
     return rows.map((r) => ({
       id: String(r.id),
       at: new Date(r.at).toISOString(),
       requestId: r.request_id,
+      serverRequestId: r.server_request_id,
       actorKeyId: r.actor_key_id,
       actorName: r.actor_name,
       actorRole: r.actor_role,
@@ -84,8 +90,51 @@ export class AuditRepository {
       targetType: r.target_type,
       targetId: r.target_id,
       providerId: r.provider_id,
-      before: r.before,
-      after: r.after,
+      before: redact(r.before),
+      after: redact(r.after),
     }));
   }
+
+  /** Of the provider ids the entries' values name, those (still) in the subtree at `path`. */
+  private async providersInScope(path: string, rows: readonly DbRow[]): Promise<Set<string>> {
+    const ids = new Set<string>();
+    for (const r of rows) {
+      collectProviderIds(r.before, ids);
+      collectProviderIds(r.after, ids);
+    }
+    if (ids.size === 0) return ids;
+    const found: { id: string }[] = await this.dataSource.query(`SELECT id::text AS id FROM providers WHERE id = ANY($1::uuid[]) AND path LIKE $2 || '%'`, [
+      [...ids].filter((id) => UUID.test(id)),
+      path,
+    ]);
+    return new Set(found.map((f) => f.id));
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Keys of audit before/after values that name a provider. */
+const PROVIDER_KEYS = new Set(['providerId', 'parentId']);
+
+function collectProviderIds(value: unknown, out: Set<string>): void {
+  if (Array.isArray(value)) for (const v of value) collectProviderIds(v, out);
+  else if (typeof value === 'object' && value !== null) {
+    for (const [key, v] of Object.entries(value)) {
+      if (PROVIDER_KEYS.has(key) && typeof v === 'string') out.add(v);
+      else collectProviderIds(v, out);
+    }
+  }
+}
+
+/**
+ * The one rule shared with the ownership history: a provider outside the caller's subtree (or
+ * deleted since) is shown as null, so an entry never tells a provider about another tenant.
+ */
+export function redactProviderIds(value: unknown, visible: ReadonlySet<string>): unknown {
+  if (Array.isArray(value)) return value.map((v) => redactProviderIds(v, visible));
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    out[key] = PROVIDER_KEYS.has(key) && typeof v === 'string' ? (visible.has(v) ? v : null) : redactProviderIds(v, visible);
+  }
+  return out;
 }

@@ -20,6 +20,7 @@ export class AuditService {
     const list = Array.isArray(changes) ? (changes as readonly AuditChange[]) : [changes as AuditChange];
     const entries: AuditEntry[] = list.map((c) => ({
       requestId: ctx?.requestId ?? null,
+      serverRequestId: ctx?.serverRequestId ?? ctx?.requestId ?? null,
       actorKeyId: ctx?.principal.keyId ?? null,
       actorName: ctx?.principal.name ?? 'system',
       actorRole: ctx?.principal.role ?? 'system',

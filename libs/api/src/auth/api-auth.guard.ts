@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
@@ -27,7 +28,10 @@ export class ApiAuthGuard implements CanActivate {
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : (request.headers['x-api-key'] as string | undefined);
     const auth = token ? await this.keys.authenticate(token) : null;
     if (!auth) throw new DomainException(ApiErrorCode.Unauthenticated, 'missing or invalid API key');
-    request.fleet = { ...auth, requestId: String(request.id) };
+    const requestId = String(request.id);
+    // request.id is the client's x-request-id when it sent a sane one; the server's own id stands beside it.
+    const clientSent = request.headers['x-request-id'] === requestId;
+    request.fleet = { ...auth, requestId, serverRequestId: clientSent ? randomUUID() : requestId };
     const permission = this.reflector.get<Permission | undefined>(PERMISSION_KEY, context.getHandler());
     if (permission && !can(auth.principal.role, permission)) {
       throw new DomainException(ApiErrorCode.Forbidden, `role ${auth.principal.role} may not ${permission}`);

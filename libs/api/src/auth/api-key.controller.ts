@@ -86,7 +86,8 @@ export class ApiKeyController {
     const key = await this.repo.findById(id, ctx.scope);
     // Ops keys (no provider) are invisible to provider keys.
     if (!key || (ctx.scope.kind === 'subtree' && key.providerId === null)) throw notFound(`api key ${id}`);
-    await this.keys.revoke(id);
+    // A repeated (or concurrent, losing) revoke changes nothing and is not audited.
+    if (!(await this.keys.revoke(id))) return;
     await this.audit.record(ctx, { action: 'api_key.revoke', targetType: 'api_key', targetId: id, providerId: key.providerId, before: view(key) });
   }
 }

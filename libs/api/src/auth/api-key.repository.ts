@@ -10,7 +10,7 @@ import { Role } from './roles.js';
 export class ApiKeyRepository {
   private readonly keys: Repository<ApiKeyEntity>;
 
-  constructor(@Inject(DataSource) dataSource: DataSource) {
+  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {
     this.keys = dataSource.getRepository(ApiKeyEntity);
   }
 
@@ -35,6 +35,31 @@ export class ApiKeyRepository {
     return key;
   }
 
+  /**
+   * Inserts an ops-admin key only when no active one exists, under a transaction-scoped advisory
+   * lock so concurrent bootstraps serialize: of N racing calls one inserts, the others get the count.
+   */
+  async insertIfNoActiveOpsAdmin(input: { name: string; prefix: string; hash: Buffer }): Promise<ApiKeyEntity | number> {
+    return this.dataSource.transaction(async (em) => {
+      await em.query(`SELECT pg_advisory_xact_lock(hashtext('fleet:api-keys:bootstrap'))`);
+      const keys = em.getRepository(ApiKeyEntity);
+      const existing = await keys.countBy({ role: Role.OpsAdmin, revokedAt: IsNull() });
+      if (existing > 0) return existing;
+      const key = keys.create({
+        name: input.name,
+        prefix: input.prefix,
+        keyHash: input.hash,
+        role: Role.OpsAdmin,
+        providerId: null,
+        createdBy: null,
+        lastUsedAt: null,
+        revokedAt: null,
+      });
+      await keys.insert(key);
+      return key;
+    });
+  }
+
   /** Keys whose provider is inside the scope (the fleet scope sees every key). */
   list(scope: Scope): Promise<ApiKeyEntity[]> {
     return this.scoped(scope).orderBy('k.createdAt', 'ASC').addOrderBy('k.id', 'ASC').getMany();
@@ -44,17 +69,22 @@ export class ApiKeyRepository {
     return this.scoped(scope).andWhere('k.id = :id', { id }).getOne();
   }
 
-  /** Idempotent: a key revoked earlier keeps its first revocation time. */
-  async revoke(id: string): Promise<void> {
-    await this.keys.update({ id, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
+  /**
+   * Idempotent: a key revoked earlier keeps its first revocation time. One conditional UPDATE, so of
+   * concurrent revokes exactly one sees `true` (the row lock serializes them, the loser's re-check
+   * finds revoked_at set).
+   */
+  async revoke(id: string): Promise<boolean> {
+    // TypeORM returns [rows, affected] for UPDATE.
+    const [rows]: [{ id: string }[], number] = await this.dataSource.query(
+      `UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id`,
+      [id],
+    );
+    return rows.length > 0;
   }
 
   async touch(ids: readonly string[], at: Date): Promise<void> {
     await this.keys.update({ id: In([...ids]) }, { lastUsedAt: at });
-  }
-
-  countActiveOpsAdmins(): Promise<number> {
-    return this.keys.countBy({ role: Role.OpsAdmin, revokedAt: IsNull() });
   }
 
   private scoped(scope: Scope): SelectQueryBuilder<ApiKeyEntity> {

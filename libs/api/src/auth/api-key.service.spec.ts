@@ -57,7 +57,13 @@ describe('ApiKeyService', () => {
         return row ? { ...row } : null;
       }),
       revoke: jest.fn<ApiKeyRepository['revoke']>(async (id) => {
-        for (const row of rows.values()) if (row.id === id) row.revokedAt ??= new Date(NOW);
+        let changed = false;
+        for (const row of rows.values())
+          if (row.id === id && !row.revokedAt) {
+            row.revokedAt = new Date(NOW);
+            changed = true;
+          }
+        return changed;
       }),
       touch: jest.fn<ApiKeyRepository['touch']>(async () => undefined),
     };
@@ -203,8 +209,10 @@ describe('ApiKeyService', () => {
       expect(await service.authenticate(acme.token, NOW)).not.toBeNull();
       expect(repo.findForAuth).toHaveBeenCalledTimes(2);
 
-      await service.revoke(ops.key.id);
+      expect(await service.revoke(ops.key.id)).toBe(true);
       expect(repo.revoke).toHaveBeenCalledWith(ops.key.id);
+      // A second revoke reports that it changed nothing (the controller then writes no audit entry).
+      expect(await service.revoke(ops.key.id)).toBe(false);
       expect(await service.authenticate(ops.token, NOW + 1)).toBeNull();
       expect(repo.findForAuth).toHaveBeenCalledTimes(3);
       expect(await service.authenticate(acme.token, NOW + 1)).not.toBeNull();

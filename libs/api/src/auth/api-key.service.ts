@@ -57,6 +57,14 @@ export class ApiKeyService implements OnModuleDestroy {
     return { key, token: `${KEY_PREFIX}_${prefix}_${secret}` };
   }
 
+  /** The first ops-admin key of an install, or the number of active ones that exist already. */
+  async issueFirstOpsAdmin(name: string): Promise<IssuedKey | number> {
+    const prefix = randomBytes(6).toString('hex');
+    const secret = randomBytes(32).toString('base64url');
+    const key = await this.keys.insertIfNoActiveOpsAdmin({ name, prefix, hash: this.hasher.hash(secret) });
+    return typeof key === 'number' ? key : { key, token: `${KEY_PREFIX}_${prefix}_${secret}` };
+  }
+
   /** Returns null for anything that is not a live, matching key. */
   async authenticate(token: string, now = Date.now()): Promise<{ principal: Principal; scope: Scope } | null> {
     const cached = this.cache.get(token);
@@ -76,9 +84,11 @@ export class ApiKeyService implements OnModuleDestroy {
     return { principal, scope };
   }
 
-  async revoke(id: string): Promise<void> {
-    await this.keys.revoke(id);
+  /** True when this call revoked the key, false when it was revoked already. */
+  async revoke(id: string): Promise<boolean> {
+    const revoked = await this.keys.revoke(id);
     for (const [token, entry] of this.cache) if (entry.principal.keyId === id) this.cache.delete(token);
+    return revoked;
   }
 
   private markUsed(keyId: string, now: number): void {

@@ -17,5 +17,8 @@ export type Scope = { kind: 'fleet' } | { kind: 'subtree'; providerId: string; p
 export interface RequestContext {
   principal: Principal;
   scope: Scope;
+  /** The request id the response carries: the client's own when it sent a sane one. */
   requestId: string;
+  /** Minted by this server for every request, whatever the client sent (kept in the audit log). */
+  serverRequestId?: string;
 }

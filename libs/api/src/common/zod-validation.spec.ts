@@ -239,7 +239,7 @@ describe('OpenAPI request schemas from ZodBody / ZodQuery / ZodParams', () => {
     ]);
     expect(params.map((p) => p.schema)).toStrictEqual([
       { type: 'integer', minimum: 1, maximum: 500, default: 100 },
-      { type: 'string', pattern: '^\\d+$' },
+      { type: 'string', pattern: '^[1-9]\\d{0,17}$' },
       { type: 'string', maxLength: 100 },
       { type: 'string', maxLength: 200 },
     ]);
@@ -276,5 +276,51 @@ describe('OpenAPI request schemas from ZodBody / ZodQuery / ZodParams', () => {
   it('routes without Zod* parameters declare none', () => {
     expect(operation('get', '/v1/providers').parameters ?? []).toStrictEqual([]);
     expect(operation('get', '/v1/providers').requestBody).toBeUndefined();
+  });
+});
+
+describe('validate: hostile strings and strict queries', () => {
+  const fieldsOf = (fn: () => unknown): string[] => {
+    try {
+      fn();
+    } catch (err) {
+      expect(err).toBeInstanceOf(DomainException);
+      expect((err as DomainException).code).toBe('VALIDATION_FAILED');
+      return ((err as DomainException).details as { field: string }[]).map((d) => d.field);
+    }
+    throw new Error('expected a 400');
+  };
+
+  it.each<[string, unknown, string]>([
+    ['a top-level body string', { code: 'ab\0c', name: 'x' }, 'body.code'],
+    ['a string that would pass trim and min', { code: 'abc', name: '\0' }, 'body.name'],
+    ['an array item', { code: 'abc', name: 'x', tags: ['ok', 'a\0'] }, 'body.tags.1'],
+    ['an unknown key the schema would strip', { code: 'abc', name: 'x', note: 'hi\0' }, 'body.note'],
+    ['a key', { code: 'abc', name: 'x', ['k\0']: 1 }, 'body.k\\0'],
+  ])('a NUL character in %s is a 400 naming the field', (_label, input, field) => {
+    expect(fieldsOf(() => validate(bodySchema, input, 'body'))).toStrictEqual([field]);
+  });
+
+  it('a NUL character in a query value is a 400 naming the parameter', () => {
+    expect(fieldsOf(() => validate(querySchema, { sort: 'sn\0' }, 'query'))).toStrictEqual(['query.sort']);
+  });
+
+  it.each<[Record<string, unknown>, string[]]>([
+    [{ limt: '5' }, ['query.limt']],
+    [{ limit: '5', sort: 'sn', extra: 'x', other: '' }, ['query.extra', 'query.other']],
+    [{ __proto__x: '1' }, ['query.__proto__x']],
+  ])('unknown query parameters %j are a 400 naming each', (input, fields) => {
+    expect(fieldsOf(() => validate(querySchema, input, 'query'))).toStrictEqual(fields);
+  });
+
+  it.each<[Record<string, unknown>, string]>([
+    [{ limit: '' }, 'query.limit'],
+    [{ sort: '' }, 'query.sort'],
+  ])('an empty value %j is a 400, not a default or 0', (input, field) => {
+    expect(fieldsOf(() => validate(querySchema, input, 'query'))).toStrictEqual([field]);
+  });
+
+  it('known, non-empty parameters still parse', () => {
+    expect(validate(querySchema, { limit: '7', sort: 'lastSeen' }, 'query')).toStrictEqual({ limit: 7, sort: 'lastSeen' });
   });
 });

@@ -5,14 +5,56 @@ import { ApiErrorCode } from './api-error.js';
 
 type RequestPart = 'body' | 'query' | 'params';
 
+interface Issue {
+  field: string;
+  message: string;
+}
+
+const MAX_ISSUES = 50;
+
+/**
+ * NUL characters anywhere in the input (values and keys, nested): Postgres refuses them in text,
+ * so they must be a 400 naming the field here rather than a database error later.
+ */
+function nulIssues(input: unknown, path: string[], out: Issue[], depth = 0): void {
+  if (out.length >= MAX_ISSUES || depth > 64) return;
+  if (typeof input === 'string') {
+    if (input.includes('\0')) out.push({ field: path.join('.'), message: 'must not contain NUL characters' });
+  } else if (Array.isArray(input)) {
+    input.forEach((item, i) => nulIssues(item, [...path, String(i)], out, depth + 1));
+  } else if (typeof input === 'object' && input !== null) {
+    for (const [key, value] of Object.entries(input)) {
+      if (key.includes('\0')) out.push({ field: [...path, key.replaceAll('\0', '\\0')].join('.'), message: 'must not contain NUL characters' });
+      else nulIssues(value, [...path, key], out, depth + 1);
+    }
+  }
+}
+
+/**
+ * Query strings are strict: a parameter the endpoint does not know (a misspelled filter would
+ * otherwise silently widen the result) and an empty value (`?limit=` would coerce to 0) are 400s.
+ */
+function queryIssues(schema: z.ZodType, input: unknown, out: Issue[]): void {
+  if (!(schema instanceof z.ZodObject) || typeof input !== 'object' || input === null) return;
+  const known = new Set(Object.keys(schema.shape));
+  for (const [key, value] of Object.entries(input)) {
+    if (!known.has(key)) out.push({ field: `query.${key}`, message: `unknown query parameter; known: ${[...known].join(', ') || 'none'}` });
+    else if (value === '') out.push({ field: `query.${key}`, message: 'must not be empty (leave the parameter out instead)' });
+  }
+}
+
 /** Parses a request part with a zod schema; failures become 400 with field-level details. */
 export function validate<S extends z.ZodType>(schema: S, input: unknown, part: RequestPart): z.output<S> {
+  const issues: Issue[] = [];
+  nulIssues(input, [part], issues);
+  if (part === 'query') queryIssues(schema, input, issues);
+  if (issues.length > 0) throw new DomainException(ApiErrorCode.ValidationFailed, `invalid request ${part}`, issues.slice(0, MAX_ISSUES));
   const result = schema.safeParse(input ?? {});
   if (result.success) return result.data;
   throw new DomainException(
     ApiErrorCode.ValidationFailed,
     `invalid request ${part}`,
-    result.error.issues.slice(0, 50).map((i) => ({ field: [part, ...i.path.map(String)].join('.'), message: i.message })),
+    result.error.issues.slice(0, MAX_ISSUES).map((i) => ({ field: [part, ...i.path.map(String)].join('.'), message: i.message })),
   );
 }
 

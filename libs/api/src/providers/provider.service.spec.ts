@@ -6,7 +6,7 @@ import type { RequestContext, Scope } from '../auth/principal.js';
 import { Role } from '../auth/roles.js';
 import type { ProviderEntity } from './provider.entity.js';
 import { ProviderRepository } from './provider.repository.js';
-import { ProviderService, toProviderView, type ProviderView } from './provider.service.js';
+import { MAX_PROVIDER_DEPTH, ProviderService, toProviderView, type ProviderView } from './provider.service.js';
 
 // The tree:  root ─┬─ acme ── acme-eu ── acme-eu-shop
 //                  └─ beta
@@ -49,7 +49,7 @@ function ctxFor(scope: Scope): RequestContext {
   };
 }
 
-type RepoMethod = 'list' | 'findById' | 'root' | 'insert' | 'rename' | 'move' | 'dependents' | 'delete';
+type RepoMethod = 'list' | 'findById' | 'root' | 'insert' | 'rename' | 'move' | 'deleteIfEmpty';
 type ProviderRepoStub = { [K in RepoMethod]: jest.Mock<ProviderRepository[K]> };
 
 /** Expects `promise` to reject with a DomainException of `code`, and returns it. */
@@ -87,8 +87,7 @@ describe('ProviderService', () => {
       insert: jest.fn<ProviderRepository['insert']>(async (parent, code, name) => entity(CREATED, parent.id, code, `${parent.path}${CREATED}/`, name)),
       rename: jest.fn<ProviderRepository['rename']>(async (id, name) => ({ ...(rows.get(id) as ProviderEntity), name, updatedAt: T1 })),
       move: jest.fn<ProviderRepository['move']>(async (p, parent) => ({ ...p, parentId: parent.id, path: `${parent.path}${p.id}/`, updatedAt: T1 })),
-      dependents: jest.fn<ProviderRepository['dependents']>(async () => ({ children: 0, terminals: 0, keys: 0 })),
-      delete: jest.fn<ProviderRepository['delete']>(async () => undefined),
+      deleteIfEmpty: jest.fn<ProviderRepository['deleteIfEmpty']>(async () => 'deleted'),
     };
     record = jest.fn<AuditService['record']>(async () => undefined);
     const moduleRef = await Test.createTestingModule({
@@ -105,7 +104,7 @@ describe('ProviderService', () => {
     expect(repo.insert).not.toHaveBeenCalled();
     expect(repo.move).not.toHaveBeenCalled();
     expect(repo.rename).not.toHaveBeenCalled();
-    expect(repo.delete).not.toHaveBeenCalled();
+    expect(repo.deleteIfEmpty).not.toHaveBeenCalled();
     expect(record).not.toHaveBeenCalled();
   };
 
@@ -201,7 +200,7 @@ describe('ProviderService', () => {
     });
 
     it('a taken code answers 409 CONFLICT and audits nothing', async () => {
-      repo.insert.mockResolvedValueOnce(null);
+      repo.insert.mockResolvedValueOnce('taken');
       const error = await domainError(service.create(opsCtx, { code: 'acme', name: 'Acme again' }), 'CONFLICT');
       expect(error.message).toBe('provider code "acme" is taken');
       expect(record).not.toHaveBeenCalled();
@@ -250,11 +249,11 @@ describe('ProviderService', () => {
       expectNoMutation();
     });
 
-    it('a move that loses a race (repository returns null) answers 409 and neither renames nor audits', async () => {
-      repo.move.mockResolvedValueOnce(null);
+    it('a move that keeps losing races (repository answers stale) is retried, then answers 409 and neither renames nor audits', async () => {
+      repo.move.mockResolvedValue('stale');
       const error = await domainError(service.update(opsCtx, ACME_EU, { parentId: BETA, name: 'Moved' }), 'CONFLICT');
       expect(error.message).toBe('the provider tree changed during the move; retry');
-      expect(repo.move).toHaveBeenCalledTimes(1);
+      expect(repo.move).toHaveBeenCalledTimes(3);
       expect(repo.rename).not.toHaveBeenCalled();
       expect(record).not.toHaveBeenCalled();
     });
@@ -298,16 +297,37 @@ describe('ProviderService', () => {
       expect(after.name).toBe('Beta EU');
     });
 
-    it('the current parent and the current name are no-ops: no move, no rename, but the update is still audited', async () => {
+    it('a move that lost one race re-reads the tree and checks again: the cycle check now refuses (409)', async () => {
+      // Meanwhile BETA was moved below ACME_EU: moving ACME_EU below BETA would now close a cycle.
+      repo.move.mockImplementationOnce(async () => {
+        const beta = rows.get(BETA) as ProviderEntity;
+        rows.set(BETA, { ...beta, parentId: ACME_EU, path: `${(rows.get(ACME_EU) as ProviderEntity).path}${BETA}/` });
+        return 'stale';
+      });
+      const error = await domainError(service.update(opsCtx, ACME_EU, { parentId: BETA }), 'CONFLICT');
+      expect(error.message).toBe('a provider cannot move below itself or its descendants');
+      expect(repo.move).toHaveBeenCalledTimes(1);
+      expect(record).not.toHaveBeenCalled();
+    });
+
+    it('a create or move beyond the maximum depth answers 400 VALIDATION_FAILED naming body.parentId', async () => {
+      repo.insert.mockResolvedValueOnce('too-deep');
+      const created = await domainError(service.create(opsCtx, { code: 'deep', name: 'Deep', parentId: ACME_EU_SHOP }), 'VALIDATION_FAILED');
+      expect(created.details).toStrictEqual([{ field: 'body.parentId', message: expect.stringContaining(`${MAX_PROVIDER_DEPTH}`) }]);
+      repo.move.mockResolvedValueOnce('too-deep');
+      const moved = await domainError(service.update(opsCtx, BETA, { parentId: ACME_EU_SHOP }), 'VALIDATION_FAILED');
+      expect(moved.details).toStrictEqual([{ field: 'body.parentId', message: expect.stringContaining(`${MAX_PROVIDER_DEPTH}`) }]);
+      expect(record).not.toHaveBeenCalled();
+    });
+
+    it('the current parent and the current name are no-ops: no move, no rename, no audit entry', async () => {
       const before = view(ACME_EU);
       const after = await service.update(acmeCtx, ACME_EU, { parentId: ACME, name: before.name });
       expect(after).toStrictEqual(before);
       expect(repo.move).not.toHaveBeenCalled();
       expect(repo.rename).not.toHaveBeenCalled();
       expect(repo.findById).toHaveBeenCalledTimes(1); // the unchanged parent is not even looked up
-      expect(auditChanges()).toStrictEqual([
-        { action: 'provider.update', targetType: 'provider', targetId: ACME_EU, providerId: ACME_EU, before, after: before },
-      ]);
+      expect(record).not.toHaveBeenCalled();
     });
   });
 
@@ -315,8 +335,7 @@ describe('ProviderService', () => {
     it('deletes an empty provider and audits it against its parent with the before view', async () => {
       const before = view(ACME_EU_SHOP);
       await service.delete(acmeCtx, ACME_EU_SHOP);
-      expect(repo.dependents).toHaveBeenCalledWith(ACME_EU_SHOP);
-      expect(repo.delete).toHaveBeenCalledWith(ACME_EU_SHOP);
+      expect(repo.deleteIfEmpty).toHaveBeenCalledWith(ACME_EU_SHOP);
       expect(auditChanges()).toStrictEqual([{ action: 'provider.delete', targetType: 'provider', targetId: ACME_EU_SHOP, providerId: ACME_EU, before }]);
     });
 
@@ -328,7 +347,6 @@ describe('ProviderService', () => {
 
     it('a provider key cannot delete its own provider (403)', async () => {
       await domainError(service.delete(acmeCtx, ACME), 'FORBIDDEN');
-      expect(repo.dependents).not.toHaveBeenCalled();
       expectNoMutation();
     });
 
@@ -343,11 +361,17 @@ describe('ProviderService', () => {
         { children: 0, terminals: 7, keys: 0 },
         { children: 0, terminals: 0, keys: 2 },
       ]) {
-        repo.dependents.mockResolvedValueOnce(deps);
+        repo.deleteIfEmpty.mockResolvedValueOnce(deps);
         const error = await domainError(service.delete(opsCtx, ACME_EU), 'CONFLICT');
         expect(error.details).toStrictEqual([{ children: deps.children, terminals: deps.terminals, activeKeys: deps.keys }]);
       }
-      expectNoMutation();
+      expect(record).not.toHaveBeenCalled();
+    });
+
+    it('a provider deleted concurrently (gone when locked) answers 404 and audits nothing', async () => {
+      repo.deleteIfEmpty.mockResolvedValueOnce(null);
+      await domainError(service.delete(opsCtx, ACME_EU), 'NOT_FOUND');
+      expect(record).not.toHaveBeenCalled();
     });
   });
 });

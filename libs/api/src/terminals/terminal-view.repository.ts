@@ -2,9 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { pickFields, readFields, selectFields, TERMINAL_STATE_FIELDS, type FieldValues } from '#db';
 import type { Scope } from '../auth/principal.js';
-import type { Cursor } from '../common/pagination.js';
+import { isRealDate, isSaneNumber, type Cursor } from '../common/pagination.js';
 import { scopePath } from '../common/scope-sql.js';
-import { SUMMARY_STATE_KEYS, type SummaryStateKey, type TerminalSort } from './terminal.dto.js';
+import { SN_PATTERN, SUMMARY_STATE_KEYS, type SummaryStateKey, type TerminalSort } from './terminal.dto.js';
 
 /** List filters; every one is optional and they combine with AND. */
 export interface TerminalFilter {
@@ -133,22 +133,22 @@ const SORT_COLUMNS: Record<Exclude<TerminalSort, 'sn'>, { column: string; fenced
     fenced: `(s.last_heartbeat_at + interval '0')`,
     cast: 'timestamptz',
     text: `to_char(s.last_heartbeat_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
-    valid: (v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(v) && !Number.isNaN(Date.parse(v)),
+    valid: (v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(v) && isRealDate(v),
   },
   battery: {
     column: 's.battery_pct',
     fenced: '(s.battery_pct + 0::real)',
     cast: 'real',
     text: 's.battery_pct::text',
-    valid: (v) => /^-?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i.test(v),
+    valid: isSaneNumber,
   },
-  signal: { column: 's.rsrp', fenced: '(s.rsrp + 0::real)', cast: 'real', text: 's.rsrp::text', valid: (v) => /^-?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i.test(v) },
+  signal: { column: 's.rsrp', fenced: '(s.rsrp + 0::real)', cast: 'real', text: 's.rsrp::text', valid: isSaneNumber },
   planExpiry: {
     column: 's.plan_expires_on',
     fenced: '(s.plan_expires_on + 0)',
     cast: 'date',
     text: `to_char(s.plan_expires_on, 'YYYY-MM-DD')`,
-    valid: (v) => /^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(Date.parse(v)),
+    valid: (v) => /^\d{4}-\d{2}-\d{2}$/.test(v) && isRealDate(v),
   },
 };
 
@@ -378,6 +378,8 @@ export class TerminalViewRepository {
 
   /** Whether a cursor's sort value can be read back for this sort (cursors are opaque but not trusted). */
   cursorFits(sort: TerminalSort, cursor: Cursor): boolean {
+    // The key is the SN of a row: anything else cannot come from this API.
+    if (!SN_PATTERN.test(cursor.k)) return false;
     if (sort === 'sn' || cursor.v === null) return true;
     return typeof cursor.v === 'string' && SORT_COLUMNS[sort].valid(cursor.v);
   }

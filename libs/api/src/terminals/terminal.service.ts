@@ -5,6 +5,7 @@ import { LIVE_SESSIONS, TerminalErrorCode, TerminalRegistryService, type LiveSes
 import { AuditService } from '../audit/audit.service.js';
 import type { RequestContext, Scope } from '../auth/principal.js';
 import { ApiErrorCode, notFound } from '../common/api-error.js';
+import { isForeignKeyViolation } from '../common/db-errors.js';
 import { decodeCursor, encodeCursor, type Cursor, type Page } from '../common/pagination.js';
 import type { ProviderEntity } from '../providers/provider.entity.js';
 import { ProviderRepository } from '../providers/provider.repository.js';
@@ -64,6 +65,8 @@ interface TerminalAuditView {
 }
 
 const EXPORT_PAGE_ROWS = 5000;
+/** Attempts of a terminal move that keeps losing to concurrent moves before a 409. */
+const TERMINAL_MOVE_ATTEMPTS = 3;
 const DAY_MS = 86_400_000;
 const TELEMETRY_DEFAULT_SPAN_MS = DAY_MS;
 const TELEMETRY_AUTO_MAX_BUCKETS = 300;
@@ -193,16 +196,12 @@ export class TerminalService {
   }
 
   async list(ctx: RequestContext, q: z.output<typeof terminalListQuery>): Promise<Page<TerminalSummaryView>> {
-    let after: Cursor | null = null;
-    if (q.cursor !== undefined) {
-      after = decodeCursor(q.cursor);
-      if (!this.terminals.cursorFits(q.sort, after)) {
-        throw new DomainException(ApiErrorCode.ValidationFailed, 'invalid cursor', [{ field: 'query.cursor', message: 'cursor does not belong to this sort' }]);
-      }
-    }
+    // A cursor belongs to the sort and order it was issued under.
+    const sortKey = `${q.sort}:${q.order}`;
+    const after: Cursor | null = q.cursor === undefined ? null : decodeCursor(q.cursor, sortKey, (c) => this.terminals.cursorFits(q.sort, c));
     const filter = await this.resolveFilter(ctx.scope, q);
     const page = await this.terminals.page(ctx.scope, filter, { sort: q.sort, order: q.order, limit: q.limit, after });
-    return { items: page.rows.map(toSummaryView), nextCursor: page.next ? encodeCursor(page.next) : null };
+    return { items: page.rows.map(toSummaryView), nextCursor: page.next ? encodeCursor(page.next, sortKey) : null };
   }
 
   /**
@@ -348,6 +347,9 @@ export class TerminalService {
    * its CSV line. Providers outside the caller's scope are reported exactly like unknown ones.
    */
   async importCsv(ctx: RequestContext, csv: string): Promise<ImportResult> {
+    // Postgres refuses NUL in text: name the line instead of failing the whole import later.
+    const nul = csv.indexOf('\0');
+    if (nul >= 0) throw fieldError('body', `CSV line ${csv.slice(0, nul).split('\n').length} contains a NUL character`);
     const result = await this.registry.registerCsv(csv, { ...(await this.registerOptions(ctx)), maxRows: IMPORT_MAX_ROWS });
     if (result.credentials.length > 0) {
       const records = await this.terminals.findRecords(
@@ -404,20 +406,38 @@ export class TerminalService {
     return this.detail(ctx, sn);
   }
 
-  /** Moves a terminal between two providers of the caller's scope (both must be in it). */
+  /**
+   * Moves a terminal between two providers of the caller's scope (both must be in it). The registry
+   * moves only from the owner read here (compare-and-set); when a concurrent move won, the terminal
+   * is read again (it may have left the scope: 404) and the move retried, a few times before a 409.
+   */
   async move(ctx: RequestContext, sn: string, providerId: string): Promise<TerminalDetailView> {
-    const before = await this.getRecord(ctx.scope, sn);
     const target = await this.providerService.get(ctx.scope, providerId);
-    if (target.id !== before.providerId) {
-      await this.registry.moveToProvider(sn, before.providerId, target.id, this.actor(ctx));
-      await this.audit.record(ctx, {
+    for (let attempt = 1; ; attempt++) {
+      const before = await this.getRecord(ctx.scope, sn);
+      if (target.id === before.providerId) break;
+      try {
+        await this.registry.moveToProvider(sn, before.providerId, target.id, this.actor(ctx));
+      } catch (err) {
+        // The target provider was deleted after it was read: as if it had never been there.
+        if (isForeignKeyViolation(err)) throw notFound(`provider ${providerId}`);
+        if (!(err instanceof DomainException) || err.code !== TerminalErrorCode.NotFound) throw err;
+        if (attempt >= TERMINAL_MOVE_ATTEMPTS) throw new DomainException(ApiErrorCode.Conflict, `terminal ${sn} was moved concurrently; retry`);
+        continue;
+      }
+      // Filed under both owners: each one's audit log shows the terminal arriving or leaving.
+      const move = {
         action: 'terminal.move',
         targetType: 'terminal',
         targetId: sn,
-        providerId: target.id,
         before: toAuditView(before),
         after: { ...toAuditView(before), providerId: target.id },
-      });
+      };
+      await this.audit.record(ctx, [
+        { ...move, providerId: before.providerId },
+        { ...move, providerId: target.id },
+      ]);
+      break;
     }
     return this.detail(ctx, sn);
   }
