@@ -93,7 +93,7 @@ for (const kind of testDbKinds()) {
     let db: TestDatabase;
     let gw: TestGateway;
     let secrets: Map<string, string>;
-    const SN = ['HRD0001', 'HRD0002', 'HRD0003', 'HRD0004', 'HRD0005', 'HRD0006', 'HRD0007', 'HRD0008'];
+    const SN = ['HRD0001', 'HRD0002', 'HRD0003', 'HRD0004', 'HRD0005', 'HRD0006', 'HRD0007', 'HRD0008', 'HRD0009', 'HRD0010', 'HRD0011'];
     const secret = (sn: string) => secrets.get(sn) ?? '';
 
     beforeAll(async () => {
@@ -210,6 +210,67 @@ for (const kind of testDbKinds()) {
           (rows) => rows[0]?.online === false,
         );
         expect(after[0].last_disconnect_reason).toBe('clean_disconnect');
+      });
+    });
+
+    describe('clock corrections', () => {
+      type StateRow = { seq: number; battery_pct: number; last_heartbeat_at: Date; last_received_at: Date };
+      const state = async (sn: string) =>
+        (await gw.query<StateRow>('SELECT seq, battery_pct, last_heartbeat_at, last_received_at FROM terminal_state WHERE sn = $1', [sn]))[0];
+      const inMinutes = (m: number) => new Date(Date.now() + m * 60_000);
+
+      it('follows the terminal after its clock is set back from minutes ahead (same boot, higher seq), and moves last_received_at', async () => {
+        const sn = SN[6];
+        const client = await connectOk(gw.mqttUrl, sn, secret(sn));
+        await publishHeartbeat(client, sn, makeHeartbeat({ seq: 1, uptimeS: 100, battery: { percent: 80, charging: false } }, inMinutes(5)));
+        const ahead = await state(sn);
+        await new Promise((r) => setTimeout(r, 20));
+        const corrected = makeHeartbeat({ seq: 2, uptimeS: 160, battery: { percent: 79, charging: false } }, new Date());
+        await publishHeartbeat(client, sn, corrected);
+        const after = await state(sn);
+        expect(after.seq).toBe(2);
+        expect(after.battery_pct).toBe(79);
+        expect(new Date(after.last_heartbeat_at).toISOString()).toBe(corrected.ts);
+        expect(new Date(after.last_received_at).getTime()).toBeGreaterThan(new Date(ahead.last_received_at).getTime());
+        await endClient(client);
+      });
+
+      it('follows a terminal that rebooted after running with its clock ahead (seq and uptime restart)', async () => {
+        const sn = SN[7];
+        const client = await connectOk(gw.mqttUrl, sn, secret(sn));
+        await publishHeartbeat(client, sn, makeHeartbeat({ seq: 40, uptimeS: 2400 }, inMinutes(4)));
+        await new Promise((r) => setTimeout(r, 20));
+        const rebooted = makeHeartbeat({ seq: 0, uptimeS: 0, battery: { percent: 33, charging: true } }, new Date());
+        await publishHeartbeat(client, sn, rebooted);
+        const after = await state(sn);
+        expect(after.seq).toBe(0);
+        expect(new Date(after.last_heartbeat_at).toISOString()).toBe(rebooted.ts);
+        await endClient(client);
+      });
+
+      it('keeps fresher state against a heartbeat older than the skew window, but still moves last_received_at (also for duplicates)', async () => {
+        const sn = SN[8];
+        const client = await connectOk(gw.mqttUrl, sn, secret(sn));
+        const current = makeHeartbeat({ seq: 9, uptimeS: 600 }, new Date());
+        await publishHeartbeat(client, sn, current);
+        const first = await state(sn);
+        await new Promise((r) => setTimeout(r, 20));
+        // 20 minutes older, even with a higher seq and a "reboot": a replay, not a correction.
+        await publishHeartbeat(
+          client,
+          sn,
+          makeHeartbeat({ seq: 10, uptimeS: 0, battery: { percent: 1, charging: false } }, new Date(Date.now() - 20 * 60_000)),
+        );
+        const second = await state(sn);
+        expect(second.seq).toBe(9);
+        expect(new Date(second.last_heartbeat_at).toISOString()).toBe(current.ts);
+        expect(new Date(second.last_received_at).getTime()).toBeGreaterThan(new Date(first.last_received_at).getTime());
+        await new Promise((r) => setTimeout(r, 20));
+        await publishHeartbeat(client, sn, current);
+        const third = await state(sn);
+        expect(third.seq).toBe(9);
+        expect(new Date(third.last_received_at).getTime()).toBeGreaterThan(new Date(second.last_received_at).getTime());
+        await endClient(client);
       });
     });
 
