@@ -93,7 +93,7 @@ for (const kind of testDbKinds()) {
     let db: TestDatabase;
     let gw: TestGateway;
     let secrets: Map<string, string>;
-    const SN = ['HRD0001', 'HRD0002', 'HRD0003', 'HRD0004', 'HRD0005', 'HRD0006', 'HRD0007', 'HRD0008', 'HRD0009', 'HRD0010', 'HRD0011'];
+    const SN = ['HRD0001', 'HRD0002', 'HRD0003', 'HRD0004', 'HRD0005', 'HRD0006', 'HRD0007', 'HRD0008', 'HRD0009', 'HRD0010', 'HRD0011', 'HRD0012'];
     const secret = (sn: string) => secrets.get(sn) ?? '';
 
     beforeAll(async () => {
@@ -270,6 +270,59 @@ for (const kind of testDbKinds()) {
         const third = await state(sn);
         expect(third.seq).toBe(9);
         expect(new Date(third.last_received_at).getTime()).toBeGreaterThan(new Date(second.last_received_at).getTime());
+        await endClient(client);
+      });
+    });
+
+    describe('text encoding', () => {
+      type Letter = { topic: string; reason: string; detail: string; payload: Buffer };
+      const letters = (sn: string) => gw.query<Letter>('SELECT topic, reason, detail, payload FROM dead_letters WHERE client_id = $1 ORDER BY id', [sn]);
+
+      it('rejects invalid UTF-8 as malformed_json and keeps the exact bytes; rejects NUL in strings; stores the next good heartbeat', async () => {
+        const sn = SN[9];
+        const client = await connectOk(gw.mqttUrl, sn, secret(sn));
+        const json = JSON.stringify(makeHeartbeat({ seq: 1, model: 'EP-T1' }));
+        const at = json.indexOf('EP-T1');
+        const invalid = Buffer.concat([Buffer.from(json.slice(0, at)), Buffer.from([0xc3, 0x28]), Buffer.from(json.slice(at))]);
+        await publishHeartbeat(client, sn, invalid);
+        await publishHeartbeat(client, sn, JSON.stringify(makeHeartbeat({ seq: 2, model: 'EP\u0000T1' })));
+        await publishHeartbeat(client, sn, JSON.stringify({ ...makeHeartbeat({ seq: 3 }), x_note: 'a\u0000b' }));
+        const rows = await waitFor(
+          () => letters(sn),
+          (r) => r.length >= 3,
+        );
+        expect(rows.map((r) => r.reason)).toStrictEqual(['malformed_json', 'schema_violation', 'schema_violation']);
+        expect(rows[0].detail).toContain('UTF-8');
+        expect(Buffer.from(rows[0].payload).equals(invalid)).toBe(true);
+        expect(rows[1].detail).toContain('model');
+        expect(rows[2].detail).toContain('x_note');
+        expect(await gw.query('SELECT 1 FROM heartbeats WHERE sn = $1', [sn])).toHaveLength(0);
+        expect(client.connected).toBe(true);
+        await publishHeartbeat(client, sn, makeHeartbeat({ seq: 4 }));
+        expect(await gw.query('SELECT 1 FROM heartbeats WHERE sn = $1', [sn])).toHaveLength(1);
+        await endClient(client);
+      });
+
+      it('keeps every dead letter when a topic contains NUL, including the ones batched with it', async () => {
+        const sn = SN[10];
+        const client = await connectOk(gw.mqttUrl, sn, secret(sn));
+        // QoS 0: no waiting between them, so they share a dead-letter batch.
+        client.publish(`pos/v1/${sn}/st\u0000atus`, 'x', { qos: 0 });
+        client.publish(`pos/v1/${sn}/other`, 'y', { qos: 0 });
+        client.publish(`pos/v1/OTHER\u0000SN/heartbeat`, 'z', { qos: 0 });
+        await client.publishAsync(`pos/v1/${sn}/again`, 'w', { qos: 1 });
+        const rows = await waitFor(
+          () => letters(sn),
+          (r) => r.length >= 4,
+        );
+        expect(rows.map((r) => r.topic)).toStrictEqual([
+          `pos/v1/${sn}/st\\u0000atus`,
+          `pos/v1/${sn}/other`,
+          'pos/v1/OTHER\\u0000SN/heartbeat',
+          `pos/v1/${sn}/again`,
+        ]);
+        expect(rows.map((r) => r.reason)).toStrictEqual(['unknown_topic', 'unknown_topic', 'acl_denied', 'unknown_topic']);
+        expect(await metric(gw, 'fleet_ingest_dropped_total', 'stream="dead_letters"')).toBe(0);
         await endClient(client);
       });
     });

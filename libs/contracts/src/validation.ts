@@ -51,6 +51,21 @@ function shapeOf(schema: unknown): Record<string, unknown> | null {
   return null;
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Path of the first string (value or key) containing NUL, which no Postgres text or jsonb value can hold. */
+export function findNul(value: unknown, path = ''): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path || '(root)' : null;
+  if (value === null || typeof value !== 'object') return null;
+  for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
+    const at = path ? `${path}.${key}` : key;
+    if (key.includes('\u0000')) return at;
+    const found = findNul(child, at);
+    if (found) return found;
+  }
+  return null;
+}
+
 /**
  * Parses an MQTT payload against a versioned schema. Never throws: every failure comes back as a
  * specific reason plus a human-readable detail.
@@ -64,9 +79,16 @@ export function parsePayload<S extends z.ZodType>(
   if (size > options.maxBytes) {
     return { ok: false, reason: 'payload_too_large', detail: `payload is ${size} bytes, limit is ${options.maxBytes}` };
   }
+  let text: string;
+  try {
+    // Strict: a lenient decode would store U+FFFD in place of the bytes the terminal sent.
+    text = typeof payload === 'string' ? payload : strictUtf8.decode(payload);
+  } catch {
+    return { ok: false, reason: 'malformed_json', detail: 'payload is not valid UTF-8' };
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8'));
+    raw = JSON.parse(text);
   } catch (err) {
     return { ok: false, reason: 'malformed_json', detail: err instanceof Error ? err.message : 'invalid JSON' };
   }
@@ -85,5 +107,8 @@ export function parsePayload<S extends z.ZodType>(
   if (!result.success) {
     return { ok: false, reason: 'schema_violation', detail: describeIssues(result.error) };
   }
+  // After the schema, so a bad field is reported by its rule first; extra fields are checked too.
+  const nulAt = findNul(raw);
+  if (nulAt) return { ok: false, reason: 'schema_violation', detail: `${nulAt}: contains a NUL character` };
   return { ok: true, value: result.data, extra: extraFields(raw, schema) };
 }
