@@ -327,6 +327,22 @@ for (const kind of testDbKinds()) {
       });
     });
 
+    describe('protocol version', () => {
+      it('refuses an MQTT 5 CONNECT with CONNACK return code 1 (unacceptable protocol version) and closes', async () => {
+        const sn = SN[11];
+        const socket = await openSocket(gw.mqttUrl);
+        socket.on('error', () => undefined);
+        const v4 = connectPacket(sn, sn, secret(sn));
+        // Same CONNECT as level 5: version byte 5 and an empty properties block after the keep-alive.
+        const body = v4.subarray(2);
+        const v5Body = Buffer.concat([body.subarray(0, 6), Buffer.from([5]), body.subarray(7, 10), Buffer.from([0]), body.subarray(10)]);
+        const reply = new Promise<Buffer>((resolve) => socket.once('data', resolve));
+        socket.write(Buffer.concat([Buffer.from([0x10]), varint(v5Body.length), v5Body]));
+        expect([...(await reply)].slice(0, 4)).toStrictEqual([0x20, 2, 0, 1]);
+        expect(await waitClosed(socket, 3_000)).toBe(true);
+      });
+    });
+
     describe('keep-alive', () => {
       it('closes a connection with keep-alive 0 that goes silent, and records it offline', async () => {
         const sn = SN[4];
