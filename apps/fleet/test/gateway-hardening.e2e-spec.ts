@@ -400,3 +400,47 @@ for (const kind of testDbKinds()) {
     });
   });
 }
+
+for (const kind of testDbKinds()) {
+  describe(`presence after a crash on ${kind}`, () => {
+    let db: TestDatabase;
+
+    beforeAll(async () => {
+      db = await startTestDatabase(kind);
+    });
+    afterAll(async () => {
+      await db?.stop();
+    });
+
+    it('records an offline event (server_restart) for terminals a crashed run left online, so history alternates', async () => {
+      const sn = 'CRASH0001';
+      const first = await startTestGateway(db);
+      const secret = (await first.register([sn])).get(sn) ?? '';
+      const client = await connectOk(first.mqttUrl, sn, secret);
+      await waitFor(
+        () => first.query('SELECT 1 FROM presence_events WHERE sn = $1', [sn]),
+        (rows) => rows.length === 1,
+      );
+      client.end(true);
+      await first.close();
+      // What a crash leaves behind: the connect recorded, no disconnect (written by a gateway that resets nothing).
+      const tamper = await startTestGateway(db, { PRESENCE_RESET_ON_START: 'false' });
+      await tamper.query(`DELETE FROM presence_events WHERE sn = $1 AND reason <> 'connected'`, [sn]);
+      await tamper.query(`UPDATE terminal_state SET online = true, presence_changed_at = now() - interval '1 minute' WHERE sn = $1`, [sn]);
+      await tamper.close();
+
+      const second = await startTestGateway(db);
+      try {
+        const again = await connectOk(second.mqttUrl, sn, secret);
+        const events = await waitFor(
+          () => second.query<{ online: boolean; reason: string }>('SELECT online, reason FROM presence_events WHERE sn = $1 ORDER BY time', [sn]),
+          (rows) => rows.length >= 3,
+        );
+        expect(events.map((e) => `${e.online}:${e.reason}`)).toStrictEqual(['true:connected', 'false:server_restart', 'true:connected']);
+        await endClient(again);
+      } finally {
+        await second.close();
+      }
+    });
+  });
+}

@@ -50,13 +50,22 @@ export class PresenceRepository {
     ]);
   }
 
-  /** Marks every terminal this gateway believed online as offline (after a crash, on start). */
+  /**
+   * Marks every terminal this gateway believed online as offline (after a crash, on start), with a
+   * presence event each, so the history never shows two `connected` in a row.
+   */
   async markAllOffline(time: Date, reason: string): Promise<number> {
-    const result: [unknown[], number] = await this.dataSource.query(
-      `UPDATE terminal_state SET online = false, presence_changed_at = $1, last_disconnected_at = $1, last_disconnect_reason = $2
-        WHERE online AND presence_changed_at < $1`,
+    const rows: { n: number }[] = await this.dataSource.query(
+      `WITH reset AS (
+         UPDATE terminal_state SET online = false, presence_changed_at = $1, last_disconnected_at = $1, last_disconnect_reason = $2
+          WHERE online AND presence_changed_at < $1
+         RETURNING sn
+       ), events AS (
+         INSERT INTO presence_events (time, sn, online, reason) SELECT $1, sn, false, $2 FROM reset
+       )
+       SELECT count(*)::int AS n FROM reset`,
       [time, reason],
     );
-    return result[1];
+    return rows[0]?.n ?? 0;
   }
 }
