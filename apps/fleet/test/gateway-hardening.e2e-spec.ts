@@ -93,7 +93,22 @@ for (const kind of testDbKinds()) {
     let db: TestDatabase;
     let gw: TestGateway;
     let secrets: Map<string, string>;
-    const SN = ['HRD0001', 'HRD0002', 'HRD0003', 'HRD0004', 'HRD0005', 'HRD0006', 'HRD0007', 'HRD0008', 'HRD0009', 'HRD0010', 'HRD0011', 'HRD0012'];
+    const SN = [
+      'HRD0001',
+      'HRD0002',
+      'HRD0003',
+      'HRD0004',
+      'HRD0005',
+      'HRD0006',
+      'HRD0007',
+      'HRD0008',
+      'HRD0009',
+      'HRD0010',
+      'HRD0011',
+      'HRD0012',
+      'HRD0013',
+      'HRD0014',
+    ];
     const secret = (sn: string) => secrets.get(sn) ?? '';
 
     beforeAll(async () => {
@@ -324,6 +339,47 @@ for (const kind of testDbKinds()) {
         expect(rows.map((r) => r.reason)).toStrictEqual(['unknown_topic', 'unknown_topic', 'acl_denied', 'unknown_topic']);
         expect(await metric(gw, 'fleet_ingest_dropped_total', 'stream="dead_letters"')).toBe(0);
         await endClient(client);
+      });
+    });
+
+    describe('retain and server-side close', () => {
+      it('retains presence but never a heartbeat, whatever the retain flag says', async () => {
+        const sn = SN[12];
+        const client = await connectOk(gw.mqttUrl, sn, secret(sn));
+        await client.publishAsync(`pos/v1/${sn}/heartbeat`, JSON.stringify(makeHeartbeat({ seq: 1 })), { qos: 1, retain: true });
+        await client.publishAsync(`pos/v1/${sn}/presence`, JSON.stringify({ v: 1, state: 'online' }), { qos: 1, retain: true });
+        const account = await gw.registry.createServiceAccount('watcher');
+        const watcher = await mqtt.connectAsync(gw.mqttUrl, {
+          clientId: 'watcher-1',
+          username: account.username,
+          password: account.secret,
+          reconnectPeriod: 0,
+          protocolVersion: 4,
+        });
+        const received: string[] = [];
+        watcher.on('message', (topic) => received.push(topic));
+        await watcher.subscribeAsync(`pos/v1/${sn}/#`, { qos: 1 });
+        await new Promise((r) => setTimeout(r, 500));
+        expect(received).toStrictEqual([`pos/v1/${sn}/presence`]);
+        await endClient(watcher);
+        await endClient(client);
+      });
+
+      it('records closed_by_server when the backend closes a terminal connection (disable)', async () => {
+        const sn = SN[13];
+        const client = await connectOk(gw.mqttUrl, sn, secret(sn), { reconnectPeriod: 0 });
+        await waitFor(
+          () => gw.query<{ online: boolean }>('SELECT online FROM terminal_state WHERE sn = $1', [sn]),
+          (r) => r[0]?.online === true,
+        );
+        await gw.registry.setEnabled([sn], false);
+        expect(gw.broker.disconnect(sn)).toBe(true);
+        const rows = await waitFor(
+          () => gw.query<{ online: boolean; last_disconnect_reason: string }>('SELECT online, last_disconnect_reason FROM terminal_state WHERE sn = $1', [sn]),
+          (r) => r[0]?.online === false,
+        );
+        expect(rows[0].last_disconnect_reason).toBe('closed_by_server');
+        client.end(true);
       });
     });
 

@@ -65,6 +65,8 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
    */
   private readonly successors = new Map<string, Client>();
   private readonly guard: ConnectionGuard;
+  /** Connections the backend closed itself (disconnect()), recorded as closed_by_server. */
+  private readonly closedByServer = new WeakSet<Client>();
   private shuttingDown = false;
   private boundPort = 0;
 
@@ -220,6 +222,9 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
       discard(packet);
       return done(null);
     }
+    // Only presence is retained: a retained heartbeat (up to the packet cap) per terminal would sit in
+    // the broker's memory for every terminal of the fleet.
+    if (decision.kind !== TerminalTopicKind.Presence) packet.retain = false;
     switch (decision.kind) {
       case TerminalTopicKind.Heartbeat:
         this.ingest.ingestHeartbeat(decision.sn, packet.topic, payload).then(
@@ -275,9 +280,11 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
     }
     const reason = this.shuttingDown
       ? PresenceReason.ServerShutdown
-      : (client as unknown as ClientInternals)._disconnected
-        ? PresenceReason.CleanDisconnect
-        : PresenceReason.ConnectionLost;
+      : this.closedByServer.has(client)
+        ? PresenceReason.ClosedByServer
+        : (client as unknown as ClientInternals)._disconnected
+          ? PresenceReason.CleanDisconnect
+          : PresenceReason.ConnectionLost;
     this.ingest.recordPresence(identity.sn, false, reason, remoteAddress(client));
   }
 
@@ -291,6 +298,7 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
     this.auth.invalidate(sn);
     const client = this.sessions.get(sn);
     if (!client) return false;
+    this.closedByServer.add(client);
     client.close();
     this.logger.log(`closed the MQTT session of terminal ${sn}`);
     return true;
