@@ -142,6 +142,25 @@ for (const kind of testDbKinds()) {
         await endClient(client);
       });
 
+      it('keeps memory flat while several clients stream huge declared packets at once', async () => {
+        const before = await refused(gw, 'packet_too_large');
+        const rssBefore = process.memoryUsage().rss;
+        const attackers = await Promise.all(Array.from({ length: 8 }, () => openSocket(gw.mqttUrl)));
+        const results = await Promise.all(
+          attackers.map((socket, i) => {
+            // Alternate CONNECT and PUBLISH fixed headers: any packet type is capped.
+            socket.write(Buffer.concat([Buffer.from([i % 2 ? 0x30 : 0x10]), varint(250 * MiB)]));
+            return streamUntilClosed(socket, Buffer.alloc(64 * 1024, 0x42), 64 * MiB);
+          }),
+        );
+        expect(results.every((r) => r.closed)).toBe(true);
+        expect(process.memoryUsage().rss - rssBefore).toBeLessThan(128 * MiB);
+        expect(await refused(gw, 'packet_too_large')).toBe(before + 8);
+        const client = await connectOk(gw.mqttUrl, SN[0], secret(SN[0]));
+        await publishHeartbeat(client, SN[0], makeHeartbeat({ seq: 2 }));
+        await endClient(client);
+      });
+
       it('refuses a CONNECT larger than the pre-authentication cap even when complete', async () => {
         const before = await refused(gw, 'packet_too_large');
         const socket = await openSocket(gw.mqttUrl);
