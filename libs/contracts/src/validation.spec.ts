@@ -133,6 +133,15 @@ describe('parsePayload', () => {
     expect(expectFailure(parseJson({ ...validHeartbeat(), 'x\u0000k': 1 }), 'schema_violation')).toContain('NUL');
   });
 
+  it('rejects lone surrogates (valid JSON escapes, not Unicode) as schema_violation', () => {
+    expect(expectFailure(parse('{"v":1,"x":"\\ud800"}'.replace('{"v":1,', JSON.stringify(validHeartbeat()).slice(0, -1) + ',')), 'schema_violation')).toContain(
+      'lone surrogate',
+    );
+    expect(expectFailure(parseJson({ ...validHeartbeat(), x_vendor: { 'k\udc00': 1 } }), 'schema_violation')).toContain('x_vendor');
+    // A proper surrogate pair (an emoji) is fine.
+    expectOk(parse(JSON.stringify({ ...validHeartbeat(), x_note: '\ud83d\ude80' })));
+  });
+
   it('rejects JSON that is not an object as malformed_json', () => {
     for (const payload of ['[1,2]', '42', 'null', '"hello"', 'true']) {
       const detail = expectFailure(parse(payload), 'malformed_json');

@@ -53,14 +53,27 @@ function shapeOf(schema: unknown): Record<string, unknown> | null {
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** Path of the first string (value or key) containing NUL, which no Postgres text or jsonb value can hold. */
-export function findNul(value: unknown, path = ''): string | null {
-  if (typeof value === 'string') return value.includes('\u0000') ? path || '(root)' : null;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Why a string cannot be stored as Postgres text or jsonb: NUL, or a lone surrogate (JSON `"\ud800"`). */
+function unstorable(text: string): string | null {
+  if (text.includes('\u0000')) return 'contains a NUL character';
+  if (LONE_SURROGATE.test(text)) return 'contains a lone surrogate (not a Unicode character)';
+  return null;
+}
+
+/** The first string (value or key) that no Postgres text or jsonb value can hold: its path and why. */
+export function findUnstorableText(value: unknown, path = ''): { path: string; problem: string } | null {
+  if (typeof value === 'string') {
+    const problem = unstorable(value);
+    return problem ? { path: path || '(root)', problem } : null;
+  }
   if (value === null || typeof value !== 'object') return null;
   for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
     const at = path ? `${path}.${key}` : key;
-    if (key.includes('\u0000')) return at;
-    const found = findNul(child, at);
+    const keyProblem = unstorable(key);
+    if (keyProblem) return { path: at, problem: `key ${keyProblem}` };
+    const found = findUnstorableText(child, at);
     if (found) return found;
   }
   return null;
@@ -108,7 +121,7 @@ export function parsePayload<S extends z.ZodType>(
     return { ok: false, reason: 'schema_violation', detail: describeIssues(result.error) };
   }
   // After the schema, so a bad field is reported by its rule first; extra fields are checked too.
-  const nulAt = findNul(raw);
-  if (nulAt) return { ok: false, reason: 'schema_violation', detail: `${nulAt}: contains a NUL character` };
+  const bad = findUnstorableText(raw);
+  if (bad) return { ok: false, reason: 'schema_violation', detail: `${bad.path}: ${bad.problem}` };
   return { ok: true, value: result.data, extra: extraFields(raw, schema) };
 }
