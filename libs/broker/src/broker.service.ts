@@ -1,11 +1,12 @@
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, Socket, type Server } from 'node:net';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
+import { Aedes, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
 import { commandAckSchema, parsePayload, presenceSchema, PresenceReason, TerminalTopicKind } from '#contracts';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { AckTimeoutError, IngestService } from '#ingest';
 import { HealthService, MetricsService } from '#observability';
 import type { LiveSessionsPort } from '#terminals';
+import { ConnectionGuard, limitPacketSize, RefusalReason } from './connection-guard.js';
 import { MqttAuthService } from './mqtt-auth.service.js';
 import { AuthFailure, type MqttIdentity } from './mqtt-identity.js';
 import { canSubscribe, decidePublish } from './topic-acl.js';
@@ -25,6 +26,10 @@ interface ClientInternals {
 function discard(packet: PublishPacket): void {
   packet.topic = DISCARD_TOPIC;
   packet.retain = false;
+}
+
+function clientSocket(client: Client): Socket | null {
+  return client.conn instanceof Socket ? client.conn : null;
 }
 
 function remoteAddress(client: Client): string | null {
@@ -53,6 +58,15 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
   private readonly identities = new WeakMap<Client, MqttIdentity>();
   /** Current connection per terminal, to tell a takeover from a real disconnect. */
   private readonly sessions = new Map<string, Client>();
+  /**
+   * Authenticated connections not yet registered, per terminal. aedes closes the older connection
+   * of a duplicate client id (emitting its clientDisconnect) before it emits 'client' for the newer
+   * one, so at that moment only this map tells a takeover from a lost connection.
+   */
+  private readonly successors = new Map<string, Client>();
+  private readonly guard: ConnectionGuard;
+  /** Connections the backend closed itself (disconnect()), recorded as closed_by_server. */
+  private readonly closedByServer = new WeakSet<Client>();
   private shuttingDown = false;
   private boundPort = 0;
 
@@ -63,6 +77,12 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
     @Inject(MetricsService) private readonly metrics: MetricsService,
     @Inject(HealthService) health: HealthService,
   ) {
+    this.guard = new ConnectionGuard({
+      maxPending: config.mqtt.maxPendingConnections,
+      maxPendingPerAddress: config.mqtt.maxPendingPerAddress,
+      connectRatePerAddressPerMinute: config.mqtt.connectRatePerAddressPerMinute,
+      onPendingChange: (pending) => metrics.mqttPending.set(pending),
+    });
     health.register('mqtt', () => Promise.resolve({ name: 'mqtt', ok: this.server?.listening === true, detail: `port ${this.boundPort}` }));
   }
 
@@ -79,6 +99,8 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
     const aedes = await Aedes.createBroker({
       id: `gateway-${process.pid}`,
       heartbeatInterval: 60_000,
+      connectTimeout: this.config.mqtt.connectTimeoutMs,
+      preConnect: (client, packet, done) => done(null, this.onPreConnect(client, packet)),
       authenticate: (client, username, password, done) => this.onAuthenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => this.onPublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => this.onSubscribe(client, sub, done),
@@ -87,7 +109,7 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
     aedes.on('clientDisconnect', (client) => this.onDisconnected(client));
     aedes.on('clientError', (client, err) => this.logger.debug(`client ${client.id} error: ${err.message}`));
     this.aedes = aedes;
-    const server = createServer((socket) => aedes.handle(socket));
+    const server = createServer((socket) => this.onSocket(aedes, socket));
     server.maxConnections = this.config.mqtt.maxConnections;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -102,6 +124,48 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
     this.logger.log(`MQTT listening on ${this.config.mqtt.host}:${this.boundPort}`);
   }
 
+  /** Admission (rate and pending caps), then the packet size limit, then aedes. */
+  private onSocket(aedes: Aedes, socket: Socket): void {
+    socket.on('error', () => undefined);
+    this.guard.admit(socket).then(
+      (refusal) => {
+        if (socket.destroyed) return;
+        if (refusal) return this.refuse(socket, refusal);
+        const client = aedes.handle(socket);
+        const parser = (client as unknown as { _parser?: unknown })._parser;
+        const limited = limitPacketSize(
+          parser,
+          () => (this.guard.isPending(socket) ? this.config.mqtt.maxPacketBytesBeforeAuth : this.config.mqtt.maxPacketBytes),
+          (declared, cmd) => {
+            this.logger.debug(`${socket.remoteAddress ?? '?'} declared a ${cmd ?? 'packet'} of ${declared} bytes: closing`);
+            this.refuse(socket, RefusalReason.PacketTooLarge);
+          },
+        );
+        if (!limited) {
+          // Never serve a client whose packets cannot be bounded (an aedes/mqtt-packet upgrade changed the parser).
+          this.logger.error('cannot limit MQTT packet size: the mqtt-packet parser changed; refusing connections');
+          socket.destroy();
+        }
+      },
+      () => socket.destroy(),
+    );
+  }
+
+  private refuse(socket: Socket, reason: RefusalReason): void {
+    this.metrics.mqttRefused.inc({ reason });
+    socket.destroy();
+  }
+
+  /**
+   * Keep-alive 0 (never ping) or a huge one would let a half-open connection look online forever:
+   * both are replaced by the maximum, so aedes closes a connection silent for 1.5 x that.
+   */
+  private onPreConnect(_client: Client, packet: ConnectPacket): boolean {
+    const max = this.config.mqtt.maxKeepaliveS;
+    if (!packet.keepalive || packet.keepalive > max) packet.keepalive = max;
+    return true;
+  }
+
   private onAuthenticate(
     client: Client,
     username: string | undefined,
@@ -112,6 +176,16 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
       (result) => {
         if (result.ok) {
           this.identities.set(client, result.identity);
+          const socket = clientSocket(client);
+          if (socket) this.guard.settle(socket);
+          if (result.identity.kind === 'terminal') {
+            const sn = result.identity.sn;
+            this.successors.set(sn, client);
+            // A connection that closes before it is registered must not leave an entry behind.
+            socket?.once('close', () => {
+              if (this.successors.get(sn) === client) this.successors.delete(sn);
+            });
+          }
           this.metrics.mqttConnects.inc({ kind: result.identity.kind });
           return done(null, true);
         }
@@ -148,6 +222,9 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
       discard(packet);
       return done(null);
     }
+    // Only presence is retained: a retained heartbeat (up to the packet cap) per terminal would sit in
+    // the broker's memory for every terminal of the fleet.
+    if (decision.kind !== TerminalTopicKind.Presence) packet.retain = false;
     switch (decision.kind) {
       case TerminalTopicKind.Heartbeat:
         this.ingest.ingestHeartbeat(decision.sn, packet.topic, payload).then(
@@ -183,6 +260,7 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
     const identity = this.identities.get(client);
     this.metrics.mqttConnections.inc();
     if (identity?.kind !== 'terminal') return;
+    if (this.successors.get(identity.sn) === client) this.successors.delete(identity.sn);
     this.sessions.set(identity.sn, client);
     this.ingest.recordPresence(identity.sn, true, PresenceReason.Connected, remoteAddress(client));
   }
@@ -191,17 +269,22 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
     const identity = this.identities.get(client);
     this.metrics.mqttConnections.dec();
     if (identity?.kind !== 'terminal') return;
-    if (this.sessions.get(identity.sn) !== client) {
-      // A newer connection with the same client id replaced this one: the terminal is still online.
-      this.metrics.presenceEvents.inc({ reason: PresenceReason.TakenOver });
+    const current = this.sessions.get(identity.sn);
+    const successor = this.successors.get(identity.sn);
+    const takenOver = (current !== undefined && current !== client) || (successor !== undefined && successor !== client && !successor.closed);
+    if (current === client) this.sessions.delete(identity.sn);
+    if (takenOver && !this.shuttingDown) {
+      // A newer connection with the same client id replaced this one: the terminal stays online.
+      this.ingest.recordPresence(identity.sn, true, PresenceReason.TakenOver, remoteAddress(client));
       return;
     }
-    this.sessions.delete(identity.sn);
     const reason = this.shuttingDown
       ? PresenceReason.ServerShutdown
-      : (client as unknown as ClientInternals)._disconnected
-        ? PresenceReason.CleanDisconnect
-        : PresenceReason.ConnectionLost;
+      : this.closedByServer.has(client)
+        ? PresenceReason.ClosedByServer
+        : (client as unknown as ClientInternals)._disconnected
+          ? PresenceReason.CleanDisconnect
+          : PresenceReason.ConnectionLost;
     this.ingest.recordPresence(identity.sn, false, reason, remoteAddress(client));
   }
 
@@ -215,6 +298,7 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
     this.auth.invalidate(sn);
     const client = this.sessions.get(sn);
     if (!client) return false;
+    this.closedByServer.add(client);
     client.close();
     this.logger.log(`closed the MQTT session of terminal ${sn}`);
     return true;

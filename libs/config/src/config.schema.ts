@@ -22,6 +22,19 @@ export const envSchema = z.object({
   MQTT_HOST: z.string().min(1).default('0.0.0.0'),
   MQTT_PORT: port.default(1883),
   MQTT_MAX_CONNECTIONS: int(1, 10_000_000).default(200_000),
+  /** Largest MQTT packet before the CONNECT is authenticated (CONNECT with credentials and Last Will). */
+  MQTT_MAX_PACKET_BYTES_BEFORE_AUTH: int(256, 1_048_576).default(4096),
+  /** Largest MQTT packet after authentication; 0: twice HEARTBEAT_MAX_BYTES plus 1 KiB for headers and topic. */
+  MQTT_MAX_PACKET_BYTES: int(0, 16_777_216).default(0),
+  /** Connections that have not (yet) authenticated, in total and per source address. */
+  MQTT_MAX_PENDING_CONNECTIONS: int(1, 1_000_000).default(10_000),
+  MQTT_MAX_PENDING_PER_ADDRESS: int(1, 1_000_000).default(200),
+  /** New connections per source address per minute (terminals behind carrier NAT share an address). */
+  MQTT_CONNECT_RATE_PER_ADDRESS_PER_MINUTE: int(1, 10_000_000).default(1200),
+  /** Time allowed between TCP accept and the CONNECT packet. */
+  MQTT_CONNECT_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  /** Largest keep-alive honoured; 0 (none) and larger values are replaced by it, so a silent connection is closed. */
+  MQTT_MAX_KEEPALIVE_S: int(1, 65_535).default(300),
   /** Mark terminals left "online" by a previous run offline at start. Disable with several gateway replicas. */
   PRESENCE_RESET_ON_START: bool.default(true),
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),
@@ -81,7 +94,19 @@ export interface AppConfig {
   env: Env['NODE_ENV'];
   logLevel: Env['LOG_LEVEL'];
   database: DatabaseConfig;
-  mqtt: { host: string; port: number; maxConnections: number; presenceResetOnStart: boolean };
+  mqtt: {
+    host: string;
+    port: number;
+    maxConnections: number;
+    presenceResetOnStart: boolean;
+    maxPacketBytesBeforeAuth: number;
+    maxPacketBytes: number;
+    maxPendingConnections: number;
+    maxPendingPerAddress: number;
+    connectRatePerAddressPerMinute: number;
+    connectTimeoutMs: number;
+    maxKeepaliveS: number;
+  };
   http: { host: string; port: number };
   api: { rateLimitPerMinute: number };
   auth: { pepper: string | null; adminToken: string | null; cacheTtlMs: number; cacheMaxEntries: number };

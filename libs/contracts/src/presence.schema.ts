@@ -23,6 +23,8 @@ export const PresenceReason = {
   /** Another connection with the same client id took over the session. */
   TakenOver: 'taken_over',
   ServerShutdown: 'server_shutdown',
+  /** The backend closed the connection itself, e.g. because the terminal was disabled. */
+  ClosedByServer: 'closed_by_server',
   /** Found still marked online when the gateway started (it stopped without recording the disconnect). */
   ServerRestart: 'server_restart',
 } as const;

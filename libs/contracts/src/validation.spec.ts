@@ -115,6 +115,33 @@ describe('parsePayload', () => {
     expectFailure(parse(Buffer.from([0xff, 0xfe, 0x00])), 'malformed_json');
   });
 
+  it('rejects invalid UTF-8 inside an otherwise valid heartbeat as malformed_json instead of replacing it', () => {
+    const json = JSON.stringify(validHeartbeat());
+    const at = json.indexOf('EP-');
+    expect(at).toBeGreaterThan(0);
+    for (const bad of [[0xff], [0xc3], [0xed, 0xa0, 0x80], [0xc0, 0xaf]]) {
+      const payload = Buffer.concat([Buffer.from(json.slice(0, at)), Buffer.from(bad), Buffer.from(json.slice(at))]);
+      expect(expectFailure(parse(payload), 'malformed_json')).toContain('UTF-8');
+    }
+    // Valid multi-byte UTF-8 is fine.
+    expectOk(parse(Buffer.from(JSON.stringify({ ...validHeartbeat(), x_note: 'Café 终端 🚀' }))));
+  });
+
+  it('rejects NUL in any string or key, declared or extra, as schema_violation naming it', () => {
+    expect(expectFailure(parseJson(heartbeatWith((h) => (h.model = 'EP\u0000T1'))), 'schema_violation')).toContain('model');
+    expect(expectFailure(parseJson({ ...validHeartbeat(), x_vendor: { a: ['ok', 'b\u0000'] } }), 'schema_violation')).toContain('x_vendor.a.1');
+    expect(expectFailure(parseJson({ ...validHeartbeat(), 'x\u0000k': 1 }), 'schema_violation')).toContain('NUL');
+  });
+
+  it('rejects lone surrogates (valid JSON escapes, not Unicode) as schema_violation', () => {
+    expect(expectFailure(parse('{"v":1,"x":"\\ud800"}'.replace('{"v":1,', JSON.stringify(validHeartbeat()).slice(0, -1) + ',')), 'schema_violation')).toContain(
+      'lone surrogate',
+    );
+    expect(expectFailure(parseJson({ ...validHeartbeat(), x_vendor: { 'k\udc00': 1 } }), 'schema_violation')).toContain('x_vendor');
+    // A proper surrogate pair (an emoji) is fine.
+    expectOk(parse(JSON.stringify({ ...validHeartbeat(), x_note: '\ud83d\ude80' })));
+  });
+
   it('rejects JSON that is not an object as malformed_json', () => {
     for (const payload of ['[1,2]', '42', 'null', '"hello"', 'true']) {
       const detail = expectFailure(parse(payload), 'malformed_json');

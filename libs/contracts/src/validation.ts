@@ -51,6 +51,34 @@ function shapeOf(schema: unknown): Record<string, unknown> | null {
   return null;
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Why a string cannot be stored as Postgres text or jsonb: NUL, or a lone surrogate (JSON `"\ud800"`). */
+function unstorable(text: string): string | null {
+  if (text.includes('\u0000')) return 'contains a NUL character';
+  if (LONE_SURROGATE.test(text)) return 'contains a lone surrogate (not a Unicode character)';
+  return null;
+}
+
+/** The first string (value or key) that no Postgres text or jsonb value can hold: its path and why. */
+export function findUnstorableText(value: unknown, path = ''): { path: string; problem: string } | null {
+  if (typeof value === 'string') {
+    const problem = unstorable(value);
+    return problem ? { path: path || '(root)', problem } : null;
+  }
+  if (value === null || typeof value !== 'object') return null;
+  for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
+    const at = path ? `${path}.${key}` : key;
+    const keyProblem = unstorable(key);
+    if (keyProblem) return { path: at, problem: `key ${keyProblem}` };
+    const found = findUnstorableText(child, at);
+    if (found) return found;
+  }
+  return null;
+}
+
 /**
  * Parses an MQTT payload against a versioned schema. Never throws: every failure comes back as a
  * specific reason plus a human-readable detail.
@@ -64,9 +92,16 @@ export function parsePayload<S extends z.ZodType>(
   if (size > options.maxBytes) {
     return { ok: false, reason: 'payload_too_large', detail: `payload is ${size} bytes, limit is ${options.maxBytes}` };
   }
+  let text: string;
+  try {
+    // Strict: a lenient decode would store U+FFFD in place of the bytes the terminal sent.
+    text = typeof payload === 'string' ? payload : strictUtf8.decode(payload);
+  } catch {
+    return { ok: false, reason: 'malformed_json', detail: 'payload is not valid UTF-8' };
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8'));
+    raw = JSON.parse(text);
   } catch (err) {
     return { ok: false, reason: 'malformed_json', detail: err instanceof Error ? err.message : 'invalid JSON' };
   }
@@ -85,5 +120,8 @@ export function parsePayload<S extends z.ZodType>(
   if (!result.success) {
     return { ok: false, reason: 'schema_violation', detail: describeIssues(result.error) };
   }
+  // After the schema, so a bad field is reported by its rule first; extra fields are checked too.
+  const bad = findUnstorableText(raw);
+  if (bad) return { ok: false, reason: 'schema_violation', detail: `${bad.path}: ${bad.problem}` };
   return { ok: true, value: result.data, extra: extraFields(raw, schema) };
 }

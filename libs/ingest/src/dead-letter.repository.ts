@@ -12,6 +12,14 @@ export interface DeadLetter {
   truncated: boolean;
 }
 
+/**
+ * Text columns cannot hold NUL (topics and client ids come from the wire): it is written as the
+ * visible escape `\u0000`, so one such letter cannot fail its whole batch. The payload is bytea, kept as is.
+ */
+export function toStorableText(value: string): string {
+  return value.includes('\u0000') ? value.replaceAll('\u0000', '\\u0000') : value;
+}
+
 @Injectable()
 export class DeadLetterRepository {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
@@ -22,10 +30,10 @@ export class DeadLetterRepository {
        SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int4[], $7::bytea[], $8::bool[])`,
       [
         letters.map((l) => l.receivedAt),
-        letters.map((l) => l.clientId),
-        letters.map((l) => l.topic),
-        letters.map((l) => l.reason),
-        letters.map((l) => l.detail),
+        letters.map((l) => (l.clientId === null ? null : toStorableText(l.clientId))),
+        letters.map((l) => toStorableText(l.topic)),
+        letters.map((l) => toStorableText(l.reason)),
+        letters.map((l) => toStorableText(l.detail)),
         letters.map((l) => l.payloadSize),
         letters.map((l) => l.payload),
         letters.map((l) => l.truncated),

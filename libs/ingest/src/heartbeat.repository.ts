@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Heartbeat } from '#contracts';
+import { APP_CONFIG, type AppConfig } from '#config';
 import { HEARTBEAT_FIELDS, type HeartbeatExtra } from '#db';
 
 /** One heartbeat to store. */
@@ -18,10 +19,21 @@ const names = COLUMNS.map(([name]) => name);
 /** terminal_state has every heartbeat field column too. */
 const stateColumns = HEARTBEAT_FIELDS.map((f) => f.column);
 
+/** The parameter after the column arrays: how far back (seconds of terminal time) the state may move. */
+const SKEW_PARAM = `$${COLUMNS.length + 1}::int`;
+
 /**
  * One statement per batch: unnest the column arrays, insert what is new (the (sn, time) key drops
- * retransmissions), and move each terminal's latest state forward only if the new heartbeat is
- * newer in terminal time, so late or replayed messages never overwrite fresher state.
+ * retransmissions), then move each terminal's latest state.
+ *
+ * A new heartbeat replaces the stored state when its terminal time is newer, or, when its time is
+ * older by less than the future-skew window (a clock set back, e.g. by NTP after a boot with the clock
+ * ahead), when it is a later sample: a higher seq (same boot), or a new boot (its boot instant,
+ * receive time minus uptime, is after the stored heartbeat was received). A heartbeat older than
+ * that, or an earlier sample of the same boot arriving late, never overwrites fresher state.
+ *
+ * last_received_at always moves forward, for every heartbeat received, duplicates included: it says
+ * the terminal is alive, whatever its clock says.
  */
 const INSERT_BATCH_SQL = `
 WITH input AS (
@@ -33,22 +45,39 @@ WITH input AS (
   ON CONFLICT DO NOTHING
   RETURNING *
 ), latest AS (
-  SELECT DISTINCT ON (sn) * FROM inserted ORDER BY sn, time DESC
+  SELECT DISTINCT ON (sn) * FROM inserted ORDER BY sn, received_at DESC, time DESC
+), received AS (
+  SELECT sn, max(received_at) AS received_at FROM input GROUP BY sn
 ), state AS (
   INSERT INTO terminal_state (sn, last_heartbeat_at, last_received_at, ${stateColumns.join(', ')})
   SELECT sn, time, received_at, ${stateColumns.join(', ')} FROM latest ORDER BY sn
   ON CONFLICT (sn) DO UPDATE SET
     last_heartbeat_at = EXCLUDED.last_heartbeat_at,
-    last_received_at = EXCLUDED.last_received_at,
+    last_received_at = GREATEST(terminal_state.last_received_at, EXCLUDED.last_received_at),
     ${stateColumns.map((c) => `${c} = EXCLUDED.${c}`).join(',\n    ')}
-  WHERE terminal_state.last_heartbeat_at IS NULL OR terminal_state.last_heartbeat_at < EXCLUDED.last_heartbeat_at
+  WHERE terminal_state.last_heartbeat_at IS NULL
+     OR EXCLUDED.last_heartbeat_at > terminal_state.last_heartbeat_at
+     OR (EXCLUDED.last_heartbeat_at > terminal_state.last_heartbeat_at - ${SKEW_PARAM} * interval '1 second'
+         AND (EXCLUDED.seq > terminal_state.seq
+              OR EXCLUDED.last_received_at - EXCLUDED.uptime_s * interval '1 second' > terminal_state.last_received_at))
+  RETURNING sn
+), touched AS (
+  -- Terminals whose state did not move (duplicates, old samples): only the receive time.
+  UPDATE terminal_state t SET last_received_at = r.received_at
+    FROM received r
+   WHERE t.sn = r.sn
+     AND (t.last_received_at IS NULL OR t.last_received_at < r.received_at)
+     AND t.sn NOT IN (SELECT sn FROM state)
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM inserted)::int AS inserted`;
 
 @Injectable()
 export class HeartbeatRepository {
-  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+  constructor(
+    @Inject(DataSource) private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   /** Returns how many rows were new. */
   async insertBatch(rows: readonly HeartbeatRow[]): Promise<number> {
@@ -59,7 +88,7 @@ export class HeartbeatRepository {
       for (let i = 0; i < rows.length; i++) values[i] = read(rows[i].heartbeat, rows[i].extra);
       params.push(values);
     }
-    const result: { inserted: number }[] = await this.dataSource.query(INSERT_BATCH_SQL, params);
+    const result: { inserted: number }[] = await this.dataSource.query(INSERT_BATCH_SQL, [...params, this.config.heartbeat.maxFutureSkewS]);
     return result[0]?.inserted ?? 0;
   }
 }

@@ -80,7 +80,11 @@ export class IngestService {
       maxBufferedRows: DEAD_LETTER_BUFFER_ROWS,
       concurrency: 1,
       write: (letters) => deadLetterRepo.insertBatch(letters),
-      hooks: this.hooks('dead_letters'),
+      // Text is made storable first (DeadLetterRepository); a letter refused anyway is at least counted.
+      hooks: this.hooks<DeadLetter>('dead_letters', (letter, err) => {
+        this.metrics.droppedWrites.inc({ stream: 'dead_letters' });
+        this.logger.error(`dead letter (${letter.reason}, ${letter.topic}) refused by the database: ${String(err)}`);
+      }),
     });
   }
 

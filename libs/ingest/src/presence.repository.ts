@@ -50,20 +50,22 @@ export class PresenceRepository {
     ]);
   }
 
-  /** Marks every terminal this gateway believed online as offline (after a crash, on start). */
   /**
-   * Closes every session a previous run left open: the state goes offline and the presence history
-   * gets the matching offline event, so it never shows two `connected` in a row.
+   * Marks every terminal this gateway believed online as offline (after a crash, on start), with a
+   * presence event each, so the history never shows two `connected` in a row.
    */
   async markAllOffline(time: Date, reason: string): Promise<number> {
-    const rows: { sn: string }[] = await this.dataSource.query(
-      `WITH closed AS (
+    const rows: { n: number }[] = await this.dataSource.query(
+      `WITH reset AS (
          UPDATE terminal_state SET online = false, presence_changed_at = $1, last_disconnected_at = $1, last_disconnect_reason = $2
           WHERE online AND presence_changed_at < $1
-          RETURNING sn)
-       INSERT INTO presence_events (time, sn, online, reason) SELECT $1, sn, false, $2 FROM closed RETURNING sn`,
+         RETURNING sn
+       ), events AS (
+         INSERT INTO presence_events (time, sn, online, reason) SELECT $1, sn, false, $2 FROM reset
+       )
+       SELECT count(*)::int AS n FROM reset`,
       [time, reason],
     );
-    return rows.length;
+    return rows[0]?.n ?? 0;
   }
 }

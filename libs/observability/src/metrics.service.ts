@@ -95,6 +95,17 @@ export class MetricsService {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly mqttRefused = new Counter({
+    name: 'fleet_mqtt_connections_refused_total',
+    help: 'MQTT connections closed by the gateway before or instead of serving them, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly mqttPending = new Gauge({
+    name: 'fleet_mqtt_pending_connections',
+    help: 'TCP connections that have not authenticated yet',
+    registers: [this.registry],
+  });
   readonly databaseUp = new Gauge({ name: 'fleet_database_up', help: '1 when the last database operation succeeded', registers: [this.registry] });
 
   constructor() {
