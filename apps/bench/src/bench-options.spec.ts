@@ -156,6 +156,8 @@ describe('bench command lines', () => {
       connectRate: 500,
       registerBatch: 1000,
       gatewayEnv: {},
+      httpFlood: 0,
+      floodMib: 10,
       markdown: false,
       label: '',
     });
@@ -178,6 +180,10 @@ describe('bench command lines', () => {
       '250',
       '--gateway-env',
       'INGEST_BATCH_MAX_ROWS=500',
+      '--http-flood',
+      '8',
+      '--flood-mib',
+      '2.5',
       '--markdown',
       '--label',
       'x',
@@ -191,6 +197,8 @@ describe('bench command lines', () => {
       connectRate: 1000,
       registerBatch: 250,
       gatewayEnv: { INGEST_BATCH_MAX_ROWS: '500' },
+      httpFlood: 8,
+      floodMib: 2.5,
       markdown: true,
       label: 'x',
     });
