@@ -5,3 +5,4 @@ export * from './openapi-document.js';
 export * from './auth/api-key.repository.js';
 export * from './auth/bootstrap.service.js';
 export * from './auth/bootstrap.controller.js';
+export * from './common/http-edge.js';

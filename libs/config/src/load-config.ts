@@ -36,7 +36,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     },
     mqtt: { host: e.MQTT_HOST, port: e.MQTT_PORT, maxConnections: e.MQTT_MAX_CONNECTIONS, presenceResetOnStart: e.PRESENCE_RESET_ON_START },
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
-    api: { rateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE },
+    api: { rateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE, unauthenticatedRateLimitPerMinute: e.HTTP_UNAUTHENTICATED_RATE_LIMIT_PER_MINUTE },
     auth: {
       pepper: e.CREDENTIAL_PEPPER ?? null,
       adminToken: e.ADMIN_TOKEN ?? null,
