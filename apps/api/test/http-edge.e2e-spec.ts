@@ -23,7 +23,12 @@ function expectErrorBody(res: ApiResponse, status: number, code: string): void {
  * Sends the head of a request declaring a large body, plus only its first bytes, and resolves with
  * the status line of the answer: it can only arrive if the server answers without reading the body.
  */
-function answerBeforeBody(port: number, path: string, headers: Record<string, string>, declared: number): Promise<{ status: number; ms: number }> {
+function answerBeforeBody(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+  declared: number,
+): Promise<{ status: number; ms: number; head: string }> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const socket = connect(port, '127.0.0.1');
@@ -36,10 +41,10 @@ function answerBeforeBody(port: number, path: string, headers: Record<string, st
     socket.on('data', (chunk) => {
       received += chunk.toString('latin1');
       const match = /^HTTP\/1\.1 (\d{3})/.exec(received);
-      if (!match) return;
+      if (!match || !received.includes('\r\n\r\n')) return;
       clearTimeout(timer);
       socket.destroy();
-      resolve({ status: Number(match[1]), ms: Date.now() - started });
+      resolve({ status: Number(match[1]), ms: Date.now() - started, head: received.split('\r\n\r\n')[0].toLowerCase() });
     });
     socket.on('connect', () => {
       const head = Object.entries({ host: '127.0.0.1', 'content-type': 'application/json', 'content-length': String(declared), ...headers })
@@ -134,6 +139,13 @@ describe(`HTTP edge on ${kind}`, () => {
       expectErrorBody(await call('GET', `/${'a'.repeat(9000)}`, null), 414, 'URI_TOO_LONG');
     });
 
+    it('headers over 16 KiB are 431 in the same body (refused by the HTTP parser, before routing)', async () => {
+      const res = await call<ErrorBody>('GET', '/v1/providers', ops, undefined, { 'x-padding': 'p'.repeat(20_000) });
+      expect(res.status).toBe(431);
+      expect(res.body.error.code).toBe('VALIDATION_FAILED');
+      expect(res.body.error.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    });
+
     it('an unsupported content type is 415 UNSUPPORTED_MEDIA_TYPE', async () => {
       expectErrorBody(await call('POST', '/v1/providers', ops, '<a/>', { 'content-type': 'application/xml' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
       expectErrorBody(await call('POST', '/v1/providers', ops, 'x=1', { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
@@ -167,6 +179,8 @@ describe(`HTTP edge on ${kind}`, () => {
       const v1 = await answerBeforeBody(port, '/v1/providers', {}, 10 * 1024 * 1024);
       expect(v1.status).toBe(401);
       expect(v1.ms).toBeLessThan(2_000);
+      // The connection is closed rather than drained, so the body is not even received.
+      expect(v1.head).toContain('connection: close');
       const wrongKey = await answerBeforeBody(port, '/v1/terminals/import', { authorization: 'Bearer fk_000000000000_' + 'A'.repeat(43) }, 10 * 1024 * 1024);
       expect(wrongKey.status).toBe(401);
       const internal = await answerBeforeBody(port, '/internal/v1/terminals', { authorization: 'Bearer nope' }, 10 * 1024 * 1024);

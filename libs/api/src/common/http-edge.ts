@@ -86,6 +86,9 @@ class RouteTable {
 
 function send(request: FastifyRequest, reply: FastifyReply, code: ApiErrorCode, message: string): FastifyReply {
   const { status, body } = toApiError(new DomainException(code, message), String(request.id));
+  // Refused before its body was read: close rather than let Node drain (receive and discard) the body.
+  const declaresBody = Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
+  if (declaresBody) void reply.header('connection', 'close');
   return reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
 }
 
