@@ -8,7 +8,7 @@ interface ErrorBody {
   error: { code: string; message: string; details?: unknown[]; requestId: string };
 }
 
-const UNAUTH_LIMIT = 8;
+const UNAUTH_LIMIT = 20;
 
 /** The one error body with a request id that matches the response header. */
 function expectErrorBody(res: ApiResponse, status: number, code: string): void {
@@ -185,6 +185,14 @@ describe(`HTTP edge on ${kind}`, () => {
       expect(wrongKey.status).toBe(401);
       const internal = await answerBeforeBody(port, '/internal/v1/terminals', { authorization: 'Bearer nope' }, 10 * 1024 * 1024);
       expect(internal.status).toBe(401);
+    });
+
+    it('no spelling of a /v1 path reaches a route without a key', async () => {
+      for (const path of ['/%761/providers', '/v1/%70roviders', '/v1//providers', '/v1/providers/', '/v1/providers?x=1']) {
+        const res = await call<ErrorBody>('GET', path, null);
+        expect([401, 404]).toContain(res.status);
+        expect(res.body.error.requestId).toBe(res.headers.get('x-request-id'));
+      }
     });
 
     it('answers 413 at once to a valid key declaring a body over the route limit', async () => {

@@ -84,6 +84,8 @@ class RouteTable {
   }
 }
 
+const isUnder = (prefix: string, path: string): boolean => path === prefix || path.startsWith(`${prefix}/`);
+
 function send(request: FastifyRequest, reply: FastifyReply, code: ApiErrorCode, message: string): FastifyReply {
   const { status, body } = toApiError(new DomainException(code, message), String(request.id));
   // Refused before its body was read: close rather than let Node drain (receive and discard) the body.
@@ -162,13 +164,16 @@ export function installHttpEdge(app: INestApplication, config: AppConfig): void 
   fastify.addHook('onRequest', async (request, reply) => {
     if (request.url.length > MAX_URL_LENGTH) return send(request, reply, ApiErrorCode.UriTooLong, `request URI longer than ${MAX_URL_LENGTH} bytes`);
     const path = request.url.split('?', 1)[0];
-    if (OPEN_PATH.test(path)) return;
-    if (path === '/v1' || path.startsWith('/v1/')) {
+    // The matched route's pattern too, in case the router reached a route by a spelling of the path
+    // (percent-encoding) that the prefix checks below do not see.
+    const route = request.routeOptions.url ?? path;
+    if (OPEN_PATH.test(path) && OPEN_PATH.test(route)) return;
+    if (isUnder('/v1', path) || isUnder('/v1', route)) {
       const token = apiKeyFrom(request.headers);
       if (!token || !apiKeys || !(await apiKeys.authenticate(token))) {
         return refuse(request, reply, ApiErrorCode.Unauthenticated, 'missing or invalid API key');
       }
-    } else if (path.startsWith('/internal/')) {
+    } else if (isUnder('/internal', path) || isUnder('/internal', route)) {
       if (!adminToken?.accepts(request.headers.authorization)) {
         return refuse(request, reply, ApiErrorCode.Unauthenticated, 'missing or invalid admin bearer token');
       }
