@@ -12,7 +12,6 @@ import { ApiKeyEntity } from './auth/api-key.entity.js';
 import { ApiKeyRepository } from './auth/api-key.repository.js';
 import { ApiKeyService } from './auth/api-key.service.js';
 import { KeyRateLimitGuard } from './auth/key-rate-limit.guard.js';
-import { ApiExceptionFilter } from './common/api-exception.filter.js';
 import { FleetSummaryRepository } from './fleet/fleet-summary.repository.js';
 import { FleetSummaryController } from './fleet/fleet.controller.js';
 import { FleetService } from './fleet/fleet.service.js';
@@ -43,7 +42,6 @@ export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
     ApiKeyService,
     ApiAuthGuard,
     KeyRateLimitGuard,
-    ApiExceptionFilter,
     AuditRepository,
     AuditService,
     ProviderRepository,

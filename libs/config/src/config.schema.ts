@@ -41,6 +41,8 @@ export const envSchema = z.object({
   HTTP_PORT: port.default(8080),
 
   API_RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(1200),
+  /** Requests per client address per minute without a valid key or token (or to no route); 429 beyond. */
+  HTTP_UNAUTHENTICATED_RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(60),
   /** Key for HMAC-SHA256 of terminal secrets. Unset with the embedded database: generated under DATA_DIR. */
   CREDENTIAL_PEPPER: z.string().min(32, 'CREDENTIAL_PEPPER must be at least 32 characters').optional(),
   /** Bearer token for /internal endpoints. Unset with the embedded database: generated under DATA_DIR. */
@@ -108,7 +110,7 @@ export interface AppConfig {
     maxKeepaliveS: number;
   };
   http: { host: string; port: number };
-  api: { rateLimitPerMinute: number };
+  api: { rateLimitPerMinute: number; unauthenticatedRateLimitPerMinute: number };
   auth: { pepper: string | null; adminToken: string | null; cacheTtlMs: number; cacheMaxEntries: number };
   heartbeat: { maxBytes: number; maxFutureSkewS: number; maxAgeS: number };
   ingest: {

@@ -48,7 +48,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       maxKeepaliveS: e.MQTT_MAX_KEEPALIVE_S,
     },
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
-    api: { rateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE },
+    api: { rateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE, unauthenticatedRateLimitPerMinute: e.HTTP_UNAUTHENTICATED_RATE_LIMIT_PER_MINUTE },
     auth: {
       pepper: e.CREDENTIAL_PEPPER ?? null,
       adminToken: e.ADMIN_TOKEN ?? null,

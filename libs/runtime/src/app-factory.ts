@@ -5,6 +5,7 @@ import { Module, type DynamicModule, type INestApplication, type NestApplication
 import type { Composition } from './compositions.js';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { HTTP_EDGE_SERVER_OPTIONS, installHttpEdge } from '#api';
 import { ConfigModule, type AppConfig } from '#config';
 import { DatabaseModule, openDatabase } from '#db';
 import { createLogger, ObservabilityModule, PinoNestLogger, type Logger } from '#observability';
@@ -56,15 +57,17 @@ export async function createApp(options: {
     app = await (options.instantiate ?? nestFactory)(
       AppRootModule.compose(config, db, options.composition.features),
       new FastifyAdapter({
-        bodyLimit: 10 * 1024 * 1024,
+        ...HTTP_EDGE_SERVER_OPTIONS,
         // Honour a caller's request id when it looks sane, otherwise mint one.
         genReqId: (req: { headers: IncomingMessage['headers'] }) => {
           const given = req.headers['x-request-id'];
           return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
         },
       }),
-      { logger: new PinoNestLogger(logger), abortOnError: false },
+      // bodyParser off: the HTTP edge registers the only JSON parser (depth limit, poisoning refused).
+      { logger: new PinoNestLogger(logger), abortOnError: false, bodyParser: false },
     );
+    installHttpEdge(app, config);
     const fastify = app.getHttpAdapter().getInstance();
     fastify.addHook('onSend', async (request, reply) => {
       void reply.header('x-request-id', request.id);

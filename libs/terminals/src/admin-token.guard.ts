@@ -1,7 +1,8 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { Inject, Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { APP_CONFIG, type AppConfig } from '#config';
+import { DomainException } from '#contracts';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -14,13 +15,16 @@ export class AdminTokenGuard implements CanActivate {
     this.expected = config.auth.adminToken ? digest(config.auth.adminToken) : null;
   }
 
+  /** Whether an Authorization header carries the admin token (`Bearer`, scheme in any case). */
+  accepts(authorization: string | undefined): boolean {
+    const token = /^bearer +(\S+) *$/i.exec(authorization ?? '')?.[1];
+    return !!this.expected && !!token && timingSafeEqual(digest(token), this.expected);
+  }
+
   canActivate(context: ExecutionContext): boolean {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
-    const header = request.headers.authorization ?? '';
-    const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
-    if (!this.expected || !token || !timingSafeEqual(digest(token), this.expected)) {
-      throw new UnauthorizedException({ code: 'ADMIN_TOKEN_INVALID', message: 'missing or invalid admin bearer token' });
-    }
+    // The API's UNAUTHENTICATED code (this lib sits below the API, which owns the code list).
+    if (!this.accepts(request.headers.authorization)) throw new DomainException('UNAUTHENTICATED', 'missing or invalid admin bearer token');
     return true;
   }
 }

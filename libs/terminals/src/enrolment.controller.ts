@@ -1,5 +1,5 @@
 import { ApiExcludeController } from '@nestjs/swagger';
-import { BadRequestException, Body, Controller, HttpCode, Inject, Post, StandardSchemaValidationPipe, UseGuards } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Header, HttpCode, Inject, Post, StandardSchemaValidationPipe, UseGuards } from '@nestjs/common';
 import { z } from 'zod';
 import { INTERNAL_HTTP_PATHS, type RegisterTerminalsResponse } from '#contracts';
 import { AdminTokenGuard } from './admin-token.guard.js';
@@ -48,12 +48,14 @@ export class EnrolmentController {
 
   @Post(INTERNAL_HTTP_PATHS.registerTerminals)
   @HttpCode(200)
+  @Header('cache-control', 'no-store')
   register(@Body({ schema: registerBody, pipes: [bodyPipe] }) body: z.output<typeof registerBody>): Promise<RegisterTerminalsResponse> {
     return this.registry.register(body.terminals);
   }
 
   @Post(INTERNAL_HTTP_PATHS.rotateCredentials)
   @HttpCode(200)
+  @Header('cache-control', 'no-store')
   rotate(@Body({ schema: rotateBody, pipes: [bodyPipe] }) body: z.output<typeof rotateBody>): Promise<RegisterTerminalsResponse> {
     return this.registry.rotateCredentials(body.sns);
   }

@@ -71,8 +71,10 @@ for (const kind of testDbKinds()) {
       const auth = { ...headers, authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
       const invalid = await fetch(url, { method: 'POST', headers: auth, body: JSON.stringify({ terminals: [{ sn: 1 }] }) });
       expect(invalid.status).toBe(400);
-      const invalidBody = (await invalid.json()) as { details: { field: string }[] };
-      expect(invalidBody.details.some((d) => d.field === 'terminals.0.sn')).toBeTruthy();
+      const invalidBody = (await invalid.json()) as { error: { code: string; details: { field: string }[]; requestId: string } };
+      expect(invalidBody.error.code).toBe('VALIDATION_FAILED');
+      expect(invalidBody.error.requestId).toBe(invalid.headers.get('x-request-id'));
+      expect(invalidBody.error.details.some((d) => d.field === 'terminals.0.sn')).toBeTruthy();
       const ok = await fetch(url, { method: 'POST', headers: auth, body });
       expect(ok.status).toBe(200);
       const result = (await ok.json()) as { credentials: { sn: string; secret: string }[] };

@@ -14,6 +14,17 @@ export const RequirePermission = (permission: Permission) => SetMetadata(PERMISS
 
 export type ApiRequest = FastifyRequest & { fleet?: RequestContext };
 
+/**
+ * The API key a request presents: `Authorization: Bearer <key>` (the scheme in any case, as RFC 9110
+ * says) or `X-API-Key: <key>`.
+ */
+export function apiKeyFrom(headers: FastifyRequest['headers']): string | undefined {
+  const bearer = /^bearer +(\S+) *$/i.exec(headers.authorization ?? '');
+  if (bearer) return bearer[1];
+  const header = headers['x-api-key'];
+  return typeof header === 'string' && header.trim() ? header.trim() : undefined;
+}
+
 /** Authenticates the API key (Authorization: Bearer or X-API-Key) and checks the endpoint's permission. */
 @Injectable()
 export class ApiAuthGuard implements CanActivate {
@@ -24,8 +35,7 @@ export class ApiAuthGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<ApiRequest>();
-    const header = request.headers.authorization;
-    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : (request.headers['x-api-key'] as string | undefined);
+    const token = apiKeyFrom(request.headers);
     const auth = token ? await this.keys.authenticate(token) : null;
     if (!auth) throw new DomainException(ApiErrorCode.Unauthenticated, 'missing or invalid API key');
     const requestId = String(request.id);

@@ -1,4 +1,4 @@
-import { Delete, Get, HttpCode, Inject, Post } from '@nestjs/common';
+import { Delete, Get, Header, HttpCode, Inject, Post } from '@nestjs/common';
 import { ApiOperation } from '@nestjs/swagger';
 import type { z } from 'zod';
 import { DomainException } from '#contracts';
@@ -54,6 +54,7 @@ export class ApiKeyController {
   }
 
   @Post()
+  @Header('cache-control', 'no-store')
   @RequirePermission(Permission.KeysManage)
   @ApiOperation({ summary: 'Issue a key; the token is returned once' })
   @ApiOkZod(issuedKeyView, 201, 'Created')

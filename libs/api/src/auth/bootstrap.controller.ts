@@ -1,8 +1,7 @@
-import { Controller, HttpCode, Inject, Post, UseFilters, UseGuards } from '@nestjs/common';
+import { Controller, Header, HttpCode, Inject, Post, UseGuards } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { z } from 'zod';
 import { AdminTokenGuard } from '#terminals';
-import { ApiExceptionFilter } from '../common/api-exception.filter.js';
 import { ZodBody } from '../common/zod-validation.js';
 import { BootstrapService } from './bootstrap.service.js';
 
@@ -16,12 +15,12 @@ const bootstrapBody = z.object({ name: z.string().trim().min(1).max(100).default
 @ApiExcludeController()
 @Controller()
 @UseGuards(AdminTokenGuard)
-@UseFilters(ApiExceptionFilter)
 export class BootstrapController {
   constructor(@Inject(BootstrapService) private readonly bootstrap: BootstrapService) {}
 
   @Post(BOOTSTRAP_PATH)
   @HttpCode(201)
+  @Header('cache-control', 'no-store')
   async create(@ZodBody(bootstrapBody) { name }: z.output<typeof bootstrapBody>): Promise<{ keyId: string; token: string }> {
     const issued = await this.bootstrap.bootstrap(name);
     return { keyId: issued.key.id, token: issued.token };

@@ -25,9 +25,13 @@ describe('toApiError', () => {
       'CONFLICT',
       'FORBIDDEN',
       'INTERNAL',
+      'METHOD_NOT_ALLOWED',
       'NOT_FOUND',
+      'PAYLOAD_TOO_LARGE',
       'RATE_LIMITED',
       'UNAUTHENTICATED',
+      'UNSUPPORTED_MEDIA_TYPE',
+      'URI_TOO_LONG',
       'VALIDATION_FAILED',
     ]);
   });

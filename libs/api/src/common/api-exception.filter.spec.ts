@@ -46,10 +46,12 @@ describe('ApiExceptionFilter', () => {
       ['404 (no route)', 404, 'NOT_FOUND', 'route not found', new NotFoundException('Cannot GET /v1/nope')],
       ['401', 401, 'UNAUTHENTICATED', 'missing or invalid API key', new UnauthorizedException('jwt expired')],
       ['403', 403, 'FORBIDDEN', 'not allowed', new ForbiddenException('Forbidden resource')],
-      ['413', 400, 'VALIDATION_FAILED', 'request body too large', new PayloadTooLargeException()],
+      ['413', 413, 'PAYLOAD_TOO_LARGE', 'request body too large', new PayloadTooLargeException()],
       ['400', 400, 'VALIDATION_FAILED', 'Body is not valid JSON', new BadRequestException('Body is not valid JSON')],
-      ['405 (another 4xx)', 400, 'VALIDATION_FAILED', 'nope', new MethodNotAllowedException('nope')],
-      ['415 (another 4xx)', 400, 'VALIDATION_FAILED', 'Unsupported Media Type: text/xml', new HttpException('Unsupported Media Type: text/xml', 415)],
+      ['405', 405, 'METHOD_NOT_ALLOWED', 'method not allowed on this route', new MethodNotAllowedException('nope')],
+      ['414', 414, 'URI_TOO_LONG', 'request URI too long', new HttpException('URI Too Long', 414)],
+      ['415', 415, 'UNSUPPORTED_MEDIA_TYPE', 'unsupported content type', new HttpException('Unsupported Media Type: text/xml', 415)],
+      ['another 4xx', 400, 'VALIDATION_FAILED', 'I am a teapot', new HttpException('I am a teapot', 418)],
     ])('maps %s to %i %s "%s"', (_label, status, code, message, exception) => {
       const answer = handle(exception);
       expect(answer.status).toBe(status);
@@ -101,12 +103,23 @@ describe('ApiExceptionFilter', () => {
   });
 
   describe('Fastify errors', () => {
-    it('answers FST_ERR_CTP_INVALID_MEDIA_TYPE with 400 VALIDATION_FAILED "unsupported content type"', () => {
+    it('answers FST_ERR_CTP_INVALID_MEDIA_TYPE with 415 UNSUPPORTED_MEDIA_TYPE "unsupported content type"', () => {
       const err = Object.assign(new Error('Unsupported Media Type: application/xml'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 });
       expect(handle(err)).toMatchObject({
-        status: 400,
-        body: { error: { code: 'VALIDATION_FAILED', message: 'unsupported content type', requestId: REQUEST_ID } },
+        status: 415,
+        body: { error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'unsupported content type', requestId: REQUEST_ID } },
       });
+    });
+
+    it('answers FST_ERR_CTP_BODY_TOO_LARGE with 413 PAYLOAD_TOO_LARGE', () => {
+      const err = Object.assign(new Error('Request body is too large'), { code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 });
+      expect(handle(err)).toMatchObject({ status: 413, body: { error: { code: 'PAYLOAD_TOO_LARGE', requestId: REQUEST_ID } } });
+    });
+
+    it('keeps the field details of a framework 400 (operator validation pipe)', () => {
+      const details = [{ field: 'terminals', message: 'Required' }];
+      const err = new BadRequestException({ code: 'VALIDATION_FAILED', message: 'request body is invalid', details });
+      expect(handle(err)).toMatchObject({ status: 400, body: { error: { code: 'VALIDATION_FAILED', message: 'request body is invalid', details } } });
     });
 
     it('answers another Fastify 400 error (e.g. bad JSON) with its message', () => {

@@ -1,33 +1,49 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DomainException } from '#contracts';
+import { DomainException, type FieldError } from '#contracts';
 import { ApiErrorCode, toApiError } from './api-error.js';
 
-function fromHttp(err: HttpException): DomainException<ApiErrorCode> {
-  const status = err.getStatus();
-  if (status === 429) return new DomainException(ApiErrorCode.RateLimited, 'rate limit exceeded for this API key');
-  if (status === 404) return new DomainException(ApiErrorCode.NotFound, 'route not found');
-  if (status === 401) return new DomainException(ApiErrorCode.Unauthenticated, 'missing or invalid API key');
-  if (status === 403) return new DomainException(ApiErrorCode.Forbidden, 'not allowed');
-  if (status === 413) return new DomainException(ApiErrorCode.ValidationFailed, 'request body too large');
-  if (status >= 400 && status < 500) return new DomainException(ApiErrorCode.ValidationFailed, err.message);
+/** The API code and a fixed message for each client-error status the framework or Fastify raises. */
+const BY_STATUS: Record<number, [ApiErrorCode, string]> = {
+  401: [ApiErrorCode.Unauthenticated, 'missing or invalid API key'],
+  403: [ApiErrorCode.Forbidden, 'not allowed'],
+  404: [ApiErrorCode.NotFound, 'route not found'],
+  405: [ApiErrorCode.MethodNotAllowed, 'method not allowed on this route'],
+  413: [ApiErrorCode.PayloadTooLarge, 'request body too large'],
+  414: [ApiErrorCode.UriTooLong, 'request URI too long'],
+  415: [ApiErrorCode.UnsupportedMediaType, 'unsupported content type'],
+  429: [ApiErrorCode.RateLimited, 'rate limit exceeded for this API key'],
+};
+
+/** A 400's own message and field details (e.g. an operator endpoint's validation pipe), when it has them. */
+function badRequest(message: string, response: unknown): DomainException<ApiErrorCode> {
+  const details = (response as { details?: unknown } | null)?.details;
+  return new DomainException(ApiErrorCode.ValidationFailed, message, Array.isArray(details) ? (details as FieldError[]) : undefined);
+}
+
+function fromStatus(status: number, message: string, response?: unknown): DomainException<ApiErrorCode> {
+  const known = BY_STATUS[status];
+  if (known) return new DomainException(known[0], known[1]);
+  if (status >= 400 && status < 500) return badRequest(message, response);
   return new DomainException(ApiErrorCode.Internal, 'internal error');
 }
 
-/** Domain errors as they are; framework and Fastify errors as the API code they stand for. */
+/**
+ * Domain errors as they are; framework errors (Nest's HttpExceptions, Fastify's FST_ERR_* with a
+ * statusCode: bad JSON, empty JSON body, too large, unsupported media type) as the API code of their status.
+ */
 function toDomainException(exception: unknown): DomainException {
   if (exception instanceof DomainException) return exception as DomainException<string>;
-  if (exception instanceof HttpException) return fromHttp(exception);
-  if ((exception as { code?: string } | null)?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-    return new DomainException(ApiErrorCode.ValidationFailed, 'unsupported content type');
-  }
-  if ((exception as { statusCode?: number } | null)?.statusCode === 400) {
-    return new DomainException(ApiErrorCode.ValidationFailed, exception instanceof Error ? exception.message : 'bad request');
-  }
+  if (exception instanceof HttpException) return fromStatus(exception.getStatus(), exception.message, exception.getResponse());
+  const statusCode = (exception as { statusCode?: unknown } | null)?.statusCode;
+  if (typeof statusCode === 'number') return fromStatus(statusCode, exception instanceof Error ? exception.message : 'bad request');
   return new DomainException(ApiErrorCode.Internal, 'internal error');
 }
 
-/** Maps every error thrown under /v1 to the one error body. */
+/**
+ * Maps every error under the HTTP server to the one error body: registered globally by the app
+ * factory, so route misses, body parsing and guards outside /v1 answer in the same shape.
+ */
 @Catch()
 export class ApiExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('Api');

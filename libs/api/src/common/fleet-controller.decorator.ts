@@ -1,17 +1,9 @@
-import { applyDecorators, Controller, UseFilters, UseGuards } from '@nestjs/common';
+import { applyDecorators, Controller, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { ApiAuthGuard } from '../auth/api-auth.guard.js';
 import { KeyRateLimitGuard } from '../auth/key-rate-limit.guard.js';
-import { ApiExceptionFilter } from './api-exception.filter.js';
 
-/** A versioned fleet API controller: API-key auth, per-key rate limit, the one error body. */
+/** A versioned fleet API controller: API-key auth and per-key rate limit (the error body comes from the global filter). */
 export function FleetController(path: string, tag: string): ClassDecorator {
-  return applyDecorators(
-    Controller(`v1/${path}`),
-    ApiTags(tag),
-    ApiBearerAuth('bearer'),
-    ApiSecurity('api-key'),
-    UseGuards(ApiAuthGuard, KeyRateLimitGuard),
-    UseFilters(ApiExceptionFilter),
-  );
+  return applyDecorators(Controller(`v1/${path}`), ApiTags(tag), ApiBearerAuth('bearer'), ApiSecurity('api-key'), UseGuards(ApiAuthGuard, KeyRateLimitGuard));
 }

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { Get, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
+import { Get, Header, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiResponse } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
@@ -85,6 +85,7 @@ export class TerminalController {
   }
 
   @Post()
+  @Header('cache-control', 'no-store')
   @RequirePermission(Permission.TerminalsWrite)
   @ApiOperation({ summary: 'Register one terminal; its MQTT secret is returned once' })
   @ApiOkZod(createdTerminalView, 201, 'Created')
@@ -98,6 +99,7 @@ export class TerminalController {
 
   @Post('import')
   @HttpCode(200)
+  @Header('cache-control', 'no-store')
   @RequirePermission(Permission.TerminalsWrite)
   @ApiOperation({
     summary: 'Register terminals from CSV; valid rows are kept, the others reported per row',
@@ -172,6 +174,7 @@ export class TerminalController {
 
   @Post(':sn/credentials/rotate')
   @HttpCode(200)
+  @Header('cache-control', 'no-store')
   @RequirePermission(Permission.TerminalsWrite)
   @ApiOperation({ summary: 'New MQTT secret, returned once; the old one stops working' })
   @ApiOkZod(credentialsView)
