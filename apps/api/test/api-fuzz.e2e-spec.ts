@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { ApiKeyService, Role } from '#api';
 import { startTestDatabase, startTestGateway, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
 import { apiClient } from './api-client.js';
 
@@ -56,7 +55,7 @@ describe(`fleet API under generated input on ${kind}`, () => {
     db = await startTestDatabase(kind);
     gw = await startTestGateway(db, { API_RATE_LIMIT_PER_MINUTE: '1000000' });
     call = apiClient(gw.httpUrl);
-    key = (await gw.running.app.get(ApiKeyService).issue({ name: 'fuzz', role: Role.OpsAdmin, providerId: null, createdBy: null })).token;
+    key = await gw.issueKey('fuzz');
     await gw.register(['FUZZ0001', 'FUZZ0002']);
   });
   afterAll(async () => {

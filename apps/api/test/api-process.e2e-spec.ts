@@ -1,16 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { ApiKeyService, Role } from '#api';
 import { API } from '#runtime';
 import { LIVE_SESSIONS, type LiveSessionsPort } from '#terminals';
-import { startTestDatabase, startTestGateway, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
+import { startTestDatabase, startTestGateway, testDbKinds, type TestDatabase } from '#testing';
 import { apiClient } from './api-client.js';
 
 const kind = testDbKinds()[0] ?? 'pglite';
-
-async function opsKey(gw: TestGateway): Promise<string> {
-  const issued = await gw.running.app.get(ApiKeyService).issue({ name: 'ops', role: Role.OpsAdmin, providerId: null, createdBy: null });
-  return issued.token;
-}
 
 describe(`fleet API and live MQTT sessions on ${kind}`, () => {
   let db: TestDatabase;
@@ -27,7 +21,7 @@ describe(`fleet API and live MQTT sessions on ${kind}`, () => {
       expect(() => gw.running.app.get<LiveSessionsPort>(LIVE_SESSIONS, { strict: false })).toThrow();
       expect(() => gw.broker).toThrow(/without the MQTT broker/);
       const call = apiClient(gw.httpUrl);
-      const key = await opsKey(gw);
+      const key = await gw.issueKey();
       await gw.register(['APIONLY01']);
       const disabled = await call('POST', '/v1/terminals/APIONLY01/disable', key);
       expect(disabled.status).toBe(200);
@@ -45,7 +39,7 @@ describe(`fleet API and live MQTT sessions on ${kind}`, () => {
     const gw = await startTestGateway(db, {}, { override: (b) => b.overrideProvider(LIVE_SESSIONS).useValue(sessions) });
     try {
       const call = apiClient(gw.httpUrl);
-      const key = await opsKey(gw);
+      const key = await gw.issueKey();
       await gw.register(['ONEPROC01']);
       expect((await call('POST', '/v1/terminals/ONEPROC01/disable', key)).status).toBe(200);
       expect(sessions.disconnect.mock.calls).toStrictEqual([['ONEPROC01']]);

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ApiKeyService, Role } from '#api';
 import { startTestDatabase, startTestGateway, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
 import { apiClient } from './api-client.js';
 
@@ -29,7 +28,7 @@ for (const kind of testDbKinds()) {
       db = await startTestDatabase(kind);
       gw = await startTestGateway(db);
       call = apiClient(gw.httpUrl);
-      ops = (await gw.running.app.get(ApiKeyService).issue({ name: 'ops', role: Role.OpsAdmin, providerId: null, createdBy: null })).token;
+      ops = await gw.issueKey();
       for (let i = 0; i < 3; i++) expect((await call('POST', '/v1/terminals', ops, { sn: `BADIN00${i}`, model: 'EP-T1' })).status).toBe(201);
     });
     afterAll(async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ApiKeyService, MAX_PROVIDER_DEPTH, Role } from '#api';
+import { MAX_PROVIDER_DEPTH } from '#api';
 import { startTestDatabase, startTestGateway, TEST_ADMIN_TOKEN, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
 import { apiClient } from './api-client.js';
 
@@ -53,7 +53,7 @@ for (const kind of testDbKinds()) {
       db = await startTestDatabase(kind);
       gw = await startTestGateway(db);
       call = apiClient(gw.httpUrl);
-      ops = (await gw.running.app.get(ApiKeyService).issue({ name: 'ops', role: Role.OpsAdmin, providerId: null, createdBy: null })).token;
+      ops = await gw.issueKey();
     });
     afterAll(async () => {
       await gw?.close();

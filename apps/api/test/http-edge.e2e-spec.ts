@@ -1,6 +1,5 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ApiKeyService, Role } from '#api';
 import { startTestDatabase, startTestGateway, TEST_ADMIN_TOKEN, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
 import { apiClient, type ApiResponse } from './api-client.js';
 
@@ -69,7 +68,7 @@ describe(`HTTP edge on ${kind}`, () => {
     gw = await startTestGateway(db, { HTTP_UNAUTHENTICATED_RATE_LIMIT_PER_MINUTE: String(UNAUTH_LIMIT) });
     call = apiClient(gw.httpUrl);
     port = gw.running.httpPort;
-    ops = (await gw.running.app.get(ApiKeyService).issue({ name: 'ops', role: Role.OpsAdmin, providerId: null, createdBy: null })).token;
+    ops = await gw.issueKey();
   });
 
   afterAll(async () => {

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ApiKeyService, Role } from '#api';
 import {
   connectTerminal,
   endClient,
@@ -72,7 +71,7 @@ for (const kind of testDbKinds()) {
       db = await startTestDatabase(kind);
       gw = await startTestGateway(db);
       call = apiClient(gw.httpUrl);
-      ops = (await gw.running.app.get(ApiKeyService).issue({ name: 'ops', role: Role.OpsAdmin, providerId: null, createdBy: null })).token;
+      ops = await gw.issueKey();
       const mk = async (code: string, parentId?: string) => (await call<Provider>('POST', '/v1/providers', ops, { code, name: code, parentId })).body;
       spA = await mk('tp-a');
       spA1 = await mk('tp-a1', spA.id);

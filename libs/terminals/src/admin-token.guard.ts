@@ -3,6 +3,7 @@ import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@ne
 import type { FastifyRequest } from 'fastify';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { DomainException } from '#contracts';
+import { bearerToken } from './bearer-token.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -17,7 +18,7 @@ export class AdminTokenGuard implements CanActivate {
 
   /** Whether an Authorization header carries the admin token (`Bearer`, scheme in any case). */
   accepts(authorization: string | undefined): boolean {
-    const token = /^bearer +(\S+) *$/i.exec(authorization ?? '')?.[1];
+    const token = bearerToken(authorization);
     return !!this.expected && !!token && timingSafeEqual(digest(token), this.expected);
   }
 

@@ -7,3 +7,4 @@ export * from './terminals.module.js';
 export * from './admin-token.guard.js';
 export * from './enrolment.module.js';
 export * from './live-sessions.port.js';
+export * from './bearer-token.js';

@@ -1,6 +1,7 @@
 import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DataSource } from 'typeorm';
+import { ApiKeyService, Role } from '#api';
 import { BrokerService } from '#broker';
 import { loadConfig, type AppConfig } from '#config';
 import { createLogger } from '#observability';
@@ -22,6 +23,8 @@ export interface TestGateway {
   /** Registers terminals and returns their secrets by SN. */
   register(sns: string[], model?: string): Promise<Map<string, string>>;
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Issues an API key straight through the service (no HTTP, no audit actor); ops-admin by default. */
+  issueKey(name?: string, role?: Role, providerId?: string | null): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -101,6 +104,8 @@ export async function startTestGateway(db: TestDatabase, env: Record<string, str
       return new Map(result.credentials.map((c) => [c.sn, c.secret]));
     },
     query: (sql, params = []) => dataSource.query(sql, params),
+    issueKey: async (name = 'ops', role = Role.OpsAdmin, providerId = null) =>
+      (await running.app.get(ApiKeyService).issue({ name, role, providerId, createdBy: null })).token,
     close: () => running.close(),
   };
 }

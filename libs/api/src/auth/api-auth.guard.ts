@@ -3,6 +3,7 @@ import { Inject, Injectable, SetMetadata, type CanActivate, type ExecutionContex
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { DomainException } from '#contracts';
+import { bearerToken } from '#terminals';
 import { ApiErrorCode } from '../common/api-error.js';
 import { ApiKeyService } from './api-key.service.js';
 import type { RequestContext } from './principal.js';
@@ -19,8 +20,8 @@ export type ApiRequest = FastifyRequest & { fleet?: RequestContext };
  * says) or `X-API-Key: <key>`.
  */
 export function apiKeyFrom(headers: FastifyRequest['headers']): string | undefined {
-  const bearer = /^bearer +(\S+) *$/i.exec(headers.authorization ?? '');
-  if (bearer) return bearer[1];
+  const bearer = bearerToken(headers.authorization);
+  if (bearer) return bearer;
   const header = headers['x-api-key'];
   return typeof header === 'string' && header.trim() ? header.trim() : undefined;
 }

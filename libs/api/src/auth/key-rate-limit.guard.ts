@@ -4,6 +4,7 @@ import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { DomainException } from '#contracts';
 import { ApiErrorCode } from '../common/api-error.js';
+import { setRateLimitHeaders } from '../common/rate-limit-headers.js';
 import type { ApiRequest } from './api-auth.guard.js';
 
 const WINDOW_S = 60;
@@ -29,19 +30,12 @@ export class KeyRateLimitGuard implements CanActivate {
     const reply = http.getResponse<FastifyReply>();
     const tracker = request.fleet?.principal.keyId ?? request.ip;
     try {
-      this.setHeaders(reply, await this.limiter.consume(tracker));
+      setRateLimitHeaders(reply, this.limit, await this.limiter.consume(tracker), false);
       return true;
     } catch (err) {
       if (!(err instanceof RateLimiterRes)) throw err;
-      this.setHeaders(reply, err);
-      reply.header('retry-after', Math.max(1, Math.ceil(err.msBeforeNext / 1000)));
+      setRateLimitHeaders(reply, this.limit, err, true);
       throw new DomainException(ApiErrorCode.RateLimited, 'rate limit exceeded for this API key');
     }
-  }
-
-  private setHeaders(reply: FastifyReply, res: RateLimiterRes): void {
-    reply.header('ratelimit-limit', this.limit);
-    reply.header('ratelimit-remaining', Math.max(0, res.remainingPoints));
-    reply.header('ratelimit-reset', Math.max(0, Math.ceil(res.msBeforeNext / 1000)));
   }
 }

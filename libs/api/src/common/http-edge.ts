@@ -11,6 +11,7 @@ import { ApiKeyService } from '../auth/api-key.service.js';
 import { CSV_BODY_LIMIT } from '../terminals/csv-body-parser.js';
 import { ApiErrorCode, toApiError } from './api-error.js';
 import { ApiExceptionFilter } from './api-exception.filter.js';
+import { setRateLimitHeaders } from './rate-limit-headers.js';
 
 /** Default request body limit: a JSON API body is rarely over a few KiB. */
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
@@ -153,11 +154,8 @@ export function installHttpEdge(app: INestApplication, config: AppConfig): void 
       res = err;
       limited = true;
     }
-    void reply.header('ratelimit-limit', limit);
-    void reply.header('ratelimit-remaining', Math.max(0, res.remainingPoints));
-    void reply.header('ratelimit-reset', Math.max(0, Math.ceil(res.msBeforeNext / 1000)));
+    setRateLimitHeaders(reply, limit, res, limited);
     if (!limited) return send(request, reply, code, message);
-    void reply.header('retry-after', Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
     return send(request, reply, ApiErrorCode.RateLimited, 'too many requests without valid credentials from this address');
   };
 
