@@ -32,7 +32,7 @@ const ERROR_TEXT: Record<number, string> = {
   409: 'Conflict with the current state',
   413: 'Request body too large',
   415: 'Unsupported content type',
-  429: 'Rate limit exceeded for this key (see Retry-After)',
+  429: 'Rate limit exceeded: per API key, or per client address without valid credentials (see Retry-After)',
   500: 'Internal error (logged with the requestId)',
 };
 
@@ -44,10 +44,10 @@ export function ApiOkZod(schema: z.ZodType, status = 200, description = 'OK'): M
 }
 
 const integer = { schema: { type: 'integer' as const } };
-/** Sent with 429 (and, RateLimit-* only, with every authenticated answer): IETF RateLimit header draft. */
+/** Sent with 429 (RateLimit-* also with every answer a limiter counted): IETF RateLimit header draft. */
 const RATE_LIMIT_HEADERS = {
-  'Retry-After': { description: 'Seconds until the key may call again', ...integer },
-  'RateLimit-Limit': { description: 'Requests per minute allowed for this key', ...integer },
+  'Retry-After': { description: 'Seconds until the caller may try again', ...integer },
+  'RateLimit-Limit': { description: 'Requests per minute allowed (per key, or per address without valid credentials)', ...integer },
   'RateLimit-Remaining': { description: 'Requests left in the current window', ...integer },
   'RateLimit-Reset': { description: 'Seconds until the window resets', ...integer },
 };
