@@ -1,0 +1,87 @@
+-- Alerts: rule settings, version policies, alerts with their lifecycle, the transition outbox that
+-- notifications consume, per-rule memory and the evaluation queue ingest feeds.
+
+-- Threshold overrides for a provider's subtree (a partial settings object). The root provider's row
+-- holds the fleet-wide values; a terminal's effective settings merge code defaults, then the rows on
+-- its provider's path from the root down.
+CREATE TABLE alert_settings (
+  provider_id  uuid PRIMARY KEY REFERENCES providers (id) ON DELETE CASCADE,
+  settings     jsonb NOT NULL,
+  updated_at   timestamptz NOT NULL DEFAULT now()
+);
+
+-- Minimum supported, latest and blocked versions per model, for firmware and the payment app.
+CREATE TABLE version_policies (
+  model          text NOT NULL CHECK (length(model) BETWEEN 1 AND 64),
+  component      text NOT NULL CHECK (component IN ('firmware', 'app')),
+  min_supported  text,
+  latest         text,
+  latest_since   timestamptz,
+  blocked        text[] NOT NULL DEFAULT '{}',
+  updated_at     timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (model, component)
+);
+
+CREATE TABLE alerts (
+  id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  sn               text NOT NULL REFERENCES terminals (sn) ON DELETE CASCADE,
+  -- Owner when raised: notifications go to this provider's subscriptions (and its ancestors').
+  provider_id      uuid NOT NULL REFERENCES providers (id),
+  rule             text NOT NULL,
+  severity         text NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
+  state            text NOT NULL CHECK (state IN ('open', 'acknowledged', 'resolved')),
+  details          jsonb NOT NULL DEFAULT '{}',
+  first_seen_at    timestamptz NOT NULL,
+  last_seen_at     timestamptz NOT NULL,
+  occurrences      integer NOT NULL DEFAULT 1,
+  acknowledged_at  timestamptz,
+  acknowledged_by  text,
+  resolved_at      timestamptz,
+  -- 'system' when the condition cleared, else the API key's name.
+  resolved_by      text,
+  CHECK ((state = 'resolved') = (resolved_at IS NOT NULL))
+);
+-- At most one open (or acknowledged) alert per terminal and rule, whatever the number of workers.
+CREATE UNIQUE INDEX alerts_one_open_idx ON alerts (sn, rule) WHERE state <> 'resolved';
+CREATE INDEX alerts_sn_idx ON alerts (sn, first_seen_at DESC, id DESC);
+CREATE INDEX alerts_first_seen_idx ON alerts (first_seen_at DESC, id DESC);
+CREATE INDEX alerts_unresolved_idx ON alerts (rule, severity) WHERE state <> 'resolved';
+
+-- Transactional outbox: one row per alert transition, written in the same transaction as the alert.
+-- The notifier fans each event out to subscriptions, then sets dispatched_at.
+CREATE TABLE alert_events (
+  id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  alert_id       bigint NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+  kind           text NOT NULL CHECK (kind IN ('raised', 'escalated', 'resolved')),
+  sn             text NOT NULL,
+  provider_id    uuid NOT NULL,
+  rule           text NOT NULL,
+  severity       text NOT NULL,
+  details        jsonb NOT NULL DEFAULT '{}',
+  created_at     timestamptz NOT NULL DEFAULT now(),
+  dispatched_at  timestamptz
+);
+CREATE INDEX alert_events_pending_idx ON alert_events (id) WHERE dispatched_at IS NULL;
+CREATE INDEX alert_events_created_idx ON alert_events (created_at);
+
+-- What each rule remembers per terminal (streaks, last ICCID, hysteresis state).
+CREATE TABLE alert_rule_memory (
+  sn          text NOT NULL REFERENCES terminals (sn) ON DELETE CASCADE,
+  rule        text NOT NULL,
+  memory      jsonb NOT NULL,
+  updated_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (sn, rule)
+);
+
+-- Terminals with heartbeats the evaluator has not seen yet. Ingest adds a row in the heartbeat
+-- batch's own statement (so nothing committed is missed); the evaluator claims rows with
+-- FOR UPDATE SKIP LOCKED and evaluates heartbeats after the terminal's cursor.
+CREATE TABLE alert_eval_queue (
+  sn           text PRIMARY KEY,
+  enqueued_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE alert_eval_cursor (
+  sn                 text PRIMARY KEY REFERENCES terminals (sn) ON DELETE CASCADE,
+  -- Terminal time of the newest heartbeat evaluated.
+  evaluated_through  timestamptz NOT NULL
+);
