@@ -123,3 +123,45 @@ export interface RuleOutcome {
   /** Stored and handed back next time; null forgets. */
   memory: RuleMemory | null;
 }
+
+/** Effective thresholds for one terminal: code defaults, then fleet-wide and subtree overrides. */
+export interface AlertThresholds {
+  /** IANA zone of the terminals' local calendar (plan expiry days, quiet hours default). */
+  timeZone: string;
+  planExpiring: { enabled: boolean; /** Days before expiry, descending, with rising severity. */ ladder: readonly { days: number; severity: Severity }[] };
+  planStatus: { enabled: boolean };
+  renewalFailed: { enabled: boolean };
+  autoRenewOff: { enabled: boolean; withinDays: number };
+  dataAllowance: { enabled: boolean; ladder: readonly { percent: number; severity: Severity }[] };
+  firmware: { enabled: boolean; notLatestAfterDays: number };
+  app: { enabled: boolean; notLatestAfterDays: number };
+  battery: { enabled: boolean; warningBelowPct: number; criticalBelowPct: number; clearMarginPct: number };
+  signal: { enabled: boolean; rsrpBelowDbm: number; csqAtMost: number; sinrBelowDb: number; raiseAfter: number; clearAfter: number };
+  offline: { enabled: boolean; graceMinutes: number };
+  silent: { enabled: boolean; expectedIntervalS: number; factor: number };
+  relocated: { enabled: boolean; distanceKm: number };
+  simChanged: { enabled: boolean };
+  tx: { enabled: boolean; windowHeartbeats: number; connectivityDeclines: number; reversalsRepeated: number; reversalPendingHeartbeats: number };
+}
+
+export interface HeartbeatEvaluationInput {
+  sample: HeartbeatSample;
+  /** The previously evaluated heartbeat of this terminal, null for its first. */
+  previous: HeartbeatSample | null;
+  terminal: TerminalFacts;
+  thresholds: AlertThresholds;
+  /** Policies for the terminal's model (firmware and app, when set). */
+  policies: readonly VersionPolicy[];
+  now: Date;
+  memory: ReadonlyMap<AlertRule, RuleMemory>;
+  open: ReadonlyMap<AlertRule, OpenAlert>;
+}
+
+export interface ScheduledEvaluationInput {
+  terminal: TerminalFacts;
+  thresholds: AlertThresholds;
+  policies: readonly VersionPolicy[];
+  now: Date;
+  memory: ReadonlyMap<AlertRule, RuleMemory>;
+  open: ReadonlyMap<AlertRule, OpenAlert>;
+}

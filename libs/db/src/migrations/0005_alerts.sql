@@ -85,3 +85,18 @@ CREATE TABLE alert_eval_cursor (
   -- Terminal time of the newest heartbeat evaluated.
   evaluated_through  timestamptz NOT NULL
 );
+
+-- Transaction health (heartbeat v1 optional `tx`): counts since the previous heartbeat.
+ALTER TABLE heartbeats ADD COLUMN tx_approved integer;
+ALTER TABLE heartbeats ADD COLUMN tx_declined integer;
+-- Declines by host response code, e.g. {"92": 3, "97": 1}.
+ALTER TABLE heartbeats ADD COLUMN tx_declines jsonb;
+ALTER TABLE heartbeats ADD COLUMN tx_reversals_pending integer;
+ALTER TABLE heartbeats ADD COLUMN tx_reversals_succeeded integer;
+ALTER TABLE heartbeats ADD COLUMN tx_reversals_failed integer;
+ALTER TABLE terminal_state ADD COLUMN tx_approved integer;
+ALTER TABLE terminal_state ADD COLUMN tx_declined integer;
+ALTER TABLE terminal_state ADD COLUMN tx_declines jsonb;
+ALTER TABLE terminal_state ADD COLUMN tx_reversals_pending integer;
+ALTER TABLE terminal_state ADD COLUMN tx_reversals_succeeded integer;
+ALTER TABLE terminal_state ADD COLUMN tx_reversals_failed integer;
