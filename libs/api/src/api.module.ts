@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import type { EntityList } from '#db';
 import { AdminTokenGuard, TerminalsModule } from '#terminals';
+import { CommandsCoreModule } from '#commands';
 import { AuditController } from './audit/audit.controller.js';
 import { AuditRepository } from './audit/audit.repository.js';
 import { AuditService } from './audit/audit.service.js';
@@ -12,6 +13,8 @@ import { ApiKeyEntity } from './auth/api-key.entity.js';
 import { ApiKeyRepository } from './auth/api-key.repository.js';
 import { ApiKeyService } from './auth/api-key.service.js';
 import { KeyRateLimitGuard } from './auth/key-rate-limit.guard.js';
+import { CommandApiService } from './commands/command-api.service.js';
+import { CommandController, TerminalCommandController } from './commands/command.controller.js';
 import { FleetSummaryRepository } from './fleet/fleet-summary.repository.js';
 import { FleetSummaryController } from './fleet/fleet.controller.js';
 import { FleetService } from './fleet/fleet.service.js';
@@ -33,8 +36,17 @@ export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
 
 /** The fleet REST API (/v1): providers, terminals, API keys, audit. */
 @Module({
-  imports: [TerminalsModule],
-  controllers: [BootstrapController, ProviderController, ApiKeyController, AuditController, TerminalController, FleetSummaryController],
+  imports: [TerminalsModule, CommandsCoreModule],
+  controllers: [
+    BootstrapController,
+    ProviderController,
+    ApiKeyController,
+    AuditController,
+    TerminalController,
+    FleetSummaryController,
+    TerminalCommandController,
+    CommandController,
+  ],
   providers: [
     ApiKeyRepository,
     BootstrapService,
@@ -52,6 +64,7 @@ export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
     CsvBodyParser,
     FleetSummaryRepository,
     FleetService,
+    CommandApiService,
   ],
   exports: [ApiKeyService, AuditService, ProviderService, ProviderRepository],
 })

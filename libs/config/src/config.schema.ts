@@ -79,6 +79,19 @@ export const envSchema = z.object({
     .default('90 days'),
   /** How often the app runs maintenance (policy jobs on embedded TimescaleDB, retention on plain PostgreSQL). */
   MAINTENANCE_INTERVAL_MS: int(1_000, 86_400_000).default(15 * 60_000),
+
+  /** A command published but not acknowledged is published again after this long. */
+  COMMAND_RESEND_AFTER_S: int(1, 86_400).default(120),
+  /** Publishes per command; after the last one times out unacknowledged it fails (no_ack). */
+  COMMAND_MAX_ATTEMPTS: int(1, 1000).default(5),
+  /** A step (accepted .. installing) without a further report fails after this long (step_timeout). */
+  COMMAND_STEP_TIMEOUT_S: int(10, 7 * 86_400).default(6 * 3600),
+  /** Default lifetime of a command not yet started. */
+  COMMAND_DEFAULT_TTL_S: int(60, 90 * 86_400).default(7 * 86_400),
+  /** How often a gateway ends timed-out commands and resends what is due to its terminals. */
+  COMMAND_SWEEP_INTERVAL_MS: int(100, 3_600_000).default(30_000),
+  /** LISTEN/NOTIFY between gateways: auto = on with an external PostgreSQL, off on PGlite (one session). */
+  COMMAND_NOTIFY: z.enum(['auto', 'on', 'off']).default('auto'),
 });
 export type Env = z.infer<typeof envSchema>;
 
@@ -122,4 +135,5 @@ export interface AppConfig {
   };
   deadLetter: { maxRows: number; maxPayloadBytes: number };
   telemetry: { chunkInterval: string; compressAfter: string; retention: string; maintenanceIntervalMs: number };
+  commands: { resendAfterMs: number; maxAttempts: number; stepTimeoutMs: number; defaultTtlMs: number; sweepIntervalMs: number; notify: 'auto' | 'on' | 'off' };
 }
