@@ -102,8 +102,7 @@ export type ReportOutcome = { applied: true; state: CommandState; maxRank: numbe
  * back; deferred applies before installing.
  */
 export function applyReport(current: LedgerPosition, reported: ReportedState): ReportOutcome {
-  const rolledBackAfterInstall =
-    reported === CommandState.RolledBack && (current.state === CommandState.Succeeded || current.state === CommandState.Failed);
+  const rolledBackAfterInstall = reported === CommandState.RolledBack && (current.state === CommandState.Succeeded || current.state === CommandState.Failed);
   if (FINAL_STATES.has(current.state) && !rolledBackAfterInstall) return { applied: false, why: 'final' };
   if (reported === CommandState.Deferred) {
     if (current.maxRank >= RANK.installing) return { applied: false, why: 'backwards' };

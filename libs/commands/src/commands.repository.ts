@@ -82,6 +82,11 @@ function toRow(r: CommandRow): CommandRow {
   return { ...r, progress: r.progress === null ? null : Number(r.progress), attempts: Number(r.attempts) };
 }
 
+/** TypeORM answers UPDATE/DELETE (also with RETURNING) as [rows, affected], other statements as rows. */
+function returned<T>(result: T[] | [T[], number]): T[] {
+  return result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number' ? (result[0] as T[]) : (result as T[]);
+}
+
 export interface CommandTimeouts {
   /** Unacknowledged publishes are resent after this long. */
   resendAfterMs: number;
@@ -120,8 +125,9 @@ export class CommandsRepository {
    */
   async claimDue(sns: readonly string[], now: Date, t: CommandTimeouts, limit: number): Promise<CommandRow[]> {
     if (sns.length === 0) return [];
-    const rows: CommandRow[] = await this.dataSource.query(
-      `WITH due AS (
+    const rows = returned<CommandRow>(
+      await this.dataSource.query(
+        `WITH due AS (
          SELECT id FROM commands
           WHERE sn = ANY($1::text[]) AND state IN ('queued', 'sent') AND expires_at > $2
             AND (state = 'queued' OR (step_deadline_at <= $2 AND attempts < $4))
@@ -134,7 +140,8 @@ export class CommandsRepository {
               step_deadline_at = $2::timestamptz + make_interval(secs => $3::double precision / 1000)
          FROM due WHERE c.id = due.id
        RETURNING ${COLUMNS_C}`,
-      [sns, now, t.resendAfterMs, t.maxAttempts, limit],
+        [sns, now, t.resendAfterMs, t.maxAttempts, limit],
+      ),
     );
     return rows.map(toRow).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
   }
@@ -169,7 +176,9 @@ export class CommandsRepository {
         `SELECT id, sn, state, max_rank AS "maxRank", acked_at AS "ackedAt" FROM commands WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
         [ids],
       );
-      const byId = new Map(current.map((c) => [c.id, { ...c, maxRank: Number(c.maxRank), firstAck: c.ackedAt, changed: false, last: null as AckReport | null }]));
+      const byId = new Map(
+        current.map((c) => [c.id, { ...c, maxRank: Number(c.maxRank), firstAck: c.ackedAt, changed: false, last: null as AckReport | null }]),
+      );
       const events: (CommandEventRow & { applied: boolean })[] = [];
       let applied = 0;
       let late = 0;
@@ -232,10 +241,10 @@ export class CommandsRepository {
       const lateOnly = [...byId.values()].filter((c) => !c.changed && c.firstAck === null && c.ackedAt !== null);
       if (lateOnly.length > 0) {
         // A late report still proves the terminal got the command.
-        await tx.query(
-          `UPDATE commands c SET acked_at = COALESCE(c.acked_at, u.t) FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, t) WHERE c.id = u.id`,
-          [lateOnly.map((c) => c.id), lateOnly.map((c) => c.ackedAt)],
-        );
+        await tx.query(`UPDATE commands c SET acked_at = COALESCE(c.acked_at, u.t) FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, t) WHERE c.id = u.id`, [
+          lateOnly.map((c) => c.id),
+          lateOnly.map((c) => c.ackedAt),
+        ]);
       }
       if (events.length > 0) await this.insertEvents(tx, events);
       return { applied, late, refused };
@@ -332,10 +341,12 @@ export class CommandsRepository {
    */
   async cancel(id: string, now: Date, note: string, cancellable: readonly CommandState[]): Promise<CommandRow | null> {
     return this.dataSource.transaction(async (tx) => {
-      const rows: CommandRow[] = await tx.query(
-        `UPDATE commands SET state = 'cancelled', reason = 'cancelled', detail = $3, step_deadline_at = NULL, updated_at = $2
+      const rows = returned<CommandRow>(
+        await tx.query(
+          `UPDATE commands SET state = 'cancelled', reason = 'cancelled', detail = $3, step_deadline_at = NULL, updated_at = $2
           WHERE id = $1 AND state = ANY($4::text[]) RETURNING ${COLUMNS}`,
-        [id, now, note, cancellable],
+          [id, now, note, cancellable],
+        ),
       );
       if (rows.length === 0) return null;
       await tx.query(

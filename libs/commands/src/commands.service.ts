@@ -79,7 +79,9 @@ export class CommandsService implements OnApplicationBootstrap {
    */
   async cancel(row: CommandRow, actor: string): Promise<CommandRow> {
     const note =
-      row.state === CommandState.Queued ? `withdrawn by ${actor} before it was sent` : `cancelled by ${actor} after it was sent (${row.state}); later reports are history only`;
+      row.state === CommandState.Queued
+        ? `withdrawn by ${actor} before it was sent`
+        : `cancelled by ${actor} after it was sent (${row.state}); later reports are history only`;
     const done = await this.repo.cancel(row.id, this.clock.now(), note, CANCELLABLE_STATES);
     if (!done) throw new DomainException(CommandErrorCode.NotCancellable, `command ${row.id} can no longer be cancelled`);
     return done;
