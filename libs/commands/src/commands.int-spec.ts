@@ -346,8 +346,10 @@ if (testDbKinds().includes('postgres')) {
     beforeAll(async () => {
       db = await startTestDatabase('postgres');
       // A: API + its own broker; B: a second gateway process (broker only) on its own MQTT port.
-      a = await startTestGateway(db, { PRESENCE_RESET_ON_START: 'false' });
-      b = await startTestGateway(db, { PRESENCE_RESET_ON_START: 'false' }, { composition: GATEWAY });
+      // No periodic sweep within a test's time: delivery to B can only come from NOTIFY (or a resumed listener).
+      const env = { PRESENCE_RESET_ON_START: 'false', COMMAND_SWEEP_INTERVAL_MS: '3600000' };
+      a = await startTestGateway(db, env);
+      b = await startTestGateway(db, env, { composition: GATEWAY });
     });
     afterAll(async () => {
       await b?.close();
@@ -368,6 +370,32 @@ if (testDbKinds().includes('postgres')) {
       await t.ack(c.body.id, 'succeeded');
       expect((await call('GET', `/v1/commands/${c.body.id}`, ops)).body).toMatchObject({ state: 'succeeded', attempts: 1 });
       await t.close();
+    });
+
+    it('a listener connection killed by the server comes back and catches up on what it missed', async () => {
+      const secrets = await a.register(['TWOGW002']);
+      const t = await Terminal.connect(b.mqttUrl, 'TWOGW002', secrets.get('TWOGW002') ?? '');
+      const ops = await a.issueKey('ops2');
+      const call = api(a.httpUrl);
+      const killed = await a.query<{ ok: boolean }>(`SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'command-listener'`);
+      expect(killed.length).toBe(2);
+      // Created while both listeners are down: the NOTIFY reaches nobody; the resumed listener's sweep delivers it.
+      const c = await call('POST', '/v1/terminals/TWOGW002/commands', ops, { type: 'reboot' });
+      expect(c.status).toBe(201);
+      await t.waitFor(c.body.id);
+      await t.close();
+    });
+
+    it('concurrent cancels of one command: exactly one wins, the others get 409', async () => {
+      await a.register(['TWOGW003']);
+      const ops = await a.issueKey('ops3');
+      const call = api(a.httpUrl);
+      const c = await call('POST', '/v1/terminals/TWOGW003/commands', ops, { type: 'reboot' });
+      const results = await Promise.all(Array.from({ length: 8 }, () => call('POST', `/v1/commands/${c.body.id}/cancel`, ops)));
+      expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+      expect(results.filter((r) => r.status === 409)).toHaveLength(7);
+      const events = await a.query<{ state: string }>(`SELECT state FROM command_events WHERE command_id = $1 AND state = 'cancelled'`, [c.body.id]);
+      expect(events).toHaveLength(1);
     });
   });
 }

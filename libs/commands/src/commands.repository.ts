@@ -84,7 +84,7 @@ function toRow(r: CommandRow): CommandRow {
 
 /** TypeORM answers UPDATE/DELETE (also with RETURNING) as [rows, affected], other statements as rows. */
 function returned<T>(result: T[] | [T[], number]): T[] {
-  return result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number' ? (result[0] as T[]) : (result as T[]);
+  return result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number' ? result[0] : (result as T[]);
 }
 
 export interface CommandTimeouts {

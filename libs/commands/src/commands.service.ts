@@ -61,7 +61,7 @@ export class CommandsService implements OnApplicationBootstrap {
         id: randomUUID(),
         sn: input.sn,
         type: input.type,
-        payload: parsed.data as Record<string, unknown>,
+        payload: parsed.data,
         createdAt: now,
         expiresAt: new Date(now.getTime() + (input.ttlMs ?? this.config.commands.defaultTtlMs)),
         campaignId: input.campaignId ?? null,

@@ -23,7 +23,10 @@ describe('command contracts', () => {
   });
 
   it('parses an ack payload end to end (refinements keep extra-field detection working)', () => {
-    const parsed = parsePayload(JSON.stringify(ack({ status: 'downloading', progress: 42, extra: 1 })), commandAckSchema, { maxBytes: 2048, supportedVersions: [1] });
+    const parsed = parsePayload(JSON.stringify(ack({ status: 'downloading', progress: 42, extra: 1 })), commandAckSchema, {
+      maxBytes: 2048,
+      supportedVersions: [1],
+    });
     expect(parsed.ok).toBe(true);
     if (parsed.ok) expect(parsed.extra).toEqual({ extra: 1 });
   });

@@ -68,7 +68,8 @@ export class CommandController {
   @RequirePermission(Permission.TerminalsWrite)
   @ApiOperation({
     summary: 'Cancel a command that has not started installing',
-    description: 'Queued: withdrawn, never sent. Already sent: state cancelled with a note; later reports from the terminal are history only. 409 once installing or finished.',
+    description:
+      'Queued: withdrawn, never sent. Already sent: state cancelled with a note; later reports from the terminal are history only. 409 once installing or finished.',
   })
   @ApiOkZod(commandView)
   @ApiErrors(400, 403, 404, 409)

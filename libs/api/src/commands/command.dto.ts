@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { CommandType, HEARTBEAT_INTERVAL_MAX_S, HEARTBEAT_INTERVAL_MIN_S, otaInstallParamsSchema, rebootParamsSchema, setHeartbeatIntervalParamsSchema } from '#contracts';
+import {
+  CommandType,
+  HEARTBEAT_INTERVAL_MAX_S,
+  HEARTBEAT_INTERVAL_MIN_S,
+  otaInstallParamsSchema,
+  rebootParamsSchema,
+  setHeartbeatIntervalParamsSchema,
+} from '#contracts';
 import { COMMAND_STATES } from '#commands';
 
 export const COMMAND_LIST_MAX_LIMIT = 200;
