@@ -173,10 +173,12 @@ async function main(): Promise<void> {
     // 2. reconnect storm.
     let received = 0;
     let failedConnects = 0;
+    const connectToCommand: number[] = [];
     const stormStart = Date.now();
     let lastAt = stormStart;
     const allIn = new Promise<void>((resolve) => {
-      const onStorm = () => {
+      const onStorm = (startedAt: number) => {
+        connectToCommand.push(Date.now() - startedAt);
         received++;
         lastAt = Date.now();
         if (received === STORM) resolve();
@@ -185,8 +187,9 @@ async function main(): Promise<void> {
       const connector = async () => {
         while (i < STORM) {
           const sn = snOf('ST', i++);
+          const startedAt = Date.now();
           try {
-            clients.push(await connect(url, sn, onStorm));
+            clients.push(await connect(url, sn, () => onStorm(startedAt)));
           } catch {
             failedConnects++;
           }
@@ -204,6 +207,7 @@ async function main(): Promise<void> {
       connectFailures: failedConnects,
       receivedTheirCommand: received,
       secondsUntilLastDelivered: (lastAt - stormStart) / 1000,
+      connectStartToCommandMs: latencyStats(connectToCommand),
     };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } finally {

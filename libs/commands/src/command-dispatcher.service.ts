@@ -18,6 +18,8 @@ const CLAIM_LIMIT = 5000;
 const GATHER_MS = 10;
 const ACK_BUFFER_ROWS = 10_000;
 const DUE_SCAN_LIMIT = 50_000;
+/** Command publishes in flight at once (below aedes' emitter concurrency of 100). */
+const PUBLISH_WINDOW = 32;
 
 export function commandMessage(row: CommandRow): Command {
   return {
@@ -148,7 +150,11 @@ export class CommandDispatcher implements CommandRouting, CommandDispatchPort, O
   private async flush(): Promise<void> {
     const t = commandTimeouts(this.config);
     while (this.ready.size > 0 && !this.stopped) {
-      const sns = [...this.ready].slice(0, LOOKUP_CHUNK);
+      const sns: string[] = [];
+      for (const sn of this.ready) {
+        sns.push(sn);
+        if (sns.length === LOOKUP_CHUNK) break;
+      }
       for (const sn of sns) this.ready.delete(sn);
       const connected = sns.filter((sn) => this.broker.isConnected(sn));
       let rows: CommandRow[];
@@ -162,13 +168,24 @@ export class CommandDispatcher implements CommandRouting, CommandDispatchPort, O
         return;
       }
       if (rows.length >= CLAIM_LIMIT) for (const sn of connected) this.ready.add(sn);
-      await Promise.all(
-        rows.map((row) =>
-          // A publish that fails (terminal just left) is resent after the resend timeout.
-          this.broker.publishCommand(row.sn, Buffer.from(JSON.stringify(commandMessage(row)))).catch(() => undefined),
-        ),
-      );
+      await this.publishAll(rows);
     }
+  }
+
+  /**
+   * Publishes with at most PUBLISH_WINDOW in flight: aedes' emitter queues publishes beyond its
+   * concurrency and drains that queue recursively, so thousands at once overflow the stack.
+   */
+  private async publishAll(rows: readonly CommandRow[]): Promise<void> {
+    let next = 0;
+    const lane = async () => {
+      while (next < rows.length) {
+        const row = rows[next++];
+        // A publish that fails (terminal just left) is resent after the resend timeout.
+        await this.broker.publishCommand(row.sn, Buffer.from(JSON.stringify(commandMessage(row)))).catch(() => undefined);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PUBLISH_WINDOW, rows.length) }, lane));
   }
 
   /**

@@ -339,19 +339,22 @@ export class CommandsRepository {
    * Cancels if the command is still cancellable: one conditional UPDATE, so a concurrent ack or a
    * second cancel cannot both win. Null when the state no longer allows it.
    */
-  async cancel(id: string, now: Date, note: string, cancellable: readonly CommandState[]): Promise<CommandRow | null> {
+  async cancel(id: string, now: Date, actor: string, cancellable: readonly CommandState[]): Promise<CommandRow | null> {
     return this.dataSource.transaction(async (tx) => {
+      // The note is chosen from the state the UPDATE saw, not an earlier read (a dispatch may have just sent it).
       const rows = returned<CommandRow>(
         await tx.query(
-          `UPDATE commands SET state = 'cancelled', reason = 'cancelled', detail = $3, step_deadline_at = NULL, updated_at = $2
-          WHERE id = $1 AND state = ANY($4::text[]) RETURNING ${COLUMNS}`,
-          [id, now, note, cancellable],
+          `UPDATE commands SET state = 'cancelled', reason = 'cancelled', step_deadline_at = NULL, updated_at = $2,
+                  detail = CASE WHEN state = 'queued' THEN 'withdrawn by ' || $3 || ' before it was sent'
+                                ELSE 'cancelled by ' || $3 || ' after it was sent (' || state || '); later reports are history only' END
+            WHERE id = $1 AND state = ANY($4::text[]) RETURNING ${COLUMNS}`,
+          [id, now, actor, cancellable],
         ),
       );
       if (rows.length === 0) return null;
       await tx.query(
         `INSERT INTO command_events (command_id, time, source, state, reason, detail, applied) VALUES ($1, $2, 'backend', 'cancelled', 'cancelled', $3, true)`,
-        [id, now, note],
+        [id, now, rows[0].detail],
       );
       return toRow(rows[0]);
     });

@@ -4,7 +4,7 @@ import { commandParamsSchemas, DomainException, type CommandType } from '#contra
 import { APP_CONFIG, type AppConfig } from '#config';
 import { COMMAND_CLOCK, type CommandClock } from './command-clock.js';
 import { COMMAND_DISPATCH, type CommandDispatchPort } from './command-dispatch.port.js';
-import { CANCELLABLE_STATES, CommandState } from './command-state.js';
+import { CANCELLABLE_STATES } from './command-state.js';
 import { CommandsRepository, type CommandRow, type CommandTimeouts } from './commands.repository.js';
 
 export const CommandErrorCode = {
@@ -78,11 +78,7 @@ export class CommandsService implements OnApplicationBootstrap {
    * row says cancelled with a note; a terminal that still reports on it is recorded, not obeyed.
    */
   async cancel(row: CommandRow, actor: string): Promise<CommandRow> {
-    const note =
-      row.state === CommandState.Queued
-        ? `withdrawn by ${actor} before it was sent`
-        : `cancelled by ${actor} after it was sent (${row.state}); later reports are history only`;
-    const done = await this.repo.cancel(row.id, this.clock.now(), note, CANCELLABLE_STATES);
+    const done = await this.repo.cancel(row.id, this.clock.now(), actor, CANCELLABLE_STATES);
     if (!done) throw new DomainException(CommandErrorCode.NotCancellable, `command ${row.id} can no longer be cancelled`);
     return done;
   }
