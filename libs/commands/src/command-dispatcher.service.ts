@@ -199,7 +199,7 @@ export class CommandDispatcher implements CommandRouting, CommandDispatchPort, O
         const now = this.clock.now();
         const t = commandTimeouts(this.config);
         const ended = await this.repo.sweepTimeouts(now, t);
-        if (ended.expired + ended.noAck + ended.stepTimeout > 0) this.logger.log(`commands ended: ${JSON.stringify(ended)}`);
+        if (ended.expired + ended.noAck + ended.stepTimeout + ended.versionMismatch > 0) this.logger.log(`commands ended: ${JSON.stringify(ended)}`);
         for (const sn of await this.repo.dueTerminals(now, t, DUE_SCAN_LIMIT)) this.enqueue(sn);
       } catch (err) {
         this.logger.warn(`command sweep failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -3,7 +3,18 @@ import type { MqttClient } from 'mqtt';
 import { Role } from '#api';
 import { topics, type Command } from '#contracts';
 import { GATEWAY } from '#runtime';
-import { connectOk, endClient, startTestDatabase, startTestGateway, testDbKinds, waitFor, type TestDatabase, type TestGateway } from '#testing';
+import {
+  connectOk,
+  endClient,
+  makeHeartbeat,
+  publishHeartbeat,
+  startTestDatabase,
+  startTestGateway,
+  testDbKinds,
+  waitFor,
+  type TestDatabase,
+  type TestGateway,
+} from '#testing';
 import { COMMAND_CLOCK, type CommandClock } from './command-clock.js';
 import { CommandDispatcher } from './command-dispatcher.service.js';
 
@@ -15,6 +26,7 @@ interface CommandBody {
   id: string;
   sn: string;
   state: string;
+  confirmedAt: string | null;
   reason: string | null;
   detail: string | null;
   progress: number | null;
@@ -173,6 +185,30 @@ for (const kind of testDbKinds()) {
         'downloading:false',
         'succeeded:true',
       ]);
+      expect(done.confirmedAt).toBeNull();
+      // The next heartbeat runs the new version: confirmed.
+      await publishHeartbeat(t.client, s, makeHeartbeat({ firmware: { version: '2.5.0', appVersion: '5.0.3' } }, new Date(Date.now() + 1000)));
+      await dispatcher.sweep();
+      const confirmed = await row(cmd.id);
+      expect(confirmed.state).toBe('succeeded');
+      expect(confirmed.confirmedAt).not.toBeNull();
+      await t.close();
+    });
+
+    it('an OTA reported succeeded whose next heartbeat still runs the old version is failed (version_mismatch)', async () => {
+      const s = await register();
+      const t = await connect(s);
+      const c = await send(s, { type: 'ota.install', params: OTA_PARAMS });
+      await t.waitFor(c.body.id);
+      await t.ack(c.body.id, 'succeeded', { version: '2.5.0' });
+      // No heartbeat since: nothing to judge yet.
+      await dispatcher.sweep();
+      expect((await row(c.body.id)).state).toBe('succeeded');
+      await publishHeartbeat(t.client, s, makeHeartbeat({ firmware: { version: '2.4.1', appVersion: '5.0.3' } }, new Date(Date.now() + 1000)));
+      await dispatcher.sweep();
+      const failed = await row(c.body.id);
+      expect(failed).toMatchObject({ state: 'failed', reason: 'version_mismatch', confirmedAt: null });
+      expect(failed.detail).toContain('2.4.1');
       await t.close();
     });
 

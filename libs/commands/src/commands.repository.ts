@@ -20,6 +20,7 @@ export interface CommandRow {
   createdAt: Date;
   sentAt: Date | null;
   ackedAt: Date | null;
+  confirmedAt: Date | null;
   updatedAt: Date;
   expiresAt: Date;
   stepDeadlineAt: Date | null;
@@ -73,7 +74,7 @@ export interface AckBatchResult {
 }
 
 const COLUMNS = `id, sn, type, payload, state, reason, detail, progress, attempts, created_at AS "createdAt", sent_at AS "sentAt",
-  acked_at AS "ackedAt", updated_at AS "updatedAt", expires_at AS "expiresAt", step_deadline_at AS "stepDeadlineAt",
+  acked_at AS "ackedAt", confirmed_at AS "confirmedAt", updated_at AS "updatedAt", expires_at AS "expiresAt", step_deadline_at AS "stepDeadlineAt",
   campaign_id AS "campaignId", created_by AS "createdBy"`;
 const COLUMNS_C = COLUMNS.replace(/(^|,\s*)(\w+)/g, '$1c.$2');
 
@@ -220,10 +221,10 @@ export class CommandsRepository {
         await tx.query(
           `UPDATE commands c SET state = u.state, max_rank = u.max_rank, reason = u.reason, detail = u.detail,
                   progress = COALESCE(u.progress, CASE WHEN u.state = c.state THEN c.progress END),
-                  acked_at = COALESCE(c.acked_at, u.updated_at), updated_at = u.updated_at,
+                  acked_at = COALESCE(c.acked_at, u.updated_at), updated_at = u.updated_at, reported_at = u.reported_at,
                   step_deadline_at = CASE WHEN u.in_flight THEN u.updated_at + make_interval(secs => $9::double precision / 1000) END
-             FROM unnest($1::uuid[], $2::text[], $3::int2[], $4::text[], $5::text[], $6::real[], $7::timestamptz[], $8::bool[])
-                  AS u(id, state, max_rank, reason, detail, progress, updated_at, in_flight)
+             FROM unnest($1::uuid[], $2::text[], $3::int2[], $4::text[], $5::text[], $6::real[], $7::timestamptz[], $8::bool[], $10::timestamptz[])
+                  AS u(id, state, max_rank, reason, detail, progress, updated_at, in_flight, reported_at)
             WHERE c.id = u.id`,
           [
             changed.map((c) => c.id),
@@ -235,6 +236,7 @@ export class CommandsRepository {
             changed.map((c) => c.last?.receivedAt ?? new Date()),
             changed.map((c) => inFlight.has(c.state)),
             t.stepTimeoutMs,
+            changed.map((c) => c.last?.reportedAt ?? null),
           ],
         );
       }
@@ -272,9 +274,11 @@ export class CommandsRepository {
   /**
    * Ends what ran out of time, each as one conditional UPDATE with its backend event: expiry
    * (not started by expires_at), the retry limit (sent, no ack after the last attempt) and step
-   * timeouts (accepted .. installing without a further report). Returns rows changed per kind.
+   * timeouts (accepted .. installing without a further report); then OTA successes against the
+   * next heartbeat: the new version confirms, the old one fails the command (version_mismatch).
+   * Returns rows ended per kind.
    */
-  async sweepTimeouts(now: Date, t: CommandTimeouts): Promise<{ expired: number; noAck: number; stepTimeout: number }> {
+  async sweepTimeouts(now: Date, t: CommandTimeouts): Promise<{ expired: number; noAck: number; stepTimeout: number; versionMismatch: number }> {
     const run = async (state: CommandState, reason: string, where: string, params: unknown[]): Promise<number> => {
       const rows: { id: string }[] = await this.dataSource.query(
         `WITH ended AS (
@@ -298,7 +302,31 @@ export class CommandsRepository {
       `state IN ('accepted', 'downloading', 'downloaded', 'verified', 'installing') AND step_deadline_at <= $1`,
       [],
     );
-    return { expired, noAck, stepTimeout };
+    // "succeeded" is believed once a later heartbeat (same terminal clock) runs the new version.
+    const versionOf = `CASE c.payload->>'component' WHEN 'app' THEN s.app_version ELSE s.firmware_version END`;
+    const awaiting = `c.type = 'ota.install' AND c.state = 'succeeded' AND c.confirmed_at IS NULL AND s.sn = c.sn
+      AND s.last_heartbeat_at > c.reported_at`;
+    const versionMismatch = returned<{ id: string }>(
+      await this.dataSource.query(
+        `WITH ended AS (
+           UPDATE commands c SET state = 'failed', reason = 'version_mismatch', step_deadline_at = NULL, updated_at = $1,
+                  detail = 'reported succeeded, but the next heartbeat runs ' || COALESCE(${versionOf}, 'no version') || ', not ' || (c.payload->>'version')
+             FROM terminal_state s
+            WHERE ${awaiting} AND ${versionOf} IS DISTINCT FROM c.payload->>'version'
+           RETURNING c.id, c.detail
+         ), ev AS (
+           INSERT INTO command_events (command_id, time, source, state, reason, detail, applied)
+           SELECT id, $1, 'backend', 'failed', 'version_mismatch', detail, true FROM ended
+         )
+         SELECT id FROM ended`,
+        [now],
+      ),
+    ).length;
+    await this.dataSource.query(
+      `UPDATE commands c SET confirmed_at = $1, updated_at = $1 FROM terminal_state s WHERE ${awaiting} AND ${versionOf} = c.payload->>'version'`,
+      [now],
+    );
+    return { expired, noAck, stepTimeout, versionMismatch };
   }
 
   // ---- API reads and cancel -------------------------------------------------------------------

@@ -28,6 +28,7 @@ function toView(row: CommandRow, events: readonly CommandEventRow[]): CommandVie
     createdAt: row.createdAt.toISOString(),
     sentAt: iso(row.sentAt),
     ackedAt: iso(row.ackedAt),
+    confirmedAt: iso(row.confirmedAt),
     updatedAt: row.updatedAt.toISOString(),
     expiresAt: row.expiresAt.toISOString(),
     stepDeadlineAt: iso(row.stepDeadlineAt),

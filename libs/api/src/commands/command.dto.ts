@@ -65,6 +65,7 @@ export const commandView = z.object({
   createdAt: z.string(),
   sentAt: z.string().nullable(),
   ackedAt: z.string().nullable(),
+  confirmedAt: z.string().nullable().describe('ota.install: when a heartbeat after `succeeded` showed the new version'),
   updatedAt: z.string(),
   expiresAt: z.string(),
   stepDeadlineAt: z.string().nullable(),

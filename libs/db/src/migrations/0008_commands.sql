@@ -19,6 +19,10 @@ CREATE TABLE commands (
   created_at       timestamptz NOT NULL,
   sent_at          timestamptz,
   acked_at         timestamptz,
+  -- Terminal clock (ts) of the last applied report: compared with heartbeat times (same clock).
+  reported_at      timestamptz,
+  -- ota.install: a heartbeat after `succeeded` showed the new version.
+  confirmed_at     timestamptz,
   updated_at       timestamptz NOT NULL,
   expires_at       timestamptz NOT NULL,
   -- When the current step times out: resend (sent) or fail (accepted..installing).
@@ -36,6 +40,8 @@ CREATE INDEX commands_sn_created_idx ON commands (sn, created_at DESC, id DESC);
 CREATE INDEX commands_deadline_idx ON commands (step_deadline_at)
   WHERE state IN ('sent', 'accepted', 'downloading', 'downloaded', 'verified', 'installing');
 CREATE INDEX commands_expiry_idx ON commands (expires_at) WHERE state IN ('queued', 'sent', 'accepted', 'deferred');
+-- OTA successes awaiting the confirming heartbeat.
+CREATE INDEX commands_unconfirmed_idx ON commands (sn) WHERE state = 'succeeded' AND type = 'ota.install' AND confirmed_at IS NULL;
 CREATE INDEX commands_campaign_idx ON commands (campaign_id) WHERE campaign_id IS NOT NULL;
 
 -- Each state reported by the terminal (applied or not) and each state the backend set.
