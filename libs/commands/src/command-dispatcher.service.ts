@@ -96,7 +96,8 @@ export class CommandDispatcher implements CommandRouting, CommandDispatchPort, O
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
-    this.broker.setCommandRouting(null);
+    // Routing stays: an ack arriving after the writer closed is refused (connection closed, no
+    // PUBACK), so the terminal sends it again to the next gateway instead of it being lost.
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.timer) clearTimeout(this.timer);
     await this.listener?.stop();
