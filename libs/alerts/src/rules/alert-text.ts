@@ -324,7 +324,7 @@ const RENDERERS: Readonly<Record<AlertRule, Render>> = {
       f.num('csq') !== null && f.num('csq') !== 99 ? `CSQ ${f.num('csq')}` : null,
       f.num('sinr') !== null ? `SINR ${f.num('sinr')} dB` : null,
     ].filter((p): p is string => p !== null);
-    const figures = parts.length > 0 ? parts.join(', ') : null;
+    const figures = parts.length > 0 ? parts.join(zh(locale) ? '，' : ', ') : null;
     const streak = f.num('badHeartbeats');
     if (zh(locale)) {
       return {
@@ -412,7 +412,7 @@ const RENDERERS: Readonly<Record<AlertRule, Render>> = {
     }
     return {
       title: 'Transactions failing on connectivity',
-      body: `In the last ${window !== null ? `${window} heartbeat periods` : 'while'} there were${declines !== null ? ` ${declines}` : ''} communication declines (code 92 bank communication failure, 96 system malfunction)${reversals !== null ? ` and ${reversals} reversals` : ''}. This usually means weak signal or an unpaid SIM making transactions time out. Check the terminal's signal and SIM status and ask the merchant to move it where reception is better; if both are fine, ask the acquirer whether their host has a problem.`,
+      body: `In the last ${window !== null ? `${window} heartbeat periods` : 'while'} there were${declines !== null ? ` ${declines}` : ''} communication declines (code 92 bank communication failure, 96 system malfunction)${reversals !== null ? ` and ${reversals} reversal${reversals === 1 ? '' : 's'}` : ''}. This usually means weak signal or an unpaid SIM making transactions time out. Check the terminal's signal and SIM status and ask the merchant to move it where reception is better; if both are fine, ask the acquirer whether their host has a problem.`,
     };
   },
 
