@@ -30,14 +30,27 @@ export interface ParsedVersion {
 
 const VERSION_PATTERN = /^(.*?)(\d+(?:\.\d+)*)(?:-([A-Za-z][0-9A-Za-z.]*))?$/;
 
+// A fleet runs a handful of distinct versions and rules compare them on every heartbeat: memoise parsing.
+const parsed = new Map<string, ParsedVersion | null>();
+const PARSED_CACHE_MAX = 1024;
+
 /** Splits a vendor version string, or null when it has no numeric tail (or is absurdly long). */
 export function parseVersion(version: string): ParsedVersion | null {
+  const hit = parsed.get(version);
+  if (hit !== undefined) return hit;
+  const result = parseUncached(version);
+  if (parsed.size >= PARSED_CACHE_MAX) parsed.clear();
+  parsed.set(version, result);
+  return result;
+}
+
+function parseUncached(version: string): ParsedVersion | null {
   const trimmed = version.trim();
   if (trimmed.length === 0 || trimmed.length > 128) return null;
   const match = VERSION_PATTERN.exec(trimmed);
   if (!match) return null;
   const [, prefix, tail, preRelease] = match;
-  return { prefix, numbers: tail.split('.').map(stripZeros), preRelease: preRelease ?? null };
+  return Object.freeze({ prefix, numbers: Object.freeze(tail.split('.').map(stripZeros)), preRelease: preRelease ?? null });
 }
 
 function stripZeros(digits: string): string {
