@@ -265,29 +265,61 @@ describe('heartbeat schema ranges', () => {
 
   it('tx counts are integers 0..100000 and every part is required', () => {
     for (const bad of [-1, 1.5, 100_001, '3', null]) {
-      invalid(withTx((t) => (t.approved = bad)), 'tx.approved');
-      invalid(withTx((t) => (t.declined = bad)), 'tx.declined');
-      invalid(withTx((t) => (obj(t.reversals).pending = bad)), 'tx.reversals.pending');
-      invalid(withTx((t) => (obj(t.reversals).failed = bad)), 'tx.reversals.failed');
+      invalid(
+        withTx((t) => (t.approved = bad)),
+        'tx.approved',
+      );
+      invalid(
+        withTx((t) => (t.declined = bad)),
+        'tx.declined',
+      );
+      invalid(
+        withTx((t) => (obj(t.reversals).pending = bad)),
+        'tx.reversals.pending',
+      );
+      invalid(
+        withTx((t) => (obj(t.reversals).failed = bad)),
+        'tx.reversals.failed',
+      );
     }
-    for (const key of ['approved', 'declined', 'declinesByCode', 'reversals']) invalid(withTx((t) => delete t[key]), `tx.${key}`);
-    invalid(withTx((t) => delete obj(t.reversals).succeeded), 'tx.reversals.succeeded');
+    for (const key of ['approved', 'declined', 'declinesByCode', 'reversals'])
+      invalid(
+        withTx((t) => delete t[key]),
+        `tx.${key}`,
+      );
+    invalid(
+      withTx((t) => delete obj(t.reversals).succeeded),
+      'tx.reversals.succeeded',
+    );
     invalid((h) => (h.tx = null), 'tx');
     invalid((h) => (h.tx = [1, 2]), 'tx');
   });
 
   it('tx.declinesByCode: two-digit codes, bounded counts, at most 32 codes, not more than declined', () => {
     for (const code of ['9', '920', 'A1', ' 92', '']) {
-      invalid(withTx((t) => (t.declinesByCode = JSON.parse(`{${JSON.stringify(code)}:1}`) as Json)), `tx.declinesByCode.${code}`);
+      invalid(
+        withTx((t) => (t.declinesByCode = JSON.parse(`{${JSON.stringify(code)}:1}`) as Json)),
+        `tx.declinesByCode.${code}`,
+      );
     }
     // zod never copies a "__proto__" key into a record: it is dropped, not stored
     const proto = expectOk(parseJson(heartbeatWith(withTx((t) => (t.declinesByCode = JSON.parse('{"__proto__":1,"92":1}') as Json)))));
     expect(Object.keys(proto.value.tx?.declinesByCode ?? {})).toStrictEqual(['92']);
-    for (const count of [-1, 0.5, 100_001, '1']) invalid(withTx((t) => (t.declinesByCode = { '92': count })), 'tx.declinesByCode.92');
+    for (const count of [-1, 0.5, 100_001, '1'])
+      invalid(
+        withTx((t) => (t.declinesByCode = { '92': count })),
+        'tx.declinesByCode.92',
+      );
     const codes = (n: number): Json => Object.fromEntries(Array.from({ length: n }, (_, i) => [String(10 + i), 1]));
     valid(withTx((t) => Object.assign(t, { declined: 32, declinesByCode: codes(32) })));
-    invalid(withTx((t) => Object.assign(t, { declined: 33, declinesByCode: codes(33) })), 'tx.declinesByCode');
-    invalid(withTx((t) => Object.assign(t, { declined: 2, declinesByCode: { '92': 2, '96': 1 } })), 'tx.declinesByCode');
+    invalid(
+      withTx((t) => Object.assign(t, { declined: 33, declinesByCode: codes(33) })),
+      'tx.declinesByCode',
+    );
+    invalid(
+      withTx((t) => Object.assign(t, { declined: 2, declinesByCode: { '92': 2, '96': 1 } })),
+      'tx.declinesByCode',
+    );
   });
 });
 
