@@ -177,7 +177,8 @@ export function assignScenarios(
   for (const { kind, amount } of ordered) {
     const wanted = scenarioCount(amount, profiles.length);
     const free = profiles.filter((p) => !chosen.has(p.index));
-    const rank = (p: TerminalProfile): number => deriveSeed(seed, 'scenario', kind, p.sn);
+    const ranks = new Map(free.map((p) => [p.index, deriveSeed(seed, 'scenario', kind, p.sn)]));
+    const rank = (p: TerminalProfile): number => ranks.get(p.index) ?? 0;
     const byRank = (a: TerminalProfile, b: TerminalProfile): number => rank(a) - rank(b) || a.index - b.index;
     const candidates = [...free.filter((p) => eligible(kind, p)).sort(byRank), ...free.filter((p) => !eligible(kind, p)).sort(byRank)];
     const picked = candidates.slice(0, wanted);
