@@ -119,6 +119,10 @@ export function parseDurationMs(raw: string): number {
   return Math.round(Number(match[1]) * DURATION_UNITS_MS[match[2] ?? '']);
 }
 
+function simCarriesData(p: TerminalProfile): boolean {
+  return p.sim.plan.scenario !== 'expired' && p.sim.plan.scenario !== 'suspended';
+}
+
 /**
  * Terminals a scenario is meant for: those that do not show the condition on their own, so that
  * clearing the scenario really clears it (a weak-spot terminal stays weak; a legacy one stays outdated).
@@ -134,7 +138,11 @@ function eligible(kind: ScenarioKind, p: TerminalProfile): boolean {
     case 'outdated-firmware':
       return p.firmwareTier === 'latest';
     case 'weak-signal':
-      return p.radio.environment !== 'weak';
+      return p.radio.environment !== 'weak' && simCarriesData(p);
+    case 'reversals':
+    case 'tid-unregistered':
+      // transactions need a working data SIM to reach the host at all
+      return simCarriesData(p);
     case 'battery-drain':
       return !p.battery.degraded;
     case 'relocate':

@@ -360,6 +360,7 @@ function enterActive(profile: TerminalProfile, kind: ScenarioKind, s: MutableSta
       break;
     case 'battery-drain':
       s.battery.percent = Math.min(s.battery.percent, 24);
+      s.battery.charging = false;
       s.merchant.pluggedUntilMs = null;
       break;
     case 'sim-swap': {
@@ -402,6 +403,7 @@ function enterCleared(profile: TerminalProfile, kind: ScenarioKind, s: MutableSt
       break;
     case 'battery-drain':
       s.merchant.pluggedUntilMs = Math.max(nextClosingMs(profile, atMs), atMs + 3 * HOUR_MS);
+      s.battery.charging = true;
       break;
     default:
       // the rest stop acting once no longer active; a swapped SIM stays
@@ -425,7 +427,7 @@ function stepScenario(profile: TerminalProfile, s: MutableState, atMs: number): 
 }
 
 /** Where a weak-signal scenario holds the radio: below the rule's -110 dBm RSRP and 0 dB SINR thresholds. */
-const WEAK_SIGNAL = { rsrp: -121, rsrpSd: 2, sinr: -4, sinrSd: 1.5 } as const;
+const WEAK_SIGNAL = { rsrp: -121, rsrpSd: 2, sinr: -5, sinrSd: 1 } as const;
 /** Scenarios that need card traffic at any hour to show (about 30 attempts an hour, at least one per heartbeat). */
 const TRAFFIC_SCENARIOS: ReadonlySet<ScenarioKind> = new Set(['weak-signal', 'reversals', 'tid-unregistered']);
 const FORCED_ATTEMPTS_PER_MS = 30 / HOUR_MS;
@@ -725,6 +727,10 @@ function withScenarioTraffic(profile: TerminalProfile, state: TerminalState, kin
   if (s.tx.approved + s.tx.declined === 0) stepTx(profile, s, s.atMs, 0, 1);
   if (kind === 'reversals' && s.tx.reversalsPending === 0) {
     s.tx = { ...s.tx, declined: Math.min(TX_MAX_COUNT, s.tx.declined + 1), reversalsPending: 1 };
+  }
+  if (kind === 'tid-unregistered' && !s.tx.declinesByCode['97']) {
+    // the sign-in the terminal retries until the host answers: 97 once it gets through
+    s.tx = { ...s.tx, declined: Math.min(TX_MAX_COUNT, s.tx.declined + 1), declinesByCode: { ...s.tx.declinesByCode, '97': 1 } };
   }
   return s;
 }
