@@ -367,8 +367,9 @@ function enterActive(profile: TerminalProfile, kind: ScenarioKind, s: MutableSta
       const carrier = CARRIERS.find((c) => c.value.id === profile.radio.carrier)?.value;
       const rng = new Prng(deriveSeed(profile.stateSeed, 'sim-swap'));
       const prefix = carrier ? rng.pick(carrier.iccidPrefixes) : profile.sim.iccid.slice(0, 6);
-      let iccid = makeIccid(prefix, profile.sim.iccid.length === 19 ? 19 : 20, rng);
-      while (iccid === s.iccid) iccid = makeIccid(prefix, 20, rng);
+      const length = profile.sim.iccid.length === 19 ? 19 : 20;
+      let iccid = makeIccid(prefix, length, rng);
+      while (iccid === s.iccid) iccid = makeIccid(prefix, length, rng);
       s.iccid = iccid;
       break;
     }
@@ -440,6 +441,8 @@ function boot(s: MutableState, atMs: number): void {
   s.bootMs = atMs;
   s.boots += 1;
   s.seq = 0;
+  // unreported counts were in RAM; pending reversals are kept in flash and retried after boot
+  s.tx = afterReport(s.tx);
 }
 
 function stepMerchantAndPower(profile: TerminalProfile, s: MutableState, t0: number, t1: number, rng: Prng): boolean {

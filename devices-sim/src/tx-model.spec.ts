@@ -130,6 +130,24 @@ describe('transaction model', () => {
 });
 
 describe('transactions in simulated heartbeats', () => {
+  it('after a reboot the counts start from boot; outstanding reversals survive it', () => {
+    const [profile] = generateFleet(1, { seed: 'tx-boot', snPrefix: 'SIM' });
+    const t0 = Date.parse('2025-03-03T04:00:00Z'); // 12:00 local
+    const running = initialTerminalState(profile, t0);
+    const rebooting = {
+      ...running,
+      power: 'off' as const,
+      offReason: 'reboot' as const,
+      powerOnAtMs: t0 + 30_000,
+      tx: { ...running.tx, approved: 5000, reversalsPending: 50 },
+    };
+    const { heartbeat } = nextHeartbeat(profile, rebooting, t0 + 60_000, { includeLocation: false });
+    expect(heartbeat?.seq).toBe(0);
+    expect(heartbeat?.tx?.approved).toBeLessThan(100);
+    const r = heartbeat?.tx?.reversals;
+    expect((r?.pending ?? 0) + (r?.succeeded ?? 0) + (r?.failed ?? 0)).toBeGreaterThanOrEqual(50);
+  });
+
   it('follow the merchant trading hours in China Standard Time: none while closed, most around the peaks', () => {
     const fleet = generateFleet(40, { seed: 'tx-hours', snPrefix: 'SIM' });
     const start = Date.parse('2025-03-02T16:00:00Z'); // 2025-03-03 00:00 +08:00
