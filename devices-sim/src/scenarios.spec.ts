@@ -74,7 +74,7 @@ describe('scenarioCount', () => {
 describe('assignScenarios', () => {
   const fleet = generateFleet(200, { seed: 'scn', snPrefix: 'SIM' });
   const requests = parseScenarioSpecs(['plan-expiring=5%,renewal-failed=10,allowance-high=2%,weak-signal=3%,battery-drain=2%,outdated-firmware=5%']);
-  const more = parseScenarioSpecs(['silent=1%,drop=1%,relocate=1%,sim-swap=1%,reversals=1%,tid-unregistered=1%']);
+  const more = parseScenarioSpecs(['silent=1%,drop=1%,relocate=1%,sim-swap=1%,reversals=1%,reversal-failed=1,tid-unregistered=1%']);
   const all = [...requests, ...more];
 
   it('gives each scenario the requested number of terminals, at most one scenario per terminal', () => {
@@ -93,6 +93,7 @@ describe('assignScenarios', () => {
       relocate: 2,
       'sim-swap': 2,
       reversals: 2,
+      'reversal-failed': 1,
       'tid-unregistered': 2,
     });
     const allSns = Object.values(assigned).flat();

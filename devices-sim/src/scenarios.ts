@@ -21,6 +21,7 @@ export const SCENARIO_KINDS = [
   'relocate',
   'sim-swap',
   'reversals',
+  'reversal-failed',
   'tid-unregistered',
 ] as const;
 export type ScenarioKind = (typeof SCENARIO_KINDS)[number];
@@ -51,7 +52,16 @@ export const SCENARIO_DESCRIPTIONS: Readonly<Record<ScenarioKind, { rule: string
     clear: 'back at the registered location',
   },
   'sim-swap': { rule: 'sim_changed', effect: 'ICCID changes once (new SIM of the same carrier)', clear: 'nothing (the new SIM stays)' },
-  reversals: { rule: 'tx_reversal', effect: 'sales time out: reversals pending every heartbeat, some fail', clear: 'reversals settle' },
+  reversals: {
+    rule: 'tx_reversal (warning), tx_connectivity',
+    effect: 'sales time out: a reversal pending in every heartbeat, repeated reversals (all succeed)',
+    clear: 'reversals settle',
+  },
+  'reversal-failed': {
+    rule: 'tx_reversal (critical), tx_connectivity',
+    effect: 'as reversals, but about 40 % of the reversals fail (cardholder charged)',
+    clear: 'reversals settle (the critical alert is held 7 days by its rule)',
+  },
   'tid-unregistered': { rule: 'tx_tid_unregistered', effect: 'every transaction and sign-in declined with 97', clear: 'TID accepted again' },
 };
 
@@ -140,6 +150,7 @@ function eligible(kind: ScenarioKind, p: TerminalProfile): boolean {
     case 'weak-signal':
       return p.radio.environment !== 'weak' && simCarriesData(p);
     case 'reversals':
+    case 'reversal-failed':
     case 'tid-unregistered':
       // transactions need a working data SIM to reach the host at all
       return simCarriesData(p);

@@ -374,7 +374,7 @@ function enterActive(profile: TerminalProfile, kind: ScenarioKind, s: MutableSta
       break;
     }
     default:
-      // drop, silent, relocate, reversals, tid-unregistered act while active (see hasNetwork, nextHeartbeat, stepTx)
+      // drop, silent, relocate, reversals, reversal-failed, tid-unregistered act while active (hasNetwork, nextHeartbeat, stepTx)
       break;
   }
 }
@@ -430,7 +430,8 @@ function stepScenario(profile: TerminalProfile, s: MutableState, atMs: number): 
 /** Where a weak-signal scenario holds the radio: below the rule's -110 dBm RSRP and 0 dB SINR thresholds. */
 const WEAK_SIGNAL = { rsrp: -121, rsrpSd: 2, sinr: -5, sinrSd: 1 } as const;
 /** Scenarios that need card traffic at any hour to show (about 30 attempts an hour, at least one per heartbeat). */
-const TRAFFIC_SCENARIOS: ReadonlySet<ScenarioKind> = new Set(['weak-signal', 'reversals', 'tid-unregistered']);
+const TRAFFIC_SCENARIOS: ReadonlySet<ScenarioKind> = new Set(['weak-signal', 'reversals', 'reversal-failed', 'tid-unregistered']);
+const REVERSAL_SCENARIOS: ReadonlySet<ScenarioKind> = new Set(['reversals', 'reversal-failed']);
 const FORCED_ATTEMPTS_PER_MS = 30 / HOUR_MS;
 const BATTERY_DRAIN_PCT_PER_HOUR = 20;
 
@@ -576,7 +577,7 @@ function stepTx(profile: TerminalProfile, s: MutableState, t1: number, dtMs: num
   const forced = kind !== null && TRAFFIC_SCENARIOS.has(kind) ? FORCED_ATTEMPTS_PER_MS * dtMs : 0;
   const legacyRat = s.signal.rat === 'GSM' || s.signal.rat === 'UMTS';
   const network = networkFailureProbability(s.signal.rsrp, s.signal.sinr, legacyRat);
-  const reversals = kind === 'reversals';
+  const reversals = kind !== null && REVERSAL_SCENARIOS.has(kind);
   const far = profile.location.relocated || kind === 'relocate';
   const rng = new Prng(s.txRng);
   s.tx = stepTransactions(
@@ -588,7 +589,8 @@ function stepTx(profile: TerminalProfile, s: MutableState, t1: number, dtMs: num
       dataPlanUp: s.plan.status === 'active' || s.plan.status === 'grace',
       localMinute: minute,
       tidUnregistered: kind === 'tid-unregistered',
-      reversalFailShare: reversals ? 0.4 : 0.05,
+      // `reversals` settle (the alert resolves by itself); `reversal-failed` charges cardholders
+      reversalFailShare: kind === 'reversal-failed' ? 0.4 : kind === 'reversals' ? 0 : 0.03,
       timeoutShare: reversals ? 0.9 : 0.35,
       riskShare: far ? 0.03 : 0,
     },
@@ -722,13 +724,13 @@ export function nextHeartbeat(
 
 /**
  * Scenarios that show in `tx` guarantee it in every heartbeat: at least one attempt (97 for an unknown TID,
- * network failures on a weak signal), and for `reversals` a reversal outstanding.
+ * network failures on a weak signal), and for the reversal scenarios a reversal outstanding.
  */
 function withScenarioTraffic(profile: TerminalProfile, state: TerminalState, kind: ScenarioKind | null): TerminalState {
   if (kind === null || !TRAFFIC_SCENARIOS.has(kind)) return state;
   const s = cloneState(state);
   if (s.tx.approved + s.tx.declined === 0) stepTx(profile, s, s.atMs, 0, 1);
-  if (kind === 'reversals' && s.tx.reversalsPending === 0) {
+  if (REVERSAL_SCENARIOS.has(kind) && s.tx.reversalsPending === 0) {
     s.tx = { ...s.tx, declined: Math.min(TX_MAX_COUNT, s.tx.declined + 1), reversalsPending: 1 };
   }
   if (kind === 'tid-unregistered' && !s.tx.declinesByCode['97']) {
