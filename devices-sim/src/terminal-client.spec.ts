@@ -232,6 +232,56 @@ describe('SimulatedTerminal against a broker', () => {
     }
   });
 
+  it('drop scenario: loses the network (Last Will, no reconnect attempts), holds heartbeats, then reconnects and delivers them', async () => {
+    const b = await startBroker();
+    const base = generateTerminalProfile(3, { seed: 'client-spec', snPrefix: 'TST' });
+    const profile: TerminalProfile = { ...base, scenario: { kind: 'drop', startAfterMs: 400, clearAfterMs: 800 } };
+    const { terminal, stats } = makeTerminal(b.port, { intervalMs: 100 }, SECRET, profile);
+    const sn = terminal.sn;
+    const isWill = (p: Published): boolean => p.topic === topics.presence(sn) && p.payload === '{"v":1,"state":"offline"}';
+    try {
+      terminal.start(0);
+      await waitFor('first heartbeat acked', () => stats.acked >= 1);
+      await waitFor('Last Will when the network goes', () => b.published.some(isWill));
+      expect(stats.networkDrops).toBe(1);
+      expect(stats.connected).toBe(0);
+      const sentAtDrop = heartbeatsOf(b, sn).length;
+      await waitFor('back online', () => stats.connected === 1 && stats.reconnects === 1);
+      // no attempts while the network was gone: one to start, one when it came back
+      expect(stats.connectAttempts).toBe(2);
+      await waitFor('held heartbeats delivered', () => heartbeatsOf(b, sn).length >= sentAtDrop + 5);
+      const seqs = heartbeatsOf(b, sn).map((h) => h.seq);
+      expect([...seqs].sort((x, y) => x - y)).toStrictEqual(seqs);
+      expect(stats.lostOnPowerOff).toBe(0);
+    } finally {
+      await terminal.disconnect();
+      await b.close();
+    }
+  });
+
+  it('silent scenario: stays connected but sends nothing while active, then resumes with the next seq', async () => {
+    const b = await startBroker();
+    const base = generateTerminalProfile(4, { seed: 'client-spec', snPrefix: 'TST' });
+    const profile: TerminalProfile = { ...base, scenario: { kind: 'silent', startAfterMs: 300, clearAfterMs: 600 } };
+    const { terminal, stats } = makeTerminal(b.port, { intervalMs: 100 }, SECRET, profile);
+    const sn = terminal.sn;
+    try {
+      const before = Date.now();
+      terminal.start(0);
+      const after = Date.now();
+      await waitFor('heartbeats after the silence', () => heartbeatsOf(b, sn).some((h) => Date.parse(h.ts) >= after + 900));
+      const hbs = heartbeatsOf(b, sn);
+      const inWindow = hbs.filter((h) => Date.parse(h.ts) >= after + 300 && Date.parse(h.ts) < before + 900);
+      expect(inWindow).toStrictEqual([]);
+      expect(hbs.map((h) => h.seq)).toStrictEqual(hbs.map((_, i) => i));
+      expect(stats.connectAttempts).toBe(1);
+      expect(b.published.some((p) => p.topic === topics.presence(sn) && p.payload === '{"v":1,"state":"offline"}')).toBe(false);
+    } finally {
+      await terminal.disconnect();
+      await b.close();
+    }
+  });
+
   it('drops off without DISCONNECT when its battery dies, and stays silent', async () => {
     const b = await startBroker();
     const base = generateTerminalProfile(2, { seed: 'client-spec', snPrefix: 'TST' });
