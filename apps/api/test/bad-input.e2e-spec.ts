@@ -90,6 +90,31 @@ for (const kind of testDbKinds()) {
       await expect400('GET', '/v1/fleet/summary?provider=x', 'query.provider');
     });
 
+    it('CSV import: a missing required or an unknown header column is a 400 naming it; a row with extra fields is refused on its line', async () => {
+      const importCsv = (csv: string) =>
+        call<ErrorBody & { credentials: { sn: string }[]; errors: { row: number; sn: string | null; message: string }[] }>(
+          'POST',
+          '/v1/terminals/import',
+          ops,
+          csv,
+          { 'content-type': 'text/csv' },
+        );
+      const missing = await importCsv('sn,tid\nCSVHD001,TID00001\n');
+      expect(missing.status).toBe(400);
+      expect(missing.body.error.code).toBe('VALIDATION_FAILED');
+      expect(missing.body.error.details?.map((d) => d.field)).toStrictEqual(['header.model']);
+      const unknown = await importCsv('sn,modle\nCSVHD002,EP-T1\n');
+      expect(unknown.status).toBe(400);
+      expect(unknown.body.error.details?.map((d) => d.field)).toStrictEqual(['header.model', 'header.modle']);
+      expect(unknown.body.error.message).toContain('unknown column "modle"');
+      const wide = await importCsv('sn,model\nCSVHD003,EP-T1\nCSVHD004,EP-T1,surplus\n');
+      expect(wide.status).toBe(200);
+      expect(wide.body.credentials.map((c) => c.sn)).toStrictEqual(['CSVHD003']);
+      expect(wide.body.errors.map((e) => [e.row, e.sn])).toStrictEqual([[3, 'CSVHD004']]);
+      expect(wide.body.errors[0].message).toContain('line 3 has more fields than the header');
+      expect(await gw.query(`SELECT sn FROM terminals WHERE sn LIKE 'CSVHD%' ORDER BY sn`)).toStrictEqual([{ sn: 'CSVHD003' }]);
+    });
+
     it('NUL bytes in query strings, JSON bodies and CSV cells are 400s naming the field', async () => {
       await expect400('GET', '/v1/terminals?model=EP%00T1', 'query.model');
       await expect400('GET', '/v1/audit?action=provider.%00', 'query.action');
