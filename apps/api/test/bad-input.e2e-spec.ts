@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { buildOpenApiDocument } from '#api';
 import { startTestDatabase, startTestGateway, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
 import { apiClient } from './api-client.js';
 
@@ -113,6 +114,28 @@ for (const kind of testDbKinds()) {
       expect(wide.body.errors.map((e) => [e.row, e.sn])).toStrictEqual([[3, 'CSVHD004']]);
       expect(wide.body.errors[0].message).toContain('line 3 has more fields than the header');
       expect(await gw.query(`SELECT sn FROM terminals WHERE sn LIKE 'CSVHD%' ORDER BY sn`)).toStrictEqual([{ sn: 'CSVHD003' }]);
+    });
+
+    it('every operation of the OpenAPI document refuses an unknown query parameter, also those that declare no query', async () => {
+      // The document of the running app (not the committed file), so new endpoints are covered too.
+      const doc = buildOpenApiDocument(gw.running.app);
+      const operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
+        ['get', 'post', 'put', 'patch', 'delete'].filter((m) => m in ops).map((method) => ({ method: method.toUpperCase(), path })),
+      );
+      expect(operations.filter((o) => o.method === 'GET').map((o) => o.path)).toEqual(
+        expect.arrayContaining(['/v1/providers', '/v1/providers/tree', '/v1/api-keys', '/v1/terminals/{sn}', '/v1/terminals/{sn}/providers']),
+      );
+      const [auditBefore] = await gw.query<{ n: string }>('SELECT count(*)::text AS n FROM audit_log');
+      const answers: string[] = [];
+      for (const { method, path } of operations) {
+        const url = path.replace('{sn}', 'BADIN000').replace(/\{[^}]+\}/g, '00000000-0000-4000-8000-000000000000');
+        const res = await call<ErrorBody>(method, `${url}?limitt=5&zz=1`, ops);
+        const fields = res.status === 400 ? (res.body.error.details ?? []).map((d) => d.field).sort() : [];
+        answers.push(`${method} ${path} ${res.status} ${fields.join(',')}`);
+      }
+      expect(answers).toStrictEqual(operations.map(({ method, path }) => `${method} ${path} 400 query.limitt,query.zz`));
+      const [auditAfter] = await gw.query<{ n: string }>('SELECT count(*)::text AS n FROM audit_log');
+      expect(auditAfter.n).toBe(auditBefore.n);
     });
 
     it('NUL bytes in query strings, JSON bodies and CSV cells are 400s naming the field', async () => {
