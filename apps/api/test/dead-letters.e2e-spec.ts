@@ -146,12 +146,17 @@ for (const kind of testDbKinds()) {
       await expect400('/v1/dead-letters?limit=101', 'query.limit');
       await expect400('/v1/dead-letters?limit=', 'query.limit');
       await expect400('/v1/dead-letters?from=yesterday', 'query.from');
+      await expect400('/v1/dead-letters?from=2026-01-01T00:02:00Z&to=2026-01-01T00:02:00Z', 'query.from');
       await expect400('/v1/dead-letters?topic=a%00b', 'query.topic');
       await expect400('/v1/dead-letters?reasn=acl_denied', 'query.reasn');
       await expect400('/v1/dead-letters?cursor=eyJ9', 'query.cursor');
       await expect400(`/v1/dead-letters?cursor=${Buffer.from(JSON.stringify({ s: 'id:desc', v: null, k: '0; DROP' })).toString('base64url')}`, 'query.cursor');
       await expect400('/v1/dead-letters/abc', 'params.id');
       await expect400('/v1/dead-letters/99999999999999999999', 'params.id');
+      // Extreme but well-formed instants are answered, not a database error.
+      for (const q of ['from=0000-01-01T00:00:00Z', 'to=0000-01-01T00:00:00Z', 'from=9999-12-31T23:59:59%2B14:00', 'to=0001-01-01T00:00:00-14:00']) {
+        expect({ q, status: (await call('GET', `/v1/dead-letters?${q}`, opsAdmin)).status }).toStrictEqual({ q, status: 200 });
+      }
       const missing = await call<ErrorBody>('GET', '/v1/dead-letters/999999999', opsAdmin);
       expect([missing.status, missing.body.error.code]).toStrictEqual([404, 'NOT_FOUND']);
     });

@@ -9,8 +9,8 @@ export interface DeadLetterFilter {
   reason?: string;
   topic?: string;
   clientId?: string;
-  from?: string;
-  to?: string;
+  from: Date | null;
+  to: Date | null;
 }
 
 interface DbRow {
@@ -55,7 +55,7 @@ export class DeadLetterViewRepository {
           AND ($5::timestamptz IS NULL OR received_at >= $5)
           AND ($6::timestamptz IS NULL OR received_at < $6)
         ORDER BY id DESC LIMIT $7`,
-      [filter.beforeId, filter.reason ?? null, filter.topic ?? null, filter.clientId ?? null, filter.from ?? null, filter.to ?? null, filter.limit],
+      [filter.beforeId, filter.reason ?? null, filter.topic ?? null, filter.clientId ?? null, filter.from, filter.to, filter.limit],
     );
     return rows.map(toView);
   }

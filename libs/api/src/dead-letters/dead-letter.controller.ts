@@ -3,7 +3,8 @@ import { ApiOperation } from '@nestjs/swagger';
 import type { z } from 'zod';
 import { RequirePermission } from '../auth/api-auth.guard.js';
 import { Permission } from '../auth/roles.js';
-import { notFound } from '../common/api-error.js';
+import { DomainException } from '#contracts';
+import { ApiErrorCode, notFound } from '../common/api-error.js';
 import { FleetController } from '../common/fleet-controller.decorator.js';
 import { ApiErrors, ApiOkZod } from '../common/openapi.js';
 import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
@@ -31,7 +32,13 @@ export class DeadLetterController {
   @ApiErrors(400, 403)
   async list(@ZodQuery(deadLetterListQuery) q: DeadLetterListQuery): Promise<Page<DeadLetterView>> {
     const beforeId = q.cursor ? decodeCursor(q.cursor, SORT, (c) => c.v === null && ID.test(c.k)).k : null;
-    const items = await this.letters.list({ limit: q.limit, beforeId, reason: q.reason, topic: q.topic, clientId: q.clientId, from: q.from, to: q.to });
+    // Bound as instants (a text bound like year 0000 is a database error, an instant is not).
+    const from = q.from ? new Date(q.from) : null;
+    const to = q.to ? new Date(q.to) : null;
+    if (from && to && from >= to) {
+      throw new DomainException(ApiErrorCode.ValidationFailed, 'invalid request query', [{ field: 'query.from', message: 'from must be before to' }]);
+    }
+    const items = await this.letters.list({ limit: q.limit, beforeId, reason: q.reason, topic: q.topic, clientId: q.clientId, from, to });
     const last = items[items.length - 1];
     return { items, nextCursor: items.length === q.limit && last ? encodeCursor({ v: null, k: last.id }, SORT) : null };
   }
