@@ -12,6 +12,8 @@ import { ApiKeyEntity } from './auth/api-key.entity.js';
 import { ApiKeyRepository } from './auth/api-key.repository.js';
 import { ApiKeyService } from './auth/api-key.service.js';
 import { KeyRateLimitGuard } from './auth/key-rate-limit.guard.js';
+import { DeadLetterViewRepository } from './dead-letters/dead-letter-view.repository.js';
+import { DeadLetterController } from './dead-letters/dead-letter.controller.js';
 import { FleetSummaryRepository } from './fleet/fleet-summary.repository.js';
 import { FleetSummaryController } from './fleet/fleet.controller.js';
 import { FleetService } from './fleet/fleet.service.js';
@@ -31,10 +33,10 @@ import { TerminalService } from './terminals/terminal.service.js';
  */
 export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
 
-/** The fleet REST API (/v1): providers, terminals, API keys, audit. */
+/** The fleet REST API (/v1): providers, terminals, API keys, audit, dead letters. */
 @Module({
   imports: [TerminalsModule],
-  controllers: [BootstrapController, ProviderController, ApiKeyController, AuditController, TerminalController, FleetSummaryController],
+  controllers: [BootstrapController, ProviderController, ApiKeyController, AuditController, TerminalController, FleetSummaryController, DeadLetterController],
   providers: [
     ApiKeyRepository,
     BootstrapService,
@@ -52,6 +54,7 @@ export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
     CsvBodyParser,
     FleetSummaryRepository,
     FleetService,
+    DeadLetterViewRepository,
   ],
   exports: [ApiKeyService, AuditService, ProviderService, ProviderRepository],
 })
