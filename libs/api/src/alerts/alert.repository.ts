@@ -14,8 +14,9 @@ export interface AlertFilter {
   severities?: readonly string[];
   states?: readonly string[];
   sn?: string;
-  from?: Date;
-  to?: Date;
+  /** ISO times, bound as text so microseconds survive (a Date keeps milliseconds only). */
+  from?: string;
+  to?: string;
 }
 
 export interface AlertPageSpec {
@@ -134,8 +135,8 @@ export class AlertRepository {
     if (filter.severities) where.push(`a.severity = ANY(${p.add(filter.severities)}::text[])`);
     if (filter.states) where.push(`a.state = ANY(${p.add(filter.states)}::text[])`);
     if (filter.sn !== undefined) where.push(`a.sn = ${p.add(filter.sn)}`);
-    if (filter.from) where.push(`a.first_seen_at >= ${p.add(filter.from)}`);
-    if (filter.to) where.push(`a.first_seen_at < ${p.add(filter.to)}`);
+    if (filter.from) where.push(`a.first_seen_at >= ${p.add(filter.from)}::timestamptz`);
+    if (filter.to) where.push(`a.first_seen_at < ${p.add(filter.to)}::timestamptz`);
     const column = SORT_COLUMNS[spec.sort];
     const dir = spec.order === 'desc' ? 'DESC' : 'ASC';
     if (spec.after) where.push(`(${column}, a.id) ${spec.order === 'desc' ? '<' : '>'} (${p.add(spec.after.v)}::timestamptz, ${p.add(spec.after.k)}::bigint)`);

@@ -22,6 +22,19 @@ const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 const fieldError = (field: string, message: string) => new DomainException(ApiErrorCode.ValidationFailed, message, [{ field, message }]);
 const KNOWN_RULES: ReadonlySet<string> = new Set(ALERT_RULES);
 
+/**
+ * The alert's text; a rule id this build does not know (a newer engine) or details a text cannot
+ * be made from still list, with the rule id as text, rather than failing the whole page.
+ */
+function alertText(r: AlertRow, lang: AlertLocale): string {
+  if (!KNOWN_RULES.has(r.rule)) return r.rule;
+  try {
+    return renderAlertText(r.rule, r.severity, r.details, lang);
+  } catch {
+    return r.rule;
+  }
+}
+
 export function toAlertView(r: AlertRow, lang: AlertLocale): AlertView {
   return {
     id: r.id,
@@ -30,8 +43,7 @@ export function toAlertView(r: AlertRow, lang: AlertLocale): AlertView {
     rule: r.rule,
     severity: r.severity,
     state: r.state,
-    // A rule id this build does not know (a newer engine) still lists, with its id as text.
-    text: KNOWN_RULES.has(r.rule) ? renderAlertText(r.rule, r.severity, r.details, lang) : r.rule,
+    text: alertText(r, lang),
     details: r.details,
     firstSeenAt: r.firstSeenAt.toISOString(),
     lastSeenAt: r.lastSeenAt.toISOString(),
@@ -87,11 +99,9 @@ export class AlertService {
 
   /** Query filters as repository filters; a providerId outside the scope is 404 like an unknown one. */
   async resolveFilter(scope: Scope, q: AlertFilterQuery): Promise<AlertFilter> {
-    const from = q.from ? new Date(q.from) : undefined;
-    const to = q.to ? new Date(q.to) : undefined;
-    if (from && to && from >= to) throw fieldError('query.from', 'from must be before to');
+    if (q.from && q.to && Date.parse(q.from) >= Date.parse(q.to)) throw fieldError('query.from', 'from must be before to');
     const provider = q.providerId ? await this.providers.get(scope, q.providerId) : null;
-    return { providerPath: provider?.path, rules: q.rule, severities: q.severity, states: q.state, sn: q.sn, from, to };
+    return { providerPath: provider?.path, rules: q.rule, severities: q.severity, states: q.state, sn: q.sn, from: q.from, to: q.to };
   }
 
   private decode(raw: string | undefined, sortKey: string): Cursor | null {
