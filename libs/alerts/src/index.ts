@@ -1,1 +1,1 @@
-export * from './rules/rule.types.js';
+export * from './rules/index.js';
