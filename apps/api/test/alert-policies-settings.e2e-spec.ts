@@ -127,6 +127,9 @@ for (const kind of testDbKinds()) {
         await expect400('PUT', path, { latest: 'a\u0000b' }, 'body.latest');
         await expect400('PUT', '/v1/version-policies/EP-T2/os', { latest: '2.0' }, 'params.component');
         await expect400('GET', '/v1/version-policies?model=EP-T2&extra=1', undefined, 'query.extra');
+        // Vendor prefixes must match to compare.
+        await expect400('PUT', path, { minSupported: 'E20_V3.2.1', latest: 'N5-3.2.1' }, 'body.minSupported');
+        expect((await call<Policy>('PUT', '/v1/version-policies/E20/firmware', ops, { minSupported: 'E20_V3.2.1', latest: 'E20_V3.10.0' })).status).toBe(201);
         // 2.9 < 2.10 numerically: accepted.
         expect((await call<Policy>('PUT', path, ops, { minSupported: '2.9', latest: '2.10' })).status).toBe(201);
       });
@@ -137,7 +140,7 @@ for (const kind of testDbKinds()) {
         const defaults = await call<Settings['effective']>('GET', '/v1/alert-settings/defaults', viewerA);
         expect(defaults.status).toBe(200);
         const initial = await call<Settings>('GET', `/v1/providers/${spA1.id}/alert-settings`, viewerA);
-        expect(initial.body).toStrictEqual({ providerId: spA1.id, overrides: null, updatedAt: null, effective: defaults.body });
+        expect(initial.body).toStrictEqual({ providerId: spA1.id, overrides: null, updatedAt: null, effective: defaults.body, issues: [] });
 
         const fleet = await call<Settings>('PUT', `/v1/providers/${root.id}/alert-settings`, ops, { battery: { warningBelowPct: 25 } });
         expect(fleet.status).toBe(200);
@@ -194,6 +197,26 @@ for (const kind of testDbKinds()) {
         expect((await call<Settings>('GET', `/v1/providers/${root.id}/alert-settings`, ops)).body.overrides).toStrictEqual({
           battery: { warningBelowPct: 25 },
         });
+      });
+
+      it('a change that leaves this provider or one below it with invalid merged thresholds is refused', async () => {
+        // A1 sets critical at 12; its parent A lowering warning to 10 would put critical above warning for A1.
+        expect((await call('PUT', `/v1/providers/${spA1.id}/alert-settings`, ops, { battery: { criticalBelowPct: 12 } })).status).toBe(200);
+        const own = await call<ErrorBody>('PUT', `/v1/providers/${spA1.id}/alert-settings`, ops, { battery: { criticalBelowPct: 30 } });
+        expect([own.status, own.body.error.details?.map((d) => d.field)]).toStrictEqual([400, ['body.battery.criticalBelowPct']]);
+        const parent = await call<ErrorBody>('PUT', `/v1/providers/${spA.id}/alert-settings`, ops, {
+          offline: { graceMinutes: 60 },
+          battery: { warningBelowPct: 10 },
+        });
+        expect(parent.status).toBe(400);
+        expect(JSON.stringify(parent.body.error.details)).toContain(spA1.id);
+        // Removing the fleet-wide warning level (25) would put A1's critical 22 above the default warning 20: 409.
+        expect((await call('PUT', `/v1/providers/${spA1.id}/alert-settings`, ops, { battery: { criticalBelowPct: 22 } })).status).toBe(200);
+        const removal = await call<ErrorBody>('DELETE', `/v1/providers/${root.id}/alert-settings`, ops);
+        expect([removal.status, removal.body.error.code]).toStrictEqual([409, 'CONFLICT']);
+        expect(JSON.stringify(removal.body.error.details)).toContain(spA1.id);
+        expect((await call('DELETE', `/v1/providers/${spA1.id}/alert-settings`, ops)).status).toBe(204);
+        expect((await call<Settings>('GET', `/v1/providers/${spA.id}/alert-settings`, ops)).body.overrides).toStrictEqual({ offline: { graceMinutes: 60 } });
       });
 
       it('validation: unknown fields, wrong types, NUL bytes, bad provider id', async () => {

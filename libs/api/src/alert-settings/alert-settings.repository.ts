@@ -53,6 +53,17 @@ export class AlertSettingsRepository {
     });
   }
 
+  /** Rows of providers in the subtree at `path` (the provider itself included), with their paths. */
+  async findInSubtree(path: string): Promise<(AlertSettingsRow & { path: string })[]> {
+    const rows: (DbRow & { path: string })[] = await this.dataSource.query(
+      `SELECT s.provider_id, s.settings, s.updated_at, p.path
+         FROM alert_settings s JOIN providers p ON p.id = s.provider_id
+        WHERE p.path LIKE $1 || '%'`,
+      [path],
+    );
+    return rows.map((r) => ({ ...toRow(r), path: r.path }));
+  }
+
   async delete(providerId: string): Promise<AlertSettingsRow | null> {
     const rows: DbRow[] = await this.dataSource.query(
       `WITH d AS (DELETE FROM alert_settings WHERE provider_id = $1 RETURNING provider_id, settings, updated_at) SELECT * FROM d`,
