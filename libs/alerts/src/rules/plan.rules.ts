@@ -57,7 +57,14 @@ export function renewalFailedOutcome(sample: HeartbeatSample, thresholds: AlertT
   const sameFailure = memory !== undefined && memString(memory, 'failedAt') === renewalAt && memString(memory, 'expiresOn') !== null;
   const expiryAtFailure = sameFailure ? (memString(memory, 'expiresOn') as string) : sample.planExpiresOn;
   const nextMemory = { failedAt: renewalAt, expiresOn: expiryAtFailure };
-  const details = { renewalAt, reason: sample.renewalReason, expiresOn: sample.planExpiresOn, autoRenew: sample.planAutoRenew, iccid: sample.iccid };
+  const details = {
+    renewalAt,
+    reason: sample.renewalReason,
+    expiresOn: sample.planExpiresOn,
+    autoRenew: sample.planAutoRenew,
+    iccid: sample.iccid,
+    timeZone: thresholds.timeZone,
+  };
   // 'YYYY-MM-DD' strings order like the dates they name.
   if (sample.planExpiresOn > expiryAtFailure) return inactive(rule, open, { ...details, renewedTo: sample.planExpiresOn }, nextMemory);
   return outcome(rule, true, 'critical', details, nextMemory);

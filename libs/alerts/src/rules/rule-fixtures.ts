@@ -78,7 +78,7 @@ export function policyOf(overrides: Partial<VersionPolicy> = {}): VersionPolicy 
 }
 
 export function thresholdsWith(patch: (t: AlertThresholds) => AlertThresholds): AlertThresholds {
-  return patch(structuredClone(DEFAULT_ALERT_THRESHOLDS) as AlertThresholds);
+  return patch(structuredClone<AlertThresholds>(DEFAULT_ALERT_THRESHOLDS));
 }
 
 export function find(outcomes: readonly RuleOutcome[], rule: AlertRule): RuleOutcome | undefined {
