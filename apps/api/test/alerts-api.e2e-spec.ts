@@ -14,7 +14,7 @@ interface Alert {
   rule: string;
   severity: string;
   state: string;
-  text: string;
+  text: { title: string; body: string };
   details: Record<string, unknown>;
   firstSeenAt: string;
   acknowledgedAt: string | null;
@@ -206,8 +206,9 @@ for (const kind of testDbKinds()) {
       const en = await call<Alert>('GET', `/v1/alerts/${alert.id}`, viewerA);
       const zh = await call<Alert>('GET', `/v1/alerts/${alert.id}?lang=zh-CN`, viewerA);
       expect([en.status, zh.status]).toStrictEqual([200, 200]);
-      expect(en.body.text.length).toBeGreaterThan(0);
-      expect(zh.body.text).not.toBe(en.body.text);
+      expect(en.body.text.title).toMatch(/battery/i);
+      expect(zh.body.text.title).toMatch(/电量/);
+      expect(zh.body.text.body).not.toBe(en.body.text.body);
       expect(en.body).toMatchObject({ id: alert.id, sn: alert.sn, rule: 'battery_low', providerId: spA.id, details: { batteryPct: expect.any(Number) } });
       const first = await call<Page>('GET', '/v1/alerts?limit=2', ops);
       const cursor = encodeURIComponent(first.body.nextCursor ?? '');

@@ -71,7 +71,9 @@ export const alertView = z.object({
   rule: z.enum(ALERT_RULES),
   severity: z.enum(SEVERITIES),
   state: z.enum(ALERT_STATES),
-  text: z.string().describe('Human-readable text in the requested `lang`'),
+  text: z
+    .object({ title: z.string(), body: z.string().describe('What happened, the likely cause and what to do') })
+    .describe('Human-readable text in the requested `lang`'),
   details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).describe('Facts behind the alert'),
   firstSeenAt: isoTime,
   lastSeenAt: isoTime,

@@ -10,7 +10,7 @@ import type { ProviderService } from '../providers/provider.service.js';
 import type { TerminalViewRepository } from '../terminals/terminal-view.repository.js';
 import { alertListQuery } from './alert.dto.js';
 import type { AlertRepository, AlertRow, TransitionResult } from './alert.repository.js';
-import { ALERT_RESOLVED, alertCsvRows, AlertService, toAlertView } from './alert.service.js';
+import { ALERT_EXPORT_COLUMNS, ALERT_RESOLVED, alertCsvRows, AlertService, toAlertView } from './alert.service.js';
 
 const PROVIDER = '00000000-0000-4000-8000-000000000002';
 const SCOPE: Scope = { kind: 'subtree', providerId: PROVIDER, path: `/root/${PROVIDER}/` };
@@ -183,13 +183,17 @@ describe('AlertService', () => {
 
   describe('views and CSV', () => {
     it('text in the requested language; a rule this build does not know shows its id', () => {
-      expect(toAlertView(row(), 'en').text).not.toBe(toAlertView(row(), 'zh-CN').text);
-      expect(toAlertView(row({ rule: 'future_rule' as AlertRow['rule'] }), 'en').text).toBe('future_rule');
+      expect(toAlertView(row(), 'en').text.title).not.toBe(toAlertView(row(), 'zh-CN').text.title);
+      expect(toAlertView(row(), 'zh-CN').text.body).toMatch(/电量/);
+      expect(toAlertView(row({ rule: 'future_rule' as AlertRow['rule'] }), 'en').text).toStrictEqual({ title: 'future_rule', body: 'future_rule' });
     });
 
     it('CSV cells: details as JSON, quotes doubled, formula-looking text defused', () => {
       const view = toAlertView(row({ sn: 'SN000001', acknowledgedBy: '=HYPERLINK("x")', details: { note: 'a,b' } }), 'en');
       const line = alertCsvRows([view]);
+      expect(ALERT_EXPORT_COLUMNS.slice(0, 9)).toStrictEqual(['id', 'sn', 'providerId', 'rule', 'severity', 'state', 'title', 'body', 'details']);
+      const cells = line.split(',');
+      expect(cells.slice(0, 6)).toStrictEqual(['7', 'SN000001', PROVIDER, 'battery_low', 'warning', 'open']);
       expect(line.endsWith('\r\n')).toBe(true);
       expect(line).toContain(`"'=HYPERLINK(""x"")"`);
       expect(line).toContain('"{""note"":""a,b""}"');

@@ -8,15 +8,15 @@ import { decodeCursor, encodeCursor, type Cursor, type Page } from '../common/pa
 import { ProviderService } from '../providers/provider.service.js';
 import { csvField } from '../terminals/terminal-csv.js';
 import { TerminalViewRepository } from '../terminals/terminal-view.repository.js';
-import { renderAlertText } from './alert-rules.port.js';
+import { renderAlertText, type AlertText } from './alert-rules.port.js';
 import { alertView, type AlertFilterQuery, type AlertListQuery, type AlertView, type TerminalAlertsQuery } from './alert.dto.js';
 import { AlertRepository, type AlertFilter, type AlertRow, type TransitionResult } from './alert.repository.js';
 
 /** The error detail code of acknowledging a resolved alert (the status is 409 CONFLICT). */
 export const ALERT_RESOLVED = 'ALERT_RESOLVED';
 const EXPORT_PAGE_ROWS = 5000;
-/** CSV export columns: the list item's fields, details as JSON. */
-export const ALERT_EXPORT_COLUMNS = Object.keys(alertView.shape) as (keyof AlertView)[];
+/** CSV export columns: the list item's fields, text as its title and body, details as JSON. */
+export const ALERT_EXPORT_COLUMNS = Object.keys(alertView.shape).flatMap((k) => (k === 'text' ? ['title', 'body'] : [k]));
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 const fieldError = (field: string, message: string) => new DomainException(ApiErrorCode.ValidationFailed, message, [{ field, message }]);
@@ -26,12 +26,13 @@ const KNOWN_RULES: ReadonlySet<string> = new Set(ALERT_RULES);
  * The alert's text; a rule id this build does not know (a newer engine) or details a text cannot
  * be made from still list, with the rule id as text, rather than failing the whole page.
  */
-function alertText(r: AlertRow, lang: AlertLocale): string {
-  if (!KNOWN_RULES.has(r.rule)) return r.rule;
+function alertText(r: AlertRow, lang: AlertLocale): AlertText {
+  const plain = { title: r.rule, body: r.rule };
+  if (!KNOWN_RULES.has(r.rule)) return plain;
   try {
     return renderAlertText(r.rule, r.severity, r.details, lang);
   } catch {
-    return r.rule;
+    return plain;
   }
 }
 
@@ -76,10 +77,9 @@ export function alertCsvHeader(): string {
 export function alertCsvRows(items: readonly AlertView[]): string {
   let out = '';
   for (const item of items) {
-    out += `${ALERT_EXPORT_COLUMNS.map((c) => {
-      const v = item[c];
-      return csvField(typeof v === 'object' && v !== null ? JSON.stringify(v) : v);
-    }).join(',')}\r\n`;
+    const { text, details, ...rest } = item;
+    const flat: Record<string, string | number | boolean | null> = { ...rest, title: text.title, body: text.body, details: JSON.stringify(details) };
+    out += `${ALERT_EXPORT_COLUMNS.map((c) => csvField(flat[c] ?? null)).join(',')}\r\n`;
   }
   return out;
 }
