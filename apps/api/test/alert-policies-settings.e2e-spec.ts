@@ -21,6 +21,7 @@ interface Settings {
   overrides: Record<string, unknown> | null;
   updatedAt: string | null;
   effective: { battery: { warningBelowPct: number; criticalBelowPct: number }; offline: { graceMinutes: number } } & Record<string, unknown>;
+  issues: { path: string; message: string }[];
 }
 interface ErrorBody {
   error: { code: string; details?: { field: string }[] };
@@ -133,6 +134,18 @@ for (const kind of testDbKinds()) {
         // 2.9 < 2.10 numerically: accepted.
         expect((await call<Policy>('PUT', path, ops, { minSupported: '2.9', latest: '2.10' })).status).toBe(201);
       });
+
+      it('raced: identical creates give one 201 and one audit entry; the rest are no-ops', async () => {
+        for (let round = 0; round < 5; round++) {
+          const path = `/v1/version-policies/RACE-${round}/app`;
+          const results = await Promise.all(Array.from({ length: 5 }, () => call<Policy>('PUT', path, ops, { minSupported: '1.0', latest: '1.2' })));
+          expect(results.map((r) => r.status).sort()).toStrictEqual([200, 200, 200, 200, 201]);
+          expect(new Set(results.map((r) => r.body.latestSince)).size).toBe(1);
+          expect([await audits('version_policy.create', `RACE-${round}/app`), await audits('version_policy.update', `RACE-${round}/app`)]).toStrictEqual([
+            1, 0,
+          ]);
+        }
+      });
     });
 
     describe('alert settings', () => {
@@ -227,6 +240,28 @@ for (const kind of testDbKinds()) {
         await expect400('PUT', path, { timeZone: 'Asia/\u0000Shanghai' }, 'body.timeZone');
         await expect400('GET', '/v1/providers/not-a-uuid/alert-settings', undefined, 'params.id');
         expect((await call<Settings>('GET', path, ops)).body.overrides).toStrictEqual({ offline: { graceMinutes: 60 } });
+      });
+
+      it('raced: a parent and a child change that are valid alone but not together never both land; identical creates audit once', async () => {
+        for (let round = 0; round < 10; round++) {
+          await gw.query(`DELETE FROM alert_settings WHERE provider_id = ANY($1::uuid[])`, [[spA.id, spA1.id]]);
+          // Alone each is valid (root warning 25); together A1 would have critical 15 above warning 12.
+          const [parent, child] = await Promise.all([
+            call<ErrorBody>('PUT', `/v1/providers/${spA.id}/alert-settings`, ops, { battery: { warningBelowPct: 12 } }),
+            call<ErrorBody>('PUT', `/v1/providers/${spA1.id}/alert-settings`, adminA, { battery: { criticalBelowPct: 15 } }),
+          ]);
+          expect([parent.status, child.status].sort()).toStrictEqual([200, 400]);
+          const a1 = await call<Settings>('GET', `/v1/providers/${spA1.id}/alert-settings`, ops);
+          expect(a1.body.issues).toStrictEqual([]);
+          expect(a1.body.effective).not.toBeNull();
+        }
+        const spC = (await call<Provider>('POST', '/v1/providers', ops, { code: 'vp-c', name: 'vp-c' })).body;
+        const puts = await Promise.all(
+          Array.from({ length: 6 }, () => call('PUT', `/v1/providers/${spC.id}/alert-settings`, ops, { signal: { raiseAfter: 5 } })),
+        );
+        expect(puts.map((r) => r.status)).toStrictEqual([200, 200, 200, 200, 200, 200]);
+        expect([await audits('alert_settings.create', spC.id), await audits('alert_settings.update', spC.id)]).toStrictEqual([1, 0]);
+        await gw.query(`DELETE FROM alert_settings WHERE provider_id = ANY($1::uuid[])`, [[spA.id, spA1.id]]);
       });
     });
   });

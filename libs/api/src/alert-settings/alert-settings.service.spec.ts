@@ -7,7 +7,7 @@ import { DEFAULT_ALERT_THRESHOLDS } from '../alerts/alert-rules.port.js';
 import { ApiErrorCode } from '../common/api-error.js';
 import type { ProviderEntity } from '../providers/provider.entity.js';
 import type { ProviderService } from '../providers/provider.service.js';
-import type { AlertSettingsRepository, AlertSettingsRow } from './alert-settings.repository.js';
+import type { AlertSettingsRepository, AlertSettingsRow, AlertSettingsTx } from './alert-settings.repository.js';
 import { AlertSettingsService, pathIds } from './alert-settings.service.js';
 
 const ROOT = '00000000-0000-4000-8000-000000000001';
@@ -35,7 +35,7 @@ const ctx = (role: Role, scope: Scope = { kind: 'fleet' }): RequestContext => ({
 
 describe('AlertSettingsService', () => {
   let stored: Map<string, Record<string, unknown>>;
-  let put: jest.Mock<AlertSettingsRepository['put']>;
+  let put: jest.Mock<AlertSettingsTx['put']>;
   let record: jest.Mock<AuditService['record']>;
   let service: AlertSettingsService;
 
@@ -45,14 +45,15 @@ describe('AlertSettingsService', () => {
       const settings = stored.get(id);
       return settings ? { providerId: id, settings, updatedAt: T } : null;
     };
-    put = jest.fn<AlertSettingsRepository['put']>(async (id, settings) => {
+    put = jest.fn<AlertSettingsTx['put']>(async (id, settings) => {
       const before = rowOf(id);
       const changed = JSON.stringify(before?.settings) !== JSON.stringify(settings);
       stored.set(id, settings);
       return { before, after: rowOf(id) as AlertSettingsRow, changed };
     });
-    const repo = {
-      findMany: async (ids: readonly string[]) => ids.flatMap((id) => rowOf(id) ?? []),
+    const findMany = async (ids: readonly string[]) => ids.flatMap((id) => rowOf(id) ?? []);
+    const tx = {
+      findMany,
       findInSubtree: async (path: string) =>
         [...PROVIDERS.values()]
           .filter((p) => p.path.startsWith(path))
@@ -67,6 +68,8 @@ describe('AlertSettingsService', () => {
         return r;
       },
     };
+    // The write lock is the database's business; here each unit of work just runs.
+    const repo = { findMany, locked: async <T>(work: (t: AlertSettingsTx) => Promise<T>) => work(tx as unknown as AlertSettingsTx) };
     const providers = {
       get: async (scope: Scope, id: string) => {
         const p = PROVIDERS.get(id);

@@ -9,7 +9,7 @@ import { DEFAULT_ALERT_THRESHOLDS, mergeThresholdsSafe, type AlertThresholds, ty
 import type { ProviderEntity } from '../providers/provider.entity.js';
 import { ProviderService } from '../providers/provider.service.js';
 import type { AlertSettingsView } from './alert-settings.dto.js';
-import { AlertSettingsRepository, type AlertSettingsRow } from './alert-settings.repository.js';
+import { AlertSettingsRepository, type AlertSettingsRow, type AlertSettingsTx } from './alert-settings.repository.js';
 
 /** Provider ids on a provider's path, root first ('/<root>/<a>/<b>/'). */
 export const pathIds = (path: string): string[] => path.split('/').filter((s) => s !== '');
@@ -48,17 +48,19 @@ export class AlertSettingsService {
 
   async put(ctx: RequestContext, providerId: string, overrides: AlertThresholdsOverride): Promise<AlertSettingsView> {
     const provider = await this.writable(ctx, providerId);
-    const problems = await this.problemsAfter(provider, overrides);
-    if (problems.length > 0) {
-      throw new DomainException(
-        ApiErrorCode.ValidationFailed,
-        'the overrides do not merge into valid thresholds',
-        problems.map((p) => ({ field: p.providerId === provider.id ? `body.${p.path}` : 'body', message: p.message })) satisfies FieldError[],
-      );
-    }
-    let result: Awaited<ReturnType<AlertSettingsRepository['put']>>;
+    let result: Awaited<ReturnType<AlertSettingsTx['put']>>;
     try {
-      result = await this.settings.put(provider.id, overrides);
+      result = await this.settings.locked(async (tx) => {
+        const problems = await problemsAfter(tx, provider, overrides);
+        if (problems.length > 0) {
+          throw new DomainException(
+            ApiErrorCode.ValidationFailed,
+            'the overrides do not merge into valid thresholds',
+            problems.map((p) => ({ field: p.providerId === provider.id ? `body.${p.path}` : 'body', message: p.message })) satisfies FieldError[],
+          );
+        }
+        return tx.put(provider.id, overrides);
+      });
     } catch (err) {
       // The provider was deleted meanwhile.
       if (isForeignKeyViolation(err)) throw notFound(`provider ${providerId}`);
@@ -80,15 +82,17 @@ export class AlertSettingsService {
 
   async delete(ctx: RequestContext, providerId: string): Promise<void> {
     const provider = await this.writable(ctx, providerId);
-    const problems = await this.problemsAfter(provider, null);
-    if (problems.length > 0) {
-      throw new DomainException(
-        ApiErrorCode.Conflict,
-        'removing these overrides would leave providers below with invalid thresholds',
-        problems.map((p) => ({ providerId: p.providerId, path: p.path, message: p.message })),
-      );
-    }
-    const deleted = await this.settings.delete(provider.id);
+    const deleted = await this.settings.locked(async (tx) => {
+      const problems = await problemsAfter(tx, provider, null);
+      if (problems.length > 0) {
+        throw new DomainException(
+          ApiErrorCode.Conflict,
+          'removing these overrides would leave providers below with invalid thresholds',
+          problems.map((p) => ({ providerId: p.providerId, path: p.path, message: p.message })),
+        );
+      }
+      return tx.delete(provider.id);
+    });
     if (!deleted) throw notFound(`alert settings of provider ${providerId}`);
     await this.audit.record(ctx, {
       action: 'alert_settings.delete',
@@ -108,36 +112,6 @@ export class AlertSettingsService {
     return provider;
   }
 
-  /**
-   * Merge problems of the provider and of every provider below it that has overrides, with the
-   * provider's own overrides replaced (null: removed). Few rows: one query for the ancestors, one
-   * for the subtree.
-   */
-  private async problemsAfter(
-    provider: ProviderEntity,
-    overrides: AlertThresholdsOverride | null,
-  ): Promise<{ providerId: string; path: string; message: string }[]> {
-    const [above, below] = await Promise.all([this.settings.findMany(pathIds(provider.path)), this.settings.findInSubtree(provider.path)]);
-    const rows = new Map<string, Record<string, unknown>>([...above, ...below].map((r) => [r.providerId, r.settings]));
-    if (overrides) rows.set(provider.id, overrides);
-    else rows.delete(provider.id);
-    const targets = [
-      { id: provider.id, path: provider.path },
-      ...below.filter((r) => r.providerId !== provider.id).map((r) => ({ id: r.providerId, path: r.path })),
-    ];
-    const problems: { providerId: string; path: string; message: string }[] = [];
-    for (const target of targets) {
-      const result = mergeThresholdsSafe(overridesOnPath(target.path, rows));
-      if (result.ok) continue;
-      for (const issue of result.issues) {
-        const message = target.id === provider.id ? issue.message : `provider ${target.id} (below this one) would get invalid ${issue.path}: ${issue.message}`;
-        problems.push({ providerId: target.id, path: issue.path, message });
-      }
-      if (problems.length >= 20) break;
-    }
-    return problems;
-  }
-
   private view(provider: ProviderEntity, rows: readonly AlertSettingsRow[]): AlertSettingsView {
     const own = rows.find((r) => r.providerId === provider.id) ?? null;
     const merged = mergeThresholdsSafe(rows.map((r) => r.settings as AlertThresholdsOverride));
@@ -149,4 +123,36 @@ export class AlertSettingsService {
       issues: merged.ok ? [] : merged.issues,
     };
   }
+}
+
+/**
+ * Merge problems of the provider and of every provider below it that has overrides, with the
+ * provider's own overrides replaced (null: removed). Few rows: one query for the ancestors, one for
+ * the subtree, inside the settings write lock.
+ */
+async function problemsAfter(
+  tx: AlertSettingsTx,
+  provider: ProviderEntity,
+  overrides: AlertThresholdsOverride | null,
+): Promise<{ providerId: string; path: string; message: string }[]> {
+  const above = await tx.findMany(pathIds(provider.path));
+  const below = await tx.findInSubtree(provider.path);
+  const rows = new Map<string, Record<string, unknown>>([...above, ...below].map((r) => [r.providerId, r.settings]));
+  if (overrides) rows.set(provider.id, overrides);
+  else rows.delete(provider.id);
+  const targets = [
+    { id: provider.id, path: provider.path },
+    ...below.filter((r) => r.providerId !== provider.id).map((r) => ({ id: r.providerId, path: r.path })),
+  ];
+  const problems: { providerId: string; path: string; message: string }[] = [];
+  for (const target of targets) {
+    const result = mergeThresholdsSafe(overridesOnPath(target.path, rows));
+    if (result.ok) continue;
+    for (const issue of result.issues) {
+      const message = target.id === provider.id ? issue.message : `provider ${target.id} (below this one) would get invalid ${issue.path}: ${issue.message}`;
+      problems.push({ providerId: target.id, path: issue.path, message });
+    }
+    if (problems.length >= 20) break;
+  }
+  return problems;
 }
