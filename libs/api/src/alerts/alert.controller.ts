@@ -79,7 +79,7 @@ export class AlertController {
     summary: 'open or acknowledged \u2192 resolved by hand; records the API key name and time',
     description:
       'Writes a `resolved` alert event in the same transaction (notifications say who resolved it). Resolving a resolved alert changes nothing (200, not audited). ' +
-      'The engine raises a new alert if the condition still holds.',
+      'Whether the engine raises a new alert while the condition still holds depends on the rule.',
   })
   @ApiOkZod(alertView)
   @ApiErrors(400, 403, 404)
