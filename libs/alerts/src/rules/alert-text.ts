@@ -127,8 +127,8 @@ const versionOutdated: Render = (f, _s, locale) => {
   if (zh(locale)) {
     const title = blocked ? `${what}版本${version ? ` ${version} ` : ''}已被禁用` : `${what}版本过旧${version ? `（${version}）` : ''}`;
     const state = blocked
-      ? `终端当前${what}版本${version ? ` ${version}` : ''}已被列入禁用名单（该版本存在已知问题）。`
-      : `终端当前${what}版本${version ? ` ${version}` : ''}低于最低支持版本${min ? ` ${min}` : ''}。`;
+      ? `终端当前${what}版本${version ? ` ${version} ` : ''}已被列入禁用名单（该版本存在已知问题）。`
+      : `终端当前${what}版本${version ? ` ${version} ` : ''}低于最低支持版本${min ? ` ${min}` : ''}。`;
     return {
       title,
       body: `${state}版本过旧或有问题的系统可能被银行端拒绝，导致交易失败或不稳定。请通过远程升级（OTA）把终端升级到最新版本；无法远程升级时，请让商户保持终端开机联网并重启，或安排上门升级。`,
@@ -154,7 +154,7 @@ const versionNotLatest: Render = (f, _s, locale) => {
   if (zh(locale)) {
     return {
       title: `${what}不是最新版本${version ? `（${version}）` : ''}`,
-      body: `终端${what}版本${version ? ` ${version}` : ''}，最新版本${latest ? ` ${latest}` : ''}已发布${days !== null ? `超过 ${days} 天` : '一段时间'}。新版本通常包含银行端要求的更新和问题修复，建议安排远程升级（OTA）。`,
+      body: `终端${what}版本${version ? ` ${version}` : ''}，最新版本${latest ? ` ${latest} ` : ''}已发布${days !== null ? `超过 ${days} 天` : '一段时间'}。新版本通常包含银行端要求的更新和问题修复，建议安排远程升级（OTA）。`,
     };
   }
   return {

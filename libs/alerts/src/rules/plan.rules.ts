@@ -10,7 +10,14 @@ type Open = ReadonlyMap<AlertRule, OpenAlert>;
 
 /** Days from today (local calendar in `timeZone`) to the plan's last paid day: 0 = expires today, negative = past. */
 export function planDaysLeft(planExpiresOn: string, now: Date, timeZone: string): number | null {
-  return daysBetween(localDate(now, timeZone), planExpiresOn);
+  let today: string;
+  try {
+    today = localDate(now, timeZone);
+  } catch {
+    // An unknown zone (thresholds not from mergeThresholds) must not break a whole evaluation batch.
+    return null;
+  }
+  return daysBetween(today, planExpiresOn);
 }
 
 /**
