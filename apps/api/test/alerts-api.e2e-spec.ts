@@ -362,5 +362,16 @@ for (const kind of testDbKinds()) {
         seeded[seeded.length - 1].state = 'resolved';
       }
     });
+
+    it('alerts follow the terminal: after a move the new owner sees them and the previous owner gets 404', async () => {
+      const alert = seeded.find((x) => x.sn === 'ALRTB002') as Seeded;
+      expect((await call('GET', `/v1/alerts/${alert.id}`, adminB)).status).toBe(200);
+      expect((await call('POST', '/v1/terminals/ALRTB002/move', ops, { providerId: spA1.id })).status).toBe(200);
+      expect((await call('GET', `/v1/alerts/${alert.id}`, adminB)).status).toBe(404);
+      expect((await all('/v1/alerts?sn=ALRTB002', adminB)).items).toStrictEqual([]);
+      const moved = await call<Alert>('GET', `/v1/alerts/${alert.id}`, viewerA);
+      expect([moved.status, moved.body.providerId]).toStrictEqual([200, spA1.id]);
+      expect((await all('/v1/terminals/ALRTB002/alerts', viewerA)).items.length).toBe(seeded.filter((x) => x.sn === 'ALRTB002').length);
+    });
   });
 }
