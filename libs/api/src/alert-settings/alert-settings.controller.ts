@@ -49,6 +49,7 @@ export class ProviderAlertSettingsController {
     summary: 'Replace the provider\u2019s overrides (a partial settings object) for its subtree',
     description:
       'Provider admins: providers in their own subtree (their own included); ops-admin: any provider. The root provider\u2019s overrides are the fleet-wide values: ops-admin only. ' +
+      'The merged thresholds must stay valid for this provider (else 400 naming the body field) and for every provider below it with overrides of its own (else 400 naming `body` and that provider). ' +
       'Writing the overrides the provider already has changes nothing (not audited).',
   })
   @ApiOkZod(alertSettingsView)
@@ -64,9 +65,12 @@ export class ProviderAlertSettingsController {
   @Delete(':id/alert-settings')
   @HttpCode(204)
   @RequirePermission(Permission.TerminalsWrite)
-  @ApiOperation({ summary: 'Remove the provider\u2019s overrides (its terminals then inherit from above)' })
+  @ApiOperation({
+    summary: 'Remove the provider\u2019s overrides (its terminals then inherit from above)',
+    description: '404 when it has none; 409 when a provider below (with overrides of its own) would be left with thresholds that do not merge into valid ones.',
+  })
   @ApiNoContent('Deleted')
-  @ApiErrors(400, 403, 404)
+  @ApiErrors(400, 403, 404, 409)
   async remove(@Ctx() ctx: RequestContext, @ZodParams(providerIdParam) { id }: ProviderIdParam): Promise<void> {
     await this.settings.delete(ctx, id);
   }
