@@ -128,6 +128,8 @@ for (const kind of testDbKinds()) {
         await expect400('PUT', path, { latest: 'a\u0000b' }, 'body.latest');
         await expect400('PUT', '/v1/version-policies/EP-T2/os', { latest: '2.0' }, 'params.component');
         await expect400('GET', '/v1/version-policies?model=EP-T2&extra=1', undefined, 'query.extra');
+        await expect400('GET', '/v1/version-policies/EP-T2/app?x=1', undefined, 'query.x');
+        await expect400('PUT', `${path}?dryRun=true`, { latest: '2.0' }, 'query.dryRun');
         // Vendor prefixes must match to compare.
         await expect400('PUT', path, { minSupported: 'E20_V3.2.1', latest: 'N5-3.2.1' }, 'body.minSupported');
         expect((await call<Policy>('PUT', '/v1/version-policies/E20/firmware', ops, { minSupported: 'E20_V3.2.1', latest: 'E20_V3.10.0' })).status).toBe(201);
@@ -239,6 +241,8 @@ for (const kind of testDbKinds()) {
         await expect400('PUT', path, { offline: { graceMinutes: 60, extra: true } }, 'body.offline');
         await expect400('PUT', path, { timeZone: 'Asia/\u0000Shanghai' }, 'body.timeZone');
         await expect400('GET', '/v1/providers/not-a-uuid/alert-settings', undefined, 'params.id');
+        await expect400('PUT', `${path}?dryRun=true`, { offline: { graceMinutes: 1 } }, 'query.dryRun');
+        await expect400('GET', '/v1/alert-settings/defaults?lang=en', undefined, 'query.lang');
         expect((await call<Settings>('GET', path, ops)).body.overrides).toStrictEqual({ offline: { graceMinutes: 60 } });
       });
 

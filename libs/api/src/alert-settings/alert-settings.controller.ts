@@ -7,7 +7,8 @@ import { Ctx } from '../auth/request-context.decorator.js';
 import { Permission } from '../auth/roles.js';
 import { FleetController } from '../common/fleet-controller.decorator.js';
 import { ApiErrors, ApiNoContent, ApiOkZod } from '../common/openapi.js';
-import { ZodBody, ZodParams } from '../common/zod-validation.js';
+import { ZodBody, ZodParams, ZodQuery } from '../common/zod-validation.js';
+import { noQuery } from '../version-policies/version-policy.dto.js';
 import { alertThresholdsOverrideSchema, type AlertThresholds } from '../alerts/alert-rules.port.js';
 import { providerIdParam } from '../providers/provider.dto.js';
 import { alertDefaultsView, alertSettingsView, type AlertSettingsView } from './alert-settings.dto.js';
@@ -24,7 +25,7 @@ export class AlertDefaultsController {
   @ApiOperation({ summary: 'The alert thresholds built into the code, before any override' })
   @ApiOkZod(alertDefaultsView)
   @ApiErrors(400, 403)
-  defaults(): AlertThresholds {
+  defaults(@ZodQuery(noQuery) _query: object): AlertThresholds {
     return this.settings.defaults();
   }
 }
@@ -39,7 +40,7 @@ export class ProviderAlertSettingsController {
   @ApiOperation({ summary: 'The provider\u2019s own overrides and the effective thresholds for its terminals' })
   @ApiOkZod(alertSettingsView)
   @ApiErrors(400, 403, 404)
-  get(@Ctx() ctx: RequestContext, @ZodParams(providerIdParam) { id }: ProviderIdParam): Promise<AlertSettingsView> {
+  get(@Ctx() ctx: RequestContext, @ZodParams(providerIdParam) { id }: ProviderIdParam, @ZodQuery(noQuery) _query: object): Promise<AlertSettingsView> {
     return this.settings.get(ctx, id);
   }
 
@@ -58,6 +59,7 @@ export class ProviderAlertSettingsController {
     @Ctx() ctx: RequestContext,
     @ZodParams(providerIdParam) { id }: ProviderIdParam,
     @ZodBody(alertThresholdsOverrideSchema) body: z.output<typeof alertThresholdsOverrideSchema>,
+    @ZodQuery(noQuery) _query: object,
   ): Promise<AlertSettingsView> {
     return this.settings.put(ctx, id, body);
   }
@@ -71,7 +73,7 @@ export class ProviderAlertSettingsController {
   })
   @ApiNoContent('Deleted')
   @ApiErrors(400, 403, 404, 409)
-  async remove(@Ctx() ctx: RequestContext, @ZodParams(providerIdParam) { id }: ProviderIdParam): Promise<void> {
+  async remove(@Ctx() ctx: RequestContext, @ZodParams(providerIdParam) { id }: ProviderIdParam, @ZodQuery(noQuery) _query: object): Promise<void> {
     await this.settings.delete(ctx, id);
   }
 }

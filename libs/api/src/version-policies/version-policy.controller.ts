@@ -10,6 +10,7 @@ import { FleetController } from '../common/fleet-controller.decorator.js';
 import { ApiErrors, ApiNoContent, ApiOkZod } from '../common/openapi.js';
 import { ZodBody, ZodParams, ZodQuery } from '../common/zod-validation.js';
 import {
+  noQuery,
   putVersionPolicyBody,
   versionPolicyList,
   versionPolicyListQuery,
@@ -39,7 +40,7 @@ export class VersionPolicyController {
   @ApiOperation({ summary: 'One model\u2019s firmware or app policy' })
   @ApiOkZod(versionPolicyView)
   @ApiErrors(400, 403, 404)
-  get(@ZodParams(versionPolicyParams) { model, component }: VersionPolicyParams): Promise<VersionPolicyView> {
+  get(@ZodParams(versionPolicyParams) { model, component }: VersionPolicyParams, @ZodQuery(noQuery) _query: object): Promise<VersionPolicyView> {
     return this.policies.get(model, component);
   }
 
@@ -59,6 +60,7 @@ export class VersionPolicyController {
     @Ctx() ctx: RequestContext,
     @ZodParams(versionPolicyParams) { model, component }: VersionPolicyParams,
     @ZodBody(putVersionPolicyBody) body: z.output<typeof putVersionPolicyBody>,
+    @ZodQuery(noQuery) _query: object,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<VersionPolicyView> {
     const { view, created } = await this.policies.put(ctx, model, component, body);
@@ -73,7 +75,11 @@ export class VersionPolicyController {
   @ApiNoContent('Deleted')
   @ApiOperation({ summary: 'Remove a policy (ops-admin)' })
   @ApiErrors(400, 403, 404)
-  async remove(@Ctx() ctx: RequestContext, @ZodParams(versionPolicyParams) { model, component }: VersionPolicyParams): Promise<void> {
+  async remove(
+    @Ctx() ctx: RequestContext,
+    @ZodParams(versionPolicyParams) { model, component }: VersionPolicyParams,
+    @ZodQuery(noQuery) _query: object,
+  ): Promise<void> {
     await this.policies.delete(ctx, model, component);
   }
 }

@@ -18,6 +18,9 @@ export const versionPolicyParams = z.object({
 });
 export type VersionPolicyParams = z.output<typeof versionPolicyParams>;
 
+/** Endpoints without query parameters still refuse unknown ones (400 naming them). */
+export const noQuery = z.object({});
+
 export const versionPolicyListQuery = z.object({
   model: model.optional().describe('Only this model'),
   component: z.enum(VERSION_COMPONENTS).optional(),
