@@ -232,6 +232,8 @@ for (const kind of testDbKinds()) {
       await expect400('/v1/alerts?rule=', 'query.rule');
       await expect400(`/v1/alerts?from=${usIso(BASE_US)}&to=${usIso(BASE_US)}`, 'query.from');
       await expect400('/v1/alerts?from=yesterday', 'query.from');
+      await expect400('/v1/alerts?from=0000-01-01T00:00:00Z', 'query.from');
+      await expect400('/v1/alerts?to=-000001-01-01T00:00:00Z', 'query.to');
       await expect400('/v1/alerts?limit=501', 'query.limit');
       await expect400('/v1/alerts/abc', 'params.id');
       await expect400('/v1/alerts/99999999999999999999', 'params.id');

@@ -24,6 +24,10 @@ const csvEnum = <T extends readonly [string, ...string[]]>(values: T) =>
     .pipe(z.array(z.enum(values)).min(1))
     .transform((xs) => [...new Set(xs)]);
 
+const YEAR_10000 = Date.UTC(10000, 0, 1);
+/** An ISO instant the database can take (zod alone accepts year 0, which Postgres refuses). */
+const instant = z.iso.datetime({ offset: true }).refine((v) => Date.parse(v) >= 0 && Date.parse(v) < YEAR_10000, 'a time between 1970 and 9999');
+
 export const alertIdParam = z.object({ id: z.string().regex(ALERT_ID_PATTERN, 'an alert id (a positive integer)').describe('Alert id') });
 export const langQuery = z.object({
   lang: z.enum(ALERT_LOCALES).default('en').describe('Language of `text`: zh-CN or en'),
@@ -38,8 +42,8 @@ export const alertFilterQuery = z.object({
   state: csvEnum(ALERT_STATES).optional().describe('States, comma-separated: open, acknowledged, resolved'),
   providerId: z.uuid().optional().describe('Only terminals of this provider and its sub-providers (must be in scope)'),
   sn: z.string().regex(SN_PATTERN, 'not a terminal serial number').optional().describe('Only this terminal'),
-  from: z.iso.datetime({ offset: true }).optional().describe('first_seen_at at or after this time'),
-  to: z.iso.datetime({ offset: true }).optional().describe('first_seen_at before this time'),
+  from: instant.optional().describe('first_seen_at at or after this time'),
+  to: instant.optional().describe('first_seen_at before this time'),
   sort: z.enum(ALERT_SORTS).default('firstSeen').describe('firstSeen or lastSeen; ties broken by id'),
   order: z.enum(['asc', 'desc']).default('desc'),
   lang: langQuery.shape.lang,
