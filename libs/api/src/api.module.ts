@@ -1,6 +1,12 @@
 import { Module } from '@nestjs/common';
 import type { EntityList } from '#db';
 import { AdminTokenGuard, TerminalsModule } from '#terminals';
+import { AlertSettingsRepository } from './alert-settings/alert-settings.repository.js';
+import { AlertDefaultsController, ProviderAlertSettingsController } from './alert-settings/alert-settings.controller.js';
+import { AlertSettingsService } from './alert-settings/alert-settings.service.js';
+import { AlertController, TerminalAlertsController } from './alerts/alert.controller.js';
+import { AlertRepository } from './alerts/alert.repository.js';
+import { AlertService } from './alerts/alert.service.js';
 import { AuditController } from './audit/audit.controller.js';
 import { AuditRepository } from './audit/audit.repository.js';
 import { AuditService } from './audit/audit.service.js';
@@ -26,6 +32,10 @@ import { TelemetryRepository } from './terminals/telemetry.repository.js';
 import { TerminalViewRepository } from './terminals/terminal-view.repository.js';
 import { TerminalController } from './terminals/terminal.controller.js';
 import { TerminalService } from './terminals/terminal.service.js';
+import { OpsAdminGuard } from './version-policies/ops-admin.guard.js';
+import { VersionPolicyController } from './version-policies/version-policy.controller.js';
+import { VersionPolicyRepository } from './version-policies/version-policy.repository.js';
+import { VersionPolicyService } from './version-policies/version-policy.service.js';
 
 /**
  * The tables ApiModule maps with TypeORM: the CRUD-shaped ones. A composition that includes the
@@ -33,10 +43,23 @@ import { TerminalService } from './terminals/terminal.service.js';
  */
 export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
 
-/** The fleet REST API (/v1): providers, terminals, API keys, audit, dead letters. */
+/** The fleet REST API (/v1): providers, terminals, API keys, audit, dead letters, alerts, version policies, alert settings. */
 @Module({
   imports: [TerminalsModule],
-  controllers: [BootstrapController, ProviderController, ApiKeyController, AuditController, TerminalController, FleetSummaryController, DeadLetterController],
+  controllers: [
+    BootstrapController,
+    ProviderController,
+    ApiKeyController,
+    AuditController,
+    TerminalController,
+    FleetSummaryController,
+    AlertController,
+    TerminalAlertsController,
+    VersionPolicyController,
+    AlertDefaultsController,
+    ProviderAlertSettingsController,
+    DeadLetterController,
+  ],
   providers: [
     ApiKeyRepository,
     BootstrapService,
@@ -55,6 +78,13 @@ export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
     FleetSummaryRepository,
     FleetService,
     DeadLetterViewRepository,
+    AlertRepository,
+    AlertService,
+    VersionPolicyRepository,
+    VersionPolicyService,
+    OpsAdminGuard,
+    AlertSettingsRepository,
+    AlertSettingsService,
   ],
   exports: [ApiKeyService, AuditService, ProviderService, ProviderRepository],
 })
