@@ -4,6 +4,7 @@ import { AdminTokenGuard, TerminalsModule } from '#terminals';
 import { AuditController } from './audit/audit.controller.js';
 import { AuditRepository } from './audit/audit.repository.js';
 import { AuditService } from './audit/audit.service.js';
+import { RenewalDigestRepository, ChannelSender } from '#alerts';
 import { ApiAuthGuard } from './auth/api-auth.guard.js';
 import { BootstrapController } from './auth/bootstrap.controller.js';
 import { BootstrapService } from './auth/bootstrap.service.js';
@@ -15,6 +16,11 @@ import { KeyRateLimitGuard } from './auth/key-rate-limit.guard.js';
 import { FleetSummaryRepository } from './fleet/fleet-summary.repository.js';
 import { FleetSummaryController } from './fleet/fleet.controller.js';
 import { FleetService } from './fleet/fleet.service.js';
+import { NotificationChannelsController } from './notifications/notification-channels.controller.js';
+import { NotificationDeliveriesController, RenewalDigestController } from './notifications/notification-deliveries.controller.js';
+import { NotificationSubscriptionsController } from './notifications/notification-subscriptions.controller.js';
+import { NotificationsApiService } from './notifications/notifications-api.service.js';
+import { NotificationsRepository } from './notifications/notifications.repository.js';
 import { ProviderController } from './providers/provider.controller.js';
 import { ProviderEntity } from './providers/provider.entity.js';
 import { ProviderRepository } from './providers/provider.repository.js';
@@ -34,7 +40,18 @@ export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
 /** The fleet REST API (/v1): providers, terminals, API keys, audit. */
 @Module({
   imports: [TerminalsModule],
-  controllers: [BootstrapController, ProviderController, ApiKeyController, AuditController, TerminalController, FleetSummaryController],
+  controllers: [
+    BootstrapController,
+    ProviderController,
+    ApiKeyController,
+    AuditController,
+    TerminalController,
+    FleetSummaryController,
+    NotificationChannelsController,
+    NotificationSubscriptionsController,
+    NotificationDeliveriesController,
+    RenewalDigestController,
+  ],
   providers: [
     ApiKeyRepository,
     BootstrapService,
@@ -52,6 +69,10 @@ export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
     CsvBodyParser,
     FleetSummaryRepository,
     FleetService,
+    NotificationsRepository,
+    NotificationsApiService,
+    RenewalDigestRepository,
+    ChannelSender,
   ],
   exports: [ApiKeyService, AuditService, ProviderService, ProviderRepository],
 })

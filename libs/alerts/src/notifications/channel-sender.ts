@@ -90,7 +90,9 @@ export class ChannelSender implements OnApplicationShutdown {
         text: message.text,
         headers: { 'X-Fleet-Idempotency-Key': message.idempotencyKey },
         messageId: `<${message.idempotencyKey}@pos-fleet>`,
-        attachments: message.attachment ? [{ filename: message.attachment.filename, content: message.attachment.content, contentType: message.attachment.contentType }] : [],
+        attachments: message.attachment
+          ? [{ filename: message.attachment.filename, content: message.attachment.content, contentType: message.attachment.contentType }]
+          : [],
       })) as { response?: string };
       const code = Number(/^(\d{3})/.exec(info.response ?? '')?.[1] ?? 250);
       return { ok: true, statusCode: code, latencyMs: Math.round(performance.now() - started), error: null, retryable: false };
@@ -98,7 +100,13 @@ export class ChannelSender implements OnApplicationShutdown {
       const e = err as { responseCode?: number; message?: string };
       // SMTP 5xx is permanent (bad recipient, refused); 4xx and connection errors are worth a retry.
       const code = typeof e.responseCode === 'number' ? e.responseCode : null;
-      return { ok: false, statusCode: code, latencyMs: Math.round(performance.now() - started), error: e.message ?? 'smtp error', retryable: code === null || code < 500 };
+      return {
+        ok: false,
+        statusCode: code,
+        latencyMs: Math.round(performance.now() - started),
+        error: e.message ?? 'smtp error',
+        retryable: code === null || code < 500,
+      };
     }
   }
 
@@ -121,15 +129,16 @@ export function httpOutcome(res: HttpPostResult, robot: boolean): SendResult {
   const snippet = res.body.slice(0, 300);
   if (res.statusCode >= 200 && res.statusCode < 300) {
     if (robot) {
-      let errcode: unknown = 0;
-      let errmsg: unknown = '';
+      let answer: { errcode?: unknown; errmsg?: unknown };
       try {
-        ({ errcode, errmsg } = JSON.parse(res.body) as { errcode?: unknown; errmsg?: unknown });
+        answer = JSON.parse(res.body) as { errcode?: unknown; errmsg?: unknown };
       } catch {
         return { ...base, ok: false, error: `robot answered without JSON: ${snippet}`, retryable: true };
       }
-      if (errcode !== 0 && errcode !== undefined) {
-        return { ...base, ok: false, error: `robot errcode ${String(errcode)}: ${String(errmsg)}`, retryable: errcode === 45009 || errcode === 130101 || errcode === -1 };
+      const errcode = typeof answer.errcode === 'number' ? answer.errcode : 0;
+      if (errcode !== 0) {
+        const errmsg = typeof answer.errmsg === 'string' ? answer.errmsg : '';
+        return { ...base, ok: false, error: `robot errcode ${errcode}: ${errmsg}`, retryable: errcode === 45009 || errcode === 130101 || errcode === -1 };
       }
     }
     return { ...base, ok: true, error: null, retryable: false };

@@ -66,7 +66,14 @@ export class DeliveryRepository {
         RETURNING d.id::text AS id, d.subscription_id::text AS subscription_id, d.kind, d.idempotency_key::text AS idempotency_key, d.payload, d.attempts`,
         [limit, leaseMs],
       );
-    return rows.map((r) => ({ id: r.id, subscriptionId: r.subscription_id, kind: r.kind, idempotencyKey: r.idempotency_key, payload: r.payload, attempts: r.attempts }));
+    return rows.map((r) => ({
+      id: r.id,
+      subscriptionId: r.subscription_id,
+      kind: r.kind,
+      idempotencyKey: r.idempotency_key,
+      payload: r.payload,
+      attempts: r.attempts,
+    }));
   }
 
   async targets(subscriptionIds: readonly string[]): Promise<Map<string, DeliveryTarget>> {
@@ -105,15 +112,22 @@ export class DeliveryRepository {
   async bundled(ids: readonly string[], maxItems: number): Promise<Map<string, BundledSummary>> {
     const out = new Map<string, BundledSummary>(ids.map((id) => [id, { count: 0, items: [] }]));
     if (ids.length === 0) return out;
-    const rows: { parent: string; n: string; sn: string | null; rule: DigestItem['rule']; severity: DigestItem['severity']; transition: string | null; at: Date | null }[] =
-      await this.dataSource.query(
-        `SELECT b.id::text AS parent, (SELECT count(*) FROM notification_deliveries c WHERE c.bundled_into = b.id) AS n, x.sn, x.rule, x.severity, x.transition, x.at
+    const rows: {
+      parent: string;
+      n: string;
+      sn: string | null;
+      rule: DigestItem['rule'];
+      severity: DigestItem['severity'];
+      transition: string | null;
+      at: Date | null;
+    }[] = await this.dataSource.query(
+      `SELECT b.id::text AS parent, (SELECT count(*) FROM notification_deliveries c WHERE c.bundled_into = b.id) AS n, x.sn, x.rule, x.severity, x.transition, x.at
            FROM unnest($1::bigint[]) AS b(id)
            LEFT JOIN LATERAL (
                 SELECT c.sn, c.rule, c.severity, c.payload->>'transition' AS transition, c.created_at AS at
                   FROM notification_deliveries c WHERE c.bundled_into = b.id ORDER BY c.id LIMIT $2) x ON true`,
-        [ids, maxItems],
-      );
+      [ids, maxItems],
+    );
     for (const r of rows) {
       const s = out.get(r.parent);
       if (!s) continue;

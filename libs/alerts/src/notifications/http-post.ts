@@ -58,7 +58,12 @@ export function postJson(rawUrl: string, body: string, headers: Record<string, s
       url,
       {
         method: 'POST',
-        headers: { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), 'user-agent': 'pos-fleet-notifier/1', ...headers },
+        headers: {
+          'content-type': 'application/json; charset=utf-8',
+          'content-length': String(Buffer.byteLength(body)),
+          'user-agent': 'pos-fleet-notifier/1',
+          ...headers,
+        },
         lookup: guardedLookup(options.allowPrivateTargets),
         // One connection per send: no pooled socket outlives the SSRF check of its own request.
         agent: false,

@@ -99,7 +99,13 @@ export interface DigestItem {
 }
 
 /** Everything held during quiet hours, as one message: counts per rule, then the first items. */
-export function renderQuietDigest(items: readonly DigestItem[], total: number, windowEnd: string, locale: AlertLocale, idempotencyKey: string): NotificationMessage {
+export function renderQuietDigest(
+  items: readonly DigestItem[],
+  total: number,
+  windowEnd: string,
+  locale: AlertLocale,
+  idempotencyKey: string,
+): NotificationMessage {
   const t = T[locale];
   const title = t.quiet(total);
   const byRule = new Map<string, number>();
@@ -107,7 +113,9 @@ export function renderQuietDigest(items: readonly DigestItem[], total: number, w
   const counts = [...byRule.entries()].sort((a, b) => b[1] - a[1]).map(([rule, n]) => `${rule}: ${n}`);
   const lines = items
     .slice(0, MAX_LINES)
-    .map((i) => `${i.severity ? SEVERITY_TEXT[locale][i.severity] : ''} ${i.rule ?? ''} ${i.sn ?? ''} ${transitionText(locale, i.transition ?? 'raised')} ${i.at}`.trim());
+    .map((i) =>
+      `${i.severity ? SEVERITY_TEXT[locale][i.severity] : ''} ${i.rule ?? ''} ${i.sn ?? ''} ${transitionText(locale, i.transition ?? 'raised')} ${i.at}`.trim(),
+    );
   if (total > lines.length) lines.push(t.more(total - lines.length));
   const body = `${counts.join('\n')}\n\n${lines.join('\n')}`;
   return {
@@ -163,5 +171,13 @@ export function renderRenewalDigest(p: RenewalDigestPayload, locale: AlertLocale
 
 export function renderTest(channelName: string, locale: AlertLocale, idempotencyKey: string): NotificationMessage {
   const title = `${T[locale].test} (${channelName})`;
-  return { kind: 'test', idempotencyKey, locale, title, markdown: `### ${title}`, text: title, json: { id: idempotencyKey, type: 'test', text: { locale, title } } };
+  return {
+    kind: 'test',
+    idempotencyKey,
+    locale,
+    title,
+    markdown: `### ${title}`,
+    text: title,
+    json: { id: idempotencyKey, type: 'test', text: { locale, title } },
+  };
 }

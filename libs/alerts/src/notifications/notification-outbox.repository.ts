@@ -54,7 +54,10 @@ export function ancestorPaths(path: string): string[] {
 }
 
 /** Does the subscription want this event (rules filter, minimum severity)? */
-export function subscriptionMatches(sub: Pick<SubscriptionRow, 'rules' | 'min_severity' | 'path'>, event: { rule: string; severity: string; path: string }): boolean {
+export function subscriptionMatches(
+  sub: Pick<SubscriptionRow, 'rules' | 'min_severity' | 'path'>,
+  event: { rule: string; severity: string; path: string },
+): boolean {
   if (!event.path.startsWith(sub.path)) return false;
   if (sub.rules.length > 0 && !sub.rules.includes(event.rule)) return false;
   return (SEVERITY_RANK[event.severity] ?? 0) >= (SEVERITY_RANK[sub.min_severity] ?? 0);
@@ -121,7 +124,10 @@ export class NotificationOutboxRepository {
           rows.push({ event, sub, state: 'held', nextAttemptAt: quietEnd, bundledInto: null });
           continue;
         }
-        const storm = event.kind === 'raised' ? (storms.get(`provider|${event.provider_id}|${event.rule}`) ?? (event.cell_id ? storms.get(`cell|${event.cell_id}|${event.rule}`) : undefined)) : undefined;
+        const storm =
+          event.kind === 'raised'
+            ? (storms.get(`provider|${event.provider_id}|${event.rule}`) ?? (event.cell_id ? storms.get(`cell|${event.cell_id}|${event.rule}`) : undefined))
+            : undefined;
         if (!storm) {
           rows.push({ event, sub, state: 'pending', nextAttemptAt: now, bundledInto: null });
           continue;
@@ -169,7 +175,8 @@ export class NotificationOutboxRepository {
       [byProvider.map((e) => e.rule), byProvider.map((e) => e.provider_id), since],
     );
     for (const c of providerCounts) {
-      if (isStorm(Number(c.raised), Number(c.size), settings.storm)) out.set(`provider|${c.id}|${c.rule}`, { group: { kind: 'provider', id: c.id }, groupSize: Number(c.size) });
+      if (isStorm(Number(c.raised), Number(c.size), settings.storm))
+        out.set(`provider|${c.id}|${c.rule}`, { group: { kind: 'provider', id: c.id }, groupSize: Number(c.size) });
     }
     const byCell = [...new Map(raised.filter((e) => e.cell_id).map((e) => [`${e.cell_id}|${e.rule}`, e])).values()];
     if (byCell.length) {
@@ -182,7 +189,8 @@ export class NotificationOutboxRepository {
         [byCell.map((e) => e.rule), byCell.map((e) => e.cell_id), since],
       );
       for (const c of cellCounts) {
-        if (isStorm(Number(c.raised), Number(c.size), settings.storm)) out.set(`cell|${c.id}|${c.rule}`, { group: { kind: 'cell', id: c.id }, groupSize: Number(c.size) });
+        if (isStorm(Number(c.raised), Number(c.size), settings.storm))
+          out.set(`cell|${c.id}|${c.rule}`, { group: { kind: 'cell', id: c.id }, groupSize: Number(c.size) });
       }
     }
     return out;
@@ -209,7 +217,14 @@ export class NotificationOutboxRepository {
   }
 
   /** Alert deliveries of the storm still waiting to be sent go into the roll-up instead. */
-  private async foldPending(m: EntityManager, subscriptionId: string, rule: string, group: RollupPayload['group'], rollupId: string, since: Date): Promise<void> {
+  private async foldPending(
+    m: EntityManager,
+    subscriptionId: string,
+    rule: string,
+    group: RollupPayload['group'],
+    rollupId: string,
+    since: Date,
+  ): Promise<void> {
     const groupFilter =
       group.kind === 'provider'
         ? `d.sn IN (SELECT t.sn FROM terminals t WHERE t.provider_id = $4::uuid)`

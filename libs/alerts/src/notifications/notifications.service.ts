@@ -127,7 +127,11 @@ export class NotificationsService implements OnApplicationBootstrap, BeforeAppli
     return claimed.length;
   }
 
-  private async sendOne(delivery: ClaimedDelivery, target: DeliveryTarget | undefined, bundled: Awaited<ReturnType<DeliveryRepository['bundled']>>): Promise<DeliveryOutcome> {
+  private async sendOne(
+    delivery: ClaimedDelivery,
+    target: DeliveryTarget | undefined,
+    bundled: Awaited<ReturnType<DeliveryRepository['bundled']>>,
+  ): Promise<DeliveryOutcome> {
     const startedAt = new Date();
     let result: SendResult;
     if (!target || !target.channelEnabled) {

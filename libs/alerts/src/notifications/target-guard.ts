@@ -70,7 +70,8 @@ export function parseTargetUrl(raw: string): URL {
   } catch {
     throw new TargetRefusedError('not a valid URL');
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TargetRefusedError(`scheme ${url.protocol.replace(':', '')} is not allowed (http or https only)`);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new TargetRefusedError(`scheme ${url.protocol.replace(':', '')} is not allowed (http or https only)`);
   if (url.username || url.password) throw new TargetRefusedError('credentials in the URL are not allowed');
   return url;
 }
