@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { AlertLocale } from '../rules/rule.types.js';
+import { returnedRows } from './query-rows.js';
 import type { DigestItem } from './message-render.js';
 import type { ChannelTarget, ChannelType, DeliveryKind } from './notification.types.js';
 
@@ -53,7 +54,14 @@ export class DeliveryRepository {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
 
   async claim(limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
-    const rows: { id: string; subscription_id: string; kind: DeliveryKind; idempotency_key: string; payload: Record<string, unknown>; attempts: number }[] =
+    const rows = returnedRows<{
+      id: string;
+      subscription_id: string;
+      kind: DeliveryKind;
+      idempotency_key: string;
+      payload: Record<string, unknown>;
+      attempts: number;
+    }>(
       await this.dataSource.query(
         `UPDATE notification_deliveries d
             SET state = 'sending', attempts = d.attempts + 1, lease_until = now() + $2 * interval '1 millisecond', updated_at = now()
@@ -65,7 +73,8 @@ export class DeliveryRepository {
                  FOR UPDATE SKIP LOCKED)
         RETURNING d.id::text AS id, d.subscription_id::text AS subscription_id, d.kind, d.idempotency_key::text AS idempotency_key, d.payload, d.attempts`,
         [limit, leaseMs],
-      );
+      ),
+    );
     return rows.map((r) => ({
       id: r.id,
       subscriptionId: r.subscription_id,
@@ -141,23 +150,25 @@ export class DeliveryRepository {
   async record(outcomes: readonly DeliveryOutcome[]): Promise<void> {
     if (outcomes.length === 0) return;
     await this.dataSource.transaction(async (m) => {
-      const recorded: { id: string; attempts: number }[] = await m.query(
-        `UPDATE notification_deliveries d
+      const recorded = returnedRows<{ id: string; attempts: number }>(
+        await m.query(
+          `UPDATE notification_deliveries d
             SET state = u.state, next_attempt_at = COALESCE(u.next_at, d.next_attempt_at), lease_until = NULL,
                 last_status_code = u.code, last_latency_ms = u.latency, last_error = u.error, updated_at = now(),
                 delivered_at = CASE WHEN u.state = 'delivered' THEN now() ELSE d.delivered_at END
            FROM unnest($1::bigint[], $2::int[], $3::text[], $4::timestamptz[], $5::int[], $6::int[], $7::text[]) AS u(id, attempts, state, next_at, code, latency, error)
           WHERE d.id = u.id AND d.state = 'sending' AND d.attempts = u.attempts
         RETURNING d.id::text AS id, d.attempts`,
-        [
-          outcomes.map((o) => o.id),
-          outcomes.map((o) => o.attempts),
-          outcomes.map((o) => o.state),
-          outcomes.map((o) => o.nextAttemptAt),
-          outcomes.map((o) => o.statusCode),
-          outcomes.map((o) => o.latencyMs),
-          outcomes.map((o) => o.error?.slice(0, 1000) ?? null),
-        ],
+          [
+            outcomes.map((o) => o.id),
+            outcomes.map((o) => o.attempts),
+            outcomes.map((o) => o.state),
+            outcomes.map((o) => o.nextAttemptAt),
+            outcomes.map((o) => o.statusCode),
+            outcomes.map((o) => o.latencyMs),
+            outcomes.map((o) => o.error?.slice(0, 1000) ?? null),
+          ],
+        ),
       );
       const mine = new Set(recorded.map((r) => r.id));
       const log = outcomes.filter((o) => mine.has(o.id));

@@ -9,3 +9,4 @@ export * from './schedule.js';
 export * from './signing.js';
 export * from './storm.js';
 export * from './target-guard.js';
+export * from './query-rows.js';

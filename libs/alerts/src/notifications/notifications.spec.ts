@@ -151,7 +151,17 @@ describe('receiver answers', () => {
 describe('messages', () => {
   it('renders an alert for webhooks with the idempotency key as id', () => {
     const m = renderAlert(
-      { eventId: '1', alertId: '2', transition: 'raised', sn: 'P3000001', providerId: 'p', rule: 'battery_low', severity: 'critical', details: { batteryPct: 4 }, at: '2026-12-01T00:00:00.000Z' },
+      {
+        eventId: '1',
+        alertId: '2',
+        transition: 'raised',
+        sn: 'P3000001',
+        providerId: 'p',
+        rule: 'battery_low',
+        severity: 'critical',
+        details: { batteryPct: 4 },
+        at: '2026-12-01T00:00:00.000Z',
+      },
       'en',
       'key-1',
     );
@@ -160,7 +170,19 @@ describe('messages', () => {
   });
 
   it('puts every renewal row in the CSV, formula-looking text neutralised', () => {
-    const row = { sn: 'P1', tid: '12345678', mid: '=cmd', model: 'EP', providerId: 'p', planStatus: 'active', expiresOn: '2026-12-20', daysLeft: 19, autoRenew: true, renewalResult: null, renewalReason: null };
+    const row = {
+      sn: 'P1',
+      tid: '12345678',
+      mid: '=cmd',
+      model: 'EP',
+      providerId: 'p',
+      planStatus: 'active',
+      expiresOn: '2026-12-20',
+      daysLeft: 19,
+      autoRenew: true,
+      renewalResult: null,
+      renewalReason: null,
+    };
     const csv = renewalCsv([row]);
     expect(csv.split('\r\n')[0]).toBe('sn,tid,mid,model,planStatus,expiresOn,daysLeft,autoRenew,renewalResult,renewalReason');
     expect(csv).toContain("P1,12345678,'=cmd,EP,active,2026-12-20,19,true,,");

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { AlertLocale, ChannelTarget, ChannelType, DeliveryKind, DeliveryState, Severity } from '#alerts';
+import { returnedRows, type AlertLocale, type ChannelTarget, type ChannelType, type DeliveryKind, type DeliveryState, type Severity } from '#alerts';
 import type { Scope } from '../auth/principal.js';
 import { scopePath } from '../common/scope-sql.js';
 
@@ -121,16 +121,18 @@ export class NotificationsRepository {
   }
 
   async updateChannel(id: string, c: Pick<ChannelTarget, 'name' | 'url' | 'secret' | 'emailTo'> & { enabled: boolean }): Promise<ChannelRow | null> {
-    const rows: ChannelRow[] = await this.dataSource.query(
-      `UPDATE notification_channels AS c SET name = $2, url = $3, secret = $4, email_to = $5::text[], enabled = $6, updated_at = now()
+    const rows = returnedRows<ChannelRow>(
+      await this.dataSource.query(
+        `UPDATE notification_channels AS c SET name = $2, url = $3, secret = $4, email_to = $5::text[], enabled = $6, updated_at = now()
         WHERE c.id = $1 RETURNING ${CHANNEL_COLUMNS}`,
-      [id, c.name, c.url, c.secret, [...c.emailTo], c.enabled],
+        [id, c.name, c.url, c.secret, [...c.emailTo], c.enabled],
+      ),
     );
     return rows[0] ?? null;
   }
 
   async deleteChannel(id: string): Promise<boolean> {
-    const rows: unknown[] = await this.dataSource.query(`DELETE FROM notification_channels WHERE id = $1 RETURNING id`, [id]);
+    const rows = returnedRows<unknown>(await this.dataSource.query(`DELETE FROM notification_channels WHERE id = $1 RETURNING id`, [id]));
     return rows.length > 0;
   }
 
@@ -169,17 +171,19 @@ export class NotificationsRepository {
   }
 
   async updateSubscription(s: SubscriptionRow): Promise<SubscriptionRow | null> {
-    const rows: SubscriptionRow[] = await this.dataSource.query(
-      `UPDATE notification_subscriptions AS s SET rules = $2::text[], min_severity = $3, locale = $4, quiet_start = $5::time, quiet_end = $6::time,
+    const rows = returnedRows<SubscriptionRow>(
+      await this.dataSource.query(
+        `UPDATE notification_subscriptions AS s SET rules = $2::text[], min_severity = $3, locale = $4, quiet_start = $5::time, quiet_end = $6::time,
               time_zone = $7, daily_digest = $8, enabled = $9, updated_at = now()
         WHERE s.id = $1 RETURNING ${SUBSCRIPTION_COLUMNS}`,
-      [s.id, s.rules, s.min_severity, s.locale, s.quiet_start, s.quiet_end, s.time_zone, s.daily_digest, s.enabled],
+        [s.id, s.rules, s.min_severity, s.locale, s.quiet_start, s.quiet_end, s.time_zone, s.daily_digest, s.enabled],
+      ),
     );
     return rows[0] ?? null;
   }
 
   async deleteSubscription(id: string): Promise<boolean> {
-    const rows: unknown[] = await this.dataSource.query(`DELETE FROM notification_subscriptions WHERE id = $1 RETURNING id`, [id]);
+    const rows = returnedRows<unknown>(await this.dataSource.query(`DELETE FROM notification_subscriptions WHERE id = $1 RETURNING id`, [id]));
     return rows.length > 0;
   }
 
