@@ -62,7 +62,8 @@ export class ChannelSender implements OnApplicationShutdown {
 
   /**
    * DingTalk custom robot (钉钉自定义机器人): {"msgtype":"markdown","markdown":{"title","text"}}
-   * (https://open.dingtalk.com/document/robots/custom-robot-access), signed URL when a secret is set.
+   * (https://open.dingtalk.com/document/robots/custom-robot-access, message types:
+   * https://open.dingtalk.com/document/development/robot-message-type), signed URL when a secret is set.
    */
   private async dingtalk(channel: ChannelTarget, message: NotificationMessage): Promise<SendResult> {
     if (!channel.url) return refused('dingtalk channel without url');
