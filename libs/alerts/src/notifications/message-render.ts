@@ -1,3 +1,4 @@
+import { ALERT_RULE_NAMES } from '../rules/alert-text.js';
 import type { AlertLocale, AlertRule, Severity } from '../rules/rule.types.js';
 import { alertText, SEVERITY_TEXT } from './alert-text.js';
 import type { AlertEventPayload, NotificationMessage, RenewalDigestPayload, RenewalDigestRow, RollupPayload } from './notification.types.js';
@@ -10,7 +11,6 @@ const T = {
     raised: '告警',
     escalated: '告警升级',
     resolved: '已恢复',
-    terminal: '终端',
     rollup: (n: number, rule: string, group: string) => `告警风暴：${n} 台终端触发 ${rule}（${group}）`,
     group: (kind: string, id: string, size: number) => (kind === 'cell' ? `基站 ${id}，共 ${size} 台` : `服务商 ${id}，共 ${size} 台`),
     samples: '示例 SN',
@@ -24,7 +24,6 @@ const T = {
     raised: 'Alert',
     escalated: 'Alert escalated',
     resolved: 'Resolved',
-    terminal: 'Terminal',
     rollup: (n: number, rule: string, group: string) => `Alert storm: ${n} terminals raised ${rule} (${group})`,
     group: (kind: string, id: string, size: number) => (kind === 'cell' ? `cell ${id}, ${size} terminals` : `provider ${id}, ${size} terminals`),
     samples: 'Sample SNs',
@@ -36,14 +35,20 @@ const T = {
   },
 } as const;
 
+/** The rule's short name in the locale (the id for rules this build does not know). */
+function ruleName(locale: AlertLocale, rule: string | null): string {
+  if (rule === null) return '-';
+  return (ALERT_RULE_NAMES as Partial<Record<string, Record<AlertLocale, string>>>)[rule]?.[locale] ?? rule;
+}
+
 function transitionText(locale: AlertLocale, transition: string): string {
   const t = T[locale];
   return transition === 'resolved' ? t.resolved : transition === 'escalated' ? t.escalated : t.raised;
 }
 
 export function renderAlert(p: AlertEventPayload, locale: AlertLocale, idempotencyKey: string): NotificationMessage {
-  const text = alertText(p.rule, p.severity, p.details, locale);
-  const head = `${transitionText(locale, p.transition)} ${text.title} - ${T[locale].terminal} ${p.sn}`;
+  const text = alertText(p.rule, p.severity, p.details, locale, p.transition, p.sn);
+  const head = text.title;
   return {
     kind: 'alert',
     idempotencyKey,
@@ -77,7 +82,7 @@ export function renderAlert(p: AlertEventPayload, locale: AlertLocale, idempoten
 export function renderRollup(p: RollupPayload, count: number, samples: readonly string[], locale: AlertLocale, idempotencyKey: string): NotificationMessage {
   const t = T[locale];
   const group = t.group(p.group.kind, p.group.id, p.groupSize);
-  const title = `${SEVERITY_TEXT[locale][p.severity]} ${t.rollup(count, p.rule, group)}`;
+  const title = `${SEVERITY_TEXT[locale][p.severity]} ${t.rollup(count, ruleName(locale, p.rule), group)}`;
   const body = `${t.samples}: ${samples.join(', ')}\n${p.windowStart} - ${p.windowEnd}`;
   return {
     kind: 'rollup',
@@ -109,12 +114,12 @@ export function renderQuietDigest(
   const t = T[locale];
   const title = t.quiet(total);
   const byRule = new Map<string, number>();
-  for (const i of items) byRule.set(`${i.rule ?? '-'}`, (byRule.get(`${i.rule ?? '-'}`) ?? 0) + 1);
+  for (const i of items) byRule.set(ruleName(locale, i.rule), (byRule.get(ruleName(locale, i.rule)) ?? 0) + 1);
   const counts = [...byRule.entries()].sort((a, b) => b[1] - a[1]).map(([rule, n]) => `${rule}: ${n}`);
   const lines = items
     .slice(0, MAX_LINES)
     .map((i) =>
-      `${i.severity ? SEVERITY_TEXT[locale][i.severity] : ''} ${i.rule ?? ''} ${i.sn ?? ''} ${transitionText(locale, i.transition ?? 'raised')} ${i.at}`.trim(),
+      `${i.severity ? SEVERITY_TEXT[locale][i.severity] : ''} ${ruleName(locale, i.rule)} ${i.sn ?? ''} ${transitionText(locale, i.transition ?? 'raised')} ${i.at}`.trim(),
     );
   if (total > lines.length) lines.push(t.more(total - lines.length));
   const body = `${counts.join('\n')}\n\n${lines.join('\n')}`;

@@ -31,6 +31,14 @@ export interface TestReceiver {
 
 const HUGE_TOTAL = 200 * 1024 * 1024;
 
+function parseJson(body: string): Record<string, unknown> | null {
+  try {
+    return JSON.parse(body) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Paths: /hook/<name> (our webhook: verifies X-Fleet-Signature with secrets.get(name)),
  * /wecom/<name>, /dingtalk/<name> (verifies timestamp + sign with secrets.get(name)), /huge/<name>
@@ -48,12 +56,7 @@ export async function startTestReceiver(): Promise<TestReceiver> {
       const url = new URL(req.url ?? '/', 'http://x');
       const [, kind = '', name = ''] = url.pathname.split('/');
       const body = Buffer.concat(chunks).toString('utf8');
-      let json: Record<string, unknown> | null = null;
-      try {
-        json = JSON.parse(body) as Record<string, unknown>;
-      } catch {
-        json = null;
-      }
+      const json = parseJson(body);
       let signatureOk: boolean | null = null;
       const secret = secrets.get(name);
       if (kind === 'hook' && secret) {
