@@ -13,6 +13,11 @@ export const WECOM_MARKDOWN_MAX_BYTES = 4096;
 /** DingTalk custom robot messages are capped around 20000 bytes; markdown text is kept well below. */
 export const DINGTALK_MARKDOWN_MAX_BYTES = 18_000;
 
+/** The longest one send may take: HTTP sends stop at the timeout, SMTP at three (connect, greeting, data). */
+export function sendDeadlineMs(timeoutMs: number): number {
+  return 3 * timeoutMs + 1_000;
+}
+
 /** Sends one message to one channel; never throws (the outcome is recorded by the caller). */
 @Injectable()
 export class ChannelSender implements OnApplicationShutdown {
@@ -83,8 +88,14 @@ export class ChannelSender implements OnApplicationShutdown {
     // Local-relay or TLS per the URL; a hung relay is cut off like a hung webhook.
     this.mailer ??= createTransport({ url: smtp.url, connectionTimeout: timeout, greetingTimeout: timeout, socketTimeout: timeout });
     const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    // A relay that trickles its answers is cut off like a hung webhook (nodemailer's timeouts are per phase).
+    const limit = sendDeadlineMs(timeout);
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new SendError(`no complete SMTP answer within ${limit} ms`, true, limit)), limit);
+    });
     try {
-      const info = (await this.mailer.sendMail({
+      const sending = this.mailer.sendMail({
         from: smtp.from,
         to: [...channel.emailTo],
         subject: message.title.slice(0, 250),
@@ -94,10 +105,14 @@ export class ChannelSender implements OnApplicationShutdown {
         attachments: message.attachment
           ? [{ filename: message.attachment.filename, content: message.attachment.content, contentType: message.attachment.contentType }]
           : [],
-      })) as { response?: string };
+      });
+      // The loser of the race must not become an unhandled rejection.
+      sending.catch(() => undefined);
+      const info = (await Promise.race([sending, deadline])) as { response?: string };
       const code = Number(/^(\d{3})/.exec(info.response ?? '')?.[1] ?? 250);
       return { ok: true, statusCode: code, latencyMs: Math.round(performance.now() - started), error: null, retryable: false };
     } catch (err) {
+      if (err instanceof SendError) throw err;
       const e = err as { responseCode?: number; message?: string };
       // SMTP 5xx is permanent (bad recipient, refused); 4xx and connection errors are worth a retry.
       const code = typeof e.responseCode === 'number' ? e.responseCode : null;
@@ -108,6 +123,8 @@ export class ChannelSender implements OnApplicationShutdown {
         error: e.message ?? 'smtp error',
         retryable: code === null || code < 500,
       };
+    } finally {
+      clearTimeout(timer);
     }
   }
 

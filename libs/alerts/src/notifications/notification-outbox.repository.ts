@@ -196,22 +196,29 @@ export class NotificationOutboxRepository {
     return out;
   }
 
+  /**
+   * The roll-up of this storm (subscription, group, rule, window) still waiting to be sent, or a new
+   * one: a roll-up already sent (or being sent) is not reused, so terminals joining the storm later
+   * get a follow-up roll-up instead of vanishing into one that went out. The row lock keeps a
+   * concurrent claim from sending it while this transaction adds to it.
+   */
   private async upsertRollup(m: EntityManager, sub: SubscriptionRow, payload: RollupPayload, sendAt: Date): Promise<string> {
+    const prefix = `rollup:${payload.group.kind}:${payload.group.id}:${payload.rule}:${payload.windowStart}`;
+    const [latest]: { id: string; state: string; n: string }[] = await m.query(
+      `SELECT id::text AS id, state, (SELECT count(*) FROM notification_deliveries x WHERE x.subscription_id = $1 AND x.dedupe_key LIKE $2 || ':%') AS n
+         FROM notification_deliveries
+        WHERE subscription_id = $1 AND dedupe_key LIKE $2 || ':%'
+        ORDER BY id DESC LIMIT 1
+        FOR UPDATE`,
+      [sub.id, prefix],
+    );
+    if (latest?.state === 'pending') return latest.id;
     const rows: { id: string }[] = await m.query(
       `INSERT INTO notification_deliveries (subscription_id, channel_id, provider_id, kind, dedupe_key, rule, severity, payload, state, next_attempt_at)
        VALUES ($1, $2, $3, 'rollup', $4, $5, $6, $7::jsonb, 'pending', $8)
        ON CONFLICT (subscription_id, dedupe_key) DO UPDATE SET updated_at = now()
        RETURNING id::text AS id`,
-      [
-        sub.id,
-        sub.channel_id,
-        sub.provider_id,
-        `rollup:${payload.group.kind}:${payload.group.id}:${payload.rule}:${payload.windowStart}`,
-        payload.rule,
-        payload.severity,
-        JSON.stringify(payload),
-        sendAt,
-      ],
+      [sub.id, sub.channel_id, sub.provider_id, `${prefix}:${latest ? Number(latest.n) : 0}`, payload.rule, payload.severity, JSON.stringify(payload), sendAt],
     );
     return rows[0].id;
   }

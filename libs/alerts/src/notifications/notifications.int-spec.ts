@@ -296,6 +296,23 @@ for (const kind of testDbKinds()) {
       const list = await deliveries(p);
       expect(list.filter((d) => d.kind === 'rollup').map((d) => d.state)).toStrictEqual(['delivered']);
       expect(list.filter((d) => d.state === 'bundled')).toHaveLength(12);
+      // Terminals joining the storm after the roll-up went out get a follow-up roll-up, not silence.
+      for (const sn of sns.slice(12, 14)) await raise(sn, p, 'offline', 'warning');
+      await drain(() => receiver.byName('n7').length === 2);
+      expect(receiver.byName('n7')[1].json).toMatchObject({ type: 'rollup', rollup: { count: 2 } });
+    });
+
+    it('rolls up a storm on one cell when the provider as a whole is not in one', async () => {
+      const p = await provider('n-cell');
+      const cell = `cell-${kind}-1`;
+      const onCell = await terminals(p, 12, { cellId: cell });
+      await terminals(p, 60);
+      await webhook(p, 'n7c');
+      for (const sn of onCell.slice(0, 10)) await raise(sn, p, 'signal_weak', 'warning');
+      await drain(async () => receiver.byName('n7c').length >= 1 && (await deliveries(p)).every((d) => d.state !== 'pending' && d.state !== 'sending'));
+      const got = receiver.byName('n7c');
+      expect(got).toHaveLength(1);
+      expect(got[0].json).toMatchObject({ type: 'rollup', rollup: { count: 10, group: { kind: 'cell', id: cell }, groupSize: 12 } });
     });
 
     it('holds deliveries during quiet hours and sends ONE digest when the window ends', async () => {

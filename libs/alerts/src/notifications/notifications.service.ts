@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnAppl
 import { Counter, Histogram } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { MetricsService } from '#observability';
-import { ChannelSender } from './channel-sender.js';
+import { ChannelSender, sendDeadlineMs } from './channel-sender.js';
 import { DeliveryRepository, type ClaimedDelivery, type DeliveryOutcome, type DeliveryTarget } from './delivery.repository.js';
 import { renderAlert, renderQuietDigest, renderRenewalDigest, renderRollup } from './message-render.js';
 import { NotificationOutboxRepository } from './notification-outbox.repository.js';
@@ -15,6 +15,8 @@ export const DIGEST_MAX_ROWS = 5_000;
 /** Outbox batches fanned out per tick before deliveries get their turn. */
 const MAX_FANOUT_BATCHES_PER_TICK = 20;
 const DIGEST_CHECK_INTERVAL_MS = 60_000;
+/** Rounds of `concurrency` parallel sends per claimed batch. */
+const DELIVERY_ROUNDS_PER_BATCH = 5;
 
 /**
  * The notifier (worker): each tick fans out the alert_events outbox, releases quiet-hours digests,
@@ -104,10 +106,16 @@ export class NotificationsService implements OnApplicationBootstrap, BeforeAppli
     }
   }
 
-  /** Claims one batch of due deliveries, sends them (bounded concurrency), records the results. */
+  /**
+   * Claims one batch of due deliveries, sends them (bounded concurrency), records the results. The
+   * batch is a few rounds of `concurrency` sends, and its lease covers every round at the longest a
+   * send can take, so a slow batch is never claimed again by another worker while it is in flight.
+   */
   async deliverDue(): Promise<number> {
     const n = this.config.notifications;
-    const claimed = await this.deliveries.claim(n.batchSize, n.leaseMs);
+    const limit = Math.min(n.batchSize, n.concurrency * DELIVERY_ROUNDS_PER_BATCH);
+    const lease = n.leaseMs + Math.ceil(limit / n.concurrency) * sendDeadlineMs(n.httpTimeoutMs);
+    const claimed = await this.deliveries.claim(limit, lease);
     if (claimed.length === 0) return 0;
     const targets = await this.deliveries.targets(claimed.map((c) => c.subscriptionId));
     const bundled = await this.deliveries.bundled(
