@@ -59,7 +59,7 @@ export const updateChannelBody = z
   .refine((b) => Object.keys(b).length > 0, 'give at least one field');
 
 export const channelListQuery = z.object({
-  providerId: z.uuid().optional().describe('Only channels of this provider (must be in scope)'),
+  providerId: z.uuid().optional().describe('Only channels of this provider and its sub-providers (must be in scope)'),
   type: z.enum(CHANNEL_TYPES).optional(),
   limit,
   cursor: cursor.optional(),
@@ -116,7 +116,7 @@ export const updateSubscriptionBody = z
   .refine((b) => Object.keys(b).length > 0, 'give at least one field');
 
 export const subscriptionListQuery = z.object({
-  providerId: z.uuid().optional(),
+  providerId: z.uuid().optional().describe('Only subscriptions of this provider and its sub-providers (must be in scope)'),
   channelId: z.uuid().optional(),
   limit,
   cursor: cursor.optional(),
