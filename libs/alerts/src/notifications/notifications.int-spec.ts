@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Role } from '#api';
+import { loadConfig } from '#config';
+import { createLogger } from '#observability';
+import { createApp, WORKER } from '#runtime';
 import { startTestDatabase, startTestGateway, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
 import { NotificationsService } from './notifications.service.js';
 import { mimePart, startTestReceiver, startTestSmtp, type TestReceiver, type TestSmtp } from './test-receivers.js';
@@ -470,6 +473,26 @@ for (const kind of testDbKinds()) {
           expect(Number(row.n)).toBe(40);
         } finally {
           await other.close();
+        }
+      });
+
+      it('runs in the worker process composition alone', async () => {
+        const p = await provider('n-worker');
+        const [sn] = await terminals(p, 1);
+        await webhook(p, 'n14');
+        const config = loadConfig({}, { ...env, NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: db.url, HTTP_HOST: '127.0.0.1', HTTP_PORT: '0' });
+        const worker = await createApp({ name: 'worker', config, composition: WORKER, logger: createLogger({ level: 'silent', name: 'worker' }) });
+        try {
+          await raise(sn, p);
+          const notifier = worker.app.get(NotificationsService);
+          for (let i = 0; i < 100 && receiver.byName('n14').length === 0; i++) {
+            await notifier.runOnce();
+            await sleep(20);
+          }
+          expect(receiver.byName('n14')).toHaveLength(1);
+          expect(receiver.byName('n14')[0].signatureOk).toBe(true);
+        } finally {
+          await worker.close();
         }
       });
 
