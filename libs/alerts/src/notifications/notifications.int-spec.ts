@@ -360,7 +360,7 @@ for (const kind of testDbKinds()) {
       expect(accept.headers.get('content-type')).toMatch(/^text\/csv/);
 
       const mail = await channel(p, { type: 'email', emailTo: ['digest-n9@example.test'] });
-      await subscribe(mail, { dailyDigest: true, rules: ['tx_reversal'] });
+      const digestSub = await subscribe(mail, { dailyDigest: true, rules: ['tx_reversal'] });
       expect(await service().dailyDigest(new Date(), true)).toBeGreaterThanOrEqual(1);
       expect(await service().dailyDigest(new Date(), true)).toBe(0);
       await drain(() => smtp.mails.some((m) => m.to.includes('digest-n9@example.test')));
@@ -370,6 +370,8 @@ for (const kind of testDbKinds()) {
       expect(attachment).toContain(soon);
       expect(attachment).toContain(failed);
       expect(attachment).not.toContain(later);
+      // Later tests count digest runs: this provider stops wanting one.
+      expect((await call('PATCH', `/v1/notification-subscriptions/${digestSub}`, ops, { dailyDigest: false })).status).toBe(200);
     });
 
     it('keeps channels, subscriptions, deliveries and digests inside the provider key\u2019s subtree', async () => {
@@ -471,6 +473,19 @@ for (const kind of testDbKinds()) {
           expect(new Set(got.map((r) => (r.json?.alert as { sn: string }).sn)).size).toBe(40);
           const [row] = await gw.query<{ n: string }>(`SELECT count(*) AS n FROM notification_deliveries WHERE provider_id = $1`, [p]);
           expect(Number(row.n)).toBe(40);
+
+          // The daily digest, started by both workers at once: one run, one message.
+          const d = await provider('n-two-digest');
+          await terminals(d, 1, { expiresOn: new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10) });
+          await webhook(d, 'n12d', { dailyDigest: true, rules: ['tx_reversal'] });
+          const runs = await Promise.all([service().dailyDigest(new Date(), true), service(other).dailyDigest(new Date(), true)]);
+          expect(runs[0] + runs[1]).toBe(1);
+          for (let i = 0; i < 50 && receiver.byName('n12d').length === 0; i++) {
+            await Promise.all([service().runOnce(), service(other).runOnce()]);
+          }
+          await Promise.all([service().runOnce(), service(other).runOnce()]);
+          expect(receiver.byName('n12d')).toHaveLength(1);
+          expect(receiver.byName('n12d')[0].json).toMatchObject({ type: 'digest', digest: { type: 'renewal', total: 1 } });
         } finally {
           await other.close();
         }
