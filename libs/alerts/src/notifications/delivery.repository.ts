@@ -146,6 +146,17 @@ export class DeliveryRepository {
     return out;
   }
 
+  /** Gives back claimed deliveries this worker will not send (shutting down): due again at once, the claim not counted. */
+  async release(claims: readonly { id: string; attempts: number }[]): Promise<void> {
+    if (claims.length === 0) return;
+    await this.dataSource.query(
+      `UPDATE notification_deliveries d SET state = 'pending', attempts = d.attempts - 1, lease_until = NULL, updated_at = now()
+         FROM unnest($1::bigint[], $2::int[]) AS u(id, attempts)
+        WHERE d.id = u.id AND d.state = 'sending' AND d.attempts = u.attempts`,
+      [claims.map((c) => c.id), claims.map((c) => c.attempts)],
+    );
+  }
+
   /** Records results held under this worker's lease, with one attempt row each; one transaction. */
   async record(outcomes: readonly DeliveryOutcome[]): Promise<void> {
     if (outcomes.length === 0) return;

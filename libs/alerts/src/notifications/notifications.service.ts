@@ -125,13 +125,15 @@ export class NotificationsService implements OnApplicationBootstrap, BeforeAppli
     const outcomes: DeliveryOutcome[] = [];
     let next = 0;
     const workers = Array.from({ length: Math.min(n.concurrency, claimed.length) }, async () => {
-      while (next < claimed.length) {
+      // Shutting down: sends in flight finish, the rest is handed back below.
+      while (next < claimed.length && !this.stopping) {
         const delivery = claimed[next++];
         outcomes.push(await this.sendOne(delivery, targets.get(delivery.subscriptionId), bundled));
       }
     });
     await Promise.all(workers);
     await this.deliveries.record(outcomes);
+    await this.deliveries.release(claimed.slice(next));
     return claimed.length;
   }
 
