@@ -318,6 +318,48 @@ for (const kind of testDbKinds()) {
       expect(got[0].json).toMatchObject({ type: 'rollup', rollup: { count: 10, group: { kind: 'cell', id: cell }, groupSize: 12 } });
     });
 
+    it('pages the delivery log and the channel list with cursors', async () => {
+      const p = await provider('n-pages');
+      const sns = await terminals(p, 5);
+      for (let i = 0; i < 3; i++) await webhook(p, `n15-${i}`, { rules: ['app_outdated'] });
+      for (const sn of sns) await raise(sn, p, 'app_outdated', 'warning', 'escalated');
+      await drain(async () => (await deliveries(p)).filter((d) => d.state === 'delivered').length === 15);
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: Res<{ items: Delivery[]; nextCursor: string | null }> = await call(
+          'GET',
+          `/v1/notification-deliveries?providerId=${p}&limit=4${cursor ? `&cursor=${cursor}` : ''}`,
+          ops,
+        );
+        expect(page.status).toBe(200);
+        expect(page.body.items.length).toBeLessThanOrEqual(4);
+        seen.push(...page.body.items.map((d) => d.id));
+        cursor = page.body.nextCursor;
+      } while (cursor);
+      expect(seen).toHaveLength(15);
+      expect(new Set(seen).size).toBe(15);
+      expect([...seen].sort((a, b) => Number(b) - Number(a))).toStrictEqual(seen);
+      // Creation times within one millisecond: the cursor must keep the microseconds.
+      await gw.query(
+        `UPDATE notification_channels c SET created_at = '2026-01-01T00:00:00.000100Z'::timestamptz + (x.n * interval '1 microsecond')
+           FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM notification_channels WHERE provider_id = $1) x WHERE c.id = x.id`,
+        [p],
+      );
+      const first = await call<{ items: { id: string }[]; nextCursor: string }>('GET', `/v1/notification-channels?providerId=${p}&limit=2`, ops);
+      const second = await call<{ items: { id: string }[]; nextCursor: string | null }>(
+        'GET',
+        `/v1/notification-channels?providerId=${p}&limit=2&cursor=${first.body.nextCursor}`,
+        ops,
+      );
+      expect([...first.body.items, ...second.body.items].map((c) => c.id).length).toBe(3);
+      expect(new Set([...first.body.items, ...second.body.items].map((c) => c.id)).size).toBe(3);
+      expect(second.body.nextCursor).toBeNull();
+      const bad = await call<ErrorBody>('GET', `/v1/notification-deliveries?cursor=${first.body.nextCursor}`, ops);
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.details?.[0].field).toBe('query.cursor');
+    });
+
     it('holds deliveries during quiet hours and sends ONE digest when the window ends', async () => {
       const p = await provider('n-quiet');
       const sns = await terminals(p, 3);

@@ -120,11 +120,11 @@ const timeCursor = (raw: string | undefined, sort: string): TimeKey | null => {
   const c = decodeCursor(raw, sort, (x) => typeof x.v === 'string' && isRealDate(x.v) && UUID.test(x.k));
   return { at: c.v as string, id: c.k };
 };
-const nextTimeCursor = <T extends { created_at: Date; id: string }>(rows: T[], limit: number, sort: string): string | null => {
+const nextTimeCursor = <T extends { created_key: string; id: string }>(rows: T[], limit: number, sort: string): string | null => {
   if (rows.length < limit) return null;
   const last = rows[rows.length - 1];
   // Microseconds matter for the keyset: the cursor holds the database's own value.
-  return encodeCursor({ v: iso(last.created_at), k: last.id }, sort);
+  return encodeCursor({ v: last.created_key, k: last.id }, sort);
 };
 
 /**

@@ -15,6 +15,7 @@ export interface ChannelRow {
   enabled: boolean;
   created_at: Date;
   updated_at: Date;
+  created_key: string;
 }
 
 export interface SubscriptionRow {
@@ -31,6 +32,7 @@ export interface SubscriptionRow {
   enabled: boolean;
   created_at: Date;
   updated_at: Date;
+  created_key: string;
 }
 
 export interface DeliveryRow {
@@ -71,9 +73,12 @@ export interface TimeKey {
   id: string;
 }
 
-const CHANNEL_COLUMNS = `c.id::text AS id, c.provider_id::text AS provider_id, c.type, c.name, c.url, c.secret, c.email_to, c.enabled, c.created_at, c.updated_at`;
+/** created_at to the microsecond, as the keyset cursor holds it (a JS Date would drop the microseconds). */
+const keyOf = (alias: string) => `to_char(${alias}.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_key`;
+const CHANNEL_COLUMNS = `c.id::text AS id, c.provider_id::text AS provider_id, c.type, c.name, c.url, c.secret, c.email_to, c.enabled, c.created_at, c.updated_at, ${keyOf('c')}`;
 const SUBSCRIPTION_COLUMNS = `s.id::text AS id, s.provider_id::text AS provider_id, s.channel_id::text AS channel_id, s.rules, s.min_severity, s.locale,
-  to_char(s.quiet_start, 'HH24:MI') AS quiet_start, to_char(s.quiet_end, 'HH24:MI') AS quiet_end, s.time_zone, s.daily_digest, s.enabled, s.created_at, s.updated_at`;
+  to_char(s.quiet_start, 'HH24:MI') AS quiet_start, to_char(s.quiet_end, 'HH24:MI') AS quiet_end, s.time_zone, s.daily_digest, s.enabled, s.created_at, s.updated_at,
+  ${keyOf('s')}`;
 
 /**
  * SQL for the notifications API. Every read and write is confined to the caller's scope by joining the
@@ -159,7 +164,7 @@ export class NotificationsRepository {
     );
   }
 
-  async insertSubscription(s: Omit<SubscriptionRow, 'id' | 'created_at' | 'updated_at'>): Promise<SubscriptionRow | null> {
+  async insertSubscription(s: Omit<SubscriptionRow, 'id' | 'created_at' | 'updated_at' | 'created_key'>): Promise<SubscriptionRow | null> {
     // The channel must still exist (a concurrent delete makes this insert nothing: 404).
     const rows: SubscriptionRow[] = await this.dataSource.query(
       `INSERT INTO notification_subscriptions AS s (provider_id, channel_id, rules, min_severity, locale, quiet_start, quiet_end, time_zone, daily_digest, enabled)
