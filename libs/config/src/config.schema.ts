@@ -118,6 +118,8 @@ export const envSchema = z.object({
     .default('Asia/Shanghai'),
   /** Terminals whose plan expires within this many days are listed in the renewal digest. */
   NOTIFY_DIGEST_DAYS: int(1, 365).default(30),
+  /** Finished deliveries (delivered, failed, bundled) and their attempts are deleted after this many days. */
+  NOTIFY_RETENTION_DAYS: int(1, 3650).default(30),
   /** smtp:// or smtps:// URL of the mail relay for email channels; unset: email deliveries fail. */
   SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
   SMTP_FROM: z.string().min(3).max(200).default('POS Fleet <fleet-alerts@localhost>'),
@@ -147,6 +149,7 @@ export interface NotificationsConfig {
   allowPrivateTargets: boolean;
   storm: { percent: number; minCount: number; windowS: number; holdS: number };
   digest: { localTime: string; timeZone: string; days: number };
+  retentionDays: number;
   smtp: { url: string | null; from: string };
 }
 
@@ -166,6 +169,7 @@ export function notificationsConfig(e: Env): NotificationsConfig {
     allowPrivateTargets: e.NOTIFY_ALLOW_PRIVATE_TARGETS ?? e.NODE_ENV !== 'production',
     storm: { percent: e.NOTIFY_STORM_PERCENT, minCount: e.NOTIFY_STORM_MIN_COUNT, windowS: e.NOTIFY_STORM_WINDOW_S, holdS: e.NOTIFY_STORM_HOLD_S },
     digest: { localTime: e.NOTIFY_DIGEST_LOCAL_TIME, timeZone: e.NOTIFY_DIGEST_TIME_ZONE, days: e.NOTIFY_DIGEST_DAYS },
+    retentionDays: e.NOTIFY_RETENTION_DAYS,
     smtp: { url: e.SMTP_URL ?? null, from: e.SMTP_FROM },
   };
 }

@@ -146,6 +146,25 @@ export class DeliveryRepository {
     return out;
   }
 
+  /**
+   * Deletes finished deliveries (and, by cascade, their attempts) last changed more than `days` ago,
+   * at most `limit` per call, and digest-run claims older than that; returns the deliveries deleted.
+   */
+  async trim(days: number, limit: number): Promise<number> {
+    const deleted = returnedRows<{ id: string }>(
+      await this.dataSource.query(
+        `DELETE FROM notification_deliveries WHERE id IN (
+           SELECT id FROM notification_deliveries
+            WHERE state IN ('delivered', 'failed', 'bundled') AND updated_at < now() - $1 * interval '1 day'
+            LIMIT $2)
+         RETURNING id`,
+        [days, limit],
+      ),
+    );
+    await this.dataSource.query(`DELETE FROM notification_digest_runs WHERE day < (now() - $1 * interval '1 day')::date`, [days]);
+    return deleted.length;
+  }
+
   /** Gives back claimed deliveries this worker will not send (shutting down): due again at once, the claim not counted. */
   async release(claims: readonly { id: string; attempts: number }[]): Promise<void> {
     if (claims.length === 0) return;

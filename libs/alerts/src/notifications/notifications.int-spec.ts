@@ -360,6 +360,26 @@ for (const kind of testDbKinds()) {
       expect(bad.body.error.details?.[0].field).toBe('query.cursor');
     });
 
+    it('deletes finished deliveries past the retention, keeping pending ones', async () => {
+      const p = await provider('n-trim');
+      const [sn1, sn2] = await terminals(p, 2);
+      await webhook(p, 'n16');
+      await raise(sn1, p);
+      await drain(async () => (await deliveries(p))[0]?.state === 'delivered');
+      await gw.query(`UPDATE notification_deliveries SET updated_at = now() - interval '31 days' WHERE provider_id = $1`, [p]);
+      receiver.plan('n16', [500, 500, 500]);
+      await raise(sn2, p);
+      await service().fanOut();
+      await gw.query(
+        `UPDATE notification_deliveries SET updated_at = now() - interval '31 days', next_attempt_at = now() + interval '1 hour' WHERE provider_id = $1 AND sn = $2`,
+        [p, sn2],
+      );
+      expect(await service().trim(new Date(), true)).toBeGreaterThanOrEqual(1);
+      const left = await deliveries(p);
+      expect(left.map((d) => d.sn)).toStrictEqual([sn2]);
+      expect(left[0].state).toBe('pending');
+    });
+
     it('holds deliveries during quiet hours and sends ONE digest when the window ends', async () => {
       const p = await provider('n-quiet');
       const sns = await terminals(p, 3);

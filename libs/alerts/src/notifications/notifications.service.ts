@@ -15,6 +15,8 @@ export const DIGEST_MAX_ROWS = 5_000;
 /** Outbox batches fanned out per tick before deliveries get their turn. */
 const MAX_FANOUT_BATCHES_PER_TICK = 20;
 const DIGEST_CHECK_INTERVAL_MS = 60_000;
+const TRIM_INTERVAL_MS = 3_600_000;
+const TRIM_BATCH = 5_000;
 /** Rounds of `concurrency` parallel sends per claimed batch. */
 const DELIVERY_ROUNDS_PER_BATCH = 5;
 
@@ -31,6 +33,7 @@ export class NotificationsService implements OnApplicationBootstrap, BeforeAppli
   private running: Promise<void> | null = null;
   private stopping = false;
   private lastDigestCheck = 0;
+  private lastTrim = 0;
   private readonly sent: Counter<'channel' | 'outcome'>;
   private readonly latency: Histogram<'channel'>;
 
@@ -77,6 +80,7 @@ export class NotificationsService implements OnApplicationBootstrap, BeforeAppli
         await this.releaseHeld();
         await this.deliverDue();
         await this.dailyDigest(now?.() ?? new Date());
+        await this.trim(now?.() ?? new Date());
       } catch (err) {
         this.logger.warn(`notifications pass failed: ${err instanceof Error ? err.message : String(err)}`);
       } finally {
@@ -182,6 +186,20 @@ export class NotificationsService implements OnApplicationBootstrap, BeforeAppli
     const b = bundled.get(d.id);
     if (!b || b.count === 0) return null;
     return renderQuietDigest(b.items, b.count, payload.windowEnd, locale, d.idempotencyKey);
+  }
+
+  /** Hourly: the delivery log keeps NOTIFY_RETENTION_DAYS of finished deliveries. */
+  async trim(now: Date, force = false): Promise<number> {
+    if (!force && now.getTime() - this.lastTrim < TRIM_INTERVAL_MS) return 0;
+    this.lastTrim = now.getTime();
+    let total = 0;
+    for (let i = 0; i < 20 && !this.stopping; i++) {
+      const n = await this.deliveries.trim(this.config.notifications.retentionDays, TRIM_BATCH);
+      total += n;
+      if (n < TRIM_BATCH) break;
+    }
+    if (total > 0) this.logger.log(`delivery log: ${total} finished deliveries older than ${this.config.notifications.retentionDays} days deleted`);
+    return total;
   }
 
   /** Once a day, at the configured local time: one renewal digest per provider that wants it. */
