@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { describe, expect, it } from '@jest/globals';
+import { loadConfig } from '#config';
 import { httpOutcome } from './channel-sender.js';
 import { postJson, SendError } from './http-post.js';
 import { renderAlert, renderRenewalDigest, renewalCsv } from './message-render.js';
@@ -188,5 +189,22 @@ describe('messages', () => {
     expect(csv).toContain("P1,12345678,'=cmd,EP,active,2026-12-20,19,true,,");
     const m = renderRenewalDigest({ type: 'renewal', providerId: 'p', day: '2026-12-01', total: 1, rows: [row] }, 'zh-CN', 'k');
     expect(m.attachment?.filename).toBe('renewal-digest-2026-12-01.csv');
+  });
+});
+
+describe('settings', () => {
+  const prod = { NODE_ENV: 'production', DATABASE_URL: 'postgres://u:p@db/fleet', CREDENTIAL_PEPPER: 'x'.repeat(32) };
+  it('refuses private targets by default in production only', () => {
+    expect(loadConfig({}, prod).notifications.allowPrivateTargets).toBe(false);
+    expect(loadConfig({}, { NODE_ENV: 'test' }).notifications.allowPrivateTargets).toBe(true);
+    expect(loadConfig({}, { ...prod, NOTIFY_ALLOW_PRIVATE_TARGETS: 'true' }).notifications.allowPrivateTargets).toBe(true);
+    expect(loadConfig({}, { NODE_ENV: 'development', NOTIFY_ALLOW_PRIVATE_TARGETS: 'false' }).notifications.allowPrivateTargets).toBe(false);
+  });
+
+  it('keeps the lease longer than a send and refuses bad digest settings', () => {
+    expect(loadConfig({}, { NOTIFY_HTTP_TIMEOUT_MS: '60000', NOTIFY_LEASE_MS: '1000' }).notifications.leaseMs).toBeGreaterThan(120_000);
+    expect(() => loadConfig({}, { NOTIFY_DIGEST_TIME_ZONE: 'Mars/Olympus' })).toThrow(/NOTIFY_DIGEST_TIME_ZONE/);
+    expect(() => loadConfig({}, { NOTIFY_DIGEST_LOCAL_TIME: '25:00' })).toThrow(/NOTIFY_DIGEST_LOCAL_TIME/);
+    expect(() => loadConfig({}, { SMTP_URL: 'http://mail' })).toThrow(/SMTP_URL/);
   });
 });
