@@ -13,6 +13,8 @@ import { ApiKeyEntity } from './auth/api-key.entity.js';
 import { ApiKeyRepository } from './auth/api-key.repository.js';
 import { ApiKeyService } from './auth/api-key.service.js';
 import { KeyRateLimitGuard } from './auth/key-rate-limit.guard.js';
+import { DeadLetterViewRepository } from './dead-letters/dead-letter-view.repository.js';
+import { DeadLetterController } from './dead-letters/dead-letter.controller.js';
 import { FleetSummaryRepository } from './fleet/fleet-summary.repository.js';
 import { FleetSummaryController } from './fleet/fleet.controller.js';
 import { FleetService } from './fleet/fleet.service.js';
@@ -37,7 +39,7 @@ import { TerminalService } from './terminals/terminal.service.js';
  */
 export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
 
-/** The fleet REST API (/v1): providers, terminals, API keys, audit. */
+/** The fleet REST API (/v1): providers, terminals, API keys, audit, dead letters. */
 @Module({
   imports: [TerminalsModule],
   controllers: [
@@ -51,6 +53,7 @@ export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
     NotificationSubscriptionsController,
     NotificationDeliveriesController,
     RenewalDigestController,
+    DeadLetterController,
   ],
   providers: [
     ApiKeyRepository,
@@ -73,6 +76,7 @@ export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
     NotificationsApiService,
     RenewalDigestRepository,
     ChannelSender,
+    DeadLetterViewRepository,
   ],
   exports: [ApiKeyService, AuditService, ProviderService, ProviderRepository],
 })
