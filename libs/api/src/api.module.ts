@@ -10,6 +10,7 @@ import { AlertService } from './alerts/alert.service.js';
 import { AuditController } from './audit/audit.controller.js';
 import { AuditRepository } from './audit/audit.repository.js';
 import { AuditService } from './audit/audit.service.js';
+import { RenewalDigestRepository, ChannelSender } from '#alerts';
 import { ApiAuthGuard } from './auth/api-auth.guard.js';
 import { BootstrapController } from './auth/bootstrap.controller.js';
 import { BootstrapService } from './auth/bootstrap.service.js';
@@ -23,6 +24,11 @@ import { DeadLetterController } from './dead-letters/dead-letter.controller.js';
 import { FleetSummaryRepository } from './fleet/fleet-summary.repository.js';
 import { FleetSummaryController } from './fleet/fleet.controller.js';
 import { FleetService } from './fleet/fleet.service.js';
+import { NotificationChannelsController } from './notifications/notification-channels.controller.js';
+import { NotificationDeliveriesController, RenewalDigestController } from './notifications/notification-deliveries.controller.js';
+import { NotificationSubscriptionsController } from './notifications/notification-subscriptions.controller.js';
+import { NotificationsApiService } from './notifications/notifications-api.service.js';
+import { NotificationsRepository } from './notifications/notifications.repository.js';
 import { ProviderController } from './providers/provider.controller.js';
 import { ProviderEntity } from './providers/provider.entity.js';
 import { ProviderRepository } from './providers/provider.repository.js';
@@ -43,7 +49,7 @@ import { VersionPolicyService } from './version-policies/version-policy.service.
  */
 export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
 
-/** The fleet REST API (/v1): providers, terminals, API keys, audit, dead letters, alerts, version policies, alert settings. */
+/** The fleet REST API (/v1): providers, terminals, API keys, audit, dead letters, alerts, version policies, alert settings, notifications. */
 @Module({
   imports: [TerminalsModule],
   controllers: [
@@ -58,6 +64,10 @@ export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
     VersionPolicyController,
     AlertDefaultsController,
     ProviderAlertSettingsController,
+    NotificationChannelsController,
+    NotificationSubscriptionsController,
+    NotificationDeliveriesController,
+    RenewalDigestController,
     DeadLetterController,
   ],
   providers: [
@@ -77,6 +87,10 @@ export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
     CsvBodyParser,
     FleetSummaryRepository,
     FleetService,
+    NotificationsRepository,
+    NotificationsApiService,
+    RenewalDigestRepository,
+    ChannelSender,
     DeadLetterViewRepository,
     AlertRepository,
     AlertService,
