@@ -1,4 +1,4 @@
-import { envSchema, type AppConfig } from './config.schema.js';
+import { envSchema, notificationsConfig, type AppConfig } from './config.schema.js';
 
 /** Thrown with one readable message naming every bad setting. */
 export class ConfigError extends Error {
@@ -82,5 +82,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       sweepIntervalMs: e.COMMAND_SWEEP_INTERVAL_MS,
       notify: e.COMMAND_NOTIFY,
     },
+    notifications: notificationsConfig(e),
   };
 }
