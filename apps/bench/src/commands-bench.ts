@@ -5,6 +5,8 @@
  *      receives it (it PUBACKs at that moment), p50/p99 over COMMANDS commands;
  *   2. a reconnect storm: STORM terminals with a pending command each connect at once and subscribe;
  *      time until every one got its command.
+ *   3. the same as 1 with the terminals on a second gateway process (GATEWAY composition): the command
+ *      reaches it through LISTEN/NOTIFY.
  * Options (environment): TERMINALS_ONLINE (default 200), COMMANDS (1000), CONCURRENCY (8), STORM (10000).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -52,13 +54,14 @@ function connect(url: string, sn: string, onCommand: (c: Command) => void): Prom
 
 async function main(): Promise<void> {
   const db = await startTestDatabase('postgres');
-  let app: ChildProcess | null = null;
+  const children: ChildProcess[] = [];
   const clients: MqttClient[] = [];
   const stop = async () => {
     for (const c of clients) c.end(true);
-    if (app && app.exitCode === null) {
-      app.kill('SIGTERM');
-      await new Promise((r) => app?.once('exit', r));
+    for (const child of children.reverse()) {
+      if (child.exitCode !== null) continue;
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
     }
     await db.stop();
   };
@@ -90,85 +93,93 @@ async function main(): Promise<void> {
          FROM unnest($1::text[]) AS sn`,
       [Array.from({ length: STORM }, (_, i) => snOf('ST', i)), now],
     );
+    await ds.query(
+      `INSERT INTO terminals (sn, model, provider_id, credential_hash)
+       SELECT sn, 'EP-T1', (SELECT id FROM providers WHERE parent_id IS NULL), $2 FROM unnest($1::text[]) AS sn`,
+      [Array.from({ length: ONLINE }, (_, i) => snOf('GB', i)), hash],
+    );
     await ds.query('ANALYZE');
     await ds.destroy();
 
-    const [mqttPort, httpPort] = [await freePort(), await freePort()];
-    app = spawn(process.execPath, ['dist/apps/fleet/src/main.js'], {
-      env: {
-        ...process.env,
-        NODE_ENV: 'production',
-        DATABASE_URL: db.url,
-        DATABASE_POOL_SIZE: '10',
-        CREDENTIAL_PEPPER: PEPPER,
-        ADMIN_TOKEN: randomUUID() + randomUUID(),
-        HTTP_HOST: '127.0.0.1',
-        HTTP_PORT: String(httpPort),
-        MQTT_HOST: '127.0.0.1',
-        MQTT_PORT: String(mqttPort),
-        MQTT_CONNECT_RATE_PER_ADDRESS_PER_MINUTE: '10000000',
-        MQTT_MAX_PENDING_PER_ADDRESS: '1000000',
-        MQTT_MAX_PENDING_CONNECTIONS: '1000000',
-        LOG_LEVEL: 'warn',
-        API_RATE_LIMIT_PER_MINUTE: '1000000',
-      },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    const base = `http://127.0.0.1:${httpPort}`;
-    for (let i = 0; ; i++) {
-      if (
-        await fetch(`${base}/health/ready`).then(
-          (r) => r.ok,
-          () => false,
+    const start = async (script: string, name: string): Promise<{ base: string; url: string }> => {
+      const [mqttPort, httpPort] = [await freePort(), await freePort()];
+      const child = spawn(process.execPath, [script], {
+        env: {
+          ...process.env,
+          NODE_ENV: 'production',
+          DATABASE_URL: db.url,
+          DATABASE_POOL_SIZE: '10',
+          CREDENTIAL_PEPPER: PEPPER,
+          ADMIN_TOKEN: randomUUID() + randomUUID(),
+          HTTP_HOST: '127.0.0.1',
+          HTTP_PORT: String(httpPort),
+          MQTT_HOST: '127.0.0.1',
+          MQTT_PORT: String(mqttPort),
+          MQTT_CONNECT_RATE_PER_ADDRESS_PER_MINUTE: '10000000',
+          MQTT_MAX_PENDING_PER_ADDRESS: '1000000',
+          MQTT_MAX_PENDING_CONNECTIONS: '1000000',
+          // Two gateways share the database: neither may mark the other's terminals offline.
+          PRESENCE_RESET_ON_START: 'false',
+          LOG_LEVEL: 'warn',
+          API_RATE_LIMIT_PER_MINUTE: '1000000',
+        },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      });
+      children.push(child);
+      const base = `http://127.0.0.1:${httpPort}`;
+      for (let i = 0; ; i++) {
+        if (
+          await fetch(`${base}/health/ready`).then(
+            (r) => r.ok,
+            () => false,
+          )
         )
-      )
-        break;
-      if (i > 150) throw new Error('app did not become ready');
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    const url = `mqtt://127.0.0.1:${mqttPort}`;
+          break;
+        if (i > 150) throw new Error(`${name} did not become ready`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      return { base, url: `mqtt://127.0.0.1:${mqttPort}` };
+    };
+    const { base, url } = await start('dist/apps/fleet/src/main.js', 'app');
+    const gatewayB = await start('dist/apps/gateway/src/main.js', 'gateway B');
     const report: Record<string, unknown> = { machine: { cores: cpus().length }, onlineTerminals: ONLINE, commands: COMMANDS, storm: STORM };
 
-    // 1. created -> delivered to online terminals.
-    const waiting = new Map<string, () => void>();
-    const onCommand = (c: Command) => waiting.get(c.id)?.();
-    for (let i = 0; i < ONLINE; i++) clients.push(await connect(url, snOf('ON', i), onCommand));
-    const latencies: number[] = [];
-    let next = 0;
-    const worker = async () => {
-      while (next < COMMANDS) {
-        const i = next++;
-        const sn = snOf('ON', i % ONLINE);
-        const t0 = process.hrtime.bigint();
-        let delivered!: () => void;
-        const got = new Promise<void>((r) => (delivered = r));
-        const res = await fetch(`${base}/v1/terminals/${sn}/commands`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ type: 'set_heartbeat_interval', params: { seconds: 300 } }),
-        });
-        const body = (await res.json()) as { id: string };
-        if (res.status !== 201) throw new Error(`POST answered ${res.status}: ${JSON.stringify(body)}`);
-        waiting.set(body.id, delivered);
-        // The publish may have arrived before the response: checked by the id seen set below.
-        if (seen.has(body.id)) delivered();
-        await got;
-        waiting.delete(body.id);
-        latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    // 1. created -> delivered to online terminals (of this app, then of gateway B).
+    const createdToDelivered = async (mqttUrl: string, prefix: string) => {
+      const waiting = new Map<string, () => void>();
+      const seen = new Set<string>();
+      for (let i = 0; i < ONLINE; i++) {
+        clients.push(
+          await connect(mqttUrl, snOf(prefix, i), (c) => {
+            seen.add(c.id);
+            waiting.get(c.id)?.();
+          }),
+        );
       }
+      const latencies: number[] = [];
+      let next = 0;
+      const worker = async () => {
+        while (next < COMMANDS) {
+          const sn = snOf(prefix, next++ % ONLINE);
+          const t0 = process.hrtime.bigint();
+          const res = await fetch(`${base}/v1/terminals/${sn}/commands`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ type: 'set_heartbeat_interval', params: { seconds: 300 } }),
+          });
+          const body = (await res.json()) as { id: string };
+          if (res.status !== 201) throw new Error(`POST answered ${res.status}: ${JSON.stringify(body)}`);
+          // The command may arrive before the HTTP answer.
+          if (!seen.has(body.id)) await new Promise<void>((r) => waiting.set(body.id, r));
+          waiting.delete(body.id);
+          latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        }
+      };
+      await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+      return { ...latencyStats(latencies), concurrency: CONCURRENCY, note: 'API POST (insert, audit) -> MQTT message at the client, ms' };
     };
-    const seen = new Set<string>();
-    const record = onCommand;
-    for (const c of clients) {
-      c.removeAllListeners('message');
-      c.on('message', (_t, payload) => {
-        const cmd = JSON.parse(payload.toString('utf8')) as Command;
-        seen.add(cmd.id);
-        record(cmd);
-      });
-    }
-    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-    report.createdToDelivered = { ...latencyStats(latencies), concurrency: CONCURRENCY, note: 'API POST (insert, audit) -> MQTT message at the client, ms' };
+    report.createdToDelivered = await createdToDelivered(url, 'ON');
+    report.createdToDeliveredViaSecondGateway = await createdToDelivered(gatewayB.url, 'GB');
 
     // 2. reconnect storm.
     let received = 0;
