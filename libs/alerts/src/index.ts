@@ -1,1 +1,2 @@
 export * from './rules/rule.types.js';
+export * from './engine/index.js';

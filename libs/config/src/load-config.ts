@@ -74,5 +74,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       retention: e.TELEMETRY_RETENTION,
       maintenanceIntervalMs: e.MAINTENANCE_INTERVAL_MS,
     },
+    alerts: {
+      enabled: e.ALERTS_ENABLED,
+      evalIntervalMs: e.ALERTS_EVAL_INTERVAL_MS,
+      evalBatchTerminals: e.ALERTS_EVAL_BATCH_TERMINALS,
+      evalMaxHeartbeats: e.ALERTS_EVAL_MAX_HEARTBEATS,
+      sweepIntervalMs: e.ALERTS_SWEEP_INTERVAL_MS,
+      sweepPageSize: e.ALERTS_SWEEP_PAGE_SIZE,
+    },
   };
 }

@@ -1,4 +1,5 @@
 import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
+import { AlertsModule } from '#alerts';
 import { API_ENTITIES, ApiModule, mountApiDocs } from '#api';
 import { BrokerModule } from '#broker';
 import type { EntityList } from '#db';
@@ -16,8 +17,8 @@ export interface Composition {
 /** MQTT broker with auth, ACL, presence and heartbeat ingest, plus operator enrolment. */
 export const GATEWAY: Composition = { features: [BrokerModule, EnrolmentModule] };
 
-/** Background work: Timescale jobs where the database has no workers, retention, trimming. */
-export const WORKER: Composition = { features: [MaintenanceModule] };
+/** Background work: Timescale jobs where the database has no workers, retention, trimming; alert evaluation. */
+export const WORKER: Composition = { features: [MaintenanceModule, AlertsModule] };
 
 /** The fleet REST API with its OpenAPI docs. */
 export const API: Composition = { features: [ApiModule], entities: API_ENTITIES, setup: mountApiDocs };

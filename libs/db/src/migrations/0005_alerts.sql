@@ -100,3 +100,19 @@ ALTER TABLE terminal_state ADD COLUMN tx_declines jsonb;
 ALTER TABLE terminal_state ADD COLUMN tx_reversals_pending integer;
 ALTER TABLE terminal_state ADD COLUMN tx_reversals_succeeded integer;
 ALTER TABLE terminal_state ADD COLUMN tx_reversals_failed integer;
+
+-- The evaluator claims the oldest queued terminals first.
+CREATE INDEX alert_eval_queue_enqueued_idx ON alert_eval_queue (enqueued_at);
+
+-- The scheduled sweep's lease: one row, so that at most one worker sweeps at a time. A sweeper takes
+-- it with a conditional UPDATE (free or expired), renews it with every page and records how far it
+-- got, so a sweep interrupted by a crash is resumed by the next holder once the lease expires.
+CREATE TABLE alert_sweep_lease (
+  name         text PRIMARY KEY,
+  holder       text,
+  expires_at   timestamptz NOT NULL DEFAULT '-infinity',
+  -- Keyset position of an unfinished sweep (last SN done); NULL when no sweep is under way.
+  next_after   text,
+  finished_at  timestamptz
+);
+INSERT INTO alert_sweep_lease (name) VALUES ('scheduled');
