@@ -1,2 +1,2 @@
-export * from './rules/rule.types.js';
+export * from './rules/index.js';
 export * from './engine/index.js';

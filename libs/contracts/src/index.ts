@@ -5,3 +5,4 @@ export * from './command.schema.js';
 export * from './validation.js';
 export * from './provisioning.js';
 export * from './domain-exception.js';
+export * from './firmware-version.js';

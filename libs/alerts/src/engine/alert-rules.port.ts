@@ -1,14 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import {
-  DEFAULT_ALERT_THRESHOLDS,
-  evaluateHeartbeat,
-  evaluateScheduled,
-  mergeThresholds,
-  type AlertThresholds,
-  type HeartbeatEvaluationInput,
-  type RuleOutcome,
-  type ScheduledEvaluationInput,
-} from '../rules/index.js';
+import * as rulesModule from '../rules/index.js';
+import { alertThresholdsOverrideSchema, DEFAULT_ALERT_THRESHOLDS, mergeThresholds, type AlertThresholdsOverride } from '../rules/index.js';
+import type { AlertThresholds, HeartbeatEvaluationInput, RuleOutcome, ScheduledEvaluationInput } from '../rules/rule.types.js';
+
+// TEMPORARY until the rule functions land on wt-rules: read them off the namespace (a named import of a
+// missing export fails at link time).
+const rules = rulesModule as unknown as {
+  evaluateHeartbeat?: (input: HeartbeatEvaluationInput) => RuleOutcome[];
+  evaluateScheduled?: (input: ScheduledEvaluationInput) => RuleOutcome[];
+};
 
 /**
  * The rule functions as the engine calls them. A class (and DI token) of its own so unit tests can
@@ -17,15 +17,27 @@ import {
 @Injectable()
 export class AlertRules {
   evaluateHeartbeat(input: HeartbeatEvaluationInput): RuleOutcome[] {
-    return evaluateHeartbeat(input);
+    if (!rules.evaluateHeartbeat) throw new Error('evaluateHeartbeat is not available');
+    return rules.evaluateHeartbeat(input);
   }
 
   evaluateScheduled(input: ScheduledEvaluationInput): RuleOutcome[] {
-    return evaluateScheduled(input);
+    if (!rules.evaluateScheduled) throw new Error('evaluateScheduled is not available');
+    return rules.evaluateScheduled(input);
   }
 
-  /** Code defaults, then the overrides stored along the provider's path, root first. */
-  thresholds(overridesRootToLeaf: readonly unknown[]): AlertThresholds {
-    return overridesRootToLeaf.length === 0 ? DEFAULT_ALERT_THRESHOLDS : mergeThresholds(overridesRootToLeaf as Parameters<typeof mergeThresholds>[0]);
+  /**
+   * Code defaults, then the overrides stored along the provider's path, root first. An override that
+   * does not validate (stored before a schema change) is skipped rather than stopping evaluation; if
+   * the merge still fails, the defaults apply. `skipped` counts what was ignored.
+   */
+  thresholds(overridesRootToLeaf: readonly unknown[]): { thresholds: AlertThresholds; skipped: number } {
+    if (overridesRootToLeaf.length === 0) return { thresholds: DEFAULT_ALERT_THRESHOLDS, skipped: 0 };
+    const valid = overridesRootToLeaf.filter((o): o is AlertThresholdsOverride => alertThresholdsOverrideSchema.safeParse(o).success);
+    try {
+      return { thresholds: mergeThresholds(valid), skipped: overridesRootToLeaf.length - valid.length };
+    } catch {
+      return { thresholds: DEFAULT_ALERT_THRESHOLDS, skipped: overridesRootToLeaf.length };
+    }
   }
 }

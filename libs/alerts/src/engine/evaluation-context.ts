@@ -43,13 +43,10 @@ export class EvaluationContext {
       const overrides = pathIds(providerPath)
         .map((id) => this.settings.get(id))
         .filter((s) => s !== undefined && s !== null);
-      try {
-        merged = this.rules.thresholds(overrides);
-      } catch (err) {
-        // Settings are validated by the API; a row that no longer parses must not stop evaluation.
-        this.logger.warn(`alert settings on ${providerPath} ignored: ${err instanceof Error ? err.message : String(err)}`);
-        merged = this.rules.thresholds([]);
-      }
+      const result = this.rules.thresholds(overrides);
+      // Settings are validated by the API; a row that no longer validates must not stop evaluation.
+      if (result.skipped > 0) this.logger.warn(`alert settings on provider path ${providerPath}: ${result.skipped} invalid override(s) ignored`);
+      merged = result.thresholds;
       this.byPath.set(providerPath, merged);
     }
     return merged;

@@ -1,0 +1,2 @@
+export * from './rule.types.js';
+export * from './alert-thresholds.js';
