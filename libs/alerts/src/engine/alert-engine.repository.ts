@@ -63,8 +63,8 @@ type Row = Record<string, unknown>;
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
-const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
-const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v)));
+const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : typeof v === 'string' ? v : JSON.stringify(v));
+const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(v as string));
 
 function readSample(row: Row, p: string): HeartbeatSample {
   const approved = row[`${p}tx_approved`];
@@ -277,7 +277,9 @@ export class AlertEngineRepository {
   constructor(@Inject(DataSource) readonly dataSource: DataSource) {}
 
   async claim(em: EntityManager, limit: number): Promise<{ sn: string; enqueuedAt: Date }[]> {
-    return em.query(CLAIM_SQL, [limit]);
+    // TypeORM returns [rows, affected] for DELETE and UPDATE.
+    const [rows]: [{ sn: string; enqueuedAt: Date }[], number] = await em.query(CLAIM_SQL, [limit]);
+    return rows;
   }
 
   async terminalsBySn(em: EntityManager, sns: readonly string[]): Promise<TerminalRow[]> {
@@ -428,7 +430,7 @@ export class AlertEngineRepository {
    * workers; rule decisions use the engine's clock. Returns where to start, or null when not taken.
    */
   async acquireLease(holder: string, ttlMs: number, minGapMs: number): Promise<{ after: string } | null> {
-    const rows: { nextAfter: string | null }[] = await this.dataSource.query(
+    const [rows]: [{ nextAfter: string | null }[], number] = await this.dataSource.query(
       `UPDATE alert_sweep_lease
           SET holder = $2, expires_at = now() + $3::int * interval '1 millisecond'
         WHERE name = $1 AND expires_at < now()
@@ -441,7 +443,7 @@ export class AlertEngineRepository {
 
   /** Inside a page's transaction: renews the lease and records the page as done; false when the lease was lost. */
   async advanceLease(em: EntityManager, holder: string, ttlMs: number, lastSn: string, finished: boolean): Promise<boolean> {
-    const rows: unknown[] = await em.query(
+    const [rows]: [unknown[], number] = await em.query(
       `UPDATE alert_sweep_lease
           SET expires_at = CASE WHEN $5::boolean THEN '-infinity' ELSE now() + $3::int * interval '1 millisecond' END,
               holder = CASE WHEN $5::boolean THEN NULL ELSE holder END,
@@ -456,10 +458,7 @@ export class AlertEngineRepository {
 
   /** Gives the lease up without finishing (error, shutdown): the next holder resumes where this one stopped. */
   async releaseLease(holder: string): Promise<void> {
-    await this.dataSource.query(`UPDATE alert_sweep_lease SET holder = NULL, expires_at = '-infinity' WHERE name = $1 AND holder = $2`, [
-      LEASE_NAME,
-      holder,
-    ]);
+    await this.dataSource.query(`UPDATE alert_sweep_lease SET holder = NULL, expires_at = '-infinity' WHERE name = $1 AND holder = $2`, [LEASE_NAME, holder]);
   }
 }
 

@@ -148,7 +148,13 @@ export class AlertEvaluatorService implements OnApplicationBootstrap, BeforeAppl
           requeue.push({ sn, at: enqueuedAt.get(sn) ?? now });
         }
         if (fresh.length === 0) continue;
-        const subject: AlertSubject = { sn, providerId: terminal.facts.providerId, tid: terminal.facts.tid, mid: terminal.facts.mid, model: terminal.facts.model };
+        const subject: AlertSubject = {
+          sn,
+          providerId: terminal.facts.providerId,
+          tid: terminal.facts.tid,
+          mid: terminal.facts.mid,
+          model: terminal.facts.model,
+        };
         const thresholds = context.thresholds(terminal.providerPath);
         const policies = context.policies(terminal);
         for (const sample of fresh) {

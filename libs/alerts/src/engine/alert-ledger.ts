@@ -153,7 +153,7 @@ export class AlertLedger {
   private track(segment: AlertSegment): void {
     this.unresolved.set(key(segment.sn, segment.rule), segment);
     let bySn = this.openBySn.get(segment.sn);
-    if (!bySn) this.openBySn.set(segment.sn, (bySn = new Map()));
+    if (!bySn) this.openBySn.set(segment.sn, (bySn = new Map<AlertRule, AlertSegment>()));
     bySn.set(segment.rule, segment);
     this.order.push(segment);
   }
@@ -191,7 +191,7 @@ export class MemoryLedger {
 
   private mapFor(sn: string): Map<AlertRule, RuleMemory> {
     let memories = this.bySn.get(sn);
-    if (!memories) this.bySn.set(sn, (memories = new Map()));
+    if (!memories) this.bySn.set(sn, (memories = new Map<AlertRule, RuleMemory>()));
     return memories;
   }
 }

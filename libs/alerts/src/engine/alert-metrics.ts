@@ -24,7 +24,12 @@ export class AlertMetrics {
       labelNames: ['rule', 'severity'],
       registers,
     });
-    this.resolved = new Counter({ name: 'fleet_alerts_resolved_total', help: 'Alerts resolved because the condition cleared, by rule', labelNames: ['rule'], registers });
+    this.resolved = new Counter({
+      name: 'fleet_alerts_resolved_total',
+      help: 'Alerts resolved because the condition cleared, by rule',
+      labelNames: ['rule'],
+      registers,
+    });
     this.evaluations = new Counter({
       name: 'fleet_alerts_evaluations_total',
       help: 'Rule evaluations: kind=heartbeat (one per heartbeat), kind=scheduled (one per terminal per sweep)',

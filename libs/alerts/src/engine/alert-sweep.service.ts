@@ -143,7 +143,13 @@ export class AlertSweepService implements OnApplicationBootstrap, BeforeApplicat
             open: alerts.openFor(sn),
           });
           if (outcomes.length === 0) continue;
-          const subject: AlertSubject = { sn, providerId: terminal.facts.providerId, tid: terminal.facts.tid, mid: terminal.facts.mid, model: terminal.facts.model };
+          const subject: AlertSubject = {
+            sn,
+            providerId: terminal.facts.providerId,
+            tid: terminal.facts.tid,
+            mid: terminal.facts.mid,
+            model: terminal.facts.model,
+          };
           for (const outcome of outcomes) {
             alerts.apply(subject, outcome, now);
             memory.apply(sn, outcome);

@@ -25,7 +25,13 @@ export class EvaluationContext {
     private readonly logger: Logger,
   ) {}
 
-  static async load(em: EntityManager, repo: AlertEngineRepository, rules: AlertRules, terminals: readonly TerminalRow[], logger: Logger): Promise<EvaluationContext> {
+  static async load(
+    em: EntityManager,
+    repo: AlertEngineRepository,
+    rules: AlertRules,
+    terminals: readonly TerminalRow[],
+    logger: Logger,
+  ): Promise<EvaluationContext> {
     const providerIds = new Set<string>();
     const models = new Set<string>();
     for (const t of terminals) {
