@@ -11,10 +11,7 @@ export class TestRules extends AlertRules {
     const open = input.open.get('battery_low');
     const severity: Severity = pct < battery.criticalBelowPct ? 'critical' : 'warning';
     const active = pct < battery.warningBelowPct || (open !== undefined && pct < battery.warningBelowPct + battery.clearMarginPct);
-    return [
-      { rule: 'battery_low', active, severity, details: { batteryPct: pct }, memory: null },
-      { rule: 'offline', active: false, severity: 'warning', details: {}, memory: null },
-    ];
+    return [{ rule: 'battery_low', active, severity, details: { batteryPct: pct }, memory: null }];
   }
 
   override evaluateScheduled(input: ScheduledEvaluationInput): RuleOutcome[] {
