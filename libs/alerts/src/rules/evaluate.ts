@@ -1,0 +1,73 @@
+/**
+ * Entry points the engine calls: one heartbeat (all heartbeat rules) or one scheduled sweep tick for
+ * a terminal (rules whose condition changes with time alone). Pure: same input, same outcomes.
+ *
+ * Outcome contract: one outcome per rule that could decide; a rule with no usable input (no `tx`
+ * section, no policy for the model, no signal figure, no positions...) returns nothing, and the engine
+ * leaves that rule's open alert and memory as they are. A disabled rule always returns active:false
+ * (memory null), so its open alert resolves.
+ */
+import { autoRenewOffOutcome, dataAllowanceOutcome, planExpiringOutcome, planStatusOutcome, renewalFailedOutcome } from './plan.rules.js';
+import { batteryLowOutcome } from './battery.rules.js';
+import { findPolicy, versionOutcomes } from './firmware.rules.js';
+import { relocatedOutcome } from './location.rules.js';
+import { offlineOutcome, silentOutcome } from './presence.rules.js';
+import type { AlertRule, HeartbeatEvaluationInput, RuleOutcome, ScheduledEvaluationInput } from './rule.types.js';
+import { signalWeakOutcome } from './signal.rules.js';
+import { simChangedOutcome } from './sim.rules.js';
+import { txOutcomes } from './tx.rules.js';
+
+/** Rules evaluate() may return for a heartbeat. */
+export const HEARTBEAT_RULES = [
+  'plan_expiring',
+  'plan_status',
+  'renewal_failed',
+  'auto_renew_off',
+  'data_allowance',
+  'firmware_outdated',
+  'firmware_not_latest',
+  'app_outdated',
+  'app_not_latest',
+  'battery_low',
+  'signal_weak',
+  'relocated',
+  'sim_changed',
+  'tx_connectivity',
+  'tx_tid_unregistered',
+  'tx_reversal',
+] as const satisfies readonly AlertRule[];
+
+/** Rules the scheduled sweep evaluates: their condition changes with the clock alone. */
+export const SCHEDULED_RULES = ['plan_expiring', 'auto_renew_off', 'offline', 'silent'] as const satisfies readonly AlertRule[];
+
+const present = (o: RuleOutcome | null): o is RuleOutcome => o !== null;
+
+export function evaluateHeartbeat(input: HeartbeatEvaluationInput): RuleOutcome[] {
+  const { sample, previous, terminal, thresholds: t, policies, now, memory, open } = input;
+  const models = [sample.model, terminal.model];
+  return [
+    planExpiringOutcome(sample, t, now, open),
+    planStatusOutcome(sample, t, open),
+    renewalFailedOutcome(sample, t, memory.get('renewal_failed'), open),
+    autoRenewOffOutcome(sample, t, now, open),
+    dataAllowanceOutcome(sample, t, open),
+    ...versionOutcomes('firmware', sample.firmwareVersion, findPolicy(policies, 'firmware', models), t, now, open),
+    ...versionOutcomes('app', sample.appVersion, findPolicy(policies, 'app', models), t, now, open),
+    batteryLowOutcome(sample, t, open),
+    signalWeakOutcome(sample, t, memory.get('signal_weak'), open),
+    relocatedOutcome(sample, terminal, t, open),
+    simChangedOutcome(sample, previous, t, now, memory.get('sim_changed'), open),
+    ...txOutcomes(sample, t, now, memory, open),
+  ].filter(present);
+}
+
+export function evaluateScheduled(input: ScheduledEvaluationInput): RuleOutcome[] {
+  const { terminal, thresholds: t, now, open } = input;
+  const latest = terminal.latest;
+  return [
+    latest ? planExpiringOutcome(latest, t, now, open) : null,
+    latest ? autoRenewOffOutcome(latest, t, now, open) : null,
+    offlineOutcome(terminal, t, now, open),
+    silentOutcome(terminal, t, now, open),
+  ].filter(present);
+}
