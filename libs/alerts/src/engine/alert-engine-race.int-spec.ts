@@ -8,9 +8,9 @@ import { makeHeartbeat, startTestDatabase, testDbKinds, type TestDatabase } from
 import { AlertEngineRepository } from './alert-engine.repository.js';
 import { AlertEvaluatorService } from './alert-evaluator.service.js';
 import { AlertMetrics } from './alert-metrics.js';
+import { AlertRules } from './alert-rules.port.js';
 import { AlertSweepService } from './alert-sweep.service.js';
 import { ManualClock } from './clock.js';
-import { TestRules } from './test-rules.js';
 
 const TERMINALS = 40;
 const ROUNDS = 12;
@@ -53,7 +53,7 @@ describeOnPostgres('alert engine: two workers racing over one queue and one swee
       await dataSource.initialize();
       const repo = new AlertEngineRepository(dataSource);
       const metrics = new AlertMetrics(new MetricsService());
-      const rules = new TestRules();
+      const rules = new AlertRules();
       workers.push({
         dataSource,
         repo,

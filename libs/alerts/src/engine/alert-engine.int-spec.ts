@@ -16,7 +16,6 @@ import {
 import { AlertEvaluatorService } from './alert-evaluator.service.js';
 import { AlertSweepService } from './alert-sweep.service.js';
 import { CLOCK, ManualClock } from './clock.js';
-import { TEST_RULES_OVERRIDE } from './test-rules.js';
 
 interface AlertRow {
   id: string;
@@ -54,7 +53,7 @@ for (const kind of testDbKinds()) {
         db,
         // Sweeps only when the test asks.
         { ALERTS_EVAL_INTERVAL_MS: '20', ALERTS_SWEEP_INTERVAL_MS: '86400000' },
-        { override: (b) => TEST_RULES_OVERRIDE(b.overrideProvider(CLOCK).useValue(clock)) },
+        { override: (b) => b.overrideProvider(CLOCK).useValue(clock) },
       );
       const result = await gw.registry.register([
         { sn: SN, model: 'EP-T1', tid: 'TID00001', mid: '898000000000001' },
@@ -121,64 +120,60 @@ for (const kind of testDbKinds()) {
       expect(await scrapeMetric(gw.httpUrl, 'fleet_alerts_resolved_total', 'rule="battery_low"')).toBe(1);
     });
 
-    it('sweeps offline, silent and plan_expiring on the controllable clock, and resolves offline when the terminal is back', async () => {
+    it('sweeps silent, offline and plan_expiring on the controllable clock, and resolves them when the terminal is back', async () => {
+      const sweep = gw.running.app.get(AlertSweepService);
+      const evaluator = gw.running.app.get(AlertEvaluatorService);
+      const online = () => gw.query<{ online: boolean }>('SELECT online FROM terminal_state WHERE sn = $1', [SCHED]);
       const client = await connectOk(gw.mqttUrl, SCHED, secrets.get(SCHED) ?? '');
       const now = Date.now();
       clock.set(now);
+      const hb = makeHeartbeat({ seq: 1 });
       const expires = new Date(now + 10 * 86_400_000).toISOString().slice(0, 10);
-      await publishHeartbeat(
-        client,
-        SCHED,
-        makeHeartbeat({ seq: 1, sim: { ...makeHeartbeat().sim, plan: { ...makeHeartbeat().sim.plan, expiresAt: expires } } }),
-      );
-      await waitFor(
-        () => gw.query<{ n: number }>('SELECT count(*)::int AS n FROM alert_eval_cursor WHERE sn = $1', [SCHED]),
-        (r) => r[0].n === 1,
-      );
-      await endClient(client);
-      await waitFor(
-        () => gw.query<{ online: boolean }>('SELECT online FROM terminal_state WHERE sn = $1', [SCHED]),
-        (r) => r[0].online === false,
-      );
-      const sweep = gw.running.app.get(AlertSweepService);
-
-      // Just gone: within the offline grace and the silence window; the plan already counts down.
-      await sweep.sweep();
-      expect(await alerts(SCHED, 'offline')).toHaveLength(0);
-      expect(await alerts(SCHED, 'silent')).toHaveLength(0);
+      await publishHeartbeat(client, SCHED, { ...hb, sim: { ...hb.sim, plan: { ...hb.sim.plan, expiresAt: expires } } });
+      await evaluator.drain();
+      // Ten days left: the heartbeat itself raises plan_expiring (info); the sweep keeps it.
       expect((await alerts(SCHED, 'plan_expiring')).map((a) => [a.severity, a.state])).toStrictEqual([['info', 'open']]);
-
-      clock.set(now + 20 * MINUTE);
-      const result = await sweep.sweep();
-      expect(result?.finished).toBe(true);
-      expect((await alerts(SCHED, 'offline')).map((a) => a.state)).toStrictEqual(['open']);
-      expect((await alerts(SCHED, 'silent')).map((a) => a.state)).toStrictEqual(['open']);
-      const planAlerts = await alerts(SCHED, 'plan_expiring');
-      expect(planAlerts).toHaveLength(1);
-      expect(planAlerts[0].occurrences).toBe(2);
-
-      // Repeated sweeps keep one alert each.
       await sweep.sweep();
-      expect(await alerts(SCHED, 'offline')).toHaveLength(1);
+      expect(await alerts(SCHED, 'silent')).toHaveLength(0);
+      expect(await alerts(SCHED, 'offline')).toHaveLength(0);
+
+      // Connected but no heartbeat for 5 minutes (expected every 60 s, factor 3): silent.
+      clock.set(now + 5 * MINUTE);
+      expect((await sweep.sweep())?.finished).toBe(true);
+      expect((await alerts(SCHED, 'silent')).map((a) => a.state)).toStrictEqual(['open']);
+      expect(await alerts(SCHED, 'offline')).toHaveLength(0);
+
+      // Disconnected 20 minutes ago (grace 15): offline; silent no longer applies.
+      await endClient(client);
+      await waitFor(online, (r) => r[0].online === false);
+      clock.set(Date.now() + 20 * MINUTE);
+      await sweep.sweep();
+      await sweep.sweep();
+      expect((await alerts(SCHED, 'offline')).map((a) => [a.state, a.occurrences])).toStrictEqual([['open', 2]]);
+      expect((await alerts(SCHED, 'silent')).map((a) => [a.state, a.resolvedBy])).toStrictEqual([['resolved', 'system']]);
       expect(await events(SCHED, 'offline')).toStrictEqual([{ kind: 'raised', severity: 'warning' }]);
 
+      // Back, with a heartbeat: the next sweep resolves offline.
       const back = await connectOk(gw.mqttUrl, SCHED, secrets.get(SCHED) ?? '');
       clients.push(back);
-      await publishHeartbeat(back, SCHED, makeHeartbeat({ seq: 2 }));
-      await waitFor(
-        () => gw.query<{ online: boolean }>('SELECT online FROM terminal_state WHERE sn = $1', [SCHED]),
-        (r) => r[0].online,
-      );
-      await gw.running.app.get(AlertEvaluatorService).drain();
+      await publishHeartbeat(back, SCHED, { ...hb, seq: 2, ts: new Date().toISOString(), sim: { ...hb.sim, plan: { ...hb.sim.plan, expiresAt: expires } } });
+      await waitFor(online, (r) => r[0].online);
+      clock.set(Date.now());
+      await evaluator.drain();
       await sweep.sweep();
       expect((await alerts(SCHED, 'offline')).map((a) => [a.state, a.resolvedBy])).toStrictEqual([['resolved', 'system']]);
       expect((await events(SCHED, 'offline')).map((e) => e.kind)).toStrictEqual(['raised', 'resolved']);
+      expect(await alerts(SCHED, 'silent')).toHaveLength(1);
+      const plan = await alerts(SCHED, 'plan_expiring');
+      expect(plan.map((a) => a.state)).toStrictEqual(['open']);
+      expect(plan[0].occurrences).toBeGreaterThanOrEqual(5);
+      expect((await events(SCHED, 'plan_expiring')).map((e) => e.kind)).toStrictEqual(['raised']);
     });
 
     it('with ALERTS_ENABLED=false stores heartbeats but queues and evaluates nothing', async () => {
       await Promise.all(clients.splice(0).map((c) => endClient(c, true)));
       await gw.close();
-      gw = await startTestGateway(db, { ALERTS_ENABLED: 'false', ALERTS_EVAL_INTERVAL_MS: '20' }, { override: TEST_RULES_OVERRIDE });
+      gw = await startTestGateway(db, { ALERTS_ENABLED: 'false', ALERTS_EVAL_INTERVAL_MS: '20' });
       const client = await connectOk(gw.mqttUrl, SN, secrets.get(SN) ?? '');
       clients.push(client);
       const before = await alerts(SN, 'battery_low');

@@ -1,14 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import * as rulesModule from '../rules/index.js';
-import { alertThresholdsOverrideSchema, DEFAULT_ALERT_THRESHOLDS, mergeThresholds, type AlertThresholdsOverride } from '../rules/index.js';
+import {
+  alertThresholdsOverrideSchema,
+  DEFAULT_ALERT_THRESHOLDS,
+  evaluateHeartbeat,
+  evaluateScheduled,
+  mergeThresholds,
+  type AlertThresholdsOverride,
+} from '../rules/index.js';
 import type { AlertThresholds, HeartbeatEvaluationInput, RuleOutcome, ScheduledEvaluationInput } from '../rules/rule.types.js';
-
-// TEMPORARY until the rule functions land on wt-rules: read them off the namespace (a named import of a
-// missing export fails at link time).
-const rules = rulesModule as unknown as {
-  evaluateHeartbeat?: (input: HeartbeatEvaluationInput) => RuleOutcome[];
-  evaluateScheduled?: (input: ScheduledEvaluationInput) => RuleOutcome[];
-};
 
 /**
  * The rule functions as the engine calls them. A class (and DI token) of its own so unit tests can
@@ -17,13 +16,11 @@ const rules = rulesModule as unknown as {
 @Injectable()
 export class AlertRules {
   evaluateHeartbeat(input: HeartbeatEvaluationInput): RuleOutcome[] {
-    if (!rules.evaluateHeartbeat) throw new Error('evaluateHeartbeat is not available');
-    return rules.evaluateHeartbeat(input);
+    return evaluateHeartbeat(input);
   }
 
   evaluateScheduled(input: ScheduledEvaluationInput): RuleOutcome[] {
-    if (!rules.evaluateScheduled) throw new Error('evaluateScheduled is not available');
-    return rules.evaluateScheduled(input);
+    return evaluateScheduled(input);
   }
 
   /**
