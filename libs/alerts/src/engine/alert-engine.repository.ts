@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { AlertRule, HeartbeatSample, RuleMemory, Severity, TerminalFacts, VersionPolicy } from '../rules/rule.types.js';
 import type { AlertEventKind, AlertSegment, StoredAlert } from './alert-ledger.js';
+import type { SweepCandidates } from './sweep-candidates.js';
 
 /** A terminal as the engine loads it: the rules' facts plus what the engine needs around them. */
 export interface TerminalRow {
@@ -141,14 +142,24 @@ const TERMINALS_BY_SN_SQL = `${TERMINAL_SELECT}, c.evaluated_through AS "evaluat
   LEFT JOIN alert_eval_cursor c ON c.sn = t.sn
  WHERE t.sn = ANY($1::text[])`;
 
-/** One keyset page of terminal_state for the sweep. */
-const TERMINAL_PAGE_SQL = `${TERMINAL_SELECT}, NULL AS "evaluatedThrough"
+/** One keyset page of terminal_state for the sweep: every terminal, or only candidates (see SweepCandidates). */
+const terminalPageSql = (candidatesOnly: boolean) => `${TERMINAL_SELECT}, NULL AS "evaluatedThrough"
   FROM terminal_state s
   JOIN terminals t ON t.sn = s.sn
   JOIN providers p ON p.id = t.provider_id
- WHERE s.sn > $1
+ WHERE s.sn > $1${
+   candidatesOnly
+     ? `
+   AND (NOT s.online
+        OR greatest(s.last_received_at, s.presence_changed_at) < $3::timestamptz
+        OR s.plan_expires_on <= $4::date
+        OR EXISTS (SELECT 1 FROM alerts a WHERE a.sn = s.sn AND a.state <> 'resolved' AND a.rule = ANY($5::text[])))`
+     : ''
+ }
  ORDER BY s.sn
  LIMIT $2`;
+const TERMINAL_PAGE_SQL = terminalPageSql(false);
+const CANDIDATE_PAGE_SQL = terminalPageSql(true);
 
 /**
  * The heartbeats after each terminal's cursor, oldest first, at most $3 + 1 (one more says more
@@ -287,9 +298,18 @@ export class AlertEngineRepository {
     return rows.map(readTerminal);
   }
 
-  async terminalPage(em: EntityManager, after: string, limit: number): Promise<TerminalRow[]> {
-    const rows: Row[] = await em.query(TERMINAL_PAGE_SQL, [after, limit]);
+  /** The next page of terminals with state after `after`; with `candidates`, only those (see SweepCandidates). */
+  async terminalPage(em: EntityManager, after: string, limit: number, candidates: SweepCandidates | null = null): Promise<TerminalRow[]> {
+    const rows: Row[] = candidates
+      ? await em.query(CANDIDATE_PAGE_SQL, [after, limit, candidates.silentBefore, candidates.planEndsBy, candidates.rules])
+      : await em.query(TERMINAL_PAGE_SQL, [after, limit]);
     return rows.map(readTerminal);
+  }
+
+  /** Every stored threshold override (a small table: one row per provider with overrides). */
+  async allSettings(): Promise<unknown[]> {
+    const rows: { settings: unknown }[] = await this.dataSource.query(`SELECT settings FROM alert_settings`);
+    return rows.map((r) => r.settings);
   }
 
   /** Heartbeats to evaluate per terminal (see HEARTBEATS_SQL), oldest first, by SN. */

@@ -3,12 +3,14 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToOthers } from 'node:timers/promises';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '#config';
+import type { AlertThresholds } from '../rules/rule.types.js';
 import { AlertEngineRepository, type WrittenEvent } from './alert-engine.repository.js';
 import { AlertLedger, MemoryLedger, type AlertSubject } from './alert-ledger.js';
 import { AlertMetrics } from './alert-metrics.js';
 import { AlertRules } from './alert-rules.port.js';
 import { CLOCK, type Clock } from './clock.js';
 import { EvaluationContext } from './evaluation-context.js';
+import { sweepCandidates, type SweepCandidates } from './sweep-candidates.js';
 
 export interface SweepResult {
   terminals: number;
@@ -24,9 +26,11 @@ const LEASE_TTL_MS = 60_000;
 class LeaseLost extends Error {}
 
 /**
- * The scheduled sweep: time-driven rules (offline, silent, plan expiry ...) over every terminal with
+ * The scheduled sweep: time-driven rules (offline, silent, plan expiry ...) over the terminals with
  * state, in keyset pages of ALERTS_SWEEP_PAGE_SIZE, one short transaction per page, through the same
- * ledger and write path as heartbeat evaluation.
+ * ledger and write path as heartbeat evaluation. Pages hold only the terminals a scheduled rule could
+ * act on (sweep-candidates.ts: a filter in the page query), so a healthy fleet costs an index walk,
+ * not a rule evaluation per terminal.
  *
  * At most one sweeper at a time across all workers: a lease row (alert_sweep_lease) taken with a
  * conditional UPDATE (free or expired, and a sweep due). Chosen over an advisory lock per page because
@@ -76,22 +80,23 @@ export class AlertSweepService implements OnApplicationBootstrap, BeforeApplicat
    * Sweeps now unless another sweeper holds the lease (or, with `minGapMs`, the last sweep finished
    * less than that long ago): null when it did not sweep. Concurrent calls share the running sweep.
    */
-  sweep(minGapMs = 0): Promise<SweepResult | null> {
-    this.running ??= this.sweepAll(minGapMs).finally(() => {
+  sweep(minGapMs = 0, options: { everyTerminal?: boolean } = {}): Promise<SweepResult | null> {
+    this.running ??= this.sweepAll(minGapMs, options.everyTerminal ?? false).finally(() => {
       this.running = null;
     });
     return this.running;
   }
 
-  private async sweepAll(minGapMs: number): Promise<SweepResult | null> {
+  private async sweepAll(minGapMs: number, everyTerminal: boolean): Promise<SweepResult | null> {
     const lease = await this.repo.acquireLease(this.holder, LEASE_TTL_MS, minGapMs);
     if (!lease) return null;
     const started = performance.now();
     const result: SweepResult = { terminals: 0, pages: 0, written: [], finished: false };
     let after = lease.after;
     try {
+      const possible = everyTerminal ? null : await this.possibleThresholds();
       while (!this.stopping) {
-        const page = await this.sweepPage(after);
+        const page = await this.sweepPage(after, possible);
         result.pages++;
         result.terminals += page.terminals;
         result.written.push(...page.written);
@@ -116,12 +121,28 @@ export class AlertSweepService implements OnApplicationBootstrap, BeforeApplicat
     return result;
   }
 
-  private async sweepPage(after: string): Promise<{ terminals: number; last: string; finished: boolean; written: WrittenEvent[] }> {
+  /** The defaults and every stored override merged alone over them: what the candidate bounds span (null: evaluate all). */
+  private async possibleThresholds(): Promise<AlertThresholds[] | null> {
+    const possible = [this.rules.thresholds([]).thresholds];
+    for (const settings of await this.repo.allSettings()) {
+      const merged = this.rules.thresholds([settings]);
+      // An override that only validates merged with its ancestors' cannot be bounded alone: sweep everyone.
+      if (merged.skipped > 0) return null;
+      possible.push(merged.thresholds);
+    }
+    return possible;
+  }
+
+  private async sweepPage(
+    after: string,
+    possible: readonly AlertThresholds[] | null,
+  ): Promise<{ terminals: number; last: string; finished: boolean; written: WrittenEvent[] }> {
     const started = performance.now();
     const pageSize = this.config.alerts.sweepPageSize;
     const page = await this.repo.dataSource.transaction(async (em) => {
       const now = this.clock.now();
-      const terminals = await this.repo.terminalPage(em, after, pageSize);
+      const candidates: SweepCandidates | null = possible ? sweepCandidates(possible, now) : null;
+      const terminals = await this.repo.terminalPage(em, after, pageSize, candidates);
       if (terminals.length === 0) {
         if (!(await this.repo.advanceLease(em, this.holder, LEASE_TTL_MS, after, true))) throw new LeaseLost();
         return { terminals: 0, last: after, finished: true, written: [] };

@@ -101,6 +101,10 @@ ALTER TABLE terminal_state ADD COLUMN tx_reversals_pending integer;
 ALTER TABLE terminal_state ADD COLUMN tx_reversals_succeeded integer;
 ALTER TABLE terminal_state ADD COLUMN tx_reversals_failed integer;
 
+-- Unresolved alerts are updated on every evaluation that confirms them (last_seen_at, occurrences,
+-- details: none indexed). Free space on each page lets those be HOT updates (no index writes).
+ALTER TABLE alerts SET (fillfactor = 70);
+
 -- The evaluator claims the oldest queued terminals first.
 CREATE INDEX alert_eval_queue_enqueued_idx ON alert_eval_queue (enqueued_at);
 
