@@ -371,7 +371,10 @@ export class AlertEngineRepository {
   /** Writes the batch's alert changes; returns the transitions recorded (after concurrency guards). */
   async writeAlerts(em: EntityManager, changes: { existing: AlertSegment[]; raised: AlertSegment[] }): Promise<WrittenEvent[]> {
     const written: WrittenEvent[] = [];
-    const { existing, raised } = changes;
+    // One lock order for every writer (by id, by terminal and rule), so two workers touching the same
+    // alerts wait for each other instead of deadlocking.
+    const existing = [...changes.existing].sort((a, b) => Number(a.id) - Number(b.id));
+    const raised = [...changes.raised].sort((a, b) => (a.sn < b.sn ? -1 : a.sn > b.sn ? 1 : a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : 0));
     if (existing.length > 0) {
       const events = existing.flatMap((s) => s.events.map((e) => ({ id: s.id, ...e })));
       const rows: WrittenEvent[] = await em.query(UPDATE_ALERTS_SQL, [

@@ -113,11 +113,11 @@ export class AlertEvaluatorService implements OnApplicationBootstrap, BeforeAppl
   private async evaluateBatch(): Promise<EvaluationBatchResult> {
     const started = performance.now();
     const { evalBatchTerminals, evalMaxHeartbeats } = this.config.alerts;
-    let claimedAt: Date[] = [];
+    // Enqueue times of the terminals fully evaluated (not those queued again), for the latency histogram.
+    let doneAt: Date[] = [];
     const result = await this.repo.dataSource.transaction(async (em): Promise<EvaluationBatchResult> => {
       const claimed = await this.repo.claim(em, evalBatchTerminals);
       if (claimed.length === 0) return { claimed: 0, evaluations: 0, requeued: 0, written: [] };
-      claimedAt = claimed.map((c) => c.enqueuedAt);
       const enqueuedAt = new Map(claimed.map((c) => [c.sn, c.enqueuedAt]));
       const now = this.clock.now();
       const terminals = await this.repo.terminalsBySn(
@@ -185,11 +185,13 @@ export class AlertEvaluatorService implements OnApplicationBootstrap, BeforeAppl
       }
       const written = await this.repo.writeAlerts(em, alerts.changes());
       await this.repo.bookkeeping(em, now, memory.changes(), cursors, requeue);
+      const again = new Set(requeue.map((r) => r.sn));
+      doneAt = claimed.filter((c) => !again.has(c.sn)).map((c) => c.enqueuedAt);
       return { claimed: claimed.length, evaluations, requeued: requeue.length, written };
     });
     if (result.claimed > 0) {
       const committedAt = Date.now();
-      for (const at of claimedAt) this.metrics.latency.observe(Math.max(0, committedAt - at.getTime()) / 1000);
+      for (const at of doneAt) this.metrics.latency.observe(Math.max(0, committedAt - at.getTime()) / 1000);
       this.metrics.batchSeconds.observe({ job: 'heartbeat' }, (performance.now() - started) / 1000);
       this.metrics.evaluations.inc({ kind: 'heartbeat' }, result.evaluations);
       this.metrics.record(result.written);

@@ -117,7 +117,12 @@ export class AlertSweepService implements OnApplicationBootstrap, BeforeApplicat
     } finally {
       if (!result.finished) await this.repo.releaseLease(this.holder).catch(() => undefined);
     }
-    this.metrics.batchSeconds.observe({ job: 'sweep' }, (performance.now() - started) / 1000);
+    const seconds = (performance.now() - started) / 1000;
+    this.metrics.batchSeconds.observe({ job: 'sweep' }, seconds);
+    const transitions = result.written.reduce((n, w) => n + w.n, 0);
+    const line = `alert sweep: ${result.terminals} terminals evaluated in ${result.pages} pages, ${transitions} transitions, ${seconds.toFixed(2)} s`;
+    if (transitions > 0) this.logger.log(line);
+    else this.logger.debug(line);
     return result;
   }
 
