@@ -142,22 +142,38 @@ const TERMINALS_BY_SN_SQL = `${TERMINAL_SELECT}, c.evaluated_through AS "evaluat
   LEFT JOIN alert_eval_cursor c ON c.sn = t.sn
  WHERE t.sn = ANY($1::text[])`;
 
-/** One keyset page of terminal_state for the sweep: every terminal, or only candidates (see SweepCandidates). */
-const terminalPageSql = (candidatesOnly: boolean) => `${TERMINAL_SELECT}, NULL AS "evaluatedThrough"
-  FROM terminal_state s
+/**
+ * One keyset page of terminal_state for the sweep: every terminal, or only candidates (see
+ * SweepCandidates): the first $2 SNs after $1 of two index walks, terminals whose state matches and
+ * terminals with an unresolved alert of a scheduled rule. The page's SNs are chosen first and joined
+ * after, so each page costs its own size, not a scan from the start of the fleet.
+ */
+const terminalPageSql = (candidatesOnly: boolean) => `
+WITH page AS (${
+  candidatesOnly
+    ? `
+  SELECT sn FROM (
+    (SELECT s.sn FROM terminal_state s
+      WHERE s.sn > $1
+        AND (NOT s.online
+             OR greatest(s.last_received_at, s.presence_changed_at) < $3::timestamptz
+             OR s.plan_expires_on <= $4::date)
+      ORDER BY s.sn LIMIT $2)
+    UNION
+    (SELECT DISTINCT a.sn FROM alerts a
+      WHERE a.sn > $1 AND a.state <> 'resolved' AND a.rule = ANY($5::text[])
+      ORDER BY a.sn LIMIT $2)
+  ) c ORDER BY sn LIMIT $2`
+    : `
+  SELECT sn FROM terminal_state WHERE sn > $1 ORDER BY sn LIMIT $2`
+}
+)
+${TERMINAL_SELECT}, NULL AS "evaluatedThrough"
+  FROM page
+  JOIN terminal_state s ON s.sn = page.sn
   JOIN terminals t ON t.sn = s.sn
   JOIN providers p ON p.id = t.provider_id
- WHERE s.sn > $1${
-   candidatesOnly
-     ? `
-   AND (NOT s.online
-        OR greatest(s.last_received_at, s.presence_changed_at) < $3::timestamptz
-        OR s.plan_expires_on <= $4::date
-        OR EXISTS (SELECT 1 FROM alerts a WHERE a.sn = s.sn AND a.state <> 'resolved' AND a.rule = ANY($5::text[])))`
-     : ''
- }
- ORDER BY s.sn
- LIMIT $2`;
+ ORDER BY s.sn`;
 const TERMINAL_PAGE_SQL = terminalPageSql(false);
 const CANDIDATE_PAGE_SQL = terminalPageSql(true);
 
