@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { loadConfig, type AppConfig } from '#config';
 import { createDataSource, migrate } from '#db';
@@ -35,6 +36,8 @@ describeOnPostgres('alert engine: two workers racing over one queue and one swee
   const clock = new ManualClock();
 
   beforeAll(async () => {
+    // Services built without an app log through Nest's default console logger: keep the run quiet.
+    Logger.overrideLogger(false);
     db = await startTestDatabase('postgres');
     // Small batches and pages, so the two workers interleave many times per round.
     config = loadConfig({}, { DATABASE_URL: db.url, ALERTS_EVAL_BATCH_TERMINALS: '3', ALERTS_SWEEP_PAGE_SIZE: '4' });

@@ -79,21 +79,25 @@ export class AlertEvaluatorService implements OnApplicationBootstrap, BeforeAppl
 
   private async poll(): Promise<void> {
     const { evalIntervalMs, evalBatchTerminals } = this.config.alerts;
+    let failures = 0;
     while (!this.stopping) {
       let full = false;
       try {
         const r = await this.runOnce();
         // A full batch means a backlog: go on without waiting.
         full = r.claimed >= evalBatchTerminals;
+        failures = 0;
         if (Date.now() - this.lastDepthAt >= QUEUE_DEPTH_EVERY_MS) {
           this.lastDepthAt = Date.now();
           this.metrics.queueDepth.set(await this.repo.queueDepth());
         }
       } catch (err) {
+        failures++;
         this.metrics.errors.inc({ job: 'heartbeat' });
         this.logger.warn(`alert evaluation batch failed (its terminals stay queued): ${err instanceof Error ? err.message : String(err)}`);
       }
-      if (!full && !this.stopping) await this.sleep(evalIntervalMs);
+      // After failures (database down), back off up to 10 s instead of retrying every interval.
+      if (!full && !this.stopping) await this.sleep(Math.min(evalIntervalMs * 2 ** failures, Math.max(evalIntervalMs, 10_000)));
     }
   }
 

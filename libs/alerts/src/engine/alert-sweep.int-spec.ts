@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { loadConfig } from '#config';
 import { createDataSource, migrate } from '#db';
@@ -20,6 +21,8 @@ for (const kind of testDbKinds()) {
     const clock = new ManualClock(Date.parse('2026-12-01T04:00:00Z'));
 
     beforeAll(async () => {
+      // Services built without an app log through Nest's default console logger: keep the run quiet.
+      Logger.overrideLogger(false);
       db = await startTestDatabase(kind);
       ds = createDataSource({ url: db.url, poolSize: 1 });
       await ds.initialize();
