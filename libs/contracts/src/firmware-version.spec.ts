@@ -62,6 +62,11 @@ describe('compareVersions', () => {
     expect(compareVersions('1.0', 'beta')).toBeNull();
   });
 
+  it('ignores case and surrounding spaces in the prefix', () => {
+    expect(compareVersions('e20_v3.1.4', ' E20_V3.2.1')).toBe(-1);
+    expect(compareVersions('k2l_2.0.6', 'K2L_2.0.6')).toBe(0);
+  });
+
   describe('ordering laws (fast-check, fixed seed)', () => {
     const prefix = fc.constantFrom('', 'E20_V', 'N5-', 'S');
     const component = fc.tuple(fc.integer({ min: 0, max: 12 }), fc.boolean()).map(([n, zero]) => (zero ? `0${n}` : String(n)));

@@ -8,7 +8,7 @@
  *    before it (model letters, `_V`, `-`, may be empty). `S8.4.0.2` → prefix `S`, tail 8.4.0.2;
  *    `E20_V3.2.1` → prefix `E20_V`, tail 3.2.1; `N5-1.18.0-rc1` → prefix `N5-`, tail 1.18.0, tag rc1.
  *    The tag starts with a letter and holds letters, digits and dots (`-beta`, `-rc1`, `-beta.2`).
- * 2. Different prefixes (compared exactly) → `null`: incomparable. Callers must not alert on null and
+ * 2. Different prefixes (compared ignoring case: policies are typed by people) → `null`: incomparable. Callers must not alert on null and
  *    must never fall back to string comparison. A string without a numeric tail → `null`.
  * 3. Tails compare numerically component by component; a missing component counts as 0, so
  *    `1.2` = `1.2.0`; leading zeros do not matter (`1.08` = `1.8`).
@@ -30,14 +30,27 @@ export interface ParsedVersion {
 
 const VERSION_PATTERN = /^(.*?)(\d+(?:\.\d+)*)(?:-([A-Za-z][0-9A-Za-z.]*))?$/;
 
+// A fleet runs a handful of distinct versions and rules compare them on every heartbeat: memoise parsing.
+const parsed = new Map<string, ParsedVersion | null>();
+const PARSED_CACHE_MAX = 1024;
+
 /** Splits a vendor version string, or null when it has no numeric tail (or is absurdly long). */
 export function parseVersion(version: string): ParsedVersion | null {
+  const hit = parsed.get(version);
+  if (hit !== undefined) return hit;
+  const result = parseUncached(version);
+  if (parsed.size >= PARSED_CACHE_MAX) parsed.clear();
+  parsed.set(version, result);
+  return result;
+}
+
+function parseUncached(version: string): ParsedVersion | null {
   const trimmed = version.trim();
   if (trimmed.length === 0 || trimmed.length > 128) return null;
   const match = VERSION_PATTERN.exec(trimmed);
   if (!match) return null;
   const [, prefix, tail, preRelease] = match;
-  return { prefix, numbers: tail.split('.').map(stripZeros), preRelease: preRelease ?? null };
+  return Object.freeze({ prefix, numbers: Object.freeze(tail.split('.').map(stripZeros)), preRelease: preRelease ?? null });
 }
 
 function stripZeros(digits: string): string {
@@ -76,7 +89,7 @@ function comparePreRelease(a: string, b: string): number {
 export function compareVersions(a: string, b: string): number | null {
   const x = parseVersion(a);
   const y = parseVersion(b);
-  if (!x || !y || x.prefix !== y.prefix) return null;
+  if (!x || !y || x.prefix.toLowerCase() !== y.prefix.toLowerCase()) return null;
   const length = Math.max(x.numbers.length, y.numbers.length);
   for (let i = 0; i < length; i++) {
     const c = compareDigits(x.numbers[i] ?? '0', y.numbers[i] ?? '0');

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { z } from 'zod';
 import {
   alertThresholdsOverrideSchema,
   alertThresholdsSchema,
@@ -31,6 +32,14 @@ describe('DEFAULT_ALERT_THRESHOLDS', () => {
     }
   });
 
+  it('are frozen, so no caller can change them for everyone', () => {
+    expect(Object.isFrozen(DEFAULT_ALERT_THRESHOLDS)).toBe(true);
+    expect(Object.isFrozen(DEFAULT_ALERT_THRESHOLDS.planExpiring.ladder[0])).toBe(true);
+    expect(() => {
+      (DEFAULT_ALERT_THRESHOLDS.battery as { warningBelowPct: number }).warningBelowPct = 50;
+    }).toThrow(TypeError);
+  });
+
   it('merge to themselves with no overrides', () => {
     expect(mergeThresholds([])).toEqual(DEFAULT_ALERT_THRESHOLDS);
   });
@@ -54,6 +63,15 @@ describe('alertThresholdsOverrideSchema', () => {
     expect(alertThresholdsOverrideSchema.safeParse({ batery: {} }).success).toBe(false);
     expect(alertThresholdsOverrideSchema.safeParse({ battery: { warningPct: 25 } }).success).toBe(false);
     expect(alertThresholdsOverrideSchema.safeParse({ planExpiring: { ladder: [{ days: 5, severity: 'info', note: 'x' }] } }).success).toBe(false);
+  });
+
+  it('converts to an OpenAPI schema that refuses unknown keys', () => {
+    const json = z.toJSONSchema(alertThresholdsOverrideSchema, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' }) as {
+      additionalProperties?: boolean;
+      properties: Record<string, { additionalProperties?: boolean }>;
+    };
+    expect(json.additionalProperties).toBe(false);
+    expect(json.properties.battery.additionalProperties).toBe(false);
   });
 
   it('checks field ranges', () => {

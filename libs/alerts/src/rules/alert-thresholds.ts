@@ -7,8 +7,16 @@ import { type AlertThresholds, SEVERITIES, type Severity } from './rule.types.js
 
 export type { AlertThresholds } from './rule.types.js';
 
-/** Defaults from issue #8 and the domain brief (typical field values, every one overridable). */
-export const DEFAULT_ALERT_THRESHOLDS: AlertThresholds = {
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Defaults from issue #8 and the domain brief (typical field values, every one overridable). Frozen. */
+export const DEFAULT_ALERT_THRESHOLDS: AlertThresholds = deepFreeze({
   timeZone: 'Asia/Shanghai',
   planExpiring: {
     enabled: true,
@@ -39,18 +47,23 @@ export const DEFAULT_ALERT_THRESHOLDS: AlertThresholds = {
   relocated: { enabled: true, distanceKm: 50 },
   simChanged: { enabled: true },
   tx: { enabled: true, windowHeartbeats: 10, connectivityDeclines: 3, reversalsRepeated: 3, reversalPendingHeartbeats: 3 },
-};
+} satisfies AlertThresholds);
 
 /** True when `zone` names an IANA time zone this runtime knows (offset strings like "+08:00" are refused). */
 export function isValidTimeZone(zone: string): boolean {
   if (!/^[A-Za-z]/.test(zone) || zone.length > 64) return false;
+  if (knownZones.has(zone)) return true;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
   } catch {
     return false;
   }
+  // Thresholds are merged per evaluation batch; remember the (few) valid zones instead of building formatters.
+  if (knownZones.size < 256) knownZones.add(zone);
+  return true;
 }
+
+const knownZones = new Set<string>();
 
 const severity = z.enum(SEVERITIES);
 const int = (min: number, max: number) => z.number().int().min(min).max(max);

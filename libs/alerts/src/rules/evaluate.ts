@@ -18,7 +18,7 @@ import { simChangedOutcome } from './sim.rules.js';
 import { txOutcomes } from './tx.rules.js';
 
 /** Rules evaluate() may return for a heartbeat. */
-export const HEARTBEAT_RULES = [
+export const HEARTBEAT_RULES: readonly AlertRule[] = [
   'plan_expiring',
   'plan_status',
   'renewal_failed',
@@ -35,10 +35,10 @@ export const HEARTBEAT_RULES = [
   'tx_connectivity',
   'tx_tid_unregistered',
   'tx_reversal',
-] as const satisfies readonly AlertRule[];
+];
 
 /** Rules the scheduled sweep evaluates: their condition changes with the clock alone. */
-export const SCHEDULED_RULES = ['plan_expiring', 'auto_renew_off', 'offline', 'silent'] as const satisfies readonly AlertRule[];
+export const SCHEDULED_RULES: readonly AlertRule[] = ['plan_expiring', 'auto_renew_off', 'offline', 'silent'];
 
 const present = (o: RuleOutcome | null): o is RuleOutcome => o !== null;
 

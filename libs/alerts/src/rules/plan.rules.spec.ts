@@ -20,6 +20,7 @@ describe('planDaysLeft (terminal local calendar)', () => {
   it('returns null for dates that do not exist', () => {
     expect(planDaysLeft('2026-02-30', T0, 'Asia/Shanghai')).toBeNull();
     expect(planDaysLeft('soon', T0, 'Asia/Shanghai')).toBeNull();
+    expect(planDaysLeft('2026-12-02', T0, 'Mars/Olympus')).toBeNull();
   });
 });
 

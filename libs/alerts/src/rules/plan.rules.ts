@@ -10,7 +10,14 @@ type Open = ReadonlyMap<AlertRule, OpenAlert>;
 
 /** Days from today (local calendar in `timeZone`) to the plan's last paid day: 0 = expires today, negative = past. */
 export function planDaysLeft(planExpiresOn: string, now: Date, timeZone: string): number | null {
-  return daysBetween(localDate(now, timeZone), planExpiresOn);
+  let today: string;
+  try {
+    today = localDate(now, timeZone);
+  } catch {
+    // An unknown zone (thresholds not from mergeThresholds) must not break a whole evaluation batch.
+    return null;
+  }
+  return daysBetween(today, planExpiresOn);
 }
 
 /**
@@ -57,7 +64,14 @@ export function renewalFailedOutcome(sample: HeartbeatSample, thresholds: AlertT
   const sameFailure = memory !== undefined && memString(memory, 'failedAt') === renewalAt && memString(memory, 'expiresOn') !== null;
   const expiryAtFailure = sameFailure ? (memString(memory, 'expiresOn') as string) : sample.planExpiresOn;
   const nextMemory = { failedAt: renewalAt, expiresOn: expiryAtFailure };
-  const details = { renewalAt, reason: sample.renewalReason, expiresOn: sample.planExpiresOn, autoRenew: sample.planAutoRenew, iccid: sample.iccid };
+  const details = {
+    renewalAt,
+    reason: sample.renewalReason,
+    expiresOn: sample.planExpiresOn,
+    autoRenew: sample.planAutoRenew,
+    iccid: sample.iccid,
+    timeZone: thresholds.timeZone,
+  };
   // 'YYYY-MM-DD' strings order like the dates they name.
   if (sample.planExpiresOn > expiryAtFailure) return inactive(rule, open, { ...details, renewedTo: sample.planExpiresOn }, nextMemory);
   return outcome(rule, true, 'critical', details, nextMemory);

@@ -27,6 +27,7 @@ export function offlineOutcome(terminal: TerminalFacts, thresholds: AlertThresho
     offlineSince: new Date(since).toISOString(),
     offlineMinutes,
     graceMinutes: thresholds.offline.graceMinutes,
+    timeZone: thresholds.timeZone,
   };
   return now.getTime() - since > thresholds.offline.graceMinutes * 60_000 ? outcome(rule, true, 'warning', details) : inactive(rule, open, details);
 }
@@ -42,6 +43,6 @@ export function silentOutcome(terminal: TerminalFacts, thresholds: AlertThreshol
   const since = received === null ? connected : connected === null ? received : Math.max(received, connected);
   if (since === null) return null;
   const silentSeconds = Math.floor((now.getTime() - since) / 1000);
-  const details = { lastSeen, silentSeconds, expectedIntervalS, factor };
+  const details = { lastSeen, silentSeconds, expectedIntervalS, factor, timeZone: thresholds.timeZone };
   return now.getTime() - since > factor * expectedIntervalS * 1000 ? outcome(rule, true, 'warning', details) : inactive(rule, open, details);
 }

@@ -50,11 +50,21 @@ function dayFormatter(timeZone: string): Intl.DateTimeFormat {
   return formatter;
 }
 
-/** The calendar date ('YYYY-MM-DD') at `instant` in `timeZone`. */
+// Every heartbeat of a batch asks for the same date: remember the last answer per zone and minute
+// (all current UTC offsets are whole minutes, so a date cannot change within one).
+const lastDates = new Map<string, { minute: number; date: string }>();
+
+/** The calendar date ('YYYY-MM-DD') at `instant` in `timeZone`. Throws RangeError for an unknown zone. */
 export function localDate(instant: Date, timeZone: string): string {
+  const minute = Math.floor(instant.getTime() / 60_000);
+  const cached = lastDates.get(timeZone);
+  if (cached && cached.minute === minute) return cached.date;
   const parts = dayFormatter(timeZone).formatToParts(instant);
   const get = (type: string): string => parts.find((p) => p.type === type)?.value ?? '';
-  return `${get('year')}-${get('month')}-${get('day')}`;
+  const date = `${get('year')}-${get('month')}-${get('day')}`;
+  if (lastDates.size >= 64 && !lastDates.has(timeZone)) lastDates.clear();
+  lastDates.set(timeZone, { minute, date });
+  return date;
 }
 
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;

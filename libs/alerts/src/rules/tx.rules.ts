@@ -82,9 +82,10 @@ export function txOutcomes(sample: HeartbeatSample, thresholds: AlertThresholds,
     const pendingHeartbeats = pending > 0 ? Math.min(memNumber(mem, 'pending') + 1, 10_000) : 0;
     const heldSince = parseIsoTime(memString(mem, 'failedAt'));
     const stillHeld = heldSince !== null && open.get(rule)?.severity === 'critical' && now.getTime() - heldSince < REVERSAL_FAILED_HOLD_DAYS * DAY_MS;
-    const failedAt = failed > 0 ? now.toISOString() : stillHeld ? memString(mem, 'failedAt') : null;
+    const failedAt =
+      failed > 0 ? (Number.isNaN(sample.receivedAt.getTime()) ? now : sample.receivedAt).toISOString() : stillHeld ? memString(mem, 'failedAt') : null;
     const failedTotal = failed > 0 ? (stillHeld ? memNumber(mem, 'failed') : 0) + failed : stillHeld ? memNumber(mem, 'failed') : 0;
-    const details = { reversalsFailed: failedTotal, lastFailedAt: failedAt, reversalsPending: pending, pendingHeartbeats };
+    const details = { reversalsFailed: failedTotal, lastFailedAt: failedAt, reversalsPending: pending, pendingHeartbeats, timeZone: thresholds.timeZone };
     const nextMemory = failedAt === null && pendingHeartbeats === 0 ? null : { pending: pendingHeartbeats, failedAt, failed: failedTotal };
     if (failedAt !== null) return outcome(rule, true, 'critical', details, nextMemory);
     if (pendingHeartbeats >= settings.reversalPendingHeartbeats) return outcome(rule, true, 'warning', details, nextMemory);
