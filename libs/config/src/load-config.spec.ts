@@ -98,6 +98,24 @@ describe('loadConfig values', () => {
     expect(c.http.port).toBe(8081);
   });
 
+  it('runs alert evaluation by default, every 250 ms, with a sweep every minute; ALERTS_ENABLED=false turns it off', () => {
+    expect(load().alerts).toStrictEqual({
+      enabled: true,
+      evalIntervalMs: 250,
+      evalBatchTerminals: 500,
+      evalMaxHeartbeats: 200,
+      sweepIntervalMs: 60_000,
+      sweepPageSize: 2000,
+    });
+    expect(load({ ALERTS_ENABLED: 'false' }).alerts.enabled).toBe(false);
+    expect(load({ ALERTS_ENABLED: '0', ALERTS_EVAL_INTERVAL_MS: '50', ALERTS_SWEEP_INTERVAL_MS: '5000' }).alerts).toMatchObject({
+      enabled: false,
+      evalIntervalMs: 50,
+      sweepIntervalMs: 5000,
+    });
+    expectConfigError({ ALERTS_ENABLED: 'maybe', ALERTS_EVAL_INTERVAL_MS: '0' }, 'ALERTS_ENABLED', 'ALERTS_EVAL_INTERVAL_MS');
+  });
+
   it('treats empty strings as unset', () => {
     const c = load({ MQTT_PORT: '', DATABASE_URL: '', LOG_LEVEL: '', CREDENTIAL_PEPPER: '', MIGRATE_ON_START: '' });
     expect(c.mqtt.port).toBe(1883);

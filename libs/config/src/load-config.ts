@@ -83,5 +83,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       notify: e.COMMAND_NOTIFY,
     },
     notifications: notificationsConfig(e),
+    alerts: {
+      enabled: e.ALERTS_ENABLED,
+      evalIntervalMs: e.ALERTS_EVAL_INTERVAL_MS,
+      evalBatchTerminals: e.ALERTS_EVAL_BATCH_TERMINALS,
+      evalMaxHeartbeats: e.ALERTS_EVAL_MAX_HEARTBEATS,
+      sweepIntervalMs: e.ALERTS_SWEEP_INTERVAL_MS,
+      sweepPageSize: e.ALERTS_SWEEP_PAGE_SIZE,
+    },
   };
 }

@@ -34,8 +34,12 @@ const SKEW_PARAM = `$${COLUMNS.length + 1}::int`;
  *
  * last_received_at always moves forward, for every heartbeat received, duplicates included: it says
  * the terminal is alive, whatever its clock says.
+ *
+ * With alerts enabled, the terminals with new rows are queued for alert evaluation in the same
+ * statement: committed together with their heartbeats, so the evaluator can miss none, and no extra
+ * round trip. A terminal already queued keeps its place (and its older enqueued_at).
  */
-const INSERT_BATCH_SQL = `
+const insertBatchSql = (enqueueForAlerts: boolean) => `
 WITH input AS (
   SELECT * FROM unnest(${COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')})
     AS u(${names.join(', ')})
@@ -69,8 +73,19 @@ WITH input AS (
      AND (t.last_received_at IS NULL OR t.last_received_at < r.received_at)
      AND t.sn NOT IN (SELECT sn FROM state)
   RETURNING 1
-)
+)${
+  enqueueForAlerts
+    ? `, enqueued AS (
+  INSERT INTO alert_eval_queue (sn)
+  SELECT DISTINCT sn FROM inserted ORDER BY sn
+  ON CONFLICT DO NOTHING
+  RETURNING 1
+)`
+    : ''
+}
 SELECT (SELECT count(*) FROM inserted)::int AS inserted`;
+const INSERT_BATCH_SQL = insertBatchSql(false);
+const INSERT_BATCH_ENQUEUE_SQL = insertBatchSql(true);
 
 @Injectable()
 export class HeartbeatRepository {
@@ -88,7 +103,8 @@ export class HeartbeatRepository {
       for (let i = 0; i < rows.length; i++) values[i] = read(rows[i].heartbeat, rows[i].extra);
       params.push(values);
     }
-    const result: { inserted: number }[] = await this.dataSource.query(INSERT_BATCH_SQL, [...params, this.config.heartbeat.maxFutureSkewS]);
+    const sql = this.config.alerts.enabled ? INSERT_BATCH_ENQUEUE_SQL : INSERT_BATCH_SQL;
+    const result: { inserted: number }[] = await this.dataSource.query(sql, [...params, this.config.heartbeat.maxFutureSkewS]);
     return result[0]?.inserted ?? 0;
   }
 }

@@ -1,5 +1,5 @@
 import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
-import { NotificationsModule } from '#alerts';
+import { AlertsModule, NotificationsModule } from '#alerts';
 import { API_ENTITIES, ApiModule, mountApiDocs } from '#api';
 import { BrokerModule } from '#broker';
 import { CommandsGatewayModule } from '#commands';
@@ -18,8 +18,8 @@ export interface Composition {
 /** MQTT broker with auth, ACL, presence and heartbeat ingest, command dispatch, plus operator enrolment. */
 export const GATEWAY: Composition = { features: [BrokerModule, CommandsGatewayModule, EnrolmentModule] };
 
-/** Background work: Timescale jobs where the database has no workers, retention, trimming; notifications. */
-export const WORKER: Composition = { features: [MaintenanceModule, NotificationsModule] };
+/** Background work: Timescale jobs where the database has no workers, retention, trimming; alert evaluation and notifications. */
+export const WORKER: Composition = { features: [MaintenanceModule, AlertsModule, NotificationsModule] };
 
 /** The fleet REST API with its OpenAPI docs. */
 export const API: Composition = { features: [ApiModule], entities: API_ENTITIES, setup: mountApiDocs };

@@ -26,7 +26,8 @@ CREATE TABLE alerts (
   id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   sn               text NOT NULL REFERENCES terminals (sn) ON DELETE CASCADE,
   -- Owner when raised: notifications go to this provider's subscriptions (and its ancestors').
-  provider_id      uuid NOT NULL REFERENCES providers (id),
+  -- No foreign key: the alert history outlives a provider deleted after its terminals moved away.
+  provider_id      uuid NOT NULL,
   rule             text NOT NULL,
   severity         text NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
   state            text NOT NULL CHECK (state IN ('open', 'acknowledged', 'resolved')),
@@ -100,3 +101,23 @@ ALTER TABLE terminal_state ADD COLUMN tx_declines jsonb;
 ALTER TABLE terminal_state ADD COLUMN tx_reversals_pending integer;
 ALTER TABLE terminal_state ADD COLUMN tx_reversals_succeeded integer;
 ALTER TABLE terminal_state ADD COLUMN tx_reversals_failed integer;
+
+-- Unresolved alerts are updated on every evaluation that confirms them (last_seen_at, occurrences,
+-- details: none indexed). Free space on each page lets those be HOT updates (no index writes).
+ALTER TABLE alerts SET (fillfactor = 70);
+
+-- The evaluator claims the oldest queued terminals first.
+CREATE INDEX alert_eval_queue_enqueued_idx ON alert_eval_queue (enqueued_at);
+
+-- The scheduled sweep's lease: one row, so that at most one worker sweeps at a time. A sweeper takes
+-- it with a conditional UPDATE (free or expired), renews it with every page and records how far it
+-- got, so a sweep interrupted by a crash is resumed by the next holder once the lease expires.
+CREATE TABLE alert_sweep_lease (
+  name         text PRIMARY KEY,
+  holder       text,
+  expires_at   timestamptz NOT NULL DEFAULT '-infinity',
+  -- Keyset position of an unfinished sweep (last SN done); NULL when no sweep is under way.
+  next_after   text,
+  finished_at  timestamptz
+);
+INSERT INTO alert_sweep_lease (name) VALUES ('scheduled');
