@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import type { EntityList } from '#db';
+import { OtaModule } from '#ota';
 import { AdminTokenGuard, TerminalsModule } from '#terminals';
 import { AuditController } from './audit/audit.controller.js';
 import { AuditRepository } from './audit/audit.repository.js';
@@ -19,6 +20,10 @@ import { ProviderController } from './providers/provider.controller.js';
 import { ProviderEntity } from './providers/provider.entity.js';
 import { ProviderRepository } from './providers/provider.repository.js';
 import { ProviderService } from './providers/provider.service.js';
+import { ArtifactBodyParser } from './releases/artifact-body-parser.js';
+import { ArtifactDownloadController } from './releases/artifact-download.controller.js';
+import { ReleaseController } from './releases/release.controller.js';
+import { ReleaseService } from './releases/release.service.js';
 import { CsvBodyParser } from './terminals/csv-body-parser.js';
 import { TelemetryRepository } from './terminals/telemetry.repository.js';
 import { TerminalViewRepository } from './terminals/terminal-view.repository.js';
@@ -31,10 +36,19 @@ import { TerminalService } from './terminals/terminal.service.js';
  */
 export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
 
-/** The fleet REST API (/v1): providers, terminals, API keys, audit. */
+/** The fleet REST API (/v1): providers, terminals, API keys, audit, OTA releases; and terminals' artifact downloads (/ota/v1). */
 @Module({
-  imports: [TerminalsModule],
-  controllers: [BootstrapController, ProviderController, ApiKeyController, AuditController, TerminalController, FleetSummaryController],
+  imports: [TerminalsModule, OtaModule],
+  controllers: [
+    BootstrapController,
+    ProviderController,
+    ApiKeyController,
+    AuditController,
+    TerminalController,
+    FleetSummaryController,
+    ReleaseController,
+    ArtifactDownloadController,
+  ],
   providers: [
     ApiKeyRepository,
     BootstrapService,
@@ -52,6 +66,8 @@ export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
     CsvBodyParser,
     FleetSummaryRepository,
     FleetService,
+    ReleaseService,
+    ArtifactBodyParser,
   ],
   exports: [ApiKeyService, AuditService, ProviderService, ProviderRepository],
 })

@@ -1,4 +1,4 @@
-import { envSchema, type AppConfig } from './config.schema.js';
+import { envSchema, otaConfigFrom, type AppConfig } from './config.schema.js';
 
 /** Thrown with one readable message naming every bad setting. */
 export class ConfigError extends Error {
@@ -74,5 +74,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       retention: e.TELEMETRY_RETENTION,
       maintenanceIntervalMs: e.MAINTENANCE_INTERVAL_MS,
     },
+    ota: otaConfigFrom(e),
   };
 }
