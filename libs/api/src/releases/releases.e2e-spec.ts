@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DownloadUrlService, generateReleaseKeyPair, privateKeyFromPem, signArtifactWithKeyFile, signDigest, writeReleaseKeyPair, type WrittenKeyPair } from '#ota';
@@ -11,7 +12,7 @@ import { startTestDatabase, startTestGateway, testDbKinds, type TestDatabase, ty
 import { Role } from '../auth/roles.js';
 
 const kind = testDbKinds()[0] ?? 'pglite';
-const MAX_BYTES = 8 * 1024 * 1024;
+const MAX_BYTES = 64 * 1024 * 1024;
 
 interface Res {
   status: number;
@@ -152,12 +153,20 @@ describe(`OTA releases and artifact downloads over HTTP on ${kind}`, () => {
       });
       return { id: created.json().id as string };
     })();
-    const declared = await call(`${gw.httpUrl}/v1/releases/${id}/artifact`, {
-      method: 'PUT',
-      headers: auth(ops, { 'content-type': 'application/octet-stream' }),
-      body: Buffer.alloc(MAX_BYTES + 1),
+    // Declared over the limit: answered before the body is sent (the client waits for it).
+    const declared = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${gw.httpUrl}/v1/releases/${id}/artifact`, {
+        method: 'PUT',
+        headers: auth(ops, { 'content-type': 'application/octet-stream', 'content-length': String(MAX_BYTES + 1) }),
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.write(Buffer.alloc(1024));
     });
-    expect(declared.status).toBe(413);
+    expect(declared).toBe(413);
 
     // Chunked: no Content-Length, so the limit is enforced while streaming.
     const status = await new Promise<number>((resolve, reject) => {
@@ -336,42 +345,35 @@ describe(`OTA releases and artifact downloads over HTTP on ${kind}`, () => {
     expect((await call(good.href)).status).toBe(404);
   });
 
-  it('memory stays flat while serving a file larger than the growth allowed, to several clients at once (loose)', async () => {
+  it('memory stays flat while a file larger than the growth allowed is uploaded, then served to several clients at once (loose)', async () => {
     const size = 48 * 1024 * 1024;
     const big = join(work, 'big.bin');
     const out = createWriteStream(big);
     const block = randomBytes(1024 * 1024);
-    for (let i = 0; i < size / block.length; i++) if (!out.write(block)) await new Promise((r) => out.once('drain', r));
+    for (let i = 0; i < size / block.length; i++) if (!out.write(block)) await new Promise<void>((r) => out.once('drain', () => r()));
     out.end();
     await finished(out);
-    // Uploaded by streaming too (over the default limit of this gateway? no: raise it by a direct store write).
     const signed = await signArtifactWithKeyFile(keys.privateKeyPath, big);
     const created = await call(`${gw.httpUrl}/v1/releases`, {
       method: 'POST',
       headers: json(ops),
-      body: JSON.stringify({ model: 'EP-BIG', component: 'firmware', version: '1.0', signature: signed.signature }),
+      body: JSON.stringify({ model: 'EP-BIG', component: 'firmware', version: '1.0', signature: signed.signature, sha256: signed.sha256 }),
     });
     const id = created.json().id as string;
-    // The test gateway's upload limit is 8 MiB: place the verified file the way an upload does.
-    const { ArtifactStore, ReleaseCatalogService } = await import('#ota');
-    const store = gw.running.app.get(ArtifactStore);
-    const { createReadStream } = await import('node:fs');
-    const received = await store.receive(createReadStream(big), size);
-    const name = await store.keep(received.tempPath, id);
-    await gw.query(`UPDATE releases SET status = 'active', artifact_path = $2, size_bytes = $3, sha256 = $4, key_id = $5 WHERE id = $1`, [
-      id,
-      name,
-      size,
-      signed.sha256,
-      signed.keyId,
-    ]);
-    expect((await gw.running.app.get(ReleaseCatalogService).get(id)).status).toBe('active');
-
-    global.gc?.();
     const baseline = process.memoryUsage().rss;
     let peak = baseline;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
+    let uploadPeak = 0;
     try {
+      // Uploaded as a stream (fetch with a stream body sends it chunked).
+      const upload = await fetch(`${gw.httpUrl}/v1/releases/${id}/artifact`, {
+        method: 'PUT',
+        headers: auth(ops, { 'content-type': 'application/octet-stream' }),
+        body: Readable.toWeb(createReadStream(big)) as ReadableStream<Uint8Array>,
+        duplex: 'half',
+      } as RequestInit);
+      expect(upload.status).toBe(200);
+      uploadPeak = peak;
       const counts = await Promise.all(
         [1, 2, 3, 4].map(async (i) => {
           const res = await fetch(downloadUrl(id, new Date(), 'P3000001', `mem-${i}`));
@@ -389,7 +391,10 @@ describe(`OTA releases and artifact downloads over HTTP on ${kind}`, () => {
     } finally {
       clearInterval(sampler);
     }
-    // Four whole copies would be 192 MiB; streaming keeps growth well under one copy.
-    expect(peak - baseline).toBeLessThan(size);
+    // Loose (client and server share this process, and garbage is collected lazily): buffering would hold a
+    // copy for the upload and one per download, 240 MiB; streaming stays well under two copies. Figures: bench:ota.
+    const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+    if (process.env.OTA_MEM_REPORT) process.stdout.write(`rss growth: upload ${mib(uploadPeak - baseline)}, with downloads ${mib(peak - baseline)}\n`);
+    expect(peak - baseline).toBeLessThan(2 * size);
   });
 });
