@@ -90,7 +90,12 @@ export const envSchema = z.object({
   OTA_RELEASE_PUBLIC_KEYS: z
     .string()
     .optional()
-    .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0))
+    .transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0),
+    )
     .pipe(z.array(z.string().regex(OTA_KEY_ENTRY, 'each entry is KEYID:BASE64, BASE64 (32-byte Ed25519 key) or a path ending .pem')).max(64)),
   /** Where uploaded artifacts are stored. Default: `${DATA_DIR}/artifacts`. */
   OTA_ARTIFACT_DIR: z.string().min(1).optional(),

@@ -61,7 +61,10 @@ export class ReleaseCatalogService {
       );
     } catch (err) {
       if (sqlStateOf(err) === '23505') {
-        throw new DomainException(OtaErrorCode.ReleaseExists, `${input.model} ${input.component} ${input.version} (or a version equal to it) is already in the catalog`);
+        throw new DomainException(
+          OtaErrorCode.ReleaseExists,
+          `${input.model} ${input.component} ${input.version} (or a version equal to it) is already in the catalog`,
+        );
       }
       throw err;
     }

@@ -24,7 +24,9 @@ export function loadReleaseKeys(entries: readonly string[], readFile: (path: str
       if (raw?.[1] !== undefined && raw[1] !== id) throw new Error(`key id ${raw[1]} does not match the key (its id is ${id})`);
       keys.set(id, key);
     } catch (err) {
-      problems.push(`  OTA_RELEASE_PUBLIC_KEYS: ${entry.length > 60 ? `${entry.slice(0, 60)}...` : entry}: ${err instanceof Error ? err.message : String(err)}`);
+      problems.push(
+        `  OTA_RELEASE_PUBLIC_KEYS: ${entry.length > 60 ? `${entry.slice(0, 60)}...` : entry}: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
   }
   if (problems.length) throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);

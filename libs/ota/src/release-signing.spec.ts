@@ -61,11 +61,11 @@ describe('release signing', () => {
     const sigB = signDigest(privateKeyFromPem(b.privateKeyPem), digest);
     expect(keyring.verify(digest, sigB)).toBe(b.keyId);
     expect(keyring.verify(digest, sigB, b.keyId)).toBe(b.keyId);
-    const code = (fn: () => unknown) => {
+    const code = (fn: () => unknown): string => {
       try {
         fn();
       } catch (err) {
-        return err instanceof DomainException ? err.code : 'other';
+        return err instanceof DomainException ? String((err as DomainException<string>).code) : 'other';
       }
       return 'none';
     };

@@ -75,7 +75,10 @@ export class ArtifactDownloadController {
       // Carrier proxies must not recompress a firmware image; each URL is one terminal's.
       .header('cache-control', 'private, no-transform')
       .header('content-type', 'application/octet-stream')
-      .header('content-disposition', `attachment; filename="${`${release.model}-${release.component}-${release.version}`.replace(/[^A-Za-z0-9._-]/g, '_')}.bin"`);
+      .header(
+        'content-disposition',
+        `attachment; filename="${`${release.model}-${release.component}-${release.version}`.replace(/[^A-Za-z0-9._-]/g, '_')}.bin"`,
+      );
     if (matches(request.headers['if-none-match'], etag)) {
       await reply.status(304).send();
       return;

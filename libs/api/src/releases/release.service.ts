@@ -31,9 +31,10 @@ const OTA_ERRORS: Record<OtaErrorCode, { code: ApiErrorCode; field: string }> = 
  */
 export function toApiException(err: unknown): unknown {
   if (!(err instanceof DomainException)) return err;
-  const mapped = (OTA_ERRORS as Partial<Record<string, { code: ApiErrorCode; field: string }>>)[err.code];
+  const code: string = (err as DomainException<string>).code;
+  const mapped = (OTA_ERRORS as Partial<Record<string, { code: ApiErrorCode; field: string }>>)[code];
   if (!mapped) return err;
-  return new DomainException(mapped.code, err.message, [{ field: mapped.field, message: err.message, reason: err.code }]);
+  return new DomainException(mapped.code, err.message, [{ field: mapped.field, message: err.message, reason: code }]);
 }
 
 async function mapped<T>(work: Promise<T>): Promise<T> {
@@ -127,7 +128,14 @@ export class ReleaseService {
     requireOpsAdmin(ctx);
     const { before, after } = await mapped(this.catalog.withdraw(id));
     if (after) {
-      await this.audit.record(ctx, { action: 'release.withdraw', targetType: 'release', targetId: id, providerId: null, before: { status: before.status }, after: { status: after.status } });
+      await this.audit.record(ctx, {
+        action: 'release.withdraw',
+        targetType: 'release',
+        targetId: id,
+        providerId: null,
+        before: { status: before.status },
+        after: { status: after.status },
+      });
     }
     return toReleaseView(after ?? (await mapped(this.catalog.get(id))), ctx);
   }
@@ -135,7 +143,8 @@ export class ReleaseService {
   async get(ctx: RequestContext, id: string): Promise<ReleaseView> {
     const release = await mapped(this.catalog.get(id));
     // Drafts are unfinished ops work: provider roles do not see them.
-    if (release.status === 'draft' && isProviderRole(ctx.principal.role)) throw toApiException(new DomainException(OtaErrorCode.ReleaseNotFound, 'release not found'));
+    if (release.status === 'draft' && isProviderRole(ctx.principal.role))
+      throw toApiException(new DomainException(OtaErrorCode.ReleaseNotFound, 'release not found'));
     return toReleaseView(release, ctx);
   }
 

@@ -6,7 +6,15 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DownloadUrlService, generateReleaseKeyPair, privateKeyFromPem, signArtifactWithKeyFile, signDigest, writeReleaseKeyPair, type WrittenKeyPair } from '#ota';
+import {
+  DownloadUrlService,
+  generateReleaseKeyPair,
+  privateKeyFromPem,
+  signArtifactWithKeyFile,
+  signDigest,
+  writeReleaseKeyPair,
+  type WrittenKeyPair,
+} from '#ota';
 import { API } from '#runtime';
 import { startTestDatabase, startTestGateway, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
 import { Role } from '../auth/roles.js';
@@ -49,7 +57,15 @@ describe(`OTA releases and artifact downloads over HTTP on ${kind}`, () => {
     const created = await call(`${gw.httpUrl}/v1/releases`, {
       method: 'POST',
       headers: json(ops),
-      body: JSON.stringify({ model, component: 'firmware', version, releaseNotes: 'fixes', minBatteryPct: 30, signature: signed.signature, keyId: signed.keyId }),
+      body: JSON.stringify({
+        model,
+        component: 'firmware',
+        version,
+        releaseNotes: 'fixes',
+        minBatteryPct: 30,
+        signature: signed.signature,
+        keyId: signed.keyId,
+      }),
     });
     expect(created.status).toBe(201);
     const id = created.json().id as string;
@@ -75,7 +91,12 @@ describe(`OTA releases and artifact downloads over HTTP on ${kind}`, () => {
     db = await startTestDatabase(kind);
     gw = await startTestGateway(
       db,
-      { OTA_RELEASE_PUBLIC_KEYS: keys.configEntry, OTA_ARTIFACT_DIR: artifactDir, OTA_ARTIFACT_MAX_BYTES: String(MAX_BYTES), API_RATE_LIMIT_PER_MINUTE: '100000' },
+      {
+        OTA_RELEASE_PUBLIC_KEYS: keys.configEntry,
+        OTA_ARTIFACT_DIR: artifactDir,
+        OTA_ARTIFACT_MAX_BYTES: String(MAX_BYTES),
+        API_RATE_LIMIT_PER_MINUTE: '100000',
+      },
       { composition: API },
     );
     urls = gw.running.app.get(DownloadUrlService);
@@ -99,7 +120,11 @@ describe(`OTA releases and artifact downloads over HTTP on ${kind}`, () => {
     const audit = await gw.query<{ action: string }>(`SELECT action FROM audit_log WHERE target_id = $1 ORDER BY id`, [id]);
     expect(audit.map((a) => a.action)).toStrictEqual(['release.create', 'release.upload']);
     // A second upload to an active release: 409.
-    const again = await call(`${gw.httpUrl}/v1/releases/${id}/artifact`, { method: 'PUT', headers: auth(ops, { 'content-type': 'application/octet-stream' }), body: data });
+    const again = await call(`${gw.httpUrl}/v1/releases/${id}/artifact`, {
+      method: 'PUT',
+      headers: auth(ops, { 'content-type': 'application/octet-stream' }),
+      body: data,
+    });
     expect(again.status).toBe(409);
     expect(filesIn()).toStrictEqual([stored]);
   });
@@ -112,11 +137,20 @@ describe(`OTA releases and artifact downloads over HTTP on ${kind}`, () => {
       method: 'POST',
       headers: json(ops),
       // Signed by a key the backend does not trust.
-      body: JSON.stringify({ model: 'EP-T1', component: 'firmware', version: 'E20_V3.2.2', signature: signDigest(privateKeyFromPem(other.privateKeyPem), sha256(data)) }),
+      body: JSON.stringify({
+        model: 'EP-T1',
+        component: 'firmware',
+        version: 'E20_V3.2.2',
+        signature: signDigest(privateKeyFromPem(other.privateKeyPem), sha256(data)),
+      }),
     });
     expect(created.status).toBe(201);
     const id = created.json().id as string;
-    const res = await call(`${gw.httpUrl}/v1/releases/${id}/artifact`, { method: 'PUT', headers: auth(ops, { 'content-type': 'application/octet-stream' }), body: data });
+    const res = await call(`${gw.httpUrl}/v1/releases/${id}/artifact`, {
+      method: 'PUT',
+      headers: auth(ops, { 'content-type': 'application/octet-stream' }),
+      body: data,
+    });
     expect(res.status).toBe(400);
     expect(res.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED', details: [{ field: 'signature', reason: 'OTA_SIGNATURE_INVALID' }] } });
     expect(filesIn()).toStrictEqual(before);
@@ -149,7 +183,12 @@ describe(`OTA releases and artifact downloads over HTTP on ${kind}`, () => {
       const created = await call(`${gw.httpUrl}/v1/releases`, {
         method: 'POST',
         headers: json(ops),
-        body: JSON.stringify({ model: 'EP-T2', component: 'app', version: '5.0.0', signature: signDigest(privateKeyFromPem(generateReleaseKeyPair().privateKeyPem), sha256(data)) }),
+        body: JSON.stringify({
+          model: 'EP-T2',
+          component: 'app',
+          version: '5.0.0',
+          signature: signDigest(privateKeyFromPem(generateReleaseKeyPair().privateKeyPem), sha256(data)),
+        }),
       });
       return { id: created.json().id as string };
     })();
@@ -202,11 +241,20 @@ describe(`OTA releases and artifact downloads over HTTP on ${kind}`, () => {
     const create = await call(`${gw.httpUrl}/v1/releases`, {
       method: 'POST',
       headers: json(provider),
-      body: JSON.stringify({ model: 'EP-T1', component: 'firmware', version: 'E20_V9.0.0', signature: signDigest(privateKeyFromPem(generateReleaseKeyPair().privateKeyPem), sha256(data)) }),
+      body: JSON.stringify({
+        model: 'EP-T1',
+        component: 'firmware',
+        version: 'E20_V9.0.0',
+        signature: signDigest(privateKeyFromPem(generateReleaseKeyPair().privateKeyPem), sha256(data)),
+      }),
     });
     expect(create.status).toBe(403);
     const { id } = await release('E20_V3.3.0', data);
-    const upload = await call(`${gw.httpUrl}/v1/releases/${id}/artifact`, { method: 'PUT', headers: auth(provider, { 'content-type': 'application/octet-stream' }), body: data });
+    const upload = await call(`${gw.httpUrl}/v1/releases/${id}/artifact`, {
+      method: 'PUT',
+      headers: auth(provider, { 'content-type': 'application/octet-stream' }),
+      body: data,
+    });
     expect(upload.status).toBe(403);
     expect((await call(`${gw.httpUrl}/v1/releases/${id}/withdraw`, { method: 'POST', headers: auth(provider) })).status).toBe(403);
 
@@ -227,7 +275,11 @@ describe(`OTA releases and artifact downloads over HTTP on ${kind}`, () => {
   it('versions: duplicates and equal-comparing versions are 409, unparsable or incomparable ones 400', async () => {
     const sig = signDigest(privateKeyFromPem(generateReleaseKeyPair().privateKeyPem), sha256(Buffer.from('x')));
     const post = (version: string, model = 'EP-V1') =>
-      call(`${gw.httpUrl}/v1/releases`, { method: 'POST', headers: json(ops), body: JSON.stringify({ model, component: 'firmware', version, signature: sig }) });
+      call(`${gw.httpUrl}/v1/releases`, {
+        method: 'POST',
+        headers: json(ops),
+        body: JSON.stringify({ model, component: 'firmware', version, signature: sig }),
+      });
     expect((await post('N5-1.2')).status).toBe(201);
     const dup = await post('N5-1.2.0');
     expect(dup.status).toBe(409);
@@ -238,7 +290,15 @@ describe(`OTA releases and artifact downloads over HTTP on ${kind}`, () => {
     expect((await post('nightly')).status).toBe(400);
     expect((await post('N5-1.3-rc1')).status).toBe(201);
     // Another component of the model has its own scheme.
-    expect((await call(`${gw.httpUrl}/v1/releases`, { method: 'POST', headers: json(ops), body: JSON.stringify({ model: 'EP-V1', component: 'app', version: '7.1', signature: sig }) })).status).toBe(201);
+    expect(
+      (
+        await call(`${gw.httpUrl}/v1/releases`, {
+          method: 'POST',
+          headers: json(ops),
+          body: JSON.stringify({ model: 'EP-V1', component: 'app', version: '7.1', signature: sig }),
+        })
+      ).status,
+    ).toBe(201);
   });
 
   it('external (CDN) artifacts: verified from the declared digest, active at once; the download URL redirects', async () => {
@@ -246,7 +306,14 @@ describe(`OTA releases and artifact downloads over HTTP on ${kind}`, () => {
     const file = join(work, 'cdn.bin');
     writeFileSync(file, data);
     const signed = await signArtifactWithKeyFile(keys.privateKeyPath, file);
-    const body = { model: 'EP-C1', component: 'app', version: '2.0.0', artifactUrl: 'https://cdn.example.com/ep-c1/2.0.0.bin', sizeBytes: data.length, sha256: signed.sha256 };
+    const body = {
+      model: 'EP-C1',
+      component: 'app',
+      version: '2.0.0',
+      artifactUrl: 'https://cdn.example.com/ep-c1/2.0.0.bin',
+      sizeBytes: data.length,
+      sha256: signed.sha256,
+    };
     const bad = await call(`${gw.httpUrl}/v1/releases`, {
       method: 'POST',
       headers: json(ops),
@@ -254,7 +321,11 @@ describe(`OTA releases and artifact downloads over HTTP on ${kind}`, () => {
     });
     expect(bad.status).toBe(400);
     expect(bad.json()).toMatchObject({ error: { details: [{ reason: 'OTA_SIGNATURE_INVALID' }] } });
-    const http = await call(`${gw.httpUrl}/v1/releases`, { method: 'POST', headers: json(ops), body: JSON.stringify({ ...body, artifactUrl: 'http://cdn.example.com/x', signature: signed.signature }) });
+    const http = await call(`${gw.httpUrl}/v1/releases`, {
+      method: 'POST',
+      headers: json(ops),
+      body: JSON.stringify({ ...body, artifactUrl: 'http://cdn.example.com/x', signature: signed.signature }),
+    });
     expect(http.status).toBe(400);
     const ok = await call(`${gw.httpUrl}/v1/releases`, { method: 'POST', headers: json(ops), body: JSON.stringify({ ...body, signature: signed.signature }) });
     expect(ok.status).toBe(201);
@@ -283,15 +354,12 @@ describe(`OTA releases and artifact downloads over HTTP on ${kind}`, () => {
     const partial = await fetch(url, { signal: controller.signal });
     const got: Buffer[] = [];
     let have = 0;
-    const reader = partial.body!.getReader();
-    while (have < 300_000) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      got.push(Buffer.from(value));
-      have += value.length;
+    for await (const chunk of partial.body as unknown as AsyncIterable<Uint8Array>) {
+      got.push(Buffer.from(chunk));
+      have += chunk.length;
+      if (have >= 300_000) break;
     }
     controller.abort();
-    await reader.cancel().catch(() => undefined);
     expect(have).toBeLessThan(data.length);
 
     const resumed = await call(url, { headers: { range: `bytes=${have}-`, 'if-range': etag } });
@@ -345,6 +413,44 @@ describe(`OTA releases and artifact downloads over HTTP on ${kind}`, () => {
     expect((await call(good.href)).status).toBe(404);
   });
 
+  it('races: concurrent uploads of one draft keep one file; concurrent first releases with incomparable versions admit one scheme', async () => {
+    const data = randomBytes(400_000);
+    const file = join(work, 'race.bin');
+    writeFileSync(file, data);
+    const signed = await signArtifactWithKeyFile(keys.privateKeyPath, file);
+    const created = await call(`${gw.httpUrl}/v1/releases`, {
+      method: 'POST',
+      headers: json(ops),
+      body: JSON.stringify({ model: 'EP-RACE', component: 'firmware', version: '1.0.0', signature: signed.signature }),
+    });
+    const id = created.json().id as string;
+    const before = filesIn().length;
+    const uploads = await Promise.all(
+      [1, 2, 3, 4].map(() =>
+        call(`${gw.httpUrl}/v1/releases/${id}/artifact`, { method: 'PUT', headers: auth(ops, { 'content-type': 'application/octet-stream' }), body: data }),
+      ),
+    );
+    expect(uploads.map((u) => u.status).sort()).toStrictEqual([200, 409, 409, 409]);
+    expect(filesIn().length).toBe(before + 1);
+    expect(filesIn().filter((f) => f.startsWith('.upload-'))).toStrictEqual([]);
+
+    // A new model: 'N5-2.0' and 'E20_V2.0' cannot both start its catalog.
+    const sig = signed.signature;
+    const results = await Promise.all(
+      ['N5-2.0', 'E20_V2.0', 'N5-2.1', 'E20_V2.1'].map((version) =>
+        call(`${gw.httpUrl}/v1/releases`, {
+          method: 'POST',
+          headers: json(ops),
+          body: JSON.stringify({ model: 'EP-RACE2', component: 'app', version, signature: sig }),
+        }),
+      ),
+    );
+    const versions = (await gw.query<{ version: string }>(`SELECT version FROM releases WHERE model = 'EP-RACE2'`)).map((r) => r.version);
+    expect(versions.length).toBe(results.filter((r) => r.status === 201).length);
+    expect(new Set(versions.map((v) => v.split(/\d/)[0].toLowerCase())).size).toBe(1);
+    expect(results.filter((r) => r.status === 400)).toHaveLength(4 - versions.length);
+  });
+
   it('memory stays flat while a file larger than the growth allowed is uploaded, then served to several clients at once (loose)', async () => {
     const size = 48 * 1024 * 1024;
     const big = join(work, 'big.bin');
@@ -363,7 +469,7 @@ describe(`OTA releases and artifact downloads over HTTP on ${kind}`, () => {
     const baseline = process.memoryUsage().rss;
     let peak = baseline;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
-    let uploadPeak = 0;
+    let uploadPeak: number;
     try {
       // Uploaded as a stream (fetch with a stream body sends it chunked).
       const upload = await fetch(`${gw.httpUrl}/v1/releases/${id}/artifact`, {
@@ -371,7 +477,7 @@ describe(`OTA releases and artifact downloads over HTTP on ${kind}`, () => {
         headers: auth(ops, { 'content-type': 'application/octet-stream' }),
         body: Readable.toWeb(createReadStream(big)) as ReadableStream<Uint8Array>,
         duplex: 'half',
-      } as RequestInit);
+      });
       expect(upload.status).toBe(200);
       uploadPeak = peak;
       const counts = await Promise.all(
