@@ -56,7 +56,12 @@ export function generateReleaseKeyPair(): ReleaseKeyPair {
 
 /** A private key from PEM; refuses anything but Ed25519. */
 export function privateKeyFromPem(pem: string): KeyObject {
-  const key = createPrivateKey(pem);
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(pem);
+  } catch {
+    throw new Error('not a PEM private key (expected the .key file keygen wrote)');
+  }
   if (key.asymmetricKeyType !== 'ed25519') throw new Error(`not an Ed25519 private key (${key.asymmetricKeyType ?? 'unknown type'})`);
   return key;
 }

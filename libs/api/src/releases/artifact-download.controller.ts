@@ -1,12 +1,11 @@
 import { stat } from 'node:fs/promises';
-import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
-import { ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Head, Inject, Req, Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { DomainException } from '#contracts';
 import { ArtifactStore, decideRange, DownloadUrlService, ReleaseCatalogService } from '#ota';
 import { ApiErrorCode } from '../common/api-error.js';
-import { ApiErrors } from '../common/openapi.js';
 import { validate } from '../common/zod-validation.js';
 import { artifactDownloadQuery, artifactIdParam } from './release.dto.js';
 
@@ -27,7 +26,8 @@ function matches(header: string | undefined, etag: string): boolean {
  * If-None-Match (304) and If-Range, streamed from disk in constant memory. An external (CDN)
  * artifact is a 302 to its URL once the signature checks out.
  */
-@ApiTags('ota-download')
+// The OpenAPI document is the /v1 fleet API for API-key holders; this terminal-facing contract is docs/ota.md.
+@ApiExcludeController()
 @Controller('ota/v1/artifacts')
 export class ArtifactDownloadController {
   constructor(
@@ -36,27 +36,18 @@ export class ArtifactDownloadController {
     @Inject(ArtifactStore) private readonly store: ArtifactStore,
   ) {}
 
+  /** Its own route, declared before GET so Fastify adds no implicit one: Fastify's implicit HEAD would read the whole file to discard it. */
+  @Head(':releaseId')
+  head(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    return this.serve(request, reply);
+  }
+
   @Get(':releaseId')
-  @ApiOperation({
-    summary: 'Download an artifact with a signed URL (terminals; see docs/ota.md)',
-    description:
-      'No API key: the URL issued with the install command authorises one terminal and command until `exp`. ' +
-      'Expired or tampered: 403 and no artifact bytes. `Range: bytes=N-` resumes (206 with Content-Range; 416 past the end); ' +
-      'the ETag is the quoted SHA-256; If-Range with it keeps a resume safe; If-None-Match answers 304.',
-  })
-  @ApiParam({ name: 'releaseId', schema: { type: 'string', format: 'uuid' } })
-  @ApiQuery({ name: 'sn', required: true, schema: { type: 'string' } })
-  @ApiQuery({ name: 'cmd', required: true, schema: { type: 'string' } })
-  @ApiQuery({ name: 'exp', required: true, schema: { type: 'string' }, description: 'Expiry, unix seconds' })
-  @ApiQuery({ name: 'sig', required: true, schema: { type: 'string' }, description: 'HMAC-SHA256, base64url' })
-  @ApiProduces('application/octet-stream')
-  @ApiResponse({ status: 200, description: 'The whole artifact', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } })
-  @ApiResponse({ status: 206, description: 'The requested range (Content-Range)' })
-  @ApiResponse({ status: 302, description: 'External artifact: Location is its CDN URL' })
-  @ApiResponse({ status: 304, description: 'If-None-Match matched the ETag' })
-  @ApiResponse({ status: 416, description: 'Range not satisfiable (Content-Range: bytes */size)' })
-  @ApiErrors(403, 404)
-  async download(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+  download(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    return this.serve(request, reply);
+  }
+
+  private async serve(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const { releaseId } = validate(artifactIdParam, request.params, 'params');
     const query: z.output<typeof artifactDownloadQuery> = validate(artifactDownloadQuery, request.query, 'query');
     if (!this.urls.verify(releaseId, query, new Date())) throw forbidden();

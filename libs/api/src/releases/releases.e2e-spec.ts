@@ -376,6 +376,10 @@ describe(`OTA releases and artifact downloads over HTTP on ${kind}`, () => {
     expect(stale.status).toBe(200);
     expect(stale.body.equals(data)).toBe(true);
     expect((await call(url, { headers: { 'if-none-match': etag } })).status).toBe(304);
+    const head = await call(url, { method: 'HEAD', headers: { range: 'bytes=10-' } });
+    expect(head.status).toBe(206);
+    expect(head.headers.get('content-length')).toBe(String(data.length - 10));
+    expect(head.body.length).toBe(0);
 
     const beyond = await call(url, { headers: { range: `bytes=${data.length}-` } });
     expect(beyond.status).toBe(416);
