@@ -14,9 +14,15 @@ import { versionKey, versionProblem } from './release-version.js';
  * artifact's Ed25519 signature verifies against a configured release key before it is accepted,
  * uploads stream to disk within the size limit. Callers (the API) add roles and audit.
  */
+/** How long a download's release lookup is reused (withdrawals reach other API replicas within it). */
+export const DOWNLOAD_LOOKUP_TTL_MS = 5_000;
+const DOWNLOAD_LOOKUP_MAX_ENTRIES = 1_000;
+
 @Injectable()
 export class ReleaseCatalogService {
   private readonly maxBytes: number;
+  /** Release lookups for downloads by id: one query per release per TTL, shared by concurrent requests. */
+  private readonly downloadLookups = new Map<string, { at: number; release: Promise<Release | null> }>();
 
   constructor(
     @Inject(ReleaseRepository) private readonly releases: ReleaseRepository,
@@ -88,6 +94,7 @@ export class ReleaseCatalogService {
       stored = await this.store.keep(received.tempPath, id);
       const activated = await this.releases.activateWithArtifact(id, { path: stored, sizeBytes: received.size, sha256, keyId });
       if (!activated) throw new DomainException(OtaErrorCode.WrongState, `release ${id} is no longer a draft (a concurrent upload or a withdrawal)`);
+      this.downloadLookups.delete(id);
       return activated;
     } catch (err) {
       await this.store.discard(stored ?? received.tempPath);
@@ -97,7 +104,9 @@ export class ReleaseCatalogService {
 
   async withdraw(id: string): Promise<{ before: Release; after: Release | null }> {
     const before = await this.get(id);
-    return { before, after: await this.releases.withdraw(id) };
+    const after = await this.releases.withdraw(id);
+    this.downloadLookups.delete(id);
+    return { before, after };
   }
 
   async get(id: string): Promise<Release> {
@@ -108,6 +117,24 @@ export class ReleaseCatalogService {
 
   find(id: string): Promise<Release | null> {
     return this.releases.findById(id);
+  }
+
+  /**
+   * The release a download serves. A campaign wave starts many downloads of one release at once:
+   * they share one lookup (in flight or up to DOWNLOAD_LOOKUP_TTL_MS old) instead of queueing one
+   * query each for the pool. Changes made in this process apply at once.
+   */
+  findForDownload(id: string, now = Date.now()): Promise<Release | null> {
+    const hit = this.downloadLookups.get(id);
+    if (hit && now - hit.at < DOWNLOAD_LOOKUP_TTL_MS) return hit.release;
+    if (this.downloadLookups.size >= DOWNLOAD_LOOKUP_MAX_ENTRIES) this.downloadLookups.clear();
+    const entry = { at: now, release: this.releases.findById(id) };
+    this.downloadLookups.set(id, entry);
+    // A failed lookup is not reused.
+    entry.release.catch(() => {
+      if (this.downloadLookups.get(id) === entry) this.downloadLookups.delete(id);
+    });
+    return entry.release;
   }
 
   list(filter: ReleaseFilter): Promise<Release[]> {

@@ -51,7 +51,7 @@ export class ArtifactDownloadController {
     const { releaseId } = validate(artifactIdParam, request.params, 'params');
     const query: z.output<typeof artifactDownloadQuery> = validate(artifactDownloadQuery, request.query, 'query');
     if (!this.urls.verify(releaseId, query, new Date())) throw forbidden();
-    const release = await this.catalog.find(releaseId);
+    const release = await this.catalog.findForDownload(releaseId);
     if (!release || release.status !== 'active') throw new DomainException(ApiErrorCode.NotFound, 'release not found or withdrawn');
     if (release.artifactUrl !== null) {
       await reply.status(302).header('location', release.artifactUrl).header('cache-control', 'no-store').send();

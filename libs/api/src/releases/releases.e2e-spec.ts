@@ -236,6 +236,38 @@ describe(`OTA releases and artifact downloads over HTTP on ${kind}`, () => {
     expect(filesIn()).toStrictEqual(before);
   });
 
+  it('an upload cut off by the client leaves no temp file and the release a draft', async () => {
+    const before = filesIn();
+    const created = await call(`${gw.httpUrl}/v1/releases`, {
+      method: 'POST',
+      headers: json(ops),
+      body: JSON.stringify({
+        model: 'EP-CUT',
+        component: 'firmware',
+        version: '1.0',
+        signature: signDigest(privateKeyFromPem(generateReleaseKeyPair().privateKeyPem), sha256(Buffer.from('x'))),
+      }),
+    });
+    const id = created.json().id as string;
+    await new Promise<void>((resolve) => {
+      const req = httpRequest(`${gw.httpUrl}/v1/releases/${id}/artifact`, {
+        method: 'PUT',
+        headers: auth(ops, { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' }),
+      });
+      req.on('error', () => resolve());
+      req.write(Buffer.alloc(1024 * 1024, 3), () => {
+        // Give the server time to open its temp file and write, then drop the link.
+        setTimeout(() => {
+          req.destroy();
+          resolve();
+        }, 300);
+      });
+    });
+    for (let i = 0; i < 50 && filesIn().length !== before.length; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(filesIn()).toStrictEqual(before);
+    expect((await call(`${gw.httpUrl}/v1/releases/${id}`, { headers: auth(ops) })).json().status).toBe('draft');
+  });
+
   it('roles: provider keys cannot create, upload or withdraw (403) and read the catalog without storage details or drafts', async () => {
     const data = randomBytes(1000);
     const create = await call(`${gw.httpUrl}/v1/releases`, {
