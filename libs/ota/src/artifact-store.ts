@@ -34,10 +34,11 @@ export class ArtifactStore implements OnModuleInit {
     this.dir = resolve(config.ota.artifactDir);
   }
 
+  /** Removes stale temp files; the directory itself is made by the first upload (processes that never store one leave no trace). */
   async onModuleInit(): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o750 });
+    const names = await readdir(this.dir).catch(() => [] as string[]);
     const now = Date.now();
-    for (const name of await readdir(this.dir)) {
+    for (const name of names) {
       if (!name.startsWith(TEMP_PREFIX)) continue;
       const path = join(this.dir, name);
       const info = await stat(path).catch(() => null);
@@ -50,6 +51,7 @@ export class ArtifactStore implements OnModuleInit {
    * throws OTA_ARTIFACT_TOO_LARGE; on any failure (including the client going away) the temp file is removed.
    */
   async receive(source: Readable, maxBytes: number): Promise<ReceivedArtifact> {
+    await mkdir(this.dir, { recursive: true, mode: 0o750 });
     const tempPath = join(this.dir, `${TEMP_PREFIX}${randomUUID()}`);
     const hash = createHash('sha256');
     let size = 0;

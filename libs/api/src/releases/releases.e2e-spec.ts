@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,7 +77,7 @@ describe(`OTA releases and artifact downloads over HTTP on ${kind}`, () => {
     return { id, upload };
   }
 
-  const filesIn = () => readdirSync(artifactDir).sort();
+  const filesIn = () => (existsSync(artifactDir) ? readdirSync(artifactDir).sort() : []);
   const downloadUrl = (id: string, now = new Date(), sn = 'P3000001', commandId = 'cmd-1') => {
     const { url } = urls.issueDownloadUrl({ releaseId: id, sn, commandId, now });
     const u = new URL(url);
@@ -300,6 +300,14 @@ describe(`OTA releases and artifact downloads over HTTP on ${kind}`, () => {
         ['component', 'createdAt', 'id', 'minBatteryPct', 'model', 'releaseNotes', 'sha256', 'sizeBytes', 'status', 'version', 'withdrawnAt'].sort(),
       );
     }
+    // The raw-body type is for the upload only.
+    const elsewhere = await call(`${gw.httpUrl}/v1/providers`, {
+      method: 'POST',
+      headers: auth(ops, { 'content-type': 'application/octet-stream' }),
+      body: data,
+    });
+    expect(elsewhere.status).toBe(415);
+    expect(elsewhere.json()).toMatchObject({ error: { code: 'UNSUPPORTED_MEDIA_TYPE' } });
     const opsItems = (await call(`${gw.httpUrl}/v1/releases?model=EP-T1`, { headers: auth(ops) })).json().items as Record<string, unknown>[];
     expect(opsItems.some((i) => i.status === 'draft')).toBe(true);
   });
