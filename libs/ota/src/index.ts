@@ -9,4 +9,5 @@ export * from './byte-range.js';
 export * from './artifact-store.js';
 export * from './release.repository.js';
 export * from './release-catalog.service.js';
+export * from './ota-metrics.js';
 export * from './ota.module.js';

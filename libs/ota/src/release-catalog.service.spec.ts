@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { loadConfig } from '#config';
 import type { ArtifactStore } from './artifact-store.js';
+import type { OtaMetrics } from './ota-metrics.js';
 import { DOWNLOAD_LOOKUP_TTL_MS, ReleaseCatalogService } from './release-catalog.service.js';
 import type { ReleaseKeyring } from './release-keyring.js';
 import type { ReleaseRepository } from './release.repository.js';
@@ -17,7 +18,7 @@ function catalogWith(findById: (id: string) => Promise<Release | null>) {
     },
     withdraw: async () => ({ ...release, status: 'withdrawn' }) as Release,
   } as unknown as ReleaseRepository;
-  const catalog = new ReleaseCatalogService(repo, {} as ReleaseKeyring, {} as ArtifactStore, loadConfig({}, {}));
+  const catalog = new ReleaseCatalogService(repo, {} as ReleaseKeyring, {} as ArtifactStore, loadConfig({}, {}), {} as OtaMetrics);
   return { catalog, calls };
 }
 

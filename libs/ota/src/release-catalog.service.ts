@@ -3,6 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { DomainException, parseVersion } from '#contracts';
 import { ArtifactStore } from './artifact-store.js';
+import { OtaMetrics } from './ota-metrics.js';
 import { OtaErrorCode } from './ota.errors.js';
 import { ReleaseKeyring } from './release-keyring.js';
 import { ReleaseRepository, sqlStateOf } from './release.repository.js';
@@ -29,6 +30,7 @@ export class ReleaseCatalogService {
     @Inject(ReleaseKeyring) private readonly keyring: ReleaseKeyring,
     @Inject(ArtifactStore) private readonly store: ArtifactStore,
     @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(OtaMetrics) private readonly metrics: OtaMetrics,
   ) {
     this.maxBytes = config.ota.artifactMaxBytes;
   }
@@ -83,7 +85,13 @@ export class ReleaseCatalogService {
   async upload(id: string, body: Readable): Promise<Release> {
     const draft = await this.get(id);
     if (draft.status !== 'draft') throw new DomainException(OtaErrorCode.WrongState, `release ${id} is ${draft.status}; only a draft takes an upload`);
-    const received = await this.store.receive(body, this.maxBytes);
+    let received;
+    try {
+      received = await this.store.receive(body, this.maxBytes);
+    } catch (err) {
+      this.metrics.uploads.inc({ result: err instanceof DomainException ? String((err as DomainException<string>).code).toLowerCase() : 'aborted' });
+      throw err;
+    }
     let stored: string | null = null;
     try {
       const sha256 = received.digest.toString('hex');
@@ -95,9 +103,11 @@ export class ReleaseCatalogService {
       const activated = await this.releases.activateWithArtifact(id, { path: stored, sizeBytes: received.size, sha256, keyId });
       if (!activated) throw new DomainException(OtaErrorCode.WrongState, `release ${id} is no longer a draft (a concurrent upload or a withdrawal)`);
       this.downloadLookups.delete(id);
+      this.metrics.uploads.inc({ result: 'accepted' });
       return activated;
     } catch (err) {
       await this.store.discard(stored ?? received.tempPath);
+      this.metrics.uploads.inc({ result: err instanceof DomainException ? String((err as DomainException<string>).code).toLowerCase() : 'error' });
       throw err;
     }
   }

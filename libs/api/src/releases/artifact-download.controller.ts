@@ -4,7 +4,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { DomainException } from '#contracts';
-import { ArtifactStore, decideRange, DownloadUrlService, ReleaseCatalogService } from '#ota';
+import { ArtifactStore, decideRange, DownloadUrlService, OtaMetrics, ReleaseCatalogService } from '#ota';
 import { ApiErrorCode } from '../common/api-error.js';
 import { validate } from '../common/zod-validation.js';
 import { artifactDownloadQuery, artifactIdParam } from './release.dto.js';
@@ -34,6 +34,7 @@ export class ArtifactDownloadController {
     @Inject(DownloadUrlService) private readonly urls: DownloadUrlService,
     @Inject(ReleaseCatalogService) private readonly catalog: ReleaseCatalogService,
     @Inject(ArtifactStore) private readonly store: ArtifactStore,
+    @Inject(OtaMetrics) private readonly metrics: OtaMetrics,
   ) {}
 
   /** Its own route, declared before GET so Fastify adds no implicit one: Fastify's implicit HEAD would read the whole file to discard it. */
@@ -50,10 +51,17 @@ export class ArtifactDownloadController {
   private async serve(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const { releaseId } = validate(artifactIdParam, request.params, 'params');
     const query: z.output<typeof artifactDownloadQuery> = validate(artifactDownloadQuery, request.query, 'query');
-    if (!this.urls.verify(releaseId, query, new Date())) throw forbidden();
+    if (!this.urls.verify(releaseId, query, new Date())) {
+      this.metrics.downloads.inc({ result: 'refused' });
+      throw forbidden();
+    }
     const release = await this.catalog.findForDownload(releaseId);
-    if (!release || release.status !== 'active') throw new DomainException(ApiErrorCode.NotFound, 'release not found or withdrawn');
+    if (!release || release.status !== 'active') {
+      this.metrics.downloads.inc({ result: 'not_found' });
+      throw new DomainException(ApiErrorCode.NotFound, 'release not found or withdrawn');
+    }
     if (release.artifactUrl !== null) {
+      this.metrics.downloads.inc({ result: 'redirect' });
       await reply.status(302).header('location', release.artifactUrl).header('cache-control', 'no-store').send();
       return;
     }
@@ -71,6 +79,7 @@ export class ArtifactDownloadController {
         `attachment; filename="${`${release.model}-${release.component}-${release.version}`.replace(/[^A-Za-z0-9._-]/g, '_')}.bin"`,
       );
     if (matches(request.headers['if-none-match'], etag)) {
+      this.metrics.downloads.inc({ result: 'not_modified' });
       await reply.status(304).send();
       return;
     }
@@ -79,6 +88,7 @@ export class ArtifactDownloadController {
     // If-Range with anything but the current ETag (another ETag, or a date): the whole file.
     const range = ifRange !== undefined && ifRange.trim() !== etag ? { kind: 'full' as const } : decideRange(rangeHeader, size);
     if (range.kind === 'unsatisfiable') {
+      this.metrics.downloads.inc({ result: 'unsatisfiable' });
       // 416 is not one of the API's codes: the one error body, sent here.
       const message = `range not satisfiable: the artifact has ${size} bytes`;
       await reply
@@ -91,10 +101,12 @@ export class ArtifactDownloadController {
     const [start, end] = range.kind === 'partial' ? [range.start, range.end] : [0, size - 1];
     void reply.status(range.kind === 'partial' ? 206 : 200).header('content-length', String(Math.max(0, end - start + 1)));
     if (range.kind === 'partial') void reply.header('content-range', `bytes ${start}-${end}/${size}`);
+    this.metrics.downloads.inc({ result: range.kind });
     if (request.method === 'HEAD' || size === 0) {
       await reply.send();
       return;
     }
+    this.metrics.downloadBytes.inc(end - start + 1);
     await reply.send(this.store.open(release.artifactPath, start, end));
   }
 }

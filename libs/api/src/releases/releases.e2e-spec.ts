@@ -16,7 +16,7 @@ import {
   type WrittenKeyPair,
 } from '#ota';
 import { API } from '#runtime';
-import { startTestDatabase, startTestGateway, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
+import { scrapeMetric, startTestDatabase, startTestGateway, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
 import { Role } from '../auth/roles.js';
 
 const kind = testDbKinds()[0] ?? 'pglite';
@@ -155,6 +155,7 @@ describe(`OTA releases and artifact downloads over HTTP on ${kind}`, () => {
     expect(res.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED', details: [{ field: 'signature', reason: 'OTA_SIGNATURE_INVALID' }] } });
     expect(filesIn()).toStrictEqual(before);
     expect((await call(`${gw.httpUrl}/v1/releases/${id}`, { headers: auth(ops) })).json().status).toBe('draft');
+    expect(await scrapeMetric(gw.httpUrl, 'fleet_ota_uploads_total', 'result="ota_signature_invalid"')).toBe(1);
 
     // Right key, other bytes (one flipped): refused the same way.
     const file = join(work, 'good.bin');
@@ -446,6 +447,7 @@ describe(`OTA releases and artifact downloads over HTTP on ${kind}`, () => {
       expect(res.json()).toMatchObject({ error: { code: 'FORBIDDEN' } });
       expect(res.body.includes(data.subarray(0, 16))).toBe(false);
     }
+    expect(await scrapeMetric(gw.httpUrl, 'fleet_ota_downloads_total', 'result="refused"')).toBeGreaterThanOrEqual(5);
     expect((await call(`${good.href}&extra=1`)).status).toBe(400);
 
     const withdrawn = await call(`${gw.httpUrl}/v1/releases/${id}/withdraw`, { method: 'POST', headers: auth(ops) });
