@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { CliUsageError, parseCliOptions, type SimOptions } from './cli-options.js';
+import { CliUsageError, parseCliOptions, USAGE, type SimOptions } from './cli-options.js';
+import { SCENARIO_KINDS } from './scenarios.js';
 
 function run(argv: string[], env: NodeJS.ProcessEnv = {}): SimOptions {
   const parsed = parseCliOptions(argv, env);
@@ -33,6 +34,27 @@ describe('parseCliOptions', () => {
     expect(o.quiet).toBe(false);
     expect(o.seedGenerated).toBe(true);
     expect(o.seed).toMatch(/^[0-9a-f]{8}$/);
+    expect(o.scenarios).toStrictEqual([]);
+    expect(o.scenarioStartAfterMs).toBe(180_000);
+    expect(o.scenarioClearAfterMs).toBe(null);
+  });
+
+  it('parses scenarios (repeatable, counts and shares) with their start and clear times', () => {
+    const o = run(['--interval', '10', '--scenario', 'weak-signal=3%,sim-swap=2', '--scenario', 'drop=1', '--scenario-clear-after', '10m']);
+    expect(o.scenarios).toStrictEqual([
+      { kind: 'weak-signal', amount: { percent: 3 } },
+      { kind: 'drop', amount: { count: 1 } },
+      { kind: 'sim-swap', amount: { count: 2 } },
+    ]);
+    // default start: three heartbeat intervals
+    expect(o.scenarioStartAfterMs).toBe(30_000);
+    expect(o.scenarioClearAfterMs).toBe(600_000);
+    expect(run(['--scenario', 'silent=1', '--scenario-start-after', '0']).scenarioStartAfterMs).toBe(0);
+    expect(run(['--scenario', 'silent=1', '--scenario-start-after', '2h']).scenarioStartAfterMs).toBe(7_200_000);
+  });
+
+  it('lists every scenario in --help', () => {
+    for (const kind of SCENARIO_KINDS) expect(USAGE).toContain(`  ${kind} `);
   });
 
   it('parses every option', () => {
@@ -99,6 +121,14 @@ describe('parseCliOptions', () => {
     ['--seed', ''],
     ['--bogus'],
     ['positional'],
+    ['--scenario', 'weak-signal'],
+    ['--scenario', 'nope=1'],
+    ['--scenario', 'drop=0'],
+    ['--scenario', 'drop=1', '--scenario', 'drop=2'],
+    ['--scenario', 'drop=1', '--scenario-clear-after', '0'],
+    ['--scenario', 'drop=1', '--scenario-clear-after', 'soon'],
+    ['--scenario', 'drop=1', '--scenario-start-after', '-1m'],
+    ['--scenario-clear-after', '10m'],
   ]) {
     it(`rejects ${argv.join(' ')}`, () => {
       expect(() => parseCliOptions(argv, {})).toThrow(CliUsageError);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ADMIN_TOKEN_FILE } from '#contracts';
 import { isValidSnPrefix } from './identifiers.js';
+import { parseDurationMs, parseScenarioSpecs, SCENARIO_DESCRIPTIONS, SCENARIO_KINDS, ScenarioSyntaxError, type ScenarioRequest } from './scenarios.js';
 
 export interface SimOptions {
   readonly terminals: number;
@@ -22,6 +23,12 @@ export interface SimOptions {
   readonly qos: 0 | 1;
   readonly includeLocation: boolean;
   readonly quiet: boolean;
+  /** Alert scenarios (--scenario), in assignment order; empty = none. */
+  readonly scenarios: readonly ScenarioRequest[];
+  /** When scenarios start, after the simulator start (default: three heartbeat intervals). */
+  readonly scenarioStartAfterMs: number;
+  /** How long scenarios last before they clear; null = until the simulator stops. */
+  readonly scenarioClearAfterMs: number | null;
 }
 
 export type ParsedCli = { kind: 'help' } | { kind: 'run'; options: SimOptions };
@@ -46,7 +53,16 @@ Simulates a fleet of POS terminals: each one is an MQTT 3.1.1 client sending hea
   --qos 0|1            heartbeat QoS (default 1)
   --location           include GPS/cell location in heartbeats
   --quiet              no status line or logs; print only the final JSON summary
+  --scenario LIST      put chosen terminals into an alert condition: name=N (count) or name=P% (share of the
+                       fleet), comma-separated, repeatable, e.g. --scenario weak-signal=3%,sim-swap=2,drop=1
+                       (deterministic with --seed; one scenario per terminal; see the list below)
+  --scenario-start-after D   when scenarios start, after the simulator start (default: 3 heartbeat intervals)
+  --scenario-clear-after D   scenarios clear D after they start, so their alerts resolve (default: never)
+                       durations: 90 (seconds), 90s, 10m, 2h, 1d
   -h, --help           show this help
+
+Scenarios (--scenario name=...):
+${SCENARIO_KINDS.map((k) => `  ${k.padEnd(18)} ${SCENARIO_DESCRIPTIONS[k].effect} [${SCENARIO_DESCRIPTIONS[k].rule}]; clears: ${SCENARIO_DESCRIPTIONS[k].clear}`).join('\n')}
 `;
 
 function positiveNumber(name: string, raw: string, integer: boolean): number {
@@ -91,6 +107,9 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
         qos: { type: 'string', default: '1' },
         location: { type: 'boolean', default: false },
         quiet: { type: 'boolean', default: false },
+        scenario: { type: 'string', multiple: true },
+        'scenario-start-after': { type: 'string' },
+        'scenario-clear-after': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -114,6 +133,27 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
   const seed = values.seed;
   if (seed !== undefined && seed === '') throw new CliUsageError('--seed is empty');
 
+  const intervalS = positiveNumber('interval', values.interval, false);
+  let scenarios: ScenarioRequest[];
+  let scenarioStartAfterMs = Math.round(3 * intervalS * 1000);
+  let scenarioClearAfterMs: number | null = null;
+  try {
+    scenarios = parseScenarioSpecs(values.scenario ?? []);
+    const startAfter = values['scenario-start-after'];
+    const clearAfter = values['scenario-clear-after'];
+    if ((startAfter !== undefined || clearAfter !== undefined) && scenarios.length === 0) {
+      throw new ScenarioSyntaxError('--scenario-start-after and --scenario-clear-after need --scenario');
+    }
+    if (startAfter !== undefined) scenarioStartAfterMs = parseDurationMs(startAfter);
+    if (clearAfter !== undefined) {
+      scenarioClearAfterMs = parseDurationMs(clearAfter);
+      if (scenarioClearAfterMs <= 0) throw new ScenarioSyntaxError('--scenario-clear-after must be longer than 0');
+    }
+  } catch (err) {
+    if (err instanceof ScenarioSyntaxError) throw new CliUsageError(err.message);
+    throw err;
+  }
+
   return {
     kind: 'run',
     options: {
@@ -122,7 +162,7 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
       httpUrl: checkUrl('http', values.http, ['http:', 'https:']),
       adminToken: adminToken?.trim() ?? null,
       adminTokenFile: join(env.DATA_DIR && env.DATA_DIR !== '' ? env.DATA_DIR : './data', ADMIN_TOKEN_FILE),
-      intervalS: positiveNumber('interval', values.interval, false),
+      intervalS,
       rampPerS: positiveNumber('ramp', values.ramp, false),
       credentialsFile: values.credentials,
       snPrefix,
@@ -132,6 +172,9 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
       qos: qosRaw === '1' ? 1 : 0,
       includeLocation: values.location,
       quiet: values.quiet,
+      scenarios,
+      scenarioStartAfterMs,
+      scenarioClearAfterMs,
     },
   };
 }

@@ -30,6 +30,7 @@ import {
 } from './fleet-catalog.js';
 import { distanceMetres, makeIccid, makeImei, makeMid, makeTid, offsetByMetres, randomPointWithin, scrambledSerial, terminalSn } from './identifiers.js';
 import { Prng, deriveSeed, lowDiscrepancy, pickByShare, type WeightedValue } from './prng.js';
+import type { TerminalScenario } from './scenarios.js';
 
 export interface FleetOptions {
   /** Any string; equal seeds give equal fleets. */
@@ -80,6 +81,8 @@ export interface TerminalProfile {
     readonly docked: boolean;
     /** Probability the merchant puts it on charge overnight. */
     readonly chargesOvernight: number;
+    /** Card transactions per hour while open, on average (street stall: a few; busy shop: dozens). */
+    readonly txPerOpenHour: number;
   };
   readonly battery: {
     readonly degraded: boolean;
@@ -119,6 +122,8 @@ export interface TerminalProfile {
     readonly relocated: boolean;
     readonly source: 'gps' | 'cell';
   };
+  /** Alert scenario this terminal plays (--scenario), null for most. */
+  readonly scenario: TerminalScenario | null;
 }
 
 /** Dimensions of the low-discrepancy sequence, one per categorical trait. */
@@ -243,6 +248,8 @@ export function generateTerminalProfile(index: number, options: FleetOptions): T
   const cellCount = environment === 'weak' ? 3 : 2;
   const cells = Array.from({ length: cellCount }, (_, i) => eNodeB * 256 + ((rng.int(1, 3) + i * 3) % 256));
   const legacyCells = Array.from({ length: 2 }, () => rng.int(1000, 65_000));
+  // Own stream, so adding transactions left every other trait of a seed's fleet unchanged.
+  const txPerOpenHour = clampNumber(Math.exp(new Prng(deriveSeed(options.seed, sn, 'tx')).normal(Math.log(10), 0.7)), 1, 60);
 
   return {
     index,
@@ -257,7 +264,7 @@ export function generateTerminalProfile(index: number, options: FleetOptions): T
     utcOffsetMin: CHINA_UTC_OFFSET_MIN,
     stateSeed: deriveSeed(options.seed, sn, 'state'),
     rebootsPerDay: REBOOTS_PER_DAY[firmwareTier],
-    merchant: { ...merchantHours(rng), docked, chargesOvernight: rng.float(0.85, 0.99) },
+    merchant: { ...merchantHours(rng), docked, chargesOvernight: rng.float(0.85, 0.99), txPerOpenHour },
     battery: {
       degraded,
       health,
@@ -284,7 +291,12 @@ export function generateTerminalProfile(index: number, options: FleetOptions): T
       plan: planProfile(scenario, simType, rng),
     },
     location: { city: city.name, registered, actual, relocated, source: locationSource },
+    scenario: null,
   };
+}
+
+function clampNumber(x: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, x));
 }
 
 export function generateFleet(count: number, options: FleetOptions): TerminalProfile[] {

@@ -10,6 +10,7 @@ import { CredentialsStore } from './credentials-store.js';
 import { ensureCredentials } from './enrolment-client.js';
 import { FleetRunner } from './fleet-runner.js';
 import { generateFleet, toRegistration } from './fleet-generator.js';
+import { assignScenarios } from './scenarios.js';
 import { SimStats } from './sim-stats.js';
 import { StatusReporter } from './status-reporter.js';
 import { DEFAULT_RUNTIME } from './terminal-client.js';
@@ -52,7 +53,16 @@ async function run(options: SimOptions): Promise<number> {
     reporter.warn(`${options.terminals} terminals need as many sockets but the open-file limit is ${limit}; raise it with ulimit -n`);
   }
 
-  const profiles = generateFleet(options.terminals, { seed: options.seed, snPrefix: options.snPrefix });
+  const scenarioRun = assignScenarios(generateFleet(options.terminals, { seed: options.seed, snPrefix: options.snPrefix }), options.scenarios, options.seed, {
+    startAfterMs: options.scenarioStartAfterMs,
+    clearAfterMs: options.scenarioClearAfterMs,
+  });
+  const profiles = scenarioRun.profiles;
+  for (const s of scenarioRun.shortfalls) reporter.warn(`scenario ${s.kind}: ${s.got} of ${s.wanted} terminals (the fleet is too small)`);
+  for (const [kind, sns] of Object.entries(scenarioRun.assigned)) {
+    const shown = sns.length > 10 ? `${sns.slice(0, 10).join(' ')} … (${sns.length})` : sns.join(' ');
+    reporter.info(`scenario ${kind}: ${shown}`);
+  }
   const store = await CredentialsStore.load(options.credentialsFile);
   if (store.meta.seed !== undefined && store.meta.seed !== options.seed && store.size > 0) {
     reporter.warn(
@@ -134,6 +144,15 @@ async function run(options: SimOptions): Promise<number> {
     ...stats.summary(),
     connected: connectedBeforeShutdown,
     unackedAtExit: shutdown.unackedAtExit,
+    ...(options.scenarios.length > 0
+      ? {
+          scenarios: {
+            startAfterS: options.scenarioStartAfterMs / 1000,
+            clearAfterS: options.scenarioClearAfterMs === null ? null : options.scenarioClearAfterMs / 1000,
+            terminals: scenarioRun.assigned,
+          },
+        }
+      : {}),
   };
   process.stdout.write(`${JSON.stringify(summary, null, options.quiet ? 0 : 2)}\n`);
   return 0;

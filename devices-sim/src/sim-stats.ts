@@ -78,7 +78,7 @@ export interface StatsSummary {
     readonly lostOnPowerOff: number;
   };
   readonly latencyMs: { readonly p50: number | null; readonly p90: number | null; readonly p99: number | null; readonly max: number | null };
-  readonly connections: { readonly attempts: number; readonly reconnects: number };
+  readonly connections: { readonly attempts: number; readonly reconnects: number; readonly networkDrops: number };
   readonly power: { readonly offEvents: number; readonly boots: number };
   readonly commands: { readonly received: number; readonly invalid: number };
   readonly errors: { readonly total: number } & Partial<Record<ErrorKind, number>>;
@@ -95,6 +95,8 @@ export class SimStats {
   lostOnPowerOff = 0;
   connectAttempts = 0;
   reconnects = 0;
+  /** Connections lost to a `drop` scenario. */
+  networkDrops = 0;
   powerOffs = 0;
   boots = 0;
   commandsReceived = 0;
@@ -187,7 +189,7 @@ export class SimStats {
         p99: round(h.quantile(0.99)),
         max: h.count > 0 ? round(h.max) : null,
       },
-      connections: { attempts: this.connectAttempts, reconnects: this.reconnects },
+      connections: { attempts: this.connectAttempts, reconnects: this.reconnects, networkDrops: this.networkDrops },
       power: { offEvents: this.powerOffs, boots: this.boots },
       commands: { received: this.commandsReceived, invalid: this.commandsInvalid },
       errors: { total: this.errorsTotal, ...Object.fromEntries(this.errors) },

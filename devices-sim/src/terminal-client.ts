@@ -11,7 +11,7 @@ import type { TerminalProfile } from './fleet-generator.js';
 import { HeartbeatOutbox } from './heartbeat-outbox.js';
 import { Prng, deriveSeed } from './prng.js';
 import type { ErrorKind, SimStats } from './sim-stats.js';
-import { formatLocalTimestamp, initialTerminalState, nextHeartbeat, type TerminalState } from './terminal-model.js';
+import { formatLocalTimestamp, hasNetwork, initialTerminalState, nextHeartbeat, type TerminalState } from './terminal-model.js';
 
 export interface TerminalRuntimeOptions {
   readonly brokerUrl: string;
@@ -166,8 +166,13 @@ export class SimulatedTerminal {
   // ----------------------------------------------------------------------------------------------------
   // connection lifecycle
 
+  /** Powered and on the network: worth (re)connecting. */
+  private canConnect(): boolean {
+    return !this.stopped && this.state !== null && this.state.power === 'on' && hasNetwork(this.profile, this.state);
+  }
+
   private openConnection(): void {
-    if (this.stopped || !this.state || this.state.power === 'off') return;
+    if (!this.canConnect()) return;
     const epoch = ++this.epoch;
     this.stats.connectAttempts++;
     const opts: IClientOptions = {
@@ -233,7 +238,7 @@ export class SimulatedTerminal {
   }
 
   private scheduleReconnect(): void {
-    if (this.stopped || this.reconnectTimer || !this.state || this.state.power === 'off') return;
+    if (this.reconnectTimer || !this.canConnect()) return;
     const delay = backoffDelayMs(this.attempt, this.rng.next(), this.options.backoff);
     this.attempt++;
     this.reconnectTimer = setTimeout(() => {
@@ -279,6 +284,7 @@ export class SimulatedTerminal {
     });
     this.state = state;
     if (state.boots !== before.boots || state.power !== before.power) this.onPowerChange(before, state);
+    else if (state.power === 'on') this.onNetworkChange(before, state);
     if (!heartbeat) return;
     const { dropped } = this.outbox.push(Buffer.from(JSON.stringify(heartbeat)), heartbeat.ts, heartbeat.seq, this.liveEpoch);
     if (dropped) this.stats.dropped++;
@@ -295,6 +301,19 @@ export class SimulatedTerminal {
     }
     if (after.boots !== before.boots) this.stats.boots += after.boots - before.boots;
     if (after.power === 'on' && (before.power === 'off' || after.boots !== before.boots)) {
+      this.attempt = 0;
+      this.openConnection();
+    }
+  }
+
+  /** A `drop` scenario: the network goes away (socket dies, heartbeats are held), then comes back. */
+  private onNetworkChange(before: TerminalState, after: TerminalState): void {
+    const had = hasNetwork(this.profile, before);
+    const has = hasNetwork(this.profile, after);
+    if (had && !has) {
+      this.stats.networkDrops++;
+      this.dropConnection();
+    } else if (!had && has) {
       this.attempt = 0;
       this.openConnection();
     }

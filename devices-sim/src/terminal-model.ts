@@ -10,13 +10,28 @@
  *   fall back to GSM/UMTS; occasional cell reselection;
  * - data usage accrues (mostly during opening hours) and resets monthly; plans renew automatically,
  *   fail to renew, lapse into grace and expire on the terminal's local calendar;
- * - rare firmware reboots (more frequent on old firmware) restart `seq` and `uptimeS`.
+ * - rare firmware reboots (more frequent on old firmware) restart `seq` and `uptimeS`;
+ * - card transactions while the shop trades (`tx`, see tx-model.ts), failing more on a weak signal;
+ * - an alert scenario (scenarios.ts), when the profile has one: it starts and clears at fixed times after the
+ *   simulator start and bends the behaviour above so that one alert rule fires, then resolves.
  */
-import type { DataPlanStatus, Heartbeat, HeartbeatDataPlan, RadioAccessTechnology } from '#contracts';
-import { PLAN_GRACE_DAYS, RAT_FALLBACK_RSRP, RENEWAL_RUN_LOCAL_MIN, RENEWAL_WINDOW_DAYS, SIGNAL_ENVIRONMENTS } from './fleet-catalog.js';
-import type { TerminalProfile } from './fleet-generator.js';
-import { offsetByMetres } from './identifiers.js';
-import { Prng } from './prng.js';
+import { TX_MAX_COUNT, type DataPlanStatus, type Heartbeat, type HeartbeatDataPlan, type RadioAccessTechnology } from '#contracts';
+import {
+  APP_VERSIONS,
+  CARRIERS,
+  CITIES,
+  PLAN_GRACE_DAYS,
+  RAT_FALLBACK_RSRP,
+  RENEWAL_RUN_LOCAL_MIN,
+  RENEWAL_WINDOW_DAYS,
+  SIGNAL_ENVIRONMENTS,
+  TERMINAL_MODELS,
+} from './fleet-catalog.js';
+import type { GeoPoint, TerminalProfile } from './fleet-generator.js';
+import { distanceMetres, makeIccid, offsetByMetres, randomPointWithin } from './identifiers.js';
+import { Prng, deriveSeed } from './prng.js';
+import { scenarioPhase, type ScenarioKind, type ScenarioPhase } from './scenarios.js';
+import { afterReport, EMPTY_TX, networkFailureProbability, stepTransactions, tradingWeight, txSection, type TxState } from './tx-model.js';
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
@@ -79,6 +94,18 @@ export interface TerminalState {
     /** Billing month (YYYY-MM) usedMb belongs to. */
     readonly billingMonth: string;
   };
+  /** Simulator start: scenario times count from here. */
+  readonly startedAtMs: number;
+  /** The profile's scenario phase this state has applied (null without a scenario). */
+  readonly scenarioPhase: ScenarioPhase | null;
+  /** Current SIM (a sim-swap scenario replaces the profile's). */
+  readonly iccid: string;
+  /** Installed versions (an outdated-firmware scenario rolls them back, clearing it updates them). */
+  readonly firmware: { readonly version: string; readonly appVersion: string };
+  /** Transaction counters since the last heartbeat. */
+  readonly tx: TxState;
+  /** PRNG state of the transaction stream (separate, so transactions do not shift the other draws). */
+  readonly txRng: number;
 }
 
 export interface HeartbeatOptions {
@@ -233,15 +260,25 @@ export function initialTerminalState(profile: TerminalProfile, nowMs: number): T
       cell: rng.int(0, profile.radio.cells.length - 1),
     },
     plan,
+    startedAtMs: nowMs,
+    scenarioPhase: profile.scenario ? 'pending' : null,
+    iccid: profile.sim.iccid,
+    firmware: { version: profile.firmwareVersion, appVersion: profile.appVersion },
+    tx: EMPTY_TX,
+    txRng: deriveSeed(profile.stateSeed, 'tx'),
   };
-  return { ...draft, rng: rng.state };
+  // a scenario that starts at once is in place for the first heartbeat
+  const s = cloneState({ ...draft, rng: rng.state });
+  stepScenario(profile, s, nowMs);
+  return s;
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Advancing
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-type MutableState = Mutable<Omit<TerminalState, 'merchant' | 'battery' | 'signal' | 'plan'>> & {
+type MutableState = Mutable<Omit<TerminalState, 'merchant' | 'battery' | 'signal' | 'plan' | 'firmware'>> & {
+  firmware: Mutable<TerminalState['firmware']>;
   merchant: Mutable<TerminalState['merchant']>;
   battery: Mutable<TerminalState['battery']>;
   signal: Mutable<TerminalState['signal']>;
@@ -255,8 +292,148 @@ function cloneState(state: TerminalState): MutableState {
     battery: { ...state.battery },
     signal: { ...state.signal },
     plan: { ...state.plan },
+    firmware: { ...state.firmware },
   };
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Scenarios
+
+/** The scenario kind in effect (active phase) for this state, or null. */
+export function activeScenario(profile: TerminalProfile, state: Pick<TerminalState, 'scenarioPhase'>): ScenarioKind | null {
+  return profile.scenario && state.scenarioPhase === 'active' ? profile.scenario.kind : null;
+}
+
+/** False while a `drop` scenario holds the terminal off the network (it keeps producing heartbeats). */
+export function hasNetwork(profile: TerminalProfile, state: TerminalState): boolean {
+  return activeScenario(profile, state) !== 'drop';
+}
+
+/** Where a relocated terminal turns up: near a city more than 800 km from its registered location. */
+export function relocationTarget(profile: TerminalProfile): GeoPoint {
+  const far = CITIES.map((c) => c.value).filter((c) => distanceMetres(c, profile.location.registered) > 800_000);
+  const rng = new Prng(deriveSeed(profile.stateSeed, 'relocate'));
+  const city = far.length > 0 ? rng.pick(far) : { lat: -profile.location.registered.lat, lon: profile.location.registered.lon };
+  return randomPointWithin(city.lat, city.lon, 5_000, rng);
+}
+
+/** The plan renews now for a year (clearing a plan scenario). */
+function renewNow(profile: TerminalProfile, s: MutableState, atMs: number): void {
+  const p = s.plan;
+  const today = localDate(atMs, profile.utcOffsetMin);
+  p.expiresAt = addYears(p.expiresAt >= today ? p.expiresAt : today, 1);
+  p.status = 'active';
+  p.renewalFails = profile.sim.plan.renewalFails;
+  p.lastRenewal = { at: formatLocalTimestamp(atMs, profile.utcOffsetMin), result: 'success' };
+  p.lastAttemptDate = today;
+}
+
+function enterActive(profile: TerminalProfile, kind: ScenarioKind, s: MutableState, atMs: number): void {
+  const today = localDate(atMs, profile.utcOffsetMin);
+  const p = s.plan;
+  switch (kind) {
+    case 'plan-expiring':
+      // 5 days out: inside the 7-day step of the reminder ladder, before the 3-day renewal window
+      Object.assign(p, { status: 'active', expiresAt: addDays(today, 5), autoRenew: true, renewalFails: false });
+      break;
+    case 'plan-suspended':
+      p.status = 'suspended';
+      break;
+    case 'renewal-failed':
+      Object.assign(p, { status: 'active', expiresAt: addDays(today, 2), autoRenew: true, renewalFails: true, lastAttemptDate: today });
+      p.lastRenewal = { at: formatLocalTimestamp(atMs, profile.utcOffsetMin), result: 'failed', reason: profile.sim.plan.failureReason };
+      break;
+    case 'auto-renew-off':
+      Object.assign(p, { status: 'active', expiresAt: addDays(today, 20), autoRenew: false });
+      break;
+    case 'allowance-high':
+      p.allowanceMb = p.allowanceMb ?? 30;
+      p.usedMb = Math.max(p.usedMb, 0.93 * p.allowanceMb);
+      break;
+    case 'outdated-firmware': {
+      const model = TERMINAL_MODELS.find((m) => m.value.name === profile.model)?.value;
+      s.firmware = { version: model?.firmware.legacy ?? profile.firmwareVersion, appVersion: APP_VERSIONS.legacy };
+      break;
+    }
+    case 'weak-signal':
+      Object.assign(s.signal, { rat: 'LTE', rsrp: WEAK_SIGNAL.rsrp, sinr: WEAK_SIGNAL.sinr });
+      break;
+    case 'battery-drain':
+      s.battery.percent = Math.min(s.battery.percent, 24);
+      s.battery.charging = false;
+      s.merchant.pluggedUntilMs = null;
+      break;
+    case 'sim-swap': {
+      const carrier = CARRIERS.find((c) => c.value.id === profile.radio.carrier)?.value;
+      const rng = new Prng(deriveSeed(profile.stateSeed, 'sim-swap'));
+      const prefix = carrier ? rng.pick(carrier.iccidPrefixes) : profile.sim.iccid.slice(0, 6);
+      const length = profile.sim.iccid.length === 19 ? 19 : 20;
+      let iccid = makeIccid(prefix, length, rng);
+      while (iccid === s.iccid) iccid = makeIccid(prefix, length, rng);
+      s.iccid = iccid;
+      break;
+    }
+    default:
+      // drop, silent, relocate, reversals, reversal-failed, tid-unregistered act while active (hasNetwork, nextHeartbeat, stepTx)
+      break;
+  }
+}
+
+function enterCleared(profile: TerminalProfile, kind: ScenarioKind, s: MutableState, atMs: number): void {
+  const p = s.plan;
+  switch (kind) {
+    case 'plan-expiring':
+    case 'renewal-failed':
+    case 'plan-suspended':
+      renewNow(profile, s, atMs);
+      break;
+    case 'auto-renew-off':
+      p.autoRenew = true;
+      break;
+    case 'allowance-high':
+      // top-up: the period's counter restarts
+      p.allowanceMb = profile.sim.plan.allowanceMb ?? null;
+      p.usedMb = 0;
+      break;
+    case 'outdated-firmware':
+      s.firmware = { version: profile.firmwareVersion, appVersion: profile.appVersion };
+      break;
+    case 'weak-signal':
+      // moved out of the metal cabinet: back at the spot's usual level
+      Object.assign(s.signal, { rsrp: profile.radio.baseRsrp, sinr: profile.radio.baseSinr });
+      break;
+    case 'battery-drain':
+      s.merchant.pluggedUntilMs = Math.max(nextClosingMs(profile, atMs), atMs + 3 * HOUR_MS);
+      s.battery.charging = true;
+      break;
+    default:
+      // the rest stop acting once no longer active; a swapped SIM stays
+      break;
+  }
+}
+
+/** Applies scenario transitions up to `atMs` (each once, in order, even if a step skips a phase). */
+function stepScenario(profile: TerminalProfile, s: MutableState, atMs: number): void {
+  if (!profile.scenario) return;
+  const target = scenarioPhase(profile.scenario, s.startedAtMs, atMs);
+  if (target === 'pending' || target === s.scenarioPhase) return;
+  if (s.scenarioPhase === 'pending') {
+    enterActive(profile, profile.scenario.kind, s, atMs);
+    s.scenarioPhase = 'active';
+  }
+  if (target === 'cleared' && s.scenarioPhase === 'active') {
+    enterCleared(profile, profile.scenario.kind, s, atMs);
+    s.scenarioPhase = 'cleared';
+  }
+}
+
+/** Where a weak-signal scenario holds the radio: below the rule's -110 dBm RSRP and 0 dB SINR thresholds. */
+const WEAK_SIGNAL = { rsrp: -121, rsrpSd: 2, sinr: -5, sinrSd: 1 } as const;
+/** Scenarios that need card traffic at any hour to show (about 30 attempts an hour, at least one per heartbeat). */
+const TRAFFIC_SCENARIOS: ReadonlySet<ScenarioKind> = new Set(['weak-signal', 'reversals', 'reversal-failed', 'tid-unregistered']);
+const REVERSAL_SCENARIOS: ReadonlySet<ScenarioKind> = new Set(['reversals', 'reversal-failed']);
+const FORCED_ATTEMPTS_PER_MS = 30 / HOUR_MS;
+const BATTERY_DRAIN_PCT_PER_HOUR = 20;
 
 function boot(s: MutableState, atMs: number): void {
   s.power = 'on';
@@ -265,6 +442,8 @@ function boot(s: MutableState, atMs: number): void {
   s.bootMs = atMs;
   s.boots += 1;
   s.seq = 0;
+  // unreported counts were in RAM; pending reversals are kept in flash and retried after boot
+  s.tx = afterReport(s.tx);
 }
 
 function stepMerchantAndPower(profile: TerminalProfile, s: MutableState, t0: number, t1: number, rng: Prng): boolean {
@@ -289,6 +468,7 @@ function stepMerchantAndPower(profile: TerminalProfile, s: MutableState, t0: num
     s.offReason = 'reboot';
     s.powerOnAtMs = t1 + rng.int(20, 90) * 1000;
   }
+  if (activeScenario(profile, s) === 'battery-drain') return false;
   return (open && profile.merchant.docked) || (!open && s.merchant.chargeTonight) || s.merchant.pluggedUntilMs !== null;
 }
 
@@ -304,6 +484,9 @@ function stepBattery(profile: TerminalProfile, s: MutableState, plugged: boolean
     percent += rate * dtH;
   } else if (plugged) {
     // full and on the charger: the terminal runs from external power
+  } else if (s.power === 'on' && activeScenario(profile, s) === 'battery-drain') {
+    // a scenario: drains fast but stays alive at 5 %, so battery_low shows without the terminal going offline
+    percent = Math.max(Math.min(percent, 5), percent - BATTERY_DRAIN_PCT_PER_HOUR * dtH);
   } else if (s.power === 'on') {
     percent -= ((open ? b.activeDrainPctPerHour : b.idleDrainPctPerHour) / b.health) * dtH;
   } else {
@@ -327,6 +510,13 @@ function stepBattery(profile: TerminalProfile, s: MutableState, plugged: boolean
 function stepSignal(profile: TerminalProfile, s: MutableState, dtMs: number, rng: Prng): void {
   const env = SIGNAL_ENVIRONMENTS[profile.radio.environment];
   const r = profile.radio;
+  if (activeScenario(profile, s) === 'weak-signal') {
+    // pinned at the edge of coverage, on LTE (so RSRP and SINR are reported)
+    s.signal.rsrp = meanRevert(s.signal.rsrp, WEAK_SIGNAL.rsrp, WEAK_SIGNAL.rsrpSd, dtMs, 5 * MINUTE_MS, rng);
+    s.signal.sinr = meanRevert(s.signal.sinr, WEAK_SIGNAL.sinr, WEAK_SIGNAL.sinrSd, dtMs, 5 * MINUTE_MS, rng);
+    s.signal.rat = 'LTE';
+    return;
+  }
   const rsrp = meanRevert(s.signal.rsrp, r.baseRsrp, env.rsrpSd, dtMs, 20 * MINUTE_MS, rng);
   // SINR follows its own baseline plus part of the RSRP deviation (fades hit both).
   const sinrMean = r.baseSinr + 0.3 * (rsrp - r.baseRsrp);
@@ -378,6 +568,37 @@ function stepPlan(profile: TerminalProfile, s: MutableState, t1: number, dtMs: n
   if (p.status === 'grace' && today > addDays(p.expiresAt, PLAN_GRACE_DAYS)) p.status = 'expired';
 }
 
+/** Card transactions over one step (see tx-model.ts), on the terminal's own PRNG stream. */
+function stepTx(profile: TerminalProfile, s: MutableState, t1: number, dtMs: number, minAttempts = 0): void {
+  if (s.power !== 'on') return;
+  const kind = activeScenario(profile, s);
+  const minute = localMinuteOfDay(t1, profile.utcOffsetMin);
+  const trading = s.merchant.wasOpen ? profile.merchant.txPerOpenHour * tradingWeight(minute) * (dtMs / HOUR_MS) : 0;
+  const forced = kind !== null && TRAFFIC_SCENARIOS.has(kind) ? FORCED_ATTEMPTS_PER_MS * dtMs : 0;
+  const legacyRat = s.signal.rat === 'GSM' || s.signal.rat === 'UMTS';
+  const network = networkFailureProbability(s.signal.rsrp, s.signal.sinr, legacyRat);
+  const reversals = kind !== null && REVERSAL_SCENARIOS.has(kind);
+  const far = profile.location.relocated || kind === 'relocate';
+  const rng = new Prng(s.txRng);
+  s.tx = stepTransactions(
+    s.tx,
+    {
+      expectedAttempts: trading + forced,
+      minAttempts,
+      networkFailure: reversals ? Math.max(network, 0.6) : network,
+      dataPlanUp: s.plan.status === 'active' || s.plan.status === 'grace',
+      localMinute: minute,
+      tidUnregistered: kind === 'tid-unregistered',
+      // `reversals` settle (the alert resolves by itself); `reversal-failed` charges cardholders
+      reversalFailShare: kind === 'reversal-failed' ? 0.4 : kind === 'reversals' ? 0 : 0.03,
+      timeoutShare: reversals ? 0.9 : 0.35,
+      riskShare: far ? 0.03 : 0,
+    },
+    rng,
+  );
+  s.txRng = rng.state;
+}
+
 /** Advances the terminal to `nowMs` (no-op if `nowMs` is not after the state's time). */
 export function advanceTerminal(profile: TerminalProfile, state: TerminalState, nowMs: number): TerminalState {
   if (!(nowMs > state.atMs)) return state;
@@ -391,6 +612,8 @@ export function advanceTerminal(profile: TerminalProfile, state: TerminalState, 
     stepBattery(profile, s, plugged, t1, dt, rng);
     stepSignal(profile, s, dt, rng);
     stepPlan(profile, s, t1, dt);
+    stepTx(profile, s, t1, dt);
+    stepScenario(profile, s, t1);
     t0 = t1;
   }
   s.atMs = nowMs;
@@ -459,15 +682,19 @@ export function nextHeartbeat(
   nowMs: number,
   options: HeartbeatOptions,
 ): { state: TerminalState; heartbeat: Heartbeat | null } {
-  const advanced = advanceTerminal(profile, state, nowMs);
+  let advanced = advanceTerminal(profile, state, nowMs);
   if (advanced.power === 'off') return { state: advanced, heartbeat: null };
+  const kind = activeScenario(profile, advanced);
+  // hung application: the connection stays up, no heartbeat is produced (counters keep adding up)
+  if (kind === 'silent') return { state: advanced, heartbeat: null };
+  advanced = withScenarioTraffic(profile, advanced, kind);
   const rng = new Prng(advanced.rng);
   const heartbeat: Heartbeat = {
     v: 1,
     ts: formatLocalTimestamp(nowMs, profile.utcOffsetMin),
     seq: advanced.seq,
     model: profile.model,
-    firmware: { version: profile.firmwareVersion, appVersion: profile.appVersion },
+    firmware: { version: advanced.firmware.version, appVersion: advanced.firmware.appVersion },
     battery: {
       percent: Math.round(advanced.battery.percent),
       charging: advanced.battery.charging,
@@ -475,19 +702,40 @@ export function nextHeartbeat(
     },
     signal: signalFields(profile, advanced),
     sim: {
-      iccid: profile.sim.iccid,
+      iccid: advanced.iccid,
       imei: profile.imei,
       type: profile.sim.type,
       carrier: profile.radio.carrierName,
       plan: planFields(advanced),
     },
+    tx: txSection(advanced.tx),
     uptimeS: Math.max(0, Math.floor((nowMs - advanced.bootMs) / 1000)),
   };
-  if (options.includeLocation) {
+  // a relocate scenario terminal always reports its position, else the move (and the return) is invisible
+  if (options.includeLocation || profile.scenario?.kind === 'relocate') {
     const loc = profile.location;
+    const at = kind === 'relocate' ? relocationTarget(profile) : loc.actual;
     const accuracyM = loc.source === 'gps' ? rng.int(5, 30) : rng.int(300, 1500);
-    const fix = offsetByMetres(loc.actual.lat, loc.actual.lon, rng.normal(0, accuracyM / 2), rng.normal(0, accuracyM / 2));
+    const fix = offsetByMetres(at.lat, at.lon, rng.normal(0, accuracyM / 2), rng.normal(0, accuracyM / 2));
     heartbeat.location = { lat: round(fix.lat, 6), lon: round(fix.lon, 6), accuracyM, source: loc.source };
   }
-  return { state: { ...advanced, seq: advanced.seq + 1, rng: rng.state }, heartbeat };
+  return { state: { ...advanced, seq: advanced.seq + 1, rng: rng.state, tx: afterReport(advanced.tx) }, heartbeat };
+}
+
+/**
+ * Scenarios that show in `tx` guarantee it in every heartbeat: at least one attempt (97 for an unknown TID,
+ * network failures on a weak signal), and for the reversal scenarios a reversal outstanding.
+ */
+function withScenarioTraffic(profile: TerminalProfile, state: TerminalState, kind: ScenarioKind | null): TerminalState {
+  if (kind === null || !TRAFFIC_SCENARIOS.has(kind)) return state;
+  const s = cloneState(state);
+  if (s.tx.approved + s.tx.declined === 0) stepTx(profile, s, s.atMs, 0, 1);
+  if (REVERSAL_SCENARIOS.has(kind) && s.tx.reversalsPending === 0) {
+    s.tx = { ...s.tx, declined: Math.min(TX_MAX_COUNT, s.tx.declined + 1), reversalsPending: 1 };
+  }
+  if (kind === 'tid-unregistered' && !s.tx.declinesByCode['97']) {
+    // the sign-in the terminal retries until the host answers: 97 once it gets through
+    s.tx = { ...s.tx, declined: Math.min(TX_MAX_COUNT, s.tx.declined + 1), declinesByCode: { ...s.tx.declinesByCode, '97': 1 } };
+  }
+  return s;
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { buildOpenApiDocument } from '#api';
 import { startTestDatabase, startTestGateway, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
 import { apiClient } from './api-client.js';
 
@@ -88,6 +89,53 @@ for (const kind of testDbKinds()) {
       await expect400('GET', '/v1/audit?actoin=provider.create', 'query.actoin');
       await expect400('GET', '/v1/terminals/BADIN000/telemetry?bukcet=1%20hour', 'query.bukcet');
       await expect400('GET', '/v1/fleet/summary?provider=x', 'query.provider');
+    });
+
+    it('CSV import: a missing required or an unknown header column is a 400 naming it; a row with extra fields is refused on its line', async () => {
+      const importCsv = (csv: string) =>
+        call<ErrorBody & { credentials: { sn: string }[]; errors: { row: number; sn: string | null; message: string }[] }>(
+          'POST',
+          '/v1/terminals/import',
+          ops,
+          csv,
+          { 'content-type': 'text/csv' },
+        );
+      const missing = await importCsv('sn,tid\nCSVHD001,TID00001\n');
+      expect(missing.status).toBe(400);
+      expect(missing.body.error.code).toBe('VALIDATION_FAILED');
+      expect(missing.body.error.details?.map((d) => d.field)).toStrictEqual(['header.model']);
+      const unknown = await importCsv('sn,modle\nCSVHD002,EP-T1\n');
+      expect(unknown.status).toBe(400);
+      expect(unknown.body.error.details?.map((d) => d.field)).toStrictEqual(['header.model', 'header.modle']);
+      expect(unknown.body.error.message).toContain('unknown column "modle"');
+      const wide = await importCsv('sn,model\nCSVHD003,EP-T1\nCSVHD004,EP-T1,surplus\n');
+      expect(wide.status).toBe(200);
+      expect(wide.body.credentials.map((c) => c.sn)).toStrictEqual(['CSVHD003']);
+      expect(wide.body.errors.map((e) => [e.row, e.sn])).toStrictEqual([[3, 'CSVHD004']]);
+      expect(wide.body.errors[0].message).toContain('line 3 has more fields than the header');
+      expect(await gw.query(`SELECT sn FROM terminals WHERE sn LIKE 'CSVHD%' ORDER BY sn`)).toStrictEqual([{ sn: 'CSVHD003' }]);
+    });
+
+    it('every operation of the OpenAPI document refuses an unknown query parameter, also those that declare no query', async () => {
+      // The document of the running app (not the committed file), so new endpoints are covered too.
+      const doc = buildOpenApiDocument(gw.running.app);
+      const operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
+        ['get', 'post', 'put', 'patch', 'delete'].filter((m) => m in ops).map((method) => ({ method: method.toUpperCase(), path })),
+      );
+      expect(operations.filter((o) => o.method === 'GET').map((o) => o.path)).toEqual(
+        expect.arrayContaining(['/v1/providers', '/v1/providers/tree', '/v1/api-keys', '/v1/terminals/{sn}', '/v1/terminals/{sn}/providers']),
+      );
+      const [auditBefore] = await gw.query<{ n: string }>('SELECT count(*)::text AS n FROM audit_log');
+      const answers: string[] = [];
+      for (const { method, path } of operations) {
+        const url = path.replace('{sn}', 'BADIN000').replace(/\{[^}]+\}/g, '00000000-0000-4000-8000-000000000000');
+        const res = await call<ErrorBody>(method, `${url}?limitt=5&zz=1`, ops);
+        const fields = res.status === 400 ? (res.body.error.details ?? []).map((d) => d.field).sort() : [];
+        answers.push(`${method} ${path} ${res.status} ${fields.join(',')}`);
+      }
+      expect(answers).toStrictEqual(operations.map(({ method, path }) => `${method} ${path} 400 query.limitt,query.zz`));
+      const [auditAfter] = await gw.query<{ n: string }>('SELECT count(*)::text AS n FROM audit_log');
+      expect(auditAfter.n).toBe(auditBefore.n);
     });
 
     it('NUL bytes in query strings, JSON bodies and CSV cells are 400s naming the field', async () => {

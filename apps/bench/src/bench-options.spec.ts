@@ -158,6 +158,8 @@ describe('bench command lines', () => {
       gatewayEnv: {},
       httpFlood: 0,
       floodMib: 10,
+      mqttFlood: 0,
+      mqttFloodMib: 200,
       markdown: false,
       label: '',
     });
@@ -184,6 +186,10 @@ describe('bench command lines', () => {
       '8',
       '--flood-mib',
       '2.5',
+      '--mqtt-flood',
+      '6',
+      '--mqtt-flood-mib',
+      '100',
       '--markdown',
       '--label',
       'x',
@@ -199,6 +205,8 @@ describe('bench command lines', () => {
       gatewayEnv: { INGEST_BATCH_MAX_ROWS: '500' },
       httpFlood: 8,
       floodMib: 2.5,
+      mqttFlood: 6,
+      mqttFloodMib: 100,
       markdown: true,
       label: 'x',
     });
@@ -208,6 +216,9 @@ describe('bench command lines', () => {
     withArgs('--warmup', '601');
     expect(exitCode(parseIngestOptions)).toBe(64);
     withArgs('--register-batch', '10001');
+    expect(exitCode(parseIngestOptions)).toBe(64);
+    // MQTT's remaining length ends at 256 MiB - 1.
+    withArgs('--mqtt-flood-mib', '256');
     expect(exitCode(parseIngestOptions)).toBe(64);
   });
 

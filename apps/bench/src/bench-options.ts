@@ -118,6 +118,11 @@ const INGEST_USAGE = `Usage: npm run bench:ingest -- [options]
                              send large nested-array JSON bodies to the API (default 0: none);
                              /health/live latency is probed every 100 ms in every run
   --flood-mib M              size of each flood body in MiB (default 10)
+  --mqtt-flood K             the measured window in three equal phases: baseline, then K concurrent
+                             unauthenticated MQTT connections each declaring a huge CONNECT packet and
+                             streaming it (reconnecting when closed), then after the attack; reports
+                             gateway RSS and publish->PUBACK p50/p99 per phase (default 0: none)
+  --mqtt-flood-mib M         the packet size each attacker declares, MiB (default 200, MQTT max 256)
   --markdown                 also print a table row for docs/benchmarks.md
   --label TEXT               note for the markdown row
 `;
@@ -135,6 +140,8 @@ const ingestSpec = {
   gatewayEnv: { type: 'key-values' },
   httpFlood: { type: 'number', min: 0, max: 1_000, default: 0, integer: true },
   floodMib: { type: 'number', min: 0.001, max: 100, default: 10 },
+  mqttFlood: { type: 'number', min: 0, max: 1_000, default: 0, integer: true },
+  mqttFloodMib: { type: 'number', min: 1, max: 255, default: 200 },
   markdown: { type: 'flag' },
   label: { type: 'string', default: '' },
 } as const satisfies Record<string, OptionSpec>;

@@ -20,13 +20,14 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseIngestOptions, type IngestOptions } from './bench-options.js';
 import { launch, repoRoot, stopManaged, waitMessage } from './child-process.js';
-import { benchSn, registerTerminals, scrape } from './gateway-http.js';
+import { benchSn, registerTerminals, scrape, type Scrape } from './gateway-http.js';
 import { payloadTemplate, printLogTail, startDatabase, startGateway, startLoader } from './ingest-children.js';
-import { availabilityLines, buildResult, markdownTable, summary, type BenchResult } from './ingest-report.js';
+import { availabilityLines, buildResult, markdownTable, mqttFloodLines, summary, type BenchResult } from './ingest-report.js';
 import { machineInfo } from './proc-stats.js';
 import type { LoaderToParent, ParentToLoader } from './protocol.js';
 import { cleanup, exitAfterFailure, handleInterrupts, log, onCleanup, pause } from './run-lifecycle.js';
-import { latencyStats } from './report.js';
+import { latencyStats, mib, round } from './report.js';
+import { delta } from './prom-text.js';
 import { progressLine, Sampler } from './sampling.js';
 
 /** Printed when a run fails, before the temp dir is removed. */
@@ -83,7 +84,17 @@ async function run(opts: IngestOptions): Promise<BenchResult> {
   send({ type: 'mark' });
   await loaderSays('marked', 30_000, 'loader mark');
   const health = probeHealth(gateway.httpUrl);
-  await pause(opts.duration * 1000);
+  const mqttFlood =
+    opts.mqttFlood > 0
+      ? await mqttFloodPhases(opts, gateway.mqttUrl, sampler, async () => {
+          const lap = loaderSays('lap', 30_000, 'loader lap');
+          send({ type: 'lap' });
+          const msg = await lap;
+          if (msg.type !== 'lap') throw new Error('unexpected loader message');
+          return msg;
+        })
+      : undefined;
+  if (!mqttFlood) await pause(opts.duration * 1000);
   const healthMs = await health.stop();
   const floodResult = flood ? await flood.stop() : undefined;
 
@@ -118,7 +129,92 @@ async function run(opts: IngestOptions): Promise<BenchResult> {
           .filter((l) => l.trim() !== '').length
       : 0,
   });
-  return { ...result, health: latencyStats(healthMs), flood: floodResult };
+  return { ...result, health: latencyStats(healthMs), flood: floodResult, mqttFlood: mqttFlood && withRefusals(mqttFlood, m0, m1) };
+}
+
+type MqttFloodResult = NonNullable<BenchResult['mqttFlood']>;
+type Lap = Extract<LoaderToParent, { type: 'lap' }>;
+
+/**
+ * `--mqtt-flood K`: the measured window in three equal phases, baseline / attack / after, with the
+ * attacker (its own process) running only in the middle one. Gateway RSS at each phase boundary and
+ * its maximum in each phase; PUBACK latency per phase from the loader's laps.
+ */
+async function mqttFloodPhases(opts: IngestOptions, mqttUrl: string, sampler: Sampler, lap: () => Promise<Lap>): Promise<MqttFloodResult> {
+  const phaseMs = (opts.duration * 1000) / 3;
+  const rssMiB = (v: number | null) => mib(v);
+  const maxRss = (from: number, to: number) => {
+    const values = sampler
+      .window(from, to)
+      .map((x) => x.gatewayRss)
+      .filter((v): v is number => v !== null);
+    return values.length ? rssMiB(Math.max(...values)) : null;
+  };
+  const phase = (l: Lap, from: number, to: number, rssEnd: number | null) => ({
+    seconds: round(l.seconds, 1),
+    ackedPerSec: round(l.acked / l.seconds, 0),
+    p50Ms: l.latency.p50Ms,
+    p99Ms: l.latency.p99Ms,
+    rssMaxMiB: maxRss(from, to),
+    rssEndMiB: rssMiB(rssEnd),
+  });
+
+  const t0 = performance.now();
+  await pause(phaseMs);
+  const baselineLap = await lap();
+  const t1 = performance.now();
+  const rssBefore = sampler.sample().gatewayRss;
+
+  const declared = Math.min(Math.round(opts.mqttFloodMib * 1024 * 1024), 268_435_455);
+  const attacker = launch('mqtt flood', 'mqtt-flood-child.js', {
+    env: { ...process.env, FLOOD_MQTT_URL: mqttUrl, FLOOD_CONCURRENCY: String(opts.mqttFlood), FLOOD_PACKET_BYTES: String(declared) },
+  });
+  onCleanup('mqtt flood', () => stopManaged(attacker, 5_000));
+  await waitMessage<{ type: string }>(attacker, (m) => m.type === 'flood-ready', 60_000, 'mqtt flood start');
+  log(`mqtt flood: ${opts.mqttFlood} unauthenticated connections, each declaring a ${opts.mqttFloodMib} MiB CONNECT`);
+  await pause(phaseMs);
+  const attackLap = await lap();
+  const stopped = waitMessage<{ type: string } & Omit<MqttFloodResult['attacker'], never>>(
+    attacker,
+    (m) => m.type === 'flood-result',
+    30_000,
+    'mqtt flood result',
+  );
+  attacker.child.send({ type: 'stop' });
+  const attack = await stopped;
+  attacker.stopping = true;
+  const t2 = performance.now();
+  const rssAtAttackEnd = sampler.sample().gatewayRss;
+  log('mqtt flood stopped');
+
+  await pause(phaseMs);
+  const afterLap = await lap();
+  const t3 = performance.now();
+  const rssAfter = sampler.sample().gatewayRss;
+  return {
+    concurrency: opts.mqttFlood,
+    declaredMiB: round(declared / 1024 / 1024, 1),
+    attacker: {
+      opened: attack.opened,
+      closedByServer: attack.closedByServer,
+      refusedAtConnect: attack.refusedAtConnect,
+      bytesWritten: attack.bytesWritten,
+      maxBytesOnOneConnection: attack.maxBytesOnOneConnection,
+    },
+    refusedByReason: {},
+    baseline: phase(baselineLap, t0, t1, rssBefore),
+    attack: phase(attackLap, t1, t2, rssAtAttackEnd),
+    after: phase(afterLap, t2, t3, rssAfter),
+  };
+}
+
+/** The gateway's own count of refused connections, by reason, over the measured window. */
+function withRefusals(flood: MqttFloodResult, m0: Scrape, m1: Scrape): MqttFloodResult {
+  const name = 'fleet_mqtt_connections_refused_total';
+  const reasons = new Set(m1.snapshot.series.filter((x) => x.name === name).map((x) => x.labels.reason));
+  const refusedByReason: Record<string, number> = {};
+  for (const reason of reasons) refusedByReason[reason] = delta(m0.snapshot, m1.snapshot, name, { reason }) ?? 0;
+  return { ...flood, refusedByReason };
 }
 
 /** GET /health/live every 100 ms (one at a time) until stopped; the round trips in ms. */
@@ -178,6 +274,7 @@ try {
   await cleanup();
   process.stdout.write(`${summary(result)}\n`);
   for (const line of availabilityLines(result, opts.label)) process.stdout.write(`${line}\n`);
+  for (const line of mqttFloodLines(result, opts.label)) process.stdout.write(`${line}\n`);
   if (opts.markdown) process.stdout.write(`\n${markdownTable(result, opts.label)}\n`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);

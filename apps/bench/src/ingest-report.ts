@@ -54,6 +54,17 @@ export interface BenchResult {
   health?: LatencyStats;
   /** What the unauthenticated HTTP flood sent and how the server answered (--http-flood). */
   flood?: { concurrency: number; bodyBytes: number; sent: number; outcomes: Record<string, number> };
+  /** --mqtt-flood: the window in three phases (baseline, attack, after) and what the attacker saw. */
+  mqttFlood?: {
+    concurrency: number;
+    declaredMiB: number;
+    attacker: { opened: number; closedByServer: number; refusedAtConnect: number; bytesWritten: number; maxBytesOnOneConnection: number };
+    /** fleet_mqtt_connections_refused_total over the window, by reason. */
+    refusedByReason: Record<string, number>;
+    baseline: MqttFloodPhase;
+    attack: MqttFloodPhase;
+    after: MqttFloodPhase;
+  };
   ingest: {
     stored: number | null;
     received: number | null;
@@ -70,6 +81,17 @@ export interface BenchResult {
     waitingPublishersAtEnd: number | null;
   };
   loaderErrors: { publishErrors: number; disconnected: number; inFlightAtStop: number };
+}
+
+/** One phase of an --mqtt-flood run: PUBACKs, publish->PUBACK latency and gateway RSS. */
+export interface MqttFloodPhase {
+  seconds: number;
+  ackedPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  rssMaxMiB: number | null;
+  /** Gateway RSS when the phase ended. */
+  rssEndMiB: number | null;
 }
 
 /** What a run measured; the window runs from the /metrics scrape at mark (m0) to the one at stop (m1). */
@@ -283,6 +305,37 @@ export function availabilityLines(r: BenchResult, label: string): string[] {
       `${r.latency.p50Ms} / ${r.latency.p99Ms}`,
       fmt(r.committedPerSec),
       f ? fmt(f.sent) : '-',
+    ]),
+  ];
+}
+
+/** MQTT flood (--mqtt-flood): RSS and PUBACK latency before, during and after the attack, same run. */
+export function mqttFloodLines(r: BenchResult, label: string): string[] {
+  const f = r.mqttFlood;
+  if (!f) return [];
+  const a = f.attacker;
+  const phase = (name: string, p: MqttFloodPhase) =>
+    `${name.padEnd(9)} ${fmt(p.seconds)} s: acked/s ${fmt(p.ackedPerSec)}, PUBACK p50 ${p.p50Ms} p99 ${p.p99Ms} ms, gateway RSS max ${fmt(p.rssMaxMiB)} MiB, at end ${fmt(p.rssEndMiB)} MiB`;
+  return [
+    `MQTT flood: ${f.concurrency} unauthenticated connections at a time, each declaring a ${fmt(f.declaredMiB)} MiB CONNECT`,
+    `  attacker: ${fmt(a.opened)} connections opened, ${fmt(a.closedByServer)} closed by the gateway, ${fmt(a.refusedAtConnect)} refused at connect, ` +
+      `${fmt(round(a.bytesWritten / 1024 / 1024, 1))} MiB written in all, at most ${fmt(round(a.maxBytesOnOneConnection / 1024, 1))} KiB on one connection`,
+    `  gateway refusals by reason: ${JSON.stringify(f.refusedByReason)}`,
+    `  ${phase('baseline', f.baseline)}`,
+    `  ${phase('attack', f.attack)}`,
+    `  ${phase('after', f.after)}`,
+    '',
+    markdownRow([
+      r.date.slice(0, 10),
+      r.commit,
+      label || '-',
+      `${f.concurrency} × ${fmt(f.declaredMiB)} MiB`,
+      `${fmt(f.baseline.rssEndMiB)} / ${fmt(f.attack.rssMaxMiB)} / ${fmt(f.after.rssEndMiB)}`,
+      `${f.baseline.p50Ms} / ${f.baseline.p99Ms}`,
+      `${f.attack.p50Ms} / ${f.attack.p99Ms}`,
+      `${f.after.p50Ms} / ${f.after.p99Ms}`,
+      `${fmt(f.baseline.ackedPerSec)} / ${fmt(f.attack.ackedPerSec)} / ${fmt(f.after.ackedPerSec)}`,
+      `${fmt(a.opened)} (max ${fmt(round(a.maxBytesOnOneConnection / 1024, 1))} KiB each)`,
     ]),
   ];
 }

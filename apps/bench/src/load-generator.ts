@@ -63,6 +63,10 @@ let windowErrors = 0;
 let windowStart = 0;
 let eluAtMark: EventLoopUtilization | null = null;
 const latency = new LatencyHistogram();
+// Laps split the window into phases (e.g. baseline / attack / after) without changing its totals.
+const lapLatency = new LatencyHistogram();
+let lapAcked = 0;
+let lapStart = 0;
 const latencyFromSchedule = new LatencyHistogram();
 const openLoop = config.rate !== null;
 
@@ -84,6 +88,8 @@ function publish(t: Terminal, scheduledAt: number | null): void {
       const now = performance.now();
       windowAcked++;
       latency.record(now - started);
+      lapAcked++;
+      lapLatency.record(now - started);
       if (scheduledAt !== null) latencyFromSchedule.record(now - scheduledAt);
     }
     if (running && !openLoop && t.alive) publish(t, null);
@@ -220,9 +226,21 @@ function mark(): void {
   windowPublished = 0;
   windowErrors = 0;
   windowStart = performance.now();
+  lapLatency.reset();
+  lapAcked = 0;
+  lapStart = windowStart;
   eluAtMark = performance.eventLoopUtilization();
   measuring = true;
   send({ type: 'marked' });
+}
+
+/** Reports the phase since mark or the previous lap, and starts the next one. */
+function lap(): void {
+  const now = performance.now();
+  send({ type: 'lap', seconds: (now - lapStart) / 1000, acked: lapAcked, latency: lapLatency.summary() });
+  lapLatency.reset();
+  lapAcked = 0;
+  lapStart = now;
 }
 
 async function stop(): Promise<void> {
@@ -260,6 +278,7 @@ process.on('message', (raw: unknown) => {
   if (!isMessage<ParentToLoader>(raw)) return;
   if (raw.type === 'start') start();
   else if (raw.type === 'mark') mark();
+  else if (raw.type === 'lap') lap();
   else if (raw.type === 'stop') void stop();
 });
 

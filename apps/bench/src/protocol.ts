@@ -21,7 +21,7 @@ export interface LoaderConfig {
 export const TS_MARKER = '__BENCH_TS__';
 export const SEQ_MARKER = 987_654_321;
 
-export type ParentToLoader = { type: 'start' } | { type: 'mark' } | { type: 'stop' };
+export type ParentToLoader = { type: 'start' } | { type: 'mark' } | { type: 'lap' } | { type: 'stop' };
 
 export interface LatencySummary {
   count: number;
@@ -59,6 +59,8 @@ export type LoaderToParent =
   | { type: 'ready'; connected: number; failed: number; seconds: number; firstError: string | null }
   | { type: 'tick'; acked: number; published: number; errors: number; inFlight: number; alive: number }
   | { type: 'marked' }
+  /** PUBACKs and publish->PUBACK latency since mark or the previous lap. */
+  | { type: 'lap'; seconds: number; acked: number; latency: LatencySummary }
   | { type: 'result'; result: LoaderResult }
   | { type: 'fatal'; message: string };
 

@@ -108,6 +108,7 @@ for (const kind of testDbKinds()) {
       'HRD0012',
       'HRD0013',
       'HRD0014',
+      'HRD0015',
     ];
     const secret = (sn: string) => secrets.get(sn) ?? '';
 
@@ -358,6 +359,74 @@ for (const kind of testDbKinds()) {
         expect(rows.map((r) => r.reason)).toStrictEqual(['unknown_topic', 'unknown_topic', 'acl_denied', 'unknown_topic']);
         expect(await metric(gw, 'fleet_ingest_dropped_total', 'stream="dead_letters"')).toBe(0);
         await endClient(client);
+      });
+
+      it('handles raw topic names with invalid UTF-8 or NUL: acknowledged, counted, dead-lettered, connection kept, next heartbeat stored', async () => {
+        const sn = SN[14];
+        const rejected = (reason: string) => metric(gw, 'fleet_ingest_rejected_total', `reason="${reason}"`);
+        const before = { unknown: await rejected('unknown_topic'), acl: await rejected('acl_denied') };
+        const socket = await openSocket(gw.mqttUrl);
+        let received = Buffer.alloc(0);
+        let closed = false;
+        socket.on('data', (d: Buffer) => (received = Buffer.concat([received, d])));
+        socket.on('close', () => (closed = true));
+        socket.on('error', () => undefined);
+        socket.write(connectPacket(sn, sn, secret(sn)));
+        await waitFor(
+          async () => received.length,
+          (n) => n >= 4,
+        );
+        expect([...received.subarray(0, 4)]).toStrictEqual([0x20, 2, 0, 0]);
+        received = received.subarray(4);
+
+        // QoS 1 PUBLISH with the topic's bytes exactly as given (no client library repairs them).
+        const publish = (topic: Buffer, id: number, payload: Buffer): Buffer => {
+          const body = Buffer.concat([Buffer.from([topic.length >> 8, topic.length & 0xff]), topic, Buffer.from([id >> 8, id & 0xff]), payload]);
+          return Buffer.concat([Buffer.from([0x32]), varint(body.length), body]);
+        };
+        const own = `pos/v1/${sn}/`;
+        const bad = [
+          Buffer.concat([Buffer.from(`${own}heart`), Buffer.from([0xc3, 0x28]), Buffer.from('beat')]), // invalid 2-byte sequence
+          Buffer.concat([Buffer.from(`${own}heartbeat`), Buffer.from([0x00])]), // raw NUL
+          Buffer.concat([Buffer.from(own), Buffer.from([0xed, 0xa0, 0x80])]), // an encoded UTF-16 surrogate
+          Buffer.concat([Buffer.from(own), Buffer.from([0xc0, 0xaf]), Buffer.from('heartbeat')]), // overlong "/"
+          Buffer.concat([Buffer.from('pos/v1/'), Buffer.from([0xff, 0xfe]), Buffer.from('/heartbeat')]), // not its own prefix
+        ];
+        const payload = Buffer.from(JSON.stringify(makeHeartbeat({ seq: 1 })));
+        bad.forEach((topic, i) => socket.write(publish(topic, i + 1, payload)));
+        const good = makeHeartbeat({ seq: 2 });
+        socket.write(publish(Buffer.from(`${own}heartbeat`), 99, Buffer.from(JSON.stringify(good))));
+
+        // Every PUBLISH is acknowledged (PUBACK 0x40 0x02 id), the good one too, on the same connection.
+        const pubacks = await waitFor(
+          async () => received,
+          (r) => r.length >= 4 * (bad.length + 1),
+        );
+        const ids = Array.from({ length: pubacks.length / 4 }, (_, i) => pubacks.subarray(i * 4, i * 4 + 4)).map((p) =>
+          p[0] === 0x40 && p[1] === 2 ? p.readUInt16BE(2) : -1,
+        );
+        expect(ids.sort((a, b) => a - b)).toStrictEqual([1, 2, 3, 4, 5, 99]);
+        expect(closed).toBe(false);
+
+        const rows = await waitFor(
+          () => letters(sn),
+          (r) => r.length >= bad.length,
+        );
+        expect(rows.map((r) => r.reason)).toStrictEqual(['unknown_topic', 'unknown_topic', 'unknown_topic', 'unknown_topic', 'acl_denied']);
+        // Stored as text: invalid sequences as U+FFFD (never as a different valid topic), NUL as the visible escape.
+        expect(rows.map((r) => r.topic)).toStrictEqual([
+          `${own}heart\uFFFD(beat`,
+          `${own}heartbeat\\u0000`,
+          `${own}\uFFFD\uFFFD\uFFFD`,
+          `${own}\uFFFD\uFFFDheartbeat`,
+          'pos/v1/\uFFFD\uFFFD/heartbeat',
+        ]);
+        for (const r of rows) expect(Buffer.from(r.payload).equals(payload)).toBe(true);
+        expect(await rejected('unknown_topic')).toBe(before.unknown + 4);
+        expect(await rejected('acl_denied')).toBe(before.acl + 1);
+        expect(await metric(gw, 'fleet_ingest_dropped_total', 'stream="dead_letters"')).toBe(0);
+        expect(await gw.query('SELECT seq FROM heartbeats WHERE sn = $1', [sn])).toStrictEqual([{ seq: 2 }]);
+        socket.destroy();
       });
     });
 

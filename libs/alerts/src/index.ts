@@ -1,1 +1,2 @@
 export * from './rules/index.js';
+export * from './notifications/index.js';

@@ -12,6 +12,7 @@ import { MqttAuthService } from './mqtt-auth.service.js';
 @Module({
   imports: [TerminalsModule, IngestModule],
   providers: [MqttAuthService, BrokerService, { provide: LIVE_SESSIONS, useExisting: BrokerService }],
-  exports: [LIVE_SESSIONS],
+  // BrokerService: for the command ledger of the same process (publish, sessions, ack routing).
+  exports: [LIVE_SESSIONS, BrokerService],
 })
 export class BrokerModule {}

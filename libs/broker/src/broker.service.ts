@@ -1,7 +1,7 @@
 import { createServer, Socket, type Server } from 'node:net';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { Aedes, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
-import { commandAckSchema, parsePayload, presenceSchema, PresenceReason, TerminalTopicKind } from '#contracts';
+import { commandAckSchema, parsePayload, presenceSchema, PresenceReason, TerminalTopicKind, topics, type CommandAck } from '#contracts';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { AckTimeoutError, IngestService } from '#ingest';
 import { HealthService, MetricsService } from '#observability';
@@ -21,6 +21,17 @@ const SMALL_MESSAGE_MAX_BYTES = 2048;
 interface ClientInternals {
   /** aedes sets it when a DISCONNECT packet arrived (no Last Will is sent then). */
   _disconnected?: boolean;
+}
+
+/**
+ * The command ledger's hooks into the broker (registered by the commands feature of the same
+ * process): when a terminal can receive commands, and its acks. Without one, acks are only validated.
+ */
+export interface CommandRouting {
+  /** The terminal is connected and subscribed to its command topic (or resumed a session that is). */
+  onTerminalReady(sn: string): void;
+  /** A valid ack from `sn` (the topic's terminal); the PUBACK waits for the returned promise. */
+  onAck(sn: string, ack: CommandAck, payload: Buffer): Promise<void>;
 }
 
 function discard(packet: PublishPacket): void {
@@ -69,6 +80,7 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
   private readonly closedByServer = new WeakSet<Client>();
   private shuttingDown = false;
   private boundPort = 0;
+  private commandRouting: CommandRouting | null = null;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -107,6 +119,11 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
     });
     aedes.on('client', (client) => this.onConnected(client));
     aedes.on('clientDisconnect', (client) => this.onDisconnected(client));
+    aedes.on('subscribe', (subscriptions, client) => {
+      const identity = client ? this.identities.get(client) : undefined;
+      if (identity?.kind !== 'terminal' || this.sessions.get(identity.sn) !== client) return;
+      if (subscriptions.some((s) => s.topic === topics.commands(identity.sn))) this.commandRouting?.onTerminalReady(identity.sn);
+    });
     aedes.on('clientError', (client, err) => this.logger.debug(`client ${client.id} error: ${err.message}`));
     this.aedes = aedes;
     const server = createServer((socket) => this.onSocket(aedes, socket));
@@ -247,6 +264,16 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
         if (!parsed.ok) {
           this.ingest.reject(client.id, packet.topic, parsed.reason, parsed.detail, payload);
           discard(packet);
+        } else if (decision.kind === TerminalTopicKind.CommandAck && this.commandRouting) {
+          // Acknowledged means recorded, as for heartbeats.
+          this.commandRouting.onAck(decision.sn, parsed.value as CommandAck, payload).then(
+            () => done(null),
+            (err: unknown) => {
+              this.logger.warn(`command ack from ${client.id} not accepted: ${err instanceof Error ? err.message : String(err)}`);
+              client.close();
+            },
+          );
+          return;
         }
         return done(null);
       }
@@ -263,6 +290,8 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
     if (this.successors.get(identity.sn) === client) this.successors.delete(identity.sn);
     this.sessions.set(identity.sn, client);
     this.ingest.recordPresence(identity.sn, true, PresenceReason.Connected, remoteAddress(client));
+    // A resumed session (clean=false) keeps its subscriptions and may not subscribe again.
+    if (!client.clean) this.commandRouting?.onTerminalReady(identity.sn);
   }
 
   private onDisconnected(client: Client): void {
@@ -286,6 +315,29 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
           ? PresenceReason.CleanDisconnect
           : PresenceReason.ConnectionLost;
     this.ingest.recordPresence(identity.sn, false, reason, remoteAddress(client));
+  }
+
+  setCommandRouting(routing: CommandRouting | null): void {
+    this.commandRouting = routing;
+  }
+
+  /** Whether the terminal has a live connection to this broker. */
+  isConnected(sn: string): boolean {
+    return this.sessions.has(sn);
+  }
+
+  /** Terminals connected to this broker. */
+  connectedTerminals(): IterableIterator<string> {
+    return this.sessions.keys();
+  }
+
+  /** Publishes a command QoS 1 on the terminal's command topic from the broker itself (no ACL, no client). */
+  publishCommand(sn: string, payload: Buffer): Promise<void> {
+    const aedes = this.aedes;
+    if (!aedes || this.shuttingDown) return Promise.reject(new Error('broker not running'));
+    return new Promise((resolve, reject) => {
+      aedes.publish({ cmd: 'publish', topic: topics.commands(sn), payload, qos: 1, retain: false, dup: false }, (err) => (err ? reject(err) : resolve()));
+    });
   }
 
   /** Forget a terminal's cached credentials, so its next CONNECT sees a rotation or status change. */

@@ -82,6 +82,63 @@ export const envSchema = z.object({
   /** How often the app runs maintenance (policy jobs on embedded TimescaleDB, retention on plain PostgreSQL). */
   MAINTENANCE_INTERVAL_MS: int(1_000, 86_400_000).default(15 * 60_000),
 
+  /** A command published but not acknowledged is published again after this long. */
+  COMMAND_RESEND_AFTER_S: int(1, 86_400).default(120),
+  /** Publishes per command; after the last one times out unacknowledged it fails (no_ack). */
+  COMMAND_MAX_ATTEMPTS: int(1, 1000).default(5),
+  /** A step (accepted .. installing) without a further report fails after this long (step_timeout). */
+  COMMAND_STEP_TIMEOUT_S: int(10, 7 * 86_400).default(6 * 3600),
+  /** Default lifetime of a command not yet started. */
+  COMMAND_DEFAULT_TTL_S: int(60, 90 * 86_400).default(7 * 86_400),
+  /** How often a gateway ends timed-out commands and resends what is due to its terminals. */
+  COMMAND_SWEEP_INTERVAL_MS: int(100, 3_600_000).default(30_000),
+  /** LISTEN/NOTIFY between gateways: auto = on with an external PostgreSQL, off on PGlite (one session). */
+  COMMAND_NOTIFY: z.enum(['auto', 'on', 'off']).default('auto'),
+
+  /** Notifications (worker): how often the outbox and due deliveries are polled, and batch sizes. */
+  NOTIFY_POLL_INTERVAL_MS: int(50, 3_600_000).default(1_000),
+  NOTIFY_BATCH_SIZE: int(1, 1_000).default(100),
+  /** Messages sent at the same time by one worker. */
+  NOTIFY_CONCURRENCY: int(1, 64).default(4),
+  /** A receiver that has not answered within this is cut off (the attempt fails and is retried). */
+  NOTIFY_HTTP_TIMEOUT_MS: int(100, 120_000).default(5_000),
+  /** Response bodies are read up to this many bytes (kept for the log), the rest is discarded. */
+  NOTIFY_RESPONSE_MAX_BYTES: int(0, 1_048_576).default(65_536),
+  /** Attempts per delivery before it is marked failed; retries back off exponentially with jitter. */
+  NOTIFY_MAX_ATTEMPTS: int(1, 100).default(8),
+  NOTIFY_RETRY_BASE_MS: int(10, 3_600_000).default(5_000),
+  NOTIFY_RETRY_MAX_MS: int(10, 86_400_000).default(3_600_000),
+  /** A claimed delivery not recorded within this (worker crashed) is claimed again. Must exceed the send timeout. */
+  NOTIFY_LEASE_MS: int(1_000, 3_600_000).default(60_000),
+  /**
+   * Webhook and robot URLs resolving to loopback, private, link-local or unique-local addresses.
+   * Unset: refused in production, allowed otherwise (local receivers in development and tests).
+   */
+  NOTIFY_ALLOW_PRIVATE_TARGETS: bool.optional(),
+  /** Storm control: more than this share of a group's terminals raising one rule within the window -> one roll-up. */
+  NOTIFY_STORM_PERCENT: int(1, 100).default(20),
+  /** ...and at least this many terminals. */
+  NOTIFY_STORM_MIN_COUNT: int(1, 1_000_000).default(10),
+  NOTIFY_STORM_WINDOW_S: int(10, 86_400).default(600),
+  /** A roll-up waits this long for more alerts of its storm before it is sent. */
+  NOTIFY_STORM_HOLD_S: int(0, 3_600).default(60),
+  /** Local time of day (HH:MM, in NOTIFY_DIGEST_TIME_ZONE) when the daily renewal digest is sent. */
+  NOTIFY_DIGEST_LOCAL_TIME: z
+    .string()
+    .regex(/^([01]\d|2[0-3]):[0-5]\d$/)
+    .default('08:00'),
+  NOTIFY_DIGEST_TIME_ZONE: z
+    .string()
+    .refine((tz) => isTimeZone(tz), 'an IANA time zone, e.g. Asia/Shanghai')
+    .default('Asia/Shanghai'),
+  /** Terminals whose plan expires within this many days are listed in the renewal digest. */
+  NOTIFY_DIGEST_DAYS: int(1, 365).default(30),
+  /** Finished deliveries (delivered, failed, bundled) and their attempts are deleted after this many days. */
+  NOTIFY_RETENTION_DAYS: int(1, 3650).default(30),
+  /** smtp:// or smtps:// URL of the mail relay for email channels; unset: email deliveries fail. */
+  SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
+  SMTP_FROM: z.string().min(3).max(200).default('POS Fleet <fleet-alerts@localhost>'),
+
   /**
    * Release public keys (Ed25519) that artifact signatures must verify against: a comma-separated
    * list of `KEYID:BASE64` (as `npm run releases -- keygen` prints), bare `BASE64` (32-byte raw key),
@@ -109,6 +166,54 @@ export const envSchema = z.object({
   OTA_URL_SECRET: z.string().min(32, 'OTA_URL_SECRET must be at least 32 characters').optional(),
 });
 export type Env = z.infer<typeof envSchema>;
+
+/** True when Intl knows the IANA zone. */
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface NotificationsConfig {
+  pollIntervalMs: number;
+  batchSize: number;
+  concurrency: number;
+  httpTimeoutMs: number;
+  responseMaxBytes: number;
+  maxAttempts: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  leaseMs: number;
+  allowPrivateTargets: boolean;
+  storm: { percent: number; minCount: number; windowS: number; holdS: number };
+  digest: { localTime: string; timeZone: string; days: number };
+  retentionDays: number;
+  smtp: { url: string | null; from: string };
+}
+
+/** The notifications settings from validated environment variables. */
+export function notificationsConfig(e: Env): NotificationsConfig {
+  return {
+    pollIntervalMs: e.NOTIFY_POLL_INTERVAL_MS,
+    batchSize: e.NOTIFY_BATCH_SIZE,
+    concurrency: e.NOTIFY_CONCURRENCY,
+    httpTimeoutMs: e.NOTIFY_HTTP_TIMEOUT_MS,
+    responseMaxBytes: e.NOTIFY_RESPONSE_MAX_BYTES,
+    maxAttempts: e.NOTIFY_MAX_ATTEMPTS,
+    retryBaseMs: e.NOTIFY_RETRY_BASE_MS,
+    retryMaxMs: Math.max(e.NOTIFY_RETRY_MAX_MS, e.NOTIFY_RETRY_BASE_MS),
+    // The lease must outlive a send, or a slow receiver would get the message twice.
+    leaseMs: Math.max(e.NOTIFY_LEASE_MS, 2 * e.NOTIFY_HTTP_TIMEOUT_MS + 1_000),
+    allowPrivateTargets: e.NOTIFY_ALLOW_PRIVATE_TARGETS ?? e.NODE_ENV !== 'production',
+    storm: { percent: e.NOTIFY_STORM_PERCENT, minCount: e.NOTIFY_STORM_MIN_COUNT, windowS: e.NOTIFY_STORM_WINDOW_S, holdS: e.NOTIFY_STORM_HOLD_S },
+    digest: { localTime: e.NOTIFY_DIGEST_LOCAL_TIME, timeZone: e.NOTIFY_DIGEST_TIME_ZONE, days: e.NOTIFY_DIGEST_DAYS },
+    retentionDays: e.NOTIFY_RETENTION_DAYS,
+    smtp: { url: e.SMTP_URL ?? null, from: e.SMTP_FROM },
+  };
+}
 
 export interface DatabaseConfig {
   /** null: embedded PGlite with TimescaleDB. */
@@ -150,6 +255,9 @@ export interface AppConfig {
   };
   deadLetter: { maxRows: number; maxPayloadBytes: number };
   telemetry: { chunkInterval: string; compressAfter: string; retention: string; maintenanceIntervalMs: number };
+  commands: { resendAfterMs: number; maxAttempts: number; stepTimeoutMs: number; defaultTtlMs: number; sweepIntervalMs: number; notify: 'auto' | 'on' | 'off' };
+  notifications: NotificationsConfig;
+
   ota: OtaConfig;
 }
 

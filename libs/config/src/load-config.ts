@@ -1,4 +1,4 @@
-import { envSchema, otaConfigFrom, type AppConfig } from './config.schema.js';
+import { envSchema, notificationsConfig, otaConfigFrom, type AppConfig } from './config.schema.js';
 
 /** Thrown with one readable message naming every bad setting. */
 export class ConfigError extends Error {
@@ -74,6 +74,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       retention: e.TELEMETRY_RETENTION,
       maintenanceIntervalMs: e.MAINTENANCE_INTERVAL_MS,
     },
+    commands: {
+      resendAfterMs: e.COMMAND_RESEND_AFTER_S * 1000,
+      maxAttempts: e.COMMAND_MAX_ATTEMPTS,
+      stepTimeoutMs: e.COMMAND_STEP_TIMEOUT_S * 1000,
+      defaultTtlMs: e.COMMAND_DEFAULT_TTL_S * 1000,
+      sweepIntervalMs: e.COMMAND_SWEEP_INTERVAL_MS,
+      notify: e.COMMAND_NOTIFY,
+    },
+    notifications: notificationsConfig(e),
     ota: otaConfigFrom(e),
   };
 }

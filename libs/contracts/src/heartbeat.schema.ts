@@ -81,6 +81,41 @@ export const locationSchema = z.looseObject({
   source: LocationSource,
 });
 
+/** Host response codes are two decimal digits, e.g. "92". */
+export const TX_RESPONSE_CODE_PATTERN = /^\d{2}$/;
+/** At most this many distinct response codes in one heartbeat's `tx.declinesByCode`. */
+export const TX_MAX_DECLINE_CODES = 32;
+/** Largest count of one kind in one heartbeat's `tx` (a terminal does far fewer per interval). */
+export const TX_MAX_COUNT = 100_000;
+
+const txCount = z.number().int().min(0).max(TX_MAX_COUNT);
+
+export const txReversalsSchema = z.looseObject({
+  /** Reversals outstanding now (sent or queued, not yet acknowledged by the host). */
+  pending: txCount,
+  /** Reversals the host acknowledged since the previous heartbeat (money returned to the cardholder). */
+  succeeded: txCount,
+  /** Reversals given up since the previous heartbeat (cardholder charged; the merchant must refund or claim). */
+  failed: txCount,
+});
+
+/** Transaction health since the previous heartbeat (optional section; terminals without it stay valid). */
+export const txSchema = z
+  .looseObject({
+    approved: txCount,
+    /** Every declined or failed attempt, with or without a host response code. */
+    declined: txCount,
+    /** Declines that carried a host response code, by code, e.g. { "92": 3, "97": 1 }. */
+    declinesByCode: z
+      .record(z.string().regex(TX_RESPONSE_CODE_PATTERN, 'response codes are two digits'), txCount)
+      .refine((codes) => Object.keys(codes).length <= TX_MAX_DECLINE_CODES, `at most ${TX_MAX_DECLINE_CODES} response codes`),
+    reversals: txReversalsSchema,
+  })
+  .refine((tx) => Object.values(tx.declinesByCode).reduce((sum, n) => sum + n, 0) <= tx.declined, {
+    message: 'declinesByCode adds up to more than declined',
+    path: ['declinesByCode'],
+  });
+
 export const heartbeatSchema = z.looseObject({
   v: z.literal(HEARTBEAT_SCHEMA_VERSION),
   /** Terminal clock at the time of sampling, RFC 3339 with offset. */
@@ -96,6 +131,7 @@ export const heartbeatSchema = z.looseObject({
   signal: signalSchema,
   sim: simSchema,
   location: locationSchema.optional(),
+  tx: txSchema.optional(),
   /** Seconds since boot. */
   uptimeS: z
     .number()
@@ -110,6 +146,8 @@ export type HeartbeatSignal = z.infer<typeof signalSchema>;
 export type HeartbeatSim = z.infer<typeof simSchema>;
 export type HeartbeatDataPlan = z.infer<typeof dataPlanSchema>;
 export type HeartbeatLocation = z.infer<typeof locationSchema>;
+export type HeartbeatTx = z.infer<typeof txSchema>;
+export type HeartbeatTxReversals = z.infer<typeof txReversalsSchema>;
 export type RadioAccessTechnology = z.infer<typeof RadioAccessTechnology>;
 export type DataPlanStatus = z.infer<typeof DataPlanStatus>;
 export type SimType = z.infer<typeof SimType>;

@@ -239,6 +239,88 @@ describe('heartbeat schema ranges', () => {
     invalid((h) => (obj(obj(h.sim).plan).expiresAt = '2025-02-30T00:00:00Z'), 'sim.plan.expiresAt');
     invalid((h) => (obj(h.firmware).version = ''), 'firmware.version');
   });
+
+  const tx = (): Json => ({
+    approved: 12,
+    declined: 4,
+    declinesByCode: { '51': 1, '92': 2 },
+    reversals: { pending: 1, succeeded: 2, failed: 0 },
+  });
+  const withTx = (edit: (t: Json) => void) => (h: Json) => {
+    const t = tx();
+    edit(t);
+    h.tx = t;
+  };
+
+  it('tx is optional and, when present, parsed with its counts', () => {
+    const { value, extra } = expectOk(parseJson(heartbeatWith((h) => (h.tx = tx()))));
+    expect(value.tx).toStrictEqual(tx());
+    expect(extra).toBe(null);
+    expect(expectOk(parseJson(validHeartbeat())).value.tx).toBe(undefined);
+    // an idle interval, and declines without a response code (timeouts)
+    valid(withTx((t) => Object.assign(t, { approved: 0, declined: 0, declinesByCode: {}, reversals: { pending: 0, succeeded: 0, failed: 0 } })));
+    valid(withTx((t) => Object.assign(t, { declined: 9, declinesByCode: { '92': 2 } })));
+    valid(withTx((t) => Object.assign(t, { approved: 100_000, declined: 100_000, declinesByCode: { '05': 100_000 } })));
+  });
+
+  it('tx counts are integers 0..100000 and every part is required', () => {
+    for (const bad of [-1, 1.5, 100_001, '3', null]) {
+      invalid(
+        withTx((t) => (t.approved = bad)),
+        'tx.approved',
+      );
+      invalid(
+        withTx((t) => (t.declined = bad)),
+        'tx.declined',
+      );
+      invalid(
+        withTx((t) => (obj(t.reversals).pending = bad)),
+        'tx.reversals.pending',
+      );
+      invalid(
+        withTx((t) => (obj(t.reversals).failed = bad)),
+        'tx.reversals.failed',
+      );
+    }
+    for (const key of ['approved', 'declined', 'declinesByCode', 'reversals'])
+      invalid(
+        withTx((t) => delete t[key]),
+        `tx.${key}`,
+      );
+    invalid(
+      withTx((t) => delete obj(t.reversals).succeeded),
+      'tx.reversals.succeeded',
+    );
+    invalid((h) => (h.tx = null), 'tx');
+    invalid((h) => (h.tx = [1, 2]), 'tx');
+  });
+
+  it('tx.declinesByCode: two-digit codes, bounded counts, at most 32 codes, not more than declined', () => {
+    for (const code of ['9', '920', 'A1', ' 92', '']) {
+      invalid(
+        withTx((t) => (t.declinesByCode = JSON.parse(`{${JSON.stringify(code)}:1}`) as Json)),
+        `tx.declinesByCode.${code}`,
+      );
+    }
+    // zod never copies a "__proto__" key into a record: it is dropped, not stored
+    const proto = expectOk(parseJson(heartbeatWith(withTx((t) => (t.declinesByCode = JSON.parse('{"__proto__":1,"92":1}') as Json)))));
+    expect(Object.keys(proto.value.tx?.declinesByCode ?? {})).toStrictEqual(['92']);
+    for (const count of [-1, 0.5, 100_001, '1'])
+      invalid(
+        withTx((t) => (t.declinesByCode = { '92': count })),
+        'tx.declinesByCode.92',
+      );
+    const codes = (n: number): Json => Object.fromEntries(Array.from({ length: n }, (_, i) => [String(10 + i), 1]));
+    valid(withTx((t) => Object.assign(t, { declined: 32, declinesByCode: codes(32) })));
+    invalid(
+      withTx((t) => Object.assign(t, { declined: 33, declinesByCode: codes(33) })),
+      'tx.declinesByCode',
+    );
+    invalid(
+      withTx((t) => Object.assign(t, { declined: 2, declinesByCode: { '92': 2, '96': 1 } })),
+      'tx.declinesByCode',
+    );
+  });
 });
 
 describe('extraFields', () => {
@@ -248,6 +330,7 @@ describe('extraFields', () => {
       obj(h.battery).healthPct = 93;
       obj(obj(h.sim).plan).promo = 'spring';
       obj(h.location).altitudeM = 12;
+      h.tx = { approved: 1, declined: 0, declinesByCode: {}, reversals: { pending: 0, succeeded: 0, failed: 0, x_queued: 2 }, x_offline: 1 };
     });
     const { value, extra } = expectOk(parseJson(hb));
     expect(extra).toStrictEqual({
@@ -255,6 +338,7 @@ describe('extraFields', () => {
       battery: { healthPct: 93 },
       sim: { plan: { promo: 'spring' } },
       location: { altitudeM: 12 },
+      tx: { reversals: { x_queued: 2 }, x_offline: 1 },
     });
     expect(value.battery.percent).toBe(87);
   });

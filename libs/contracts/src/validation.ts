@@ -9,6 +9,10 @@ export const RejectReason = {
   ClockSkew: 'clock_skew',
   UnknownTopic: 'unknown_topic',
   AclDenied: 'acl_denied',
+  /** A command ack naming no command. */
+  UnknownCommand: 'unknown_command',
+  /** A command ack naming another terminal's command (never applied). */
+  ForeignCommand: 'foreign_command',
 } as const;
 export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason];
 

@@ -6,6 +6,7 @@ import { createDataSource, type EntityList } from './data-source.js';
 import { DATABASE_INFO, DatabaseFlavor, type DatabaseInfo } from './database-mode.js';
 import { EmbeddedDatabase } from './embedded-database.js';
 import { migrate, readFlavor } from './migrator.js';
+import { AuditLogRepository } from './audit-log.repository.js';
 import { TimeseriesRepository } from './timeseries.repository.js';
 
 export const EMBEDDED_DATABASE = Symbol('EMBEDDED_DATABASE');
@@ -85,9 +86,10 @@ export class DatabaseModule {
           useFactory: (ds: DataSource, info: DatabaseInfo) => new TimeseriesRepository(ds, info),
           inject: [DataSource, DATABASE_INFO],
         },
+        AuditLogRepository,
         DatabaseLifecycle,
       ],
-      exports: [DataSource, DATABASE_INFO, EMBEDDED_DATABASE, TimeseriesRepository],
+      exports: [DataSource, DATABASE_INFO, EMBEDDED_DATABASE, TimeseriesRepository, AuditLogRepository],
     };
   }
 }

@@ -1,3 +1,4 @@
+export * from './audit-log.repository.js';
 export * from './data-source.js';
 export * from './database-mode.js';
 export * from './database.module.js';

@@ -94,6 +94,13 @@ export const HEARTBEAT_FIELDS = [
   heartbeat('locationSource', 'location_source', 'text', (h) => h.location?.source),
   heartbeat('uptimeS', 'uptime_s', 'int8', (h) => h.uptimeS),
   heartbeat('extra', 'extra', 'jsonb', (_h, extra) => (extra ? JSON.stringify(extra) : null)),
+  // Transaction health (optional `tx`, counts since the previous heartbeat); columns added by 0005.
+  heartbeat('txApproved', 'tx_approved', 'int4', (h) => h.tx?.approved),
+  heartbeat('txDeclined', 'tx_declined', 'int4', (h) => h.tx?.declined),
+  heartbeat('txDeclines', 'tx_declines', 'jsonb', (h) => (h.tx ? JSON.stringify(h.tx.declinesByCode) : null)),
+  heartbeat('txReversalsPending', 'tx_reversals_pending', 'int4', (h) => h.tx?.reversals.pending),
+  heartbeat('txReversalsSucceeded', 'tx_reversals_succeeded', 'int4', (h) => h.tx?.reversals.succeeded),
+  heartbeat('txReversalsFailed', 'tx_reversals_failed', 'int4', (h) => h.tx?.reversals.failed),
 ] as const;
 
 /** terminal_state columns as the API shows them: heartbeat times, the heartbeat fields, presence. */

@@ -1,6 +1,8 @@
 import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
+import { NotificationsModule } from '#alerts';
 import { API_ENTITIES, ApiModule, mountApiDocs } from '#api';
 import { BrokerModule } from '#broker';
+import { CommandsGatewayModule } from '#commands';
 import type { EntityList } from '#db';
 import { MaintenanceModule } from '#ingest';
 import { EnrolmentModule } from '#terminals';
@@ -13,11 +15,11 @@ export interface Composition {
   setup?: (app: INestApplication) => void;
 }
 
-/** MQTT broker with auth, ACL, presence and heartbeat ingest, plus operator enrolment. */
-export const GATEWAY: Composition = { features: [BrokerModule, EnrolmentModule] };
+/** MQTT broker with auth, ACL, presence and heartbeat ingest, command dispatch, plus operator enrolment. */
+export const GATEWAY: Composition = { features: [BrokerModule, CommandsGatewayModule, EnrolmentModule] };
 
-/** Background work: Timescale jobs where the database has no workers, retention, trimming. */
-export const WORKER: Composition = { features: [MaintenanceModule] };
+/** Background work: Timescale jobs where the database has no workers, retention, trimming; notifications. */
+export const WORKER: Composition = { features: [MaintenanceModule, NotificationsModule] };
 
 /** The fleet REST API with its OpenAPI docs. */
 export const API: Composition = { features: [ApiModule], entities: API_ENTITIES, setup: mountApiDocs };

@@ -1,9 +1,11 @@
 import { ApiExcludeController } from '@nestjs/swagger';
-import { BadRequestException, Body, Controller, Header, HttpCode, Inject, Post, StandardSchemaValidationPipe, UseGuards } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Header, HttpCode, Inject, Post, Req, StandardSchemaValidationPipe, UseGuards } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { INTERNAL_HTTP_PATHS, type RegisterTerminalsResponse } from '#contracts';
 import { AdminTokenGuard } from './admin-token.guard.js';
-import { TerminalRegistryService } from './terminal-registry.service.js';
+import { EnrolmentService } from './enrolment.service.js';
+import { requestIds } from './request-ids.js';
 
 const MAX_ROWS = 10_000;
 
@@ -38,25 +40,31 @@ const bodyPipe = new StandardSchemaValidationPipe({
     }),
 });
 
-/** Operator enrolment for tools (devices-sim, bench) until the role-based fleet API exists. */
+/** Operator enrolment for provisioning tools (devices-sim, bench, factory tooling); audited like the fleet API. */
 // Operator endpoints, documented in the README rather than the public API spec.
 @ApiExcludeController()
 @Controller()
 @UseGuards(AdminTokenGuard)
 export class EnrolmentController {
-  constructor(@Inject(TerminalRegistryService) private readonly registry: TerminalRegistryService) {}
+  constructor(@Inject(EnrolmentService) private readonly enrolment: EnrolmentService) {}
 
   @Post(INTERNAL_HTTP_PATHS.registerTerminals)
   @HttpCode(200)
   @Header('cache-control', 'no-store')
-  register(@Body({ schema: registerBody, pipes: [bodyPipe] }) body: z.output<typeof registerBody>): Promise<RegisterTerminalsResponse> {
-    return this.registry.register(body.terminals);
+  register(
+    @Req() request: FastifyRequest,
+    @Body({ schema: registerBody, pipes: [bodyPipe] }) body: z.output<typeof registerBody>,
+  ): Promise<RegisterTerminalsResponse> {
+    return this.enrolment.register(body.terminals, requestIds(request));
   }
 
   @Post(INTERNAL_HTTP_PATHS.rotateCredentials)
   @HttpCode(200)
   @Header('cache-control', 'no-store')
-  rotate(@Body({ schema: rotateBody, pipes: [bodyPipe] }) body: z.output<typeof rotateBody>): Promise<RegisterTerminalsResponse> {
-    return this.registry.rotateCredentials(body.sns);
+  rotate(
+    @Req() request: FastifyRequest,
+    @Body({ schema: rotateBody, pipes: [bodyPipe] }) body: z.output<typeof rotateBody>,
+  ): Promise<RegisterTerminalsResponse> {
+    return this.enrolment.rotateCredentials(body.sns, requestIds(request));
   }
 }

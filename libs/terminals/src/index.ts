@@ -8,3 +8,5 @@ export * from './admin-token.guard.js';
 export * from './enrolment.module.js';
 export * from './live-sessions.port.js';
 export * from './bearer-token.js';
+export * from './enrolment.service.js';
+export * from './request-ids.js';

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { expectPresent } from '#testing/expect-present.js';
-import type { RowError, TerminalRegistration } from '#contracts';
+import { DomainException, type RowError, type TerminalRegistration } from '#contracts';
 import { CredentialHasher } from './credential-hasher.js';
 import { TerminalRegistryService } from './terminal-registry.service.js';
 import { TerminalStatus } from './terminal-status.js';
@@ -328,6 +328,45 @@ describe('TerminalRegistryService', () => {
       const result = await registry.registerCsv([HEADER, 'GOOD001,EP-T1,,,,,', 'SHORT01,EP-T1'].join('\n'));
       expect(result.credentials.map((c) => c.sn)).toStrictEqual(['GOOD001']);
       expect(result.errors.map((e) => e.row)).toStrictEqual([3]);
+    });
+
+    const headerRefusal = (csv: string): { code: string; message: string; fields: string[] } => {
+      try {
+        registry.parseCsv(csv);
+      } catch (err) {
+        if (!(err instanceof DomainException)) throw err;
+        const details = (err.details ?? []) as { field?: unknown }[];
+        return { code: String(err.code), message: err.message, fields: details.map((d) => String(d.field)) };
+      }
+      throw new Error('the header was accepted');
+    };
+
+    it('refuses a header without a required column, naming it', () => {
+      const refused = headerRefusal('sn,tid\nEP0001,TID00001\n');
+      expect(refused.code).toBe('TERMINAL_INVALID_CSV');
+      expect(refused.fields).toStrictEqual(['header.model']);
+      expect(refused.message).toContain('"model" is missing');
+    });
+
+    it('refuses an unknown (e.g. misspelled) or repeated column, naming each', () => {
+      const refused = headerRefusal('sn,modle,provider,colour,sn\nEP0001,EP-T1,acme,red,EP0001\n');
+      expect(refused.fields).toStrictEqual(['header.model', 'header.modle', 'header.colour', 'header.sn']);
+      expect(refused.message).toContain('unknown column "modle"');
+      expect(refused.message).toContain('unknown column "colour"');
+      expect(refused.message).toContain('"sn" appears twice');
+      expect(headerRefusal('').fields).toStrictEqual(['header.sn', 'header.model']);
+    });
+
+    it('registerCsv writes nothing when the header is refused', async () => {
+      await expect(registry.registerCsv('sn,model,extra\nEP0001,EP-T1,x\n')).rejects.toThrow(/unknown column "extra"/);
+      expect(repo.calls).toBe(0);
+    });
+
+    it('a row with more fields than the header is refused on its line; the others are kept', async () => {
+      const result = await registry.registerCsv([HEADER, 'GOOD001,EP-T1,,,,,', '', 'LONG001,EP-T1,,,,,,surplus', 'GOOD002,EP-T1,,,,,'].join('\n'));
+      expect(result.credentials.map((c) => c.sn)).toStrictEqual(['GOOD001', 'GOOD002']);
+      expect(summary(result.errors)).toStrictEqual([[4, 'TERMINAL_INVALID_FIELD', 'LONG001']]);
+      expect(result.errors[0].message).toContain('line 4 has more fields than the header (8, expected 7)');
     });
   });
 

@@ -48,6 +48,27 @@ function rowError(row: number, sn: string | null, code: TerminalErrorCode, messa
   return { row, sn, code, message };
 }
 
+const REQUIRED_CSV_COLUMNS: readonly string[] = ['sn', 'model'];
+
+/** The header's column names (trimmed, lower case); TERMINAL_INVALID_CSV naming every missing, unknown or repeated column. */
+function checkCsvHeader(raw: readonly string[], line: number): string[] {
+  const header = raw.map((c) => c.trim().toLowerCase());
+  const known = new Set<string>(CSV_COLUMNS);
+  const problems: { field: string; message: string }[] = [];
+  for (const column of REQUIRED_CSV_COLUMNS) {
+    if (!header.includes(column)) problems.push({ field: `header.${column}`, message: `required column "${column}" is missing` });
+  }
+  header.forEach((column, i) => {
+    if (!known.has(column)) problems.push({ field: `header.${column}`, message: `unknown column "${column}"; known: ${CSV_COLUMNS.join(', ')}` });
+    else if (header.indexOf(column) !== i) problems.push({ field: `header.${column}`, message: `column "${column}" appears twice` });
+  });
+  if (problems.length > 0) {
+    const names = problems.map((p) => p.message).join('; ');
+    throw new DomainException(TerminalErrorCode.InvalidCsv, `the CSV header (line ${line}) is not valid: ${names}`, problems);
+  }
+  return header;
+}
+
 /**
  * Registration, credential rotation and enable/disable: the single implementation used by the
  * CLI, the internal enrolment endpoint and (later) the fleet API. Valid rows are kept even when
@@ -169,42 +190,55 @@ export class TerminalRegistryService {
     return { username: `svc:${name}`, secret };
   }
 
-  /** Parses CSV with a header row (sn, model, tid, mid, provider, lat, lon; only sn and model required). */
+  /**
+   * Parses CSV with a header row (sn, model, tid, mid, provider, lat, lon; only sn and model
+   * required, any order, any case). A header that misses a required column, names an unknown one
+   * or repeats one is refused as a whole (TERMINAL_INVALID_CSV naming each column): a misspelled
+   * column would otherwise be dropped silently. A row with fewer or more fields than the header is
+   * that row's error, on its line.
+   */
   parseCsv(text: string): { registrations: TerminalRegistration[]; rows: number[]; errors: RowError[] } {
-    let records: { record: Record<string, string>; info: { lines: number } }[];
-    let width = 0;
+    let records: { record: string[]; info: { lines: number } }[];
     try {
       records = parse(text, {
-        columns: (h: string[]) => {
-          width = h.length;
-          return h.map((c) => c.trim().toLowerCase());
-        },
         skip_empty_lines: true,
         trim: true,
         bom: true,
-        // A short row is that row's problem (missing fields), not the whole file's.
+        // Field counts are checked per row below, so one bad row does not fail the whole file.
         relax_column_count: true,
         info: true,
-      });
+        // The typings know no `info` without `columns`: each record is { record, info } here.
+      }) as unknown as { record: string[]; info: { lines: number } }[];
     } catch (err) {
       return { registrations: [], rows: [], errors: [rowError(0, null, TerminalErrorCode.InvalidCsv, err instanceof Error ? err.message : String(err))] };
     }
+    const [headerRecord, ...dataRecords] = records;
+    const header = checkCsvHeader(headerRecord?.record ?? [], headerRecord?.info.lines ?? 1);
+    const width = header.length;
     const registrations: TerminalRegistration[] = [];
     const rows: number[] = [];
     const errors: RowError[] = [];
-    records.forEach(({ record: rec, info }) => {
+    for (const { record: fields, info } of dataRecords) {
       // The line the record ended on (blank lines and the header counted).
       const row = info.lines;
-      const fields = Object.keys(rec).length;
-      if (fields !== width) {
-        errors.push(rowError(row, rec.sn ?? null, TerminalErrorCode.InvalidField, `expected ${width} fields like the header, got ${fields}`));
-        return;
+      const rec: Record<string, string> = Object.fromEntries(header.map((column, i) => [column, fields[i] ?? '']));
+      if (fields.length !== width) {
+        const which = fields.length > width ? 'more' : 'fewer';
+        errors.push(
+          rowError(
+            row,
+            rec.sn || null,
+            TerminalErrorCode.InvalidField,
+            `line ${row} has ${which} fields than the header (${fields.length}, expected ${width})`,
+          ),
+        );
+        continue;
       }
       const lat = rec.lat ? Number(rec.lat) : undefined;
       const lon = rec.lon ? Number(rec.lon) : undefined;
       if ((lat !== undefined && Number.isNaN(lat)) || (lon !== undefined && Number.isNaN(lon))) {
         errors.push(rowError(row, rec.sn ?? null, TerminalErrorCode.InvalidField, 'lat/lon must be numbers'));
-        return;
+        continue;
       }
       registrations.push({
         sn: rec.sn ?? '',
@@ -216,7 +250,7 @@ export class TerminalRegistryService {
         registeredLon: lon,
       });
       rows.push(row);
-    });
+    }
     return { registrations, rows, errors };
   }
 

@@ -24,6 +24,19 @@ export interface ProviderChangeActor {
   requestId: string | null;
 }
 
+/** What audit entries show of a terminal (the same view as the fleet API's): registry fields, never credentials. */
+export interface TerminalAuditView {
+  sn: string;
+  model: string;
+  tid: string | null;
+  mid: string | null;
+  providerId: string;
+  registeredLat: number | null;
+  registeredLon: number | null;
+  status: string;
+  credentialRotatedAt: string;
+}
+
 /** SQL for the terminal registry and broker service accounts. */
 @Injectable()
 export class TerminalRepository {
@@ -130,6 +143,42 @@ export class TerminalRepository {
       [updates.map((u) => u.sn), updates.map((u) => u.hash)],
     );
     return new Set(rows.map((r) => r.sn));
+  }
+
+  /** Audit views of the terminals that exist among `sns`, by SN: one query. */
+  async findAuditViews(sns: readonly string[]): Promise<Map<string, TerminalAuditView>> {
+    if (sns.length === 0) return new Map();
+    const rows: {
+      sn: string;
+      model: string;
+      tid: string | null;
+      mid: string | null;
+      provider_id: string;
+      registered_lat: number | null;
+      registered_lon: number | null;
+      status: string;
+      credential_rotated_at: Date;
+    }[] = await this.dataSource.query(
+      `SELECT sn, model, tid, mid, provider_id::text AS provider_id, registered_lat, registered_lon, status, credential_rotated_at
+         FROM terminals WHERE sn = ANY($1::text[])`,
+      [sns],
+    );
+    return new Map(
+      rows.map((r) => [
+        r.sn,
+        {
+          sn: r.sn,
+          model: r.model,
+          tid: r.tid,
+          mid: r.mid,
+          providerId: r.provider_id,
+          registeredLat: r.registered_lat === null ? null : Number(r.registered_lat),
+          registeredLon: r.registered_lon === null ? null : Number(r.registered_lon),
+          status: r.status,
+          credentialRotatedAt: new Date(r.credential_rotated_at).toISOString(),
+        },
+      ]),
+    );
   }
 
   async setStatus(sns: readonly string[], status: TerminalStatus): Promise<Set<string>> {

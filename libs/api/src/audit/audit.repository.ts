@@ -1,20 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import type { AuditEntry } from '#db';
 import type { Scope } from '../auth/principal.js';
 
-export interface AuditEntry {
-  requestId: string | null;
-  serverRequestId: string | null;
-  actorKeyId: string | null;
-  actorName: string;
-  actorRole: string;
-  action: string;
-  targetType: string;
-  targetId: string | null;
-  providerId: string | null;
-  before: unknown;
-  after: unknown;
-}
+export type { AuditEntry } from '#db';
 
 export interface AuditRecord extends AuditEntry {
   id: string;
@@ -37,33 +26,10 @@ interface DbRow {
   after: unknown;
 }
 
+/** The read side of the audit log: scoped and redacted (entries are written through AuditLogRepository in #db). */
 @Injectable()
 export class AuditRepository {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
-
-  async insert(entries: readonly AuditEntry[]): Promise<void> {
-    if (entries.length === 0) return;
-    await this.dataSource.query(
-      `INSERT INTO audit_log (request_id, server_request_id, actor_key_id, actor_name, actor_role, action, target_type, target_id, provider_id, provider_path, before, after)
-       SELECT u.request_id, u.server_request_id, u.actor_key_id, u.actor_name, u.actor_role, u.action, u.target_type, u.target_id, u.provider_id,
-              (SELECT path FROM providers p WHERE p.id = u.provider_id), u.before, u.after
-         FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::jsonb[], $10::jsonb[], $11::text[])
-           AS u(request_id, actor_key_id, actor_name, actor_role, action, target_type, target_id, provider_id, before, after, server_request_id)`,
-      [
-        entries.map((e) => e.requestId),
-        entries.map((e) => e.actorKeyId),
-        entries.map((e) => e.actorName),
-        entries.map((e) => e.actorRole),
-        entries.map((e) => e.action),
-        entries.map((e) => e.targetType),
-        entries.map((e) => e.targetId),
-        entries.map((e) => e.providerId),
-        entries.map((e) => (e.before === undefined || e.before === null ? null : JSON.stringify(e.before))),
-        entries.map((e) => (e.after === undefined || e.after === null ? null : JSON.stringify(e.after))),
-        entries.map((e) => e.serverRequestId),
-      ],
-    );
-  }
 
   /** Newest first, keyset-paginated on id. Scoped entries are those whose target provider is in the subtree. */
   async list(scope: Scope, filter: { limit: number; beforeId: string | null; action?: string; targetId?: string }): Promise<AuditRecord[]> {

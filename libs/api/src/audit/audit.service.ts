@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { RequestContext } from '../auth/principal.js';
-import { AuditRepository, type AuditEntry } from './audit.repository.js';
+import { AuditLogRepository, type AuditEntry } from '#db';
 
 export interface AuditChange {
   action: string;
@@ -14,7 +14,7 @@ export interface AuditChange {
 /** Writes who did what to which target, with before/after, for every mutating request. */
 @Injectable()
 export class AuditService {
-  constructor(@Inject(AuditRepository) private readonly audit: AuditRepository) {}
+  constructor(@Inject(AuditLogRepository) private readonly audit: AuditLogRepository) {}
 
   async record(ctx: RequestContext | null, changes: AuditChange | readonly AuditChange[]): Promise<void> {
     const list = Array.isArray(changes) ? (changes as readonly AuditChange[]) : [changes as AuditChange];
@@ -31,7 +31,6 @@ export class AuditService {
       before: c.before ?? null,
       after: c.after ?? null,
     }));
-    // Large imports: chunk to keep statements reasonable.
-    for (let i = 0; i < entries.length; i += 1000) await this.audit.insert(entries.slice(i, i + 1000));
+    await this.audit.insert(entries);
   }
 }

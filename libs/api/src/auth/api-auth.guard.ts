@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { DomainException } from '#contracts';
-import { bearerToken } from '#terminals';
+import { bearerToken, requestIds } from '#terminals';
 import { ApiErrorCode } from '../common/api-error.js';
 import { ApiKeyService } from './api-key.service.js';
 import type { RequestContext } from './principal.js';
@@ -39,10 +38,8 @@ export class ApiAuthGuard implements CanActivate {
     const token = apiKeyFrom(request.headers);
     const auth = token ? await this.keys.authenticate(token) : null;
     if (!auth) throw new DomainException(ApiErrorCode.Unauthenticated, 'missing or invalid API key');
-    const requestId = String(request.id);
     // request.id is the client's x-request-id when it sent a sane one; the server's own id stands beside it.
-    const clientSent = request.headers['x-request-id'] === requestId;
-    request.fleet = { ...auth, requestId, serverRequestId: clientSent ? randomUUID() : requestId };
+    request.fleet = { ...auth, ...requestIds(request) };
     const permission = this.reflector.get<Permission | undefined>(PERMISSION_KEY, context.getHandler());
     if (permission && !can(auth.principal.role, permission)) {
       throw new DomainException(ApiErrorCode.Forbidden, `role ${auth.principal.role} may not ${permission}`);

@@ -16,6 +16,8 @@ export const Permission = {
   TerminalsMove: 'terminals:move',
   KeysManage: 'keys:manage',
   AuditRead: 'audit:read',
+  /** Fleet-wide data with no provider scope: ops roles only. */
+  DeadLettersRead: 'dead-letters:read',
 } as const;
 export type Permission = (typeof Permission)[keyof typeof Permission];
 
@@ -25,8 +27,8 @@ export type Permission = (typeof Permission)[keyof typeof Permission];
  */
 export const PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
   'ops-admin': new Set(Object.values(Permission)),
-  'ops-viewer': new Set([Permission.ProvidersRead, Permission.TerminalsRead]),
-  'provider-admin': new Set(Object.values(Permission)),
+  'ops-viewer': new Set([Permission.ProvidersRead, Permission.TerminalsRead, Permission.DeadLettersRead]),
+  'provider-admin': new Set(Object.values(Permission).filter((p) => p !== Permission.DeadLettersRead)),
   'provider-viewer': new Set([Permission.ProvidersRead, Permission.TerminalsRead]),
 };
 

@@ -1,4 +1,5 @@
-import { Body, Param, Query, type ArgumentMetadata, type PipeTransform } from '@nestjs/common';
+import { Body, Param, Query, type ArgumentMetadata, type CanActivate, type ExecutionContext, type PipeTransform } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { DomainException } from '#contracts';
 import { ApiErrorCode } from './api-error.js';
@@ -76,8 +77,31 @@ const zodValidationPipe: PipeTransform = {
  */
 export const ZodBody = (schema: z.ZodType): ParameterDecorator => Body({ schema, pipes: [zodValidationPipe] });
 
+/** Marks a handler that declared its query with ZodQuery (StrictQueryGuard leaves it to the schema). */
+const QUERY_DECLARED = 'fleet:query-declared';
+
 /** Query parameters, documented one by one from the schema's properties. */
-export const ZodQuery = (schema: z.ZodObject): ParameterDecorator => Query({ schema, pipes: [zodValidationPipe] });
+export const ZodQuery =
+  (schema: z.ZodObject): ParameterDecorator =>
+  (target, key, index) => {
+    if (key !== undefined) Reflect.defineMetadata(QUERY_DECLARED, true, (target as Record<string | symbol, object>)[key]);
+    Query({ schema, pipes: [zodValidationPipe] })(target, key, index);
+  };
+
+const NO_QUERY = z.object({});
+
+/**
+ * Every fleet endpoint is strict about its query string, also one that takes no query at all: on
+ * a handler without ZodQuery any query parameter is the same 400 as an unknown one elsewhere
+ * (`query.<name>`), checked before the handler runs. Applied by FleetController to every route.
+ */
+export class StrictQueryGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    if (Reflect.getMetadata(QUERY_DECLARED, context.getHandler()) === true) return true;
+    validate(NO_QUERY, context.switchToHttp().getRequest<FastifyRequest>().query, 'query');
+    return true;
+  }
+}
 
 /** Path parameters, documented one by one from the schema's properties. */
 export const ZodParams = (schema: z.ZodObject): ParameterDecorator => Param({ schema, pipes: [zodValidationPipe] });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ALERT_RULES } from '#alerts';
 
 export const FIRMWARE_TOP = 50;
 
@@ -33,5 +34,13 @@ export const fleetSummaryView = z.object({
   autoRenewFailed: count.describe('Last plan renewal failed'),
   batteryBelow20: count.describe('Battery below 20 %'),
   signalBelowMinus110: count.describe('RSRP below -110 dBm'),
+  alerts: z
+    .object({
+      open: count.describe('Unresolved alerts (open or acknowledged)'),
+      acknowledged: count.describe('Of those, acknowledged'),
+      bySeverity: z.object({ info: count, warning: count, critical: count }),
+      byRule: z.array(z.object({ rule: z.enum(ALERT_RULES), count })).describe('Rules with unresolved alerts, most first'),
+    })
+    .describe('Unresolved alerts of terminals in the scope'),
 });
 export type FleetSummaryView = z.output<typeof fleetSummaryView>;

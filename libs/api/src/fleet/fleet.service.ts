@@ -1,4 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { ALERT_RULES, type AlertRule } from '#alerts';
+import { AlertRepository, type OpenAlertCount } from '../alerts/alert.repository.js';
 import type { RequestContext } from '../auth/principal.js';
 import { ProviderService } from '../providers/provider.service.js';
 import { FIRMWARE_TOP, type FleetSummaryView } from './fleet.dto.js';
@@ -10,11 +12,15 @@ export class FleetService {
   constructor(
     @Inject(FleetSummaryRepository) private readonly repo: FleetSummaryRepository,
     @Inject(ProviderService) private readonly providers: ProviderService,
+    @Inject(AlertRepository) private readonly alerts: AlertRepository,
   ) {}
 
   async summary(ctx: RequestContext, providerId?: string): Promise<FleetSummaryView> {
     const provider = providerId ? await this.providers.get(ctx.scope, providerId) : null;
-    const c = await this.repo.counts(ctx.scope, provider?.path ?? null);
+    const [c, alertCounts] = await Promise.all([
+      this.repo.counts(ctx.scope, provider?.path ?? null),
+      this.alerts.openCounts(ctx.scope, provider?.path ?? null),
+    ]);
     const total = c.byModel.reduce((sum, m) => sum + m.count, 0);
     const byPlanStatus = { active: 0, grace: 0, suspended: 0, expired: 0, unknown: 0 };
     for (const [planStatus, count] of c.byPlanStatus) {
@@ -38,6 +44,29 @@ export class FleetService {
       autoRenewFailed: c.state.autoRenewFailed,
       batteryBelow20: c.state.batteryBelow20,
       signalBelowMinus110: c.state.signalBelowMinus110,
+      alerts: alertSummary(alertCounts),
     };
   }
+}
+
+const KNOWN_RULES: ReadonlySet<string> = new Set(ALERT_RULES);
+
+/** Folds the (rule, severity) groups into totals, per severity and per rule (most first, then by id). */
+export function alertSummary(groups: readonly OpenAlertCount[]): FleetSummaryView['alerts'] {
+  const bySeverity = { info: 0, warning: 0, critical: 0 };
+  const byRule = new Map<AlertRule, number>();
+  let open = 0;
+  let acknowledged = 0;
+  for (const g of groups) {
+    open += g.open;
+    acknowledged += g.acknowledged;
+    if (g.severity === 'info' || g.severity === 'warning' || g.severity === 'critical') bySeverity[g.severity] += g.open;
+    if (KNOWN_RULES.has(g.rule)) byRule.set(g.rule as AlertRule, (byRule.get(g.rule as AlertRule) ?? 0) + g.open);
+  }
+  return {
+    open,
+    acknowledged,
+    bySeverity,
+    byRule: [...byRule].map(([rule, count]) => ({ rule, count })).sort((a, b) => b.count - a.count || (a.rule < b.rule ? -1 : 1)),
+  };
 }
