@@ -10,6 +10,7 @@ import { ApiErrorCode } from '../common/api-error.js';
 import { FleetController } from '../common/fleet-controller.decorator.js';
 import { ApiErrors, ApiOkZod } from '../common/openapi.js';
 import { ZodBody, ZodParams, ZodQuery } from '../common/zod-validation.js';
+import { RequireOpsAdmin } from '../version-policies/ops-admin.guard.js';
 import { createReleaseBody, releaseIdParam, releaseList, releaseListQuery, releaseView } from './release.dto.js';
 import { ReleaseService, type ReleaseView } from './release.service.js';
 
@@ -37,6 +38,7 @@ export class ReleaseController {
   }
 
   @Post()
+  @RequireOpsAdmin()
   @ApiOperation({
     summary: 'Create a release (ops-admin)',
     description:
@@ -52,6 +54,7 @@ export class ReleaseController {
   }
 
   @Put(':id/artifact')
+  @RequireOpsAdmin()
   @ApiOperation({
     summary: 'Upload a draft\u2019s artifact (ops-admin), `application/octet-stream`',
     description:
@@ -84,6 +87,7 @@ export class ReleaseController {
   }
 
   @Post(':id/withdraw')
+  @RequireOpsAdmin()
   @HttpCode(200)
   @ApiOperation({ summary: 'Withdraw a release (ops-admin): no new downloads or campaigns; idempotent' })
   @ApiOkZod(releaseView)

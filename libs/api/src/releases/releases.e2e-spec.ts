@@ -282,7 +282,21 @@ describe(`OTA releases and artifact downloads over HTTP on ${kind}`, () => {
       }),
     });
     expect(create.status).toBe(403);
+    // 403 before 400: an invalid body from a provider key is refused for the role, not validated.
+    expect((await call(`${gw.httpUrl}/v1/releases`, { method: 'POST', headers: json(provider), body: '{"model":1}' })).status).toBe(403);
     const { id } = await release('E20_V3.3.0', data);
+    const draft = await call(`${gw.httpUrl}/v1/releases`, {
+      method: 'POST',
+      headers: json(ops),
+      body: JSON.stringify({
+        model: 'EP-T1',
+        component: 'firmware',
+        version: 'E20_V3.3.1',
+        signature: signDigest(privateKeyFromPem(generateReleaseKeyPair().privateKeyPem), sha256(data)),
+      }),
+    });
+    expect(draft.status).toBe(201);
+    expect((await call(`${gw.httpUrl}/v1/releases/${draft.json().id as string}`, { headers: auth(provider) })).status).toBe(404);
     const upload = await call(`${gw.httpUrl}/v1/releases/${id}/artifact`, {
       method: 'PUT',
       headers: auth(provider, { 'content-type': 'application/octet-stream' }),
