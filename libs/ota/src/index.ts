@@ -10,4 +10,5 @@ export * from './artifact-store.js';
 export * from './release.repository.js';
 export * from './release-catalog.service.js';
 export * from './ota-metrics.js';
+export * from './ota-install.service.js';
 export * from './ota.module.js';

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ArtifactStore } from './artifact-store.js';
 import { DownloadUrlService } from './download-url.js';
+import { OtaInstallService } from './ota-install.service.js';
 import { OtaMetrics } from './ota-metrics.js';
 import { ReleaseCatalogService } from './release-catalog.service.js';
 import { ReleaseKeyring } from './release-keyring.js';
@@ -12,7 +13,7 @@ import { ReleaseRepository } from './release.repository.js';
  * command ledger imports it for DownloadUrlService.issueDownloadUrl.
  */
 @Module({
-  providers: [ReleaseRepository, ReleaseKeyring, ArtifactStore, ReleaseCatalogService, DownloadUrlService, OtaMetrics],
-  exports: [ReleaseCatalogService, DownloadUrlService, ArtifactStore, ReleaseKeyring, OtaMetrics],
+  providers: [ReleaseRepository, ReleaseKeyring, ArtifactStore, ReleaseCatalogService, DownloadUrlService, OtaMetrics, OtaInstallService],
+  exports: [ReleaseCatalogService, DownloadUrlService, OtaInstallService, ArtifactStore, ReleaseKeyring, OtaMetrics],
 })
 export class OtaModule {}
