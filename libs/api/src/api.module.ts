@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import type { EntityList } from '#db';
+import { OtaModule } from '#ota';
 import { AdminTokenGuard, TerminalsModule } from '#terminals';
 import { CommandsCoreModule } from '#commands';
 import { AlertSettingsRepository } from './alert-settings/alert-settings.repository.js';
@@ -36,6 +37,10 @@ import { ProviderController } from './providers/provider.controller.js';
 import { ProviderEntity } from './providers/provider.entity.js';
 import { ProviderRepository } from './providers/provider.repository.js';
 import { ProviderService } from './providers/provider.service.js';
+import { ArtifactBodyParser } from './releases/artifact-body-parser.js';
+import { ArtifactDownloadController } from './releases/artifact-download.controller.js';
+import { ReleaseController } from './releases/release.controller.js';
+import { ReleaseService } from './releases/release.service.js';
 import { CsvBodyParser } from './terminals/csv-body-parser.js';
 import { TelemetryRepository } from './terminals/telemetry.repository.js';
 import { TerminalViewRepository } from './terminals/terminal-view.repository.js';
@@ -52,9 +57,12 @@ import { VersionPolicyService } from './version-policies/version-policy.service.
  */
 export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
 
-/** The fleet REST API (/v1): providers, terminals, API keys, audit, dead letters, alerts, version policies, alert settings, notifications. */
+/**
+ * The fleet REST API (/v1): providers, terminals, API keys, audit, dead letters, alerts, version policies, alert settings,
+ * notifications, OTA releases; and terminals' artifact downloads (/ota/v1, signed URLs, no API key).
+ */
 @Module({
-  imports: [TerminalsModule, CommandsCoreModule],
+  imports: [TerminalsModule, CommandsCoreModule, OtaModule],
   controllers: [
     BootstrapController,
     ProviderController,
@@ -74,6 +82,8 @@ export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
     NotificationDeliveriesController,
     RenewalDigestController,
     DeadLetterController,
+    ReleaseController,
+    ArtifactDownloadController,
   ],
   providers: [
     ApiKeyRepository,
@@ -105,6 +115,8 @@ export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
     OpsAdminGuard,
     AlertSettingsRepository,
     AlertSettingsService,
+    ReleaseService,
+    ArtifactBodyParser,
   ],
   exports: [ApiKeyService, AuditService, ProviderService, ProviderRepository],
 })

@@ -3,6 +3,8 @@ import { z } from 'zod';
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const port = int(0, 65535);
+/** One OTA_RELEASE_PUBLIC_KEYS entry: [key id:]base64 of a raw 32-byte Ed25519 key, or a PEM file path. */
+const OTA_KEY_ENTRY = /^(?:(?:[0-9a-f]{16}:)?[A-Za-z0-9+/]{43}=|.+\.pem)$/;
 
 /** Environment variables, validated once at start. Every default is an embedded-friendly value. */
 export const envSchema = z.object({
@@ -152,6 +154,32 @@ export const envSchema = z.object({
   ALERTS_SWEEP_INTERVAL_MS: int(1_000, 86_400_000).default(60_000),
   /** Terminals per sweep page; each page is one short transaction. */
   ALERTS_SWEEP_PAGE_SIZE: int(1, 50_000).default(2000),
+
+  /**
+   * Release public keys (Ed25519) that artifact signatures must verify against: a comma-separated
+   * list of `KEYID:BASE64` (as `npm run releases -- keygen` prints), bare `BASE64` (32-byte raw key),
+   * or paths of PEM files (ending `.pem`). Checked at start.
+   */
+  OTA_RELEASE_PUBLIC_KEYS: z
+    .string()
+    .optional()
+    .transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0),
+    )
+    .pipe(z.array(z.string().regex(OTA_KEY_ENTRY, 'each entry is KEYID:BASE64, BASE64 (32-byte Ed25519 key) or a path ending .pem')).max(64)),
+  /** Where uploaded artifacts are stored. Default: `${DATA_DIR}/artifacts`. */
+  OTA_ARTIFACT_DIR: z.string().min(1).optional(),
+  /** Largest artifact accepted by upload (413 beyond). */
+  OTA_ARTIFACT_MAX_BYTES: int(1, 64 * 1024 ** 3).default(512 * 1024 ** 2),
+  /** Base of the download URLs handed to terminals. Default: http://localhost:HTTP_PORT. */
+  OTA_PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** Lifetime of a signed download URL. */
+  OTA_DOWNLOAD_URL_TTL_S: int(60, 7 * 86_400).default(3600),
+  /** HMAC key for download URLs. Unset: derived from CREDENTIAL_PEPPER (HKDF), so replicas agree without a new secret. */
+  OTA_URL_SECRET: z.string().min(32, 'OTA_URL_SECRET must be at least 32 characters').optional(),
 });
 export type Env = z.infer<typeof envSchema>;
 
@@ -252,5 +280,30 @@ export interface AppConfig {
     evalMaxHeartbeats: number;
     sweepIntervalMs: number;
     sweepPageSize: number;
+  };
+
+  ota: OtaConfig;
+}
+
+export interface OtaConfig {
+  /** Raw OTA_RELEASE_PUBLIC_KEYS entries (format checked); libs/ota loads and checks the keys at start. */
+  releasePublicKeys: readonly string[];
+  artifactDir: string;
+  artifactMaxBytes: number;
+  publicBaseUrl: string;
+  downloadUrlTtlS: number;
+  /** null: derive from the credential pepper. */
+  urlSecret: string | null;
+}
+
+/** The OTA section of AppConfig from the validated environment. */
+export function otaConfigFrom(e: Env): OtaConfig {
+  return {
+    releasePublicKeys: e.OTA_RELEASE_PUBLIC_KEYS,
+    artifactDir: e.OTA_ARTIFACT_DIR ?? `${e.DATA_DIR.replace(/\/+$/, '')}/artifacts`,
+    artifactMaxBytes: e.OTA_ARTIFACT_MAX_BYTES,
+    publicBaseUrl: (e.OTA_PUBLIC_BASE_URL ?? `http://localhost:${e.HTTP_PORT}`).replace(/\/+$/, ''),
+    downloadUrlTtlS: e.OTA_DOWNLOAD_URL_TTL_S,
+    urlSecret: e.OTA_URL_SECRET ?? null,
   };
 }

@@ -1,4 +1,4 @@
-import { envSchema, notificationsConfig, type AppConfig } from './config.schema.js';
+import { envSchema, notificationsConfig, otaConfigFrom, type AppConfig } from './config.schema.js';
 
 /** Thrown with one readable message naming every bad setting. */
 export class ConfigError extends Error {
@@ -91,5 +91,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       sweepIntervalMs: e.ALERTS_SWEEP_INTERVAL_MS,
       sweepPageSize: e.ALERTS_SWEEP_PAGE_SIZE,
     },
+    ota: otaConfigFrom(e),
   };
 }
