@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { AppConfig } from '#config';
@@ -97,8 +98,10 @@ function send(request: FastifyRequest, reply: FastifyReply, code: ApiErrorCode, 
 
 /** The provider, or undefined when the composition does not include its module. */
 function optional<T>(app: INestApplication, token: new (...args: never[]) => T): T | undefined {
+  // Through ModuleRef, not app.get: the app is a proxy that logs every exception it sees as an
+  // error before rethrowing, and a composition without the API (the gateway) has no ApiKeyService.
   try {
-    return app.get(token, { strict: false });
+    return app.get(ModuleRef).get(token, { strict: false });
   } catch {
     return undefined;
   }
