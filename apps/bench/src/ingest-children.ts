@@ -36,7 +36,12 @@ export interface Gateway {
 }
 
 /** The gateway on fresh ports with only the bench's environment (plus `--gateway-env`), logging to `logPath`. */
-export async function startGateway(opts: IngestOptions, tmp: string, logPath: string, dbUrl: string | null): Promise<Gateway> {
+export async function startGateway(
+  opts: Pick<IngestOptions, 'db' | 'alerts' | 'gatewayEnv'>,
+  tmp: string,
+  logPath: string,
+  dbUrl: string | null,
+): Promise<Gateway> {
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
   const adminToken = randomBytes(24).toString('base64url');
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -104,7 +109,7 @@ export interface Loader {
 
 /** The load generator with its config in `tmp`; resolves once its terminals have connected. */
 export async function startLoader(
-  opts: IngestOptions,
+  opts: Pick<IngestOptions, 'rate' | 'connectRate' | 'terminals'>,
   tmp: string,
   target: { mqttUrl: string; terminals: { sn: string; secret: string }[]; payloadTemplate: string },
 ): Promise<Loader> {
