@@ -283,7 +283,12 @@ async function run(opts: AlertsE2eOptions): Promise<E2eResult> {
   const receiver = await startReceiver();
   const db = opts.db === 'postgres' ? await startDatabase(tmp) : null;
   const gateway = await startGateway(
-    { db: opts.db, alerts: 'on', gatewayEnv: { NOTIFY_ALLOW_PRIVATE_TARGETS: 'true', ...opts.gatewayEnv } },
+    // Every terminal connects from 127.0.0.1, twice with calibration: lift the per-address connect rate.
+    {
+      db: opts.db,
+      alerts: 'on',
+      gatewayEnv: { NOTIFY_ALLOW_PRIVATE_TARGETS: 'true', MQTT_CONNECT_RATE_PER_ADDRESS_PER_MINUTE: '1000000', ...opts.gatewayEnv },
+    },
     tmp,
     gatewayLog,
     db?.url ?? null,
