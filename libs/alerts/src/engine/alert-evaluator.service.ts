@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '#config';
+import { OutboxSignal } from '../outbox-signal.js';
 import type { HeartbeatSample } from '../rules/rule.types.js';
 import { AlertEngineRepository, type WrittenEvent } from './alert-engine.repository.js';
 import { AlertLedger, MemoryLedger, type AlertSubject } from './alert-ledger.js';
@@ -44,6 +45,7 @@ export class AlertEvaluatorService implements OnApplicationBootstrap, BeforeAppl
     @Inject(AlertRules) private readonly rules: AlertRules,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(AlertMetrics) private readonly metrics: AlertMetrics,
+    @Optional() @Inject(OutboxSignal) private readonly outboxSignal?: OutboxSignal,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -199,6 +201,7 @@ export class AlertEvaluatorService implements OnApplicationBootstrap, BeforeAppl
       this.metrics.batchSeconds.observe({ job: 'heartbeat' }, (performance.now() - started) / 1000);
       this.metrics.evaluations.inc({ kind: 'heartbeat' }, result.evaluations);
       this.metrics.record(result.written);
+      if (result.written.length > 0) this.outboxSignal?.notify();
     }
     return result;
   }

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { OutboxSignalModule } from '../outbox-signal.js';
 import { AlertEngineRepository } from './alert-engine.repository.js';
 import { AlertEvaluatorService } from './alert-evaluator.service.js';
 import { AlertMetrics } from './alert-metrics.js';
@@ -11,6 +12,7 @@ import { CLOCK, systemClock } from './clock.js';
  * the scheduled sweep. ALERTS_ENABLED=false: both stay idle (and ingest queues nothing).
  */
 @Module({
+  imports: [OutboxSignalModule],
   providers: [AlertEngineRepository, AlertRules, { provide: CLOCK, useValue: systemClock }, AlertMetrics, AlertEvaluatorService, AlertSweepService],
   exports: [AlertEvaluatorService, AlertSweepService, CLOCK],
 })

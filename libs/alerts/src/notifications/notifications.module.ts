@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { OutboxSignalModule } from '../outbox-signal.js';
 import { ChannelSender } from './channel-sender.js';
 import { DeliveryRepository } from './delivery.repository.js';
 import { NotificationOutboxRepository } from './notification-outbox.repository.js';
@@ -7,6 +8,7 @@ import { RenewalDigestRepository } from './renewal-digest.repository.js';
 
 /** Worker side of notifications: outbox fan-out, storm roll-ups, quiet hours, delivery, daily digest. */
 @Module({
+  imports: [OutboxSignalModule],
   providers: [NotificationOutboxRepository, DeliveryRepository, RenewalDigestRepository, ChannelSender, NotificationsService],
   exports: [NotificationsService],
 })

@@ -1,7 +1,8 @@
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { Counter, Histogram } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { MetricsService } from '#observability';
+import { OutboxSignal } from '../outbox-signal.js';
 import { ChannelSender, sendDeadlineMs } from './channel-sender.js';
 import { DeliveryRepository, type ClaimedDelivery, type DeliveryOutcome, type DeliveryTarget } from './delivery.repository.js';
 import { renderAlert, renderQuietDigest, renderRenewalDigest, renderRollup } from './message-render.js';
@@ -31,6 +32,9 @@ export class NotificationsService implements OnApplicationBootstrap, BeforeAppli
   private readonly logger = new Logger('Notifications');
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
+  /** A signal arrived during a pass: run once more after it, so no new event waits for the poll. */
+  private again = false;
+  private unsubscribe: (() => void) | null = null;
   private stopping = false;
   private lastDigestCheck = 0;
   private lastTrim = 0;
@@ -44,6 +48,7 @@ export class NotificationsService implements OnApplicationBootstrap, BeforeAppli
     @Inject(RenewalDigestRepository) private readonly digests: RenewalDigestRepository,
     @Inject(ChannelSender) private readonly sender: ChannelSender,
     @Inject(MetricsService) metrics: MetricsService,
+    @Optional() @Inject(OutboxSignal) private readonly outboxSignal?: OutboxSignal,
   ) {
     this.sent = new Counter({
       name: 'fleet_notify_attempts_total',
@@ -63,10 +68,18 @@ export class NotificationsService implements OnApplicationBootstrap, BeforeAppli
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => void this.runOnce(), this.config.notifications.pollIntervalMs);
     this.timer.unref();
+    this.unsubscribe = this.outboxSignal?.subscribe(() => this.onSignal()) ?? null;
+  }
+
+  private onSignal(): void {
+    if (this.stopping) return;
+    if (this.running) this.again = true;
+    else void this.runOnce();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
+    this.unsubscribe?.();
     if (this.timer) clearInterval(this.timer);
     await this.running;
   }
@@ -85,6 +98,10 @@ export class NotificationsService implements OnApplicationBootstrap, BeforeAppli
         this.logger.warn(`notifications pass failed: ${err instanceof Error ? err.message : String(err)}`);
       } finally {
         this.running = null;
+        if (this.again && !this.stopping) {
+          this.again = false;
+          void this.runOnce(now);
+        }
       }
     })();
     return this.running;
