@@ -536,7 +536,14 @@ export class AlertEngineRepository {
   }
 
   /** Inside a page's transaction: renews the lease and records the page as done; false when the lease was lost. */
-  async advanceLease(em: EntityManager, holder: string, ttlMs: number, lastSn: string, finished: boolean, thresholdsKey: string | null = null): Promise<boolean> {
+  async advanceLease(
+    em: EntityManager,
+    holder: string,
+    ttlMs: number,
+    lastSn: string,
+    finished: boolean,
+    thresholdsKey: string | null = null,
+  ): Promise<boolean> {
     // Finishing records the window's end as swept through; a full sweep also as the last full one, with the settings it saw.
     const [rows]: [unknown[], number] = await em.query(
       `UPDATE alert_sweep_lease

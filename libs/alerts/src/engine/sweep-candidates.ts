@@ -47,8 +47,8 @@ export function sweepCandidates(possible: readonly AlertThresholds[], now: Date)
   };
 }
 
-/** Slack on the lower bounds of the crossing windows: state committed a little after the previous sweep read it. */
-const SLACK_MS = 5 * 60_000;
+/** Slack on the lower bounds of the windows: state stamped before the previous sweep but committed after it read the page (ingest batching, clock skew between processes). */
+const SLACK_MS = 30_000;
 
 /**
  * An incremental sweep between two full ones: the scheduled rules' outcomes are functions of the clock
