@@ -178,32 +178,30 @@ const TERMINAL_PAGE_SQL = terminalPageSql(false);
 const CANDIDATE_PAGE_SQL = terminalPageSql(true);
 
 /**
- * A page of an incremental sweep (see IncrementalWindow): terminals whose offline or silent threshold
- * crossing falls in the window, the plan candidates when a local midnight passed, and terminals with
- * an open offline/silent alert that may clear (the unresolved-alerts index by rule, joined to state).
+ * The candidates of an incremental sweep (see IncrementalWindow), SNs after $1 in order: terminals
+ * whose offline or silent threshold crossing falls in the window, the plan candidates when a local
+ * midnight passed, and terminals with an open offline/silent alert that may clear (the unresolved
+ * alerts index by rule, joined to their state).
  */
-const INCREMENTAL_PAGE_SQL = `
-WITH page AS (
-  SELECT sn FROM (
-    (SELECT s.sn FROM terminal_state s
-      WHERE s.sn > $1
-        AND ((NOT s.online AND coalesce(s.presence_changed_at, s.last_received_at) BETWEEN $3::timestamptz AND $4::timestamptz)
-             OR (s.online AND greatest(s.last_received_at, s.presence_changed_at) BETWEEN $5::timestamptz AND $6::timestamptz)
-             OR ($7::boolean AND s.plan_expires_on <= $8::date))
-      ORDER BY s.sn LIMIT $2)
-    UNION
-    (SELECT a.sn FROM alerts a JOIN terminal_state s ON s.sn = a.sn
-      WHERE a.sn > $1 AND a.state <> 'resolved' AND a.rule IN ('offline', 'silent')
-        AND CASE WHEN a.rule = 'offline' THEN s.online OR coalesce(s.presence_changed_at, s.last_received_at) >= $9::timestamptz
-                 ELSE NOT s.online OR greatest(s.last_received_at, s.presence_changed_at) >= $10::timestamptz END
-      ORDER BY a.sn LIMIT $2)
-  ) c ORDER BY sn LIMIT $2
-)
-${TERMINAL_SELECT}, NULL AS "evaluatedThrough"
-  FROM page
-  JOIN terminal_state s ON s.sn = page.sn
+const INCREMENTAL_CANDIDATES_SQL = `
+SELECT s.sn FROM terminal_state s
+ WHERE s.sn > $1
+   AND ((NOT s.online AND coalesce(s.presence_changed_at, s.last_received_at) BETWEEN $2::timestamptz AND $3::timestamptz)
+        OR (s.online AND greatest(s.last_received_at, s.presence_changed_at) BETWEEN $4::timestamptz AND $5::timestamptz)
+        OR ($6::boolean AND s.plan_expires_on <= $7::date))
+UNION
+SELECT a.sn FROM alerts a JOIN terminal_state s ON s.sn = a.sn
+ WHERE a.sn > $1 AND a.state <> 'resolved' AND a.rule IN ('offline', 'silent')
+   AND CASE WHEN a.rule = 'offline' THEN s.online OR coalesce(s.presence_changed_at, s.last_received_at) >= $8::timestamptz
+            ELSE NOT s.online OR greatest(s.last_received_at, s.presence_changed_at) >= $9::timestamptz END
+ ORDER BY sn`;
+
+/** Terminals with state by SN, for a sweep page of listed candidates. */
+const SWEEP_BY_SN_SQL = `${TERMINAL_SELECT}, NULL AS "evaluatedThrough"
+  FROM terminal_state s
   JOIN terminals t ON t.sn = s.sn
   JOIN providers p ON p.id = t.provider_id
+ WHERE s.sn = ANY($1::text[])
  ORDER BY s.sn`;
 
 /**
@@ -344,30 +342,32 @@ export class AlertEngineRepository {
   }
 
   /** The next page of terminals with state after `after`; with `candidates`, only those (see SweepCandidates). */
-  async terminalPage(
-    em: EntityManager,
-    after: string,
-    limit: number,
-    candidates: SweepCandidates | null = null,
-    window: IncrementalWindow | null = null,
-  ): Promise<TerminalRow[]> {
-    const rows: Row[] =
-      candidates && window
-        ? await em.query(INCREMENTAL_PAGE_SQL, [
-            after,
-            limit,
-            window.offlineSince[0],
-            window.offlineSince[1],
-            window.silentSince[0],
-            window.silentSince[1],
-            window.planDay,
-            candidates.planEndsBy,
-            window.offlineClearSince,
-            window.silentClearSince,
-          ])
-        : candidates
-          ? await em.query(CANDIDATE_PAGE_SQL, [after, limit, candidates.silentBefore, candidates.planEndsBy, candidates.rules])
-          : await em.query(TERMINAL_PAGE_SQL, [after, limit]);
+  async terminalPage(em: EntityManager, after: string, limit: number, candidates: SweepCandidates | null = null): Promise<TerminalRow[]> {
+    const rows: Row[] = candidates
+      ? await em.query(CANDIDATE_PAGE_SQL, [after, limit, candidates.silentBefore, candidates.planEndsBy, candidates.rules])
+      : await em.query(TERMINAL_PAGE_SQL, [after, limit]);
+    return rows.map(readTerminal);
+  }
+
+  /** SNs an incremental sweep evaluates (see INCREMENTAL_CANDIDATES_SQL), after `after`, sorted. */
+  async incrementalCandidates(after: string, window: IncrementalWindow, candidates: SweepCandidates | null): Promise<string[]> {
+    const rows: { sn: string }[] = await this.dataSource.query(INCREMENTAL_CANDIDATES_SQL, [
+      after,
+      window.offlineSince[0],
+      window.offlineSince[1],
+      window.silentSince[0],
+      window.silentSince[1],
+      window.planDay || candidates === null,
+      candidates?.planEndsBy ?? '9999-12-31',
+      window.offlineClearSince,
+      window.silentClearSince,
+    ]);
+    // SQL text order, not the database collation: the pages' keyset comparisons are made in JS.
+    return rows.map((r) => r.sn).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  async sweepTerminalsBySn(em: EntityManager, sns: readonly string[]): Promise<TerminalRow[]> {
+    const rows: Row[] = await em.query(SWEEP_BY_SN_SQL, [sns]);
     return rows.map(readTerminal);
   }
 

@@ -112,8 +112,12 @@ export class AlertSweepService implements OnApplicationBootstrap, BeforeApplicat
         await this.repo.startSweep(this.holder, window ? from : null, to);
       }
       result.mode = everyTerminal ? 'every' : window ? 'incremental' : 'full';
+      // An incremental sweep's candidates are few and scattered: listed once (one pass over state and
+      // the open offline/silent alerts), then evaluated in pages of that list. Keyset pages of a
+      // filter this sparse would walk the rest of the fleet again for every page.
+      const list = window ? await this.repo.incrementalCandidates('', window, sweepCandidates(bounded ?? [], this.clock.now())) : null;
       while (!this.stopping) {
-        const page = await this.sweepPage(after, possible, window, thresholdsKey);
+        const page = await this.sweepPage(after, possible, list, thresholdsKey);
         result.pages++;
         result.terminals += page.terminals;
         result.written.push(...page.written);
@@ -172,7 +176,7 @@ export class AlertSweepService implements OnApplicationBootstrap, BeforeApplicat
   private async sweepPage(
     after: string,
     possible: readonly AlertThresholds[] | null,
-    window: IncrementalWindow | null,
+    list: readonly string[] | null,
     thresholdsKey: string | null,
   ): Promise<{ terminals: number; last: string; finished: boolean; written: WrittenEvent[] }> {
     const started = performance.now();
@@ -180,13 +184,14 @@ export class AlertSweepService implements OnApplicationBootstrap, BeforeApplicat
     const page = await this.repo.dataSource.transaction(async (em) => {
       const now = this.clock.now();
       const candidates: SweepCandidates | null = possible ? sweepCandidates(possible, now) : null;
-      const terminals = await this.repo.terminalPage(em, after, pageSize, candidates, window);
-      if (terminals.length === 0) {
+      const slice = list ? nextSlice(list, after, pageSize) : null;
+      const terminals = slice ? await this.repo.sweepTerminalsBySn(em, slice) : await this.repo.terminalPage(em, after, pageSize, candidates);
+      if ((slice ?? terminals).length === 0) {
         if (!(await this.repo.advanceLease(em, this.holder, LEASE_TTL_MS, after, true, thresholdsKey))) throw new LeaseLost();
         return { terminals: 0, last: after, finished: true, written: [] };
       }
-      const last = terminals[terminals.length - 1].facts.sn;
-      const scope = { after, upTo: last };
+      const last = slice ? slice[slice.length - 1] : terminals[terminals.length - 1].facts.sn;
+      const scope = slice ? { sns: slice } : { after, upTo: last };
       const memory = new MemoryLedger(await this.repo.memory(em, scope));
       const alerts = new AlertLedger(await this.repo.openAlerts(em, scope), true);
       const context = await EvaluationContext.load(em, this.repo, this.rules, terminals, this.logger);
@@ -220,7 +225,7 @@ export class AlertSweepService implements OnApplicationBootstrap, BeforeApplicat
       }
       const written = await this.repo.writeAlerts(em, alerts.changes());
       await this.repo.bookkeeping(em, now, memory.changes(), [], []);
-      const finished = terminals.length < pageSize;
+      const finished = slice ? slice.length < pageSize || slice[slice.length - 1] === list?.[list.length - 1] : terminals.length < pageSize;
       if (!(await this.repo.advanceLease(em, this.holder, LEASE_TTL_MS, last, finished, thresholdsKey))) throw new LeaseLost();
       return { terminals: terminals.length, last, finished, written };
     });
@@ -229,4 +234,16 @@ export class AlertSweepService implements OnApplicationBootstrap, BeforeApplicat
     this.metrics.record(page.written);
     return page;
   }
+}
+
+/** The first `size` SNs of a sorted list after `after`. */
+function nextSlice(list: readonly string[], after: string, size: number): string[] {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid] <= after) lo = mid + 1;
+    else hi = mid;
+  }
+  return list.slice(lo, lo + size);
 }
