@@ -34,6 +34,14 @@ class LeaseLost extends Error {}
  * act on (sweep-candidates.ts: a filter in the page query), so a healthy fleet costs an index walk,
  * not a rule evaluation per terminal.
  *
+ * Most sweeps are incremental: the scheduled rules change outcome only at known instants (a threshold
+ * crossing, a local midnight) or with presence/heartbeat events, so a sweep evaluates only terminals
+ * whose outcome can have changed since the previous sweep's clock (IncrementalWindow), listed in one
+ * query. A full sweep (every candidate) runs as the safety net: first in each process, after a
+ * settings change, if the clock went backwards, and every ALERTS_SWEEP_FULL_EVERY_MS. Confirming an
+ * open alert at the severity it has writes nothing (AlertLedger quietConfirmations): for offline and
+ * silent, last_seen_at and occurrences are those of the raise or the last severity change.
+ *
  * At most one sweeper at a time across all workers: a lease row (alert_sweep_lease) taken with a
  * conditional UPDATE (free or expired, and a sweep due). Chosen over an advisory lock per page because
  * a per-page lock would still let every worker sweep the whole fleet once per interval (each page
