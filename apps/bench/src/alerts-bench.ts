@@ -107,13 +107,17 @@ async function seed(url: string): Promise<void> {
 async function nextInterval(ds: DataSource, clock: ManualClock, ms: number): Promise<void> {
   const before = clock.now();
   clock.advance(ms);
-  await ds.query(
-    `UPDATE terminal_state
-        SET last_received_at = last_received_at + $2::int * interval '1 millisecond',
-            last_heartbeat_at = last_heartbeat_at + $2::int * interval '1 millisecond'
-      WHERE online AND last_received_at > $1::timestamptz - interval '180 seconds'`,
-    [before, ms],
-  );
+  // In chunks of SNs: one statement over the whole fleet outlasts the pool's query timeout.
+  const CHUNK = 100_000;
+  for (let start = 0; start < N; start += CHUNK) {
+    await ds.query(
+      `UPDATE terminal_state
+          SET last_received_at = last_received_at + $2::int * interval '1 millisecond',
+              last_heartbeat_at = last_heartbeat_at + $2::int * interval '1 millisecond'
+        WHERE sn >= $3 AND sn < $4 AND online AND last_received_at > $1::timestamptz - interval '180 seconds'`,
+      [before, ms, `T${String(start).padStart(9, '0')}`, `T${String(start + CHUNK).padStart(9, '0')}`],
+    );
+  }
 }
 
 /** Gives K terminals H new heartbeats each (copies of their state, a second apart) and queues them, as ingest would. */
