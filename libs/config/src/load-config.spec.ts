@@ -106,6 +106,7 @@ describe('loadConfig values', () => {
       evalMaxHeartbeats: 200,
       sweepIntervalMs: 60_000,
       sweepPageSize: 2000,
+      sweepFullEveryMs: 21_600_000,
     });
     expect(load({ ALERTS_ENABLED: 'false' }).alerts.enabled).toBe(false);
     expect(load({ ALERTS_ENABLED: '0', ALERTS_EVAL_INTERVAL_MS: '50', ALERTS_SWEEP_INTERVAL_MS: '5000' }).alerts).toMatchObject({

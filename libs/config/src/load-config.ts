@@ -90,6 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       evalMaxHeartbeats: e.ALERTS_EVAL_MAX_HEARTBEATS,
       sweepIntervalMs: e.ALERTS_SWEEP_INTERVAL_MS,
       sweepPageSize: e.ALERTS_SWEEP_PAGE_SIZE,
+      sweepFullEveryMs: e.ALERTS_SWEEP_FULL_EVERY_MS,
     },
     ota: otaConfigFrom(e),
   };

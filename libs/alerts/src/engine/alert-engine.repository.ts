@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { AlertRule, HeartbeatSample, RuleMemory, Severity, TerminalFacts, VersionPolicy } from '../rules/rule.types.js';
 import type { AlertEventKind, AlertSegment, StoredAlert } from './alert-ledger.js';
-import type { SweepCandidates } from './sweep-candidates.js';
+import type { IncrementalWindow, SweepCandidates } from './sweep-candidates.js';
 
 /** A terminal as the engine loads it: the rules' facts plus what the engine needs around them. */
 export interface TerminalRow {
@@ -178,6 +178,33 @@ const TERMINAL_PAGE_SQL = terminalPageSql(false);
 const CANDIDATE_PAGE_SQL = terminalPageSql(true);
 
 /**
+ * The candidates of an incremental sweep (see IncrementalWindow), SNs after $1 in order: terminals
+ * whose offline or silent threshold crossing falls in the window, the plan candidates when a local
+ * midnight passed, and terminals with an open offline/silent alert that may clear (the unresolved
+ * alerts index by rule, joined to their state).
+ */
+const INCREMENTAL_CANDIDATES_SQL = `
+SELECT s.sn FROM terminal_state s
+ WHERE s.sn > $1
+   AND ((NOT s.online AND coalesce(s.presence_changed_at, s.last_received_at) BETWEEN $2::timestamptz AND $3::timestamptz)
+        OR (s.online AND greatest(s.last_received_at, s.presence_changed_at) BETWEEN $4::timestamptz AND $5::timestamptz)
+        OR ($6::boolean AND s.plan_expires_on <= $7::date))
+UNION
+SELECT a.sn FROM alerts a JOIN terminal_state s ON s.sn = a.sn
+ WHERE a.sn > $1 AND a.state <> 'resolved' AND a.rule IN ('offline', 'silent')
+   AND CASE WHEN a.rule = 'offline' THEN s.online OR coalesce(s.presence_changed_at, s.last_received_at) >= $8::timestamptz
+            ELSE NOT s.online OR greatest(s.last_received_at, s.presence_changed_at) >= $9::timestamptz END
+ ORDER BY sn`;
+
+/** Terminals with state by SN, for a sweep page of listed candidates. */
+const SWEEP_BY_SN_SQL = `${TERMINAL_SELECT}, NULL AS "evaluatedThrough"
+  FROM terminal_state s
+  JOIN terminals t ON t.sn = s.sn
+  JOIN providers p ON p.id = t.provider_id
+ WHERE s.sn = ANY($1::text[])
+ ORDER BY s.sn`;
+
+/**
  * The heartbeats after each terminal's cursor, oldest first, at most $3 + 1 (one more says more
  * remain), plus the one at the cursor itself (the rules' `previous`). A terminal never evaluated
  * starts with its newest $3 heartbeats, not its whole history.
@@ -319,6 +346,28 @@ export class AlertEngineRepository {
     const rows: Row[] = candidates
       ? await em.query(CANDIDATE_PAGE_SQL, [after, limit, candidates.silentBefore, candidates.planEndsBy, candidates.rules])
       : await em.query(TERMINAL_PAGE_SQL, [after, limit]);
+    return rows.map(readTerminal);
+  }
+
+  /** SNs an incremental sweep evaluates (see INCREMENTAL_CANDIDATES_SQL), after `after`, sorted. */
+  async incrementalCandidates(after: string, window: IncrementalWindow, candidates: SweepCandidates | null): Promise<string[]> {
+    const rows: { sn: string }[] = await this.dataSource.query(INCREMENTAL_CANDIDATES_SQL, [
+      after,
+      window.offlineSince[0],
+      window.offlineSince[1],
+      window.silentSince[0],
+      window.silentSince[1],
+      window.planDay || candidates === null,
+      candidates?.planEndsBy ?? '9999-12-31',
+      window.offlineClearSince,
+      window.silentClearSince,
+    ]);
+    // SQL text order, not the database collation: the pages' keyset comparisons are made in JS.
+    return rows.map((r) => r.sn).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  async sweepTerminalsBySn(em: EntityManager, sns: readonly string[]): Promise<TerminalRow[]> {
+    const rows: Row[] = await em.query(SWEEP_BY_SN_SQL, [sns]);
     return rows.map(readTerminal);
   }
 
@@ -468,29 +517,46 @@ export class AlertEngineRepository {
    * last finished at least `minGapMs` ago). Lease times are the database's clock, shared by all
    * workers; rule decisions use the engine's clock. Returns where to start, or null when not taken.
    */
-  async acquireLease(holder: string, ttlMs: number, minGapMs: number): Promise<{ after: string } | null> {
-    const [rows]: [{ nextAfter: string | null }[], number] = await this.dataSource.query(
+  async acquireLease(holder: string, ttlMs: number, minGapMs: number): Promise<SweepLease | null> {
+    const [rows]: [SweepLease[], number] = await this.dataSource.query(
       `UPDATE alert_sweep_lease
           SET holder = $2, expires_at = now() + $3::int * interval '1 millisecond'
         WHERE name = $1 AND expires_at < now()
           AND (next_after IS NOT NULL OR finished_at IS NULL OR finished_at <= now() - $4::int * interval '1 millisecond')
-       RETURNING next_after AS "nextAfter"`,
+       RETURNING coalesce(next_after, '') AS after, sweep_from AS "sweepFrom", sweep_to AS "sweepTo", swept_through AS "sweptThrough",
+                 full_through AS "fullThrough", thresholds_key AS "thresholdsKey"`,
       [LEASE_NAME, holder, ttlMs, minGapMs],
     );
-    return rows.length === 0 ? null : { after: rows[0].nextAfter ?? '' };
+    return rows[0] ?? null;
+  }
+
+  /** A new sweep under the lease: its window (from null: full), kept for whoever resumes it. */
+  async startSweep(holder: string, from: Date | null, to: Date): Promise<void> {
+    await this.dataSource.query(`UPDATE alert_sweep_lease SET sweep_from = $3, sweep_to = $4 WHERE name = $1 AND holder = $2`, [LEASE_NAME, holder, from, to]);
   }
 
   /** Inside a page's transaction: renews the lease and records the page as done; false when the lease was lost. */
-  async advanceLease(em: EntityManager, holder: string, ttlMs: number, lastSn: string, finished: boolean): Promise<boolean> {
+  async advanceLease(
+    em: EntityManager,
+    holder: string,
+    ttlMs: number,
+    lastSn: string,
+    finished: boolean,
+    thresholdsKey: string | null = null,
+  ): Promise<boolean> {
+    // Finishing records the window's end as swept through; a full sweep also as the last full one, with the settings it saw.
     const [rows]: [unknown[], number] = await em.query(
       `UPDATE alert_sweep_lease
           SET expires_at = CASE WHEN $5::boolean THEN '-infinity' ELSE now() + $3::int * interval '1 millisecond' END,
               holder = CASE WHEN $5::boolean THEN NULL ELSE holder END,
               next_after = CASE WHEN $5::boolean THEN NULL ELSE $4::text END,
-              finished_at = CASE WHEN $5::boolean THEN now() ELSE finished_at END
+              finished_at = CASE WHEN $5::boolean THEN now() ELSE finished_at END,
+              swept_through = CASE WHEN $5::boolean THEN sweep_to ELSE swept_through END,
+              full_through = CASE WHEN $5::boolean AND sweep_from IS NULL THEN sweep_to ELSE full_through END,
+              thresholds_key = CASE WHEN $5::boolean AND sweep_from IS NULL THEN $6::text ELSE thresholds_key END
         WHERE name = $1 AND holder = $2 AND expires_at >= now()
        RETURNING 1`,
-      [LEASE_NAME, holder, ttlMs, lastSn, finished],
+      [LEASE_NAME, holder, ttlMs, lastSn, finished, thresholdsKey],
     );
     return rows.length === 1;
   }
@@ -499,6 +565,17 @@ export class AlertEngineRepository {
   async releaseLease(holder: string): Promise<void> {
     await this.dataSource.query(`UPDATE alert_sweep_lease SET holder = NULL, expires_at = '-infinity' WHERE name = $1 AND holder = $2`, [LEASE_NAME, holder]);
   }
+}
+
+/** The sweep lease as taken: where to resume, the window of the sweep under way, and what the last ones covered (engine clock). */
+export interface SweepLease {
+  /** Last SN done of an unfinished sweep; '' to start one. */
+  after: string;
+  sweepFrom: Date | null;
+  sweepTo: Date | null;
+  sweptThrough: Date | null;
+  fullThrough: Date | null;
+  thresholdsKey: string | null;
 }
 
 /** Which terminals a load covers: a list (queue batch) or a keyset range (sweep page). */

@@ -62,7 +62,8 @@ function withSubject(details: AlertDetails, subject: AlertSubject): AlertDetails
  * The alert lifecycle, applied in memory to one batch's rule outcomes in evaluation order:
  * - condition holds, no unresolved alert: raise (open, event 'raised');
  * - holds, alert unresolved: keep it (last seen, occurrences + 1, details); a different severity is an
- *   'escalated' event (either direction); an acknowledged alert stays acknowledged;
+ *   'escalated' event (either direction); an acknowledged alert stays acknowledged; with
+ *   quietConfirmations (the sweep), the same severity on a stored alert writes nothing;
  * - cleared, alert unresolved (open or acknowledged): resolve it (by 'system', event 'resolved');
  * - cleared, nothing unresolved: nothing.
  * The result is the touched segments, written by the repository in a few batched statements.
@@ -73,7 +74,16 @@ export class AlertLedger {
   private readonly touched = new Set<AlertSegment>();
   private readonly order: AlertSegment[] = [];
 
-  constructor(stored: Iterable<StoredAlert & { providerId: string }>) {
+  /**
+   * @param quietConfirmations the scheduled sweep's mode: a stored alert confirmed with the severity it
+   * has is left untouched (no write). A sweep re-confirms every open offline/silent/plan alert; rewriting
+   * each of them (last seen, occurrences, details) every minute was most of a steady sweep's cost and
+   * tells nobody anything. Raises, escalations and resolutions are written as always.
+   */
+  constructor(
+    stored: Iterable<StoredAlert & { providerId: string }>,
+    private readonly quietConfirmations = false,
+  ) {
     for (const a of stored) {
       const segment: AlertSegment = {
         id: a.id,
@@ -125,6 +135,7 @@ export class AlertLedger {
         this.touched.add(segment);
         return;
       }
+      if (this.quietConfirmations && current.id !== null && current.severity === outcome.severity && !this.touched.has(current)) return;
       if (current.severity !== outcome.severity) {
         current.events.push({ kind: 'escalated', severity: outcome.severity, details, at });
         current.severity = outcome.severity;

@@ -1,16 +1,16 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToOthers } from 'node:timers/promises';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '#config';
 import type { AlertThresholds } from '../rules/rule.types.js';
-import { AlertEngineRepository, type WrittenEvent } from './alert-engine.repository.js';
+import { AlertEngineRepository, type SweepLease, type WrittenEvent } from './alert-engine.repository.js';
 import { AlertLedger, MemoryLedger, type AlertSubject } from './alert-ledger.js';
 import { AlertMetrics } from './alert-metrics.js';
 import { AlertRules } from './alert-rules.port.js';
 import { CLOCK, type Clock } from './clock.js';
 import { EvaluationContext } from './evaluation-context.js';
-import { sweepCandidates, type SweepCandidates } from './sweep-candidates.js';
+import { incrementalWindow, sweepCandidates, type IncrementalWindow, type SweepCandidates } from './sweep-candidates.js';
 
 export interface SweepResult {
   terminals: number;
@@ -18,6 +18,8 @@ export interface SweepResult {
   written: WrittenEvent[];
   /** false: stopped early (shutdown or lease lost); the next holder resumes. */
   finished: boolean;
+  /** Full (every candidate) or incremental (what can have changed since the previous sweep). */
+  mode: 'every' | 'full' | 'incremental';
 }
 
 /** How long a sweeper may go without finishing a page before another worker may take over. */
@@ -31,6 +33,14 @@ class LeaseLost extends Error {}
  * ledger and write path as heartbeat evaluation. Pages hold only the terminals a scheduled rule could
  * act on (sweep-candidates.ts: a filter in the page query), so a healthy fleet costs an index walk,
  * not a rule evaluation per terminal.
+ *
+ * Most sweeps are incremental: the scheduled rules change outcome only at known instants (a threshold
+ * crossing, a local midnight) or with presence/heartbeat events, so a sweep evaluates only terminals
+ * whose outcome can have changed since the previous sweep's clock (IncrementalWindow), listed in one
+ * query. A full sweep (every candidate) runs as the safety net: first in each process, after a
+ * settings change, if the clock went backwards, and every ALERTS_SWEEP_FULL_EVERY_MS. Confirming an
+ * open alert at the severity it has writes nothing (AlertLedger quietConfirmations): for offline and
+ * silent, last_seen_at and occurrences are those of the raise or the last severity change.
  *
  * At most one sweeper at a time across all workers: a lease row (alert_sweep_lease) taken with a
  * conditional UPDATE (free or expired, and a sweep due). Chosen over an advisory lock per page because
@@ -47,6 +57,8 @@ export class AlertSweepService implements OnApplicationBootstrap, BeforeApplicat
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<SweepResult | null> | null = null;
   private stopping = false;
+  /** This process finished a sweep: until then its sweeps are full (a safety net after a deploy or restart). */
+  private sweptOnce = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -80,23 +92,40 @@ export class AlertSweepService implements OnApplicationBootstrap, BeforeApplicat
    * Sweeps now unless another sweeper holds the lease (or, with `minGapMs`, the last sweep finished
    * less than that long ago): null when it did not sweep. Concurrent calls share the running sweep.
    */
-  sweep(minGapMs = 0, options: { everyTerminal?: boolean } = {}): Promise<SweepResult | null> {
-    this.running ??= this.sweepAll(minGapMs, options.everyTerminal ?? false).finally(() => {
+  sweep(minGapMs = 0, options: { everyTerminal?: boolean; full?: boolean } = {}): Promise<SweepResult | null> {
+    this.running ??= this.sweepAll(minGapMs, options.everyTerminal ?? false, options.full ?? false).finally(() => {
       this.running = null;
     });
     return this.running;
   }
 
-  private async sweepAll(minGapMs: number, everyTerminal: boolean): Promise<SweepResult | null> {
+  private async sweepAll(minGapMs: number, everyTerminal: boolean, forceFull: boolean): Promise<SweepResult | null> {
     const lease = await this.repo.acquireLease(this.holder, LEASE_TTL_MS, minGapMs);
     if (!lease) return null;
     const started = performance.now();
-    const result: SweepResult = { terminals: 0, pages: 0, written: [], finished: false };
+    const result: SweepResult = { terminals: 0, pages: 0, written: [], finished: false, mode: 'full' };
     let after = lease.after;
     try {
-      const possible = everyTerminal ? null : await this.possibleThresholds();
+      const bounded = await this.possibleThresholds();
+      const possible = everyTerminal ? null : bounded;
+      const thresholdsKey = bounded ? createHash('sha256').update(JSON.stringify(bounded)).digest('base64url') : null;
+      let window: IncrementalWindow | null = null;
+      if (after !== '' && lease.sweepTo) {
+        // Resuming another holder's sweep: the same window, so the pages it did and the ones left agree.
+        if (lease.sweepFrom && bounded) window = incrementalWindow(bounded, lease.sweepFrom, lease.sweepTo);
+      } else {
+        const to = this.clock.now();
+        const from = this.incrementalFrom(lease, to, thresholdsKey, forceFull || everyTerminal || possible === null);
+        if (from && bounded) window = incrementalWindow(bounded, from, to);
+        await this.repo.startSweep(this.holder, window ? from : null, to);
+      }
+      result.mode = everyTerminal ? 'every' : window ? 'incremental' : 'full';
+      // An incremental sweep's candidates are few and scattered: listed once (one pass over state and
+      // the open offline/silent alerts), then evaluated in pages of that list. Keyset pages of a
+      // filter this sparse would walk the rest of the fleet again for every page.
+      const list = window ? await this.repo.incrementalCandidates('', window, sweepCandidates(bounded ?? [], this.clock.now())) : null;
       while (!this.stopping) {
-        const page = await this.sweepPage(after, possible);
+        const page = await this.sweepPage(after, possible, list, thresholdsKey);
         result.pages++;
         result.terminals += page.terminals;
         result.written.push(...page.written);
@@ -117,13 +146,27 @@ export class AlertSweepService implements OnApplicationBootstrap, BeforeApplicat
     } finally {
       if (!result.finished) await this.repo.releaseLease(this.holder).catch(() => undefined);
     }
+    this.sweptOnce = true;
     const seconds = (performance.now() - started) / 1000;
     this.metrics.batchSeconds.observe({ job: 'sweep' }, seconds);
     const transitions = result.written.reduce((n, w) => n + w.n, 0);
-    const line = `alert sweep: ${result.terminals} terminals evaluated in ${result.pages} pages, ${transitions} transitions, ${seconds.toFixed(2)} s`;
+    const line = `alert sweep (${result.mode}): ${result.terminals} terminals evaluated in ${result.pages} pages, ${transitions} transitions, ${seconds.toFixed(2)} s`;
     if (transitions > 0) this.logger.log(line);
     else this.logger.debug(line);
     return result;
+  }
+
+  /**
+   * Where an incremental sweep's window starts (the previous sweep's clock), or null for a full sweep:
+   * the first in this process, after a settings change, when no sweep finished yet or the clock went
+   * backwards, and once ALERTS_SWEEP_FULL_EVERY_MS has passed since the last full one.
+   */
+  private incrementalFrom(lease: SweepLease, to: Date, thresholdsKey: string | null, forceFull: boolean): Date | null {
+    const fullEvery = this.config.alerts.sweepFullEveryMs;
+    const { sweptThrough, fullThrough } = lease;
+    if (forceFull || !this.sweptOnce || fullEvery === 0 || thresholdsKey === null || thresholdsKey !== lease.thresholdsKey) return null;
+    if (!sweptThrough || !fullThrough || sweptThrough.getTime() > to.getTime() || to.getTime() - fullThrough.getTime() >= fullEvery) return null;
+    return sweptThrough;
   }
 
   /** The defaults and every stored override merged alone over them: what the candidate bounds span (null: evaluate all). */
@@ -141,21 +184,24 @@ export class AlertSweepService implements OnApplicationBootstrap, BeforeApplicat
   private async sweepPage(
     after: string,
     possible: readonly AlertThresholds[] | null,
+    list: readonly string[] | null,
+    thresholdsKey: string | null,
   ): Promise<{ terminals: number; last: string; finished: boolean; written: WrittenEvent[] }> {
     const started = performance.now();
     const pageSize = this.config.alerts.sweepPageSize;
     const page = await this.repo.dataSource.transaction(async (em) => {
       const now = this.clock.now();
       const candidates: SweepCandidates | null = possible ? sweepCandidates(possible, now) : null;
-      const terminals = await this.repo.terminalPage(em, after, pageSize, candidates);
-      if (terminals.length === 0) {
-        if (!(await this.repo.advanceLease(em, this.holder, LEASE_TTL_MS, after, true))) throw new LeaseLost();
+      const slice = list ? nextSlice(list, after, pageSize) : null;
+      const terminals = slice ? await this.repo.sweepTerminalsBySn(em, slice) : await this.repo.terminalPage(em, after, pageSize, candidates);
+      if ((slice ?? terminals).length === 0) {
+        if (!(await this.repo.advanceLease(em, this.holder, LEASE_TTL_MS, after, true, thresholdsKey))) throw new LeaseLost();
         return { terminals: 0, last: after, finished: true, written: [] };
       }
-      const last = terminals[terminals.length - 1].facts.sn;
-      const scope = { after, upTo: last };
+      const last = slice ? slice[slice.length - 1] : terminals[terminals.length - 1].facts.sn;
+      const scope = slice ? { sns: slice } : { after, upTo: last };
       const memory = new MemoryLedger(await this.repo.memory(em, scope));
-      const alerts = new AlertLedger(await this.repo.openAlerts(em, scope));
+      const alerts = new AlertLedger(await this.repo.openAlerts(em, scope), true);
       const context = await EvaluationContext.load(em, this.repo, this.rules, terminals, this.logger);
       for (const terminal of terminals) {
         const { sn } = terminal.facts;
@@ -187,8 +233,8 @@ export class AlertSweepService implements OnApplicationBootstrap, BeforeApplicat
       }
       const written = await this.repo.writeAlerts(em, alerts.changes());
       await this.repo.bookkeeping(em, now, memory.changes(), [], []);
-      const finished = terminals.length < pageSize;
-      if (!(await this.repo.advanceLease(em, this.holder, LEASE_TTL_MS, last, finished))) throw new LeaseLost();
+      const finished = slice ? slice.length < pageSize || slice[slice.length - 1] === list?.[list.length - 1] : terminals.length < pageSize;
+      if (!(await this.repo.advanceLease(em, this.holder, LEASE_TTL_MS, last, finished, thresholdsKey))) throw new LeaseLost();
       return { terminals: terminals.length, last, finished, written };
     });
     this.metrics.batchSeconds.observe({ job: 'sweep_page' }, (performance.now() - started) / 1000);
@@ -196,4 +242,16 @@ export class AlertSweepService implements OnApplicationBootstrap, BeforeApplicat
     this.metrics.record(page.written);
     return page;
   }
+}
+
+/** The first `size` SNs of a sorted list after `after`. */
+function nextSlice(list: readonly string[], after: string, size: number): string[] {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid] <= after) lo = mid + 1;
+    else hi = mid;
+  }
+  return list.slice(lo, lo + size);
 }

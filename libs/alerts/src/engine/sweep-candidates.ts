@@ -1,4 +1,5 @@
 import { SCHEDULED_RULES } from '../rules/index.js';
+import { localDate } from '../rules/rule-helpers.js';
 import type { AlertThresholds } from '../rules/rule.types.js';
 
 /** The scheduled rules the candidate filter below knows; with any other, the sweep evaluates every terminal. */
@@ -43,5 +44,64 @@ export function sweepCandidates(possible: readonly AlertThresholds[], now: Date)
     rules: SCHEDULED_RULES,
     silentBefore: new Date(now.getTime() - silentMs),
     planEndsBy: new Date(now.getTime() + (planDays + 2) * DAY_MS).toISOString().slice(0, 10),
+  };
+}
+
+/** Slack on the lower bounds of the windows: state stamped before the previous sweep but committed after it read the page (ingest batching, clock skew between processes). */
+const SLACK_MS = 30_000;
+
+/**
+ * An incremental sweep between two full ones: the scheduled rules' outcomes are functions of the clock
+ * and of state that only events change, so between the previous sweep's clock (`from`) and now (`to`)
+ * a terminal's outcome can change only when:
+ * - offline: now − disconnect time crossed the grace (a disconnect time in [from − max grace, to − min grace]);
+ * - silent: now − max(last heartbeat, last connect) crossed the silence window (same, with that window);
+ * - plan_expiring / auto_renew_off: days left are whole days of the local calendar, so they change only
+ *   when a local midnight passes (in any zone a setting names: then every plan candidate is evaluated);
+ *   plan facts themselves change with heartbeats, which the heartbeat evaluation runs these rules on;
+ * - an open offline alert whose terminal is connected again or disconnected too recently to be offline
+ *   for every grace; an open silent alert whose terminal disconnected or was heard from within the
+ *   longest silence window (clears come with presence or heartbeat events the sweep does not see):
+ *   a join over unresolved alerts of these two rules, not a scan of terminals.
+ * Anything else (settings changed, a terminal moved to a provider with other thresholds, a clock that
+ * went backwards) is caught by the full sweeps (AlertSweepService decides when they run).
+ */
+export interface IncrementalWindow {
+  offlineSince: [Date, Date];
+  silentSince: [Date, Date];
+  /** A local midnight passed in a zone some setting uses: plan candidates too. */
+  planDay: boolean;
+  /** Open offline alert, disconnected: a candidate when disconnected at or after this. */
+  offlineClearSince: Date;
+  /** Open silent alert, connected: a candidate when heard from or connected at or after this. */
+  silentClearSince: Date;
+}
+
+export function incrementalWindow(possible: readonly AlertThresholds[], from: Date, to: Date): IncrementalWindow {
+  let minGrace = Infinity;
+  let maxGrace = 0;
+  let minSilent = Infinity;
+  let maxSilent = 0;
+  let planDay = false;
+  for (const t of possible) {
+    const grace = t.offline.graceMinutes * 60_000;
+    const silent = t.silent.factor * t.silent.expectedIntervalS * 1000;
+    minGrace = Math.min(minGrace, grace);
+    maxGrace = Math.max(maxGrace, grace);
+    minSilent = Math.min(minSilent, silent);
+    maxSilent = Math.max(maxSilent, silent);
+    try {
+      if (localDate(from, t.timeZone) !== localDate(to, t.timeZone)) planDay = true;
+    } catch {
+      planDay = true;
+    }
+  }
+  const at = (ms: number) => new Date(ms);
+  return {
+    offlineSince: [at(from.getTime() - maxGrace - SLACK_MS), at(to.getTime() - minGrace)],
+    silentSince: [at(from.getTime() - maxSilent - SLACK_MS), at(to.getTime() - minSilent)],
+    planDay,
+    offlineClearSince: at(to.getTime() - maxGrace - SLACK_MS),
+    silentClearSince: at(to.getTime() - maxSilent - SLACK_MS),
   };
 }

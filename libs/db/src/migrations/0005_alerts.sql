@@ -121,3 +121,14 @@ CREATE TABLE alert_sweep_lease (
   finished_at  timestamptz
 );
 INSERT INTO alert_sweep_lease (name) VALUES ('scheduled');
+
+-- Incremental sweeps (alert-sweep.service.ts): engine-clock instants, so that a sweep evaluates only
+-- the terminals whose scheduled rules can have changed since the previous one.
+-- sweep_from/sweep_to: the window of the sweep under way (sweep_from NULL: a full sweep), kept so a
+-- resumed sweep uses the same window; swept_through: sweep_to of the last finished sweep;
+-- full_through and thresholds_key: the last finished full sweep and the settings it saw.
+ALTER TABLE alert_sweep_lease ADD COLUMN sweep_from timestamptz;
+ALTER TABLE alert_sweep_lease ADD COLUMN sweep_to timestamptz;
+ALTER TABLE alert_sweep_lease ADD COLUMN swept_through timestamptz;
+ALTER TABLE alert_sweep_lease ADD COLUMN full_through timestamptz;
+ALTER TABLE alert_sweep_lease ADD COLUMN thresholds_key text;
