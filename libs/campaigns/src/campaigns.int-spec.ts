@@ -1,9 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { API_ENTITIES, ApiModule, Role } from '#api';
+import { APP_CONFIG, type AppConfig } from '#config';
 import { COMMAND_CLOCK, CommandsRepository, type CommandClock } from '#commands';
+import { OtaInstallService } from '#ota';
 import { startTestDatabase, startTestGateway, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
 import { CampaignRunner } from './campaign-runner.service.js';
 import { CampaignsWorkerModule } from './campaigns.module.js';
+import { CampaignsRepository } from './campaigns.repository.js';
+import { CampaignsService } from './campaigns.service.js';
 
 /** The ledger's clock, which the runner shares: rate limit, soak and health windows move with it. */
 class FakeClock implements CommandClock {
@@ -321,6 +325,47 @@ for (const kind of testDbKinds()) {
       expect(await count()).toBe(15);
       await call('POST', `/v1/campaigns/${id}/cancel`, opsA);
     });
+
+    (kind === 'postgres' ? it : it.skip)(
+      'several workers ticking at once: one runs each campaign, no terminal twice, the rate holds; a second approval races and loses',
+      async () => {
+        const app = gw.running.app;
+        const workers = [
+          runner,
+          ...Array.from(
+            { length: 3 },
+            () =>
+              new CampaignRunner(
+                app.get<AppConfig>(APP_CONFIG),
+                app.get(CampaignsRepository),
+                app.get(CampaignsService),
+                app.get(CommandsRepository),
+                app.get(OtaInstallService),
+                clock,
+              ),
+          ),
+        ];
+        const rel = await release('RACE-1');
+        await seed('RACE', 'RACE-1', 50);
+        const id = await launch({ releaseId: rel, waves: { canary: { count: 50 } }, ratePerMinute: 20 });
+        for (let round = 0; round < 3; round++) {
+          await Promise.all(workers.flatMap((w) => [w.tick(), w.tick()]));
+          clock.advance(30_000);
+        }
+        const cmds = await commandsOf(id);
+        // 20 at the start, then 10 per 30 s: the rate, whoever ran the ticks.
+        expect(cmds).toHaveLength(40);
+        expect(new Set(cmds.map((c) => c.sn)).size).toBe(40);
+        const members = await gw.query<{ n: string }>(`SELECT count(*) AS n FROM campaign_members WHERE campaign_id = $1`, [id]);
+        expect(Number(members[0].n)).toBe(40);
+        await call('POST', `/v1/campaigns/${id}/cancel`, opsA);
+
+        const draft = await call<{ id: string }>('POST', '/v1/campaigns', opsA, { name: 'race', releaseId: rel });
+        const opsC = await gw.issueKey('ops-c');
+        const answers = await Promise.all([opsB, opsC].map((k) => call('POST', `/v1/campaigns/${draft.body.id}/approve`, k)));
+        expect(answers.map((a) => a.status).sort()).toEqual([200, 409]);
+      },
+    );
 
     it('provider roles see only campaigns inside their subtree, read-only', async () => {
       const p = await call<{ id: string }>('POST', '/v1/providers', opsA, { code: `camp-p-${kind}`, name: 'P' });
