@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     await ds.query(
       `INSERT INTO terminal_state (sn, last_heartbeat_at, model, firmware_version, app_version, carrier, plan_status, online)
        SELECT 'C' || lpad(g::text, 9, '0'),
-              now() - CASE WHEN g % 50 = 0 THEN interval '30 days' ELSE make_interval(secs => g % 600) END,
+              now() - CASE WHEN g % 50 = 7 THEN interval '30 days' ELSE make_interval(secs => g % 600) END,
               'EP-T1', CASE WHEN g % 10 = 0 THEN '3.3.0' ELSE '3.' || (1 + g % 2) || '.' || (g % 10) END, '1.0.0',
               (ARRAY['CMCC','CUCC','CTCC','IoT-MVNO'])[1 + g % 4], CASE WHEN g % 61 = 0 THEN 'suspended' ELSE 'active' END, g % 8 <> 0
          FROM generate_series(1, $1::int) g`,

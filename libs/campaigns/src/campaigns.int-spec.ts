@@ -274,6 +274,15 @@ for (const kind of testDbKinds()) {
         `INSERT INTO alerts (sn, provider_id, rule, severity, state, first_seen_at, last_seen_at) SELECT sn, $2, 'signal_weak', 'warning', 'open', $3, $3 FROM unnest($1::text[]) sn`,
         [sick, rootId, clock.now()],
       );
+      // Three updated terminals rebooted by themselves after the install (uptime fell between heartbeats).
+      await gw.query(
+        `INSERT INTO heartbeats (time, sn, received_at, seq, model, firmware_version, app_version, battery_pct, charging, rat, mcc_mnc, iccid, imei,
+                                 sim_type, carrier, plan_status, plan_expires_on, plan_auto_renew, data_used_mb, uptime_s)
+         SELECT $2::timestamptz + make_interval(secs => k), sn, $2, k, 'BAD-1', '2.0.0', '1.0.0', 80, false, 'LTE', '46000', '89860000000000000000',
+                '860000000000000', 'physical', 'CMCC', 'active', '2027-12-01', true, 1, CASE k WHEN 1 THEN 1000 ELSE 10 END
+           FROM unnest($1::text[]) sn, generate_series(1, 2) k`,
+        [cmds.slice(0, 3).map((c) => c.sn), clock.now()],
+      );
       clock.advance(301_000);
       // Control terminals keep heartbeating; updated ones fell silent right after the install.
       await gw.query(`UPDATE terminal_state SET last_heartbeat_at = $2 WHERE model = 'BAD-1' AND NOT (sn = ANY($1::text[]))`, [
@@ -288,6 +297,7 @@ for (const kind of testDbKinds()) {
       expect(p.health[0]).toMatchObject({ wave: 0, verdict: 'fail', updated: 5, control: 15 });
       expect(p.health[0].metrics.offline).toMatchObject({ updatedRate: 1, controlRate: 0, bad: true });
       expect(p.health[0].metrics['alert:signal_weak']).toMatchObject({ updatedRate: 0.8, controlRate: 0, bad: true });
+      expect(p.health[0].metrics.reboots).toMatchObject({ updatedRate: 0.6, controlRate: 0, bad: true });
       expect(p.totals).toMatchObject({ assigned: 5, succeeded: 5 });
     });
 

@@ -249,9 +249,10 @@ export class CampaignsService {
 
   async progress(row: CampaignRow): Promise<CampaignProgress> {
     const now = this.clock.now();
-    const waves = waveProgress(await this.repo.memberStats(row.id));
+    const stats = await this.repo.memberStats(row.id);
+    const waves = waveProgress(stats);
     const failureReasons: Record<string, number> = {};
-    for (const s of await this.repo.memberStats(row.id)) {
+    for (const s of stats) {
       if (s.state !== null && (FAILURE_STATES as readonly string[]).includes(s.state)) {
         const key = `${s.state}:${s.reason ?? 'unknown'}`;
         failureReasons[key] = (failureReasons[key] ?? 0) + s.n;
