@@ -112,7 +112,7 @@ export class CampaignRunner implements OnApplicationBootstrap, OnApplicationShut
     }
 
     if (cur.assigned < waveSize) {
-      const dispatched = await this.dispatch(row, spec, waveSize - cur.assigned, now);
+      const dispatched = await this.dispatch(row, spec, waveSize - cur.assigned, now, release.minBatteryPct ?? 0);
       if (dispatched > 0) return { kind: 'dispatched', count: dispatched };
       if ((await this.repo.remaining(row.id, spec)) > 0) return { kind: 'waiting', why: 'rate limit' };
       if (cur.assigned === 0) {
@@ -151,8 +151,8 @@ export class CampaignRunner implements OnApplicationBootstrap, OnApplicationShut
       }
     }
 
-    if ((await this.repo.remaining(row.id, spec)) === 0) {
-      if (row.target.dynamic) return { kind: 'following' };
+    // Dynamic campaigns move on to an empty wave and wait there for terminals that match later.
+    if (!row.target.dynamic && (await this.repo.remaining(row.id, spec)) === 0) {
       await this.repo.runnerUpdate(row.id, this.owner, now, `state = 'completed', finished_at = $3`, []);
       return { kind: 'completed' };
     }
@@ -165,7 +165,7 @@ export class CampaignRunner implements OnApplicationBootstrap, OnApplicationShut
    * Token bucket on the campaign row: credit accrues at ratePerMinute from dispatch_at, at most one
    * minute's worth; each command spends 60/rate seconds of it.
    */
-  private async dispatch(row: CampaignRow, spec: TargetSpec, need: number, now: Date): Promise<number> {
+  private async dispatch(row: CampaignRow, spec: TargetSpec, need: number, now: Date, releaseMinBattery: number): Promise<number> {
     const floor = now.getTime() - 60_000;
     const from = Math.max(row.dispatchAt?.getTime() ?? floor, floor);
     const credit = Math.floor(((now.getTime() - from) * row.ratePerMinute) / 60_000);
@@ -174,12 +174,14 @@ export class CampaignRunner implements OnApplicationBootstrap, OnApplicationShut
     const members = await this.repo.assign(row.id, row.wave, spec, n, now);
     if (members.length === 0) return 0;
     const expiresAt = new Date(now.getTime() + this.config.commands.defaultTtlMs);
+    // The release's own minimum battery is a floor the campaign's guard cannot lower.
+    const guards = { ...row.guards, minBatteryPct: Math.max(row.guards.minBatteryPct, releaseMinBattery) };
     const failed: string[] = [];
     let created = 0;
     for (const m of members) {
       try {
         const install = await this.ota.installParams({ releaseId: row.releaseId, sn: m.sn, commandId: m.commandId, now });
-        const payload = otaInstallParamsSchema.parse({ ...install.params, guards: row.guards });
+        const payload = otaInstallParamsSchema.parse({ ...install.params, guards });
         await this.commands.insert(
           {
             id: m.commandId,

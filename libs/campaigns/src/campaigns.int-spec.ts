@@ -232,6 +232,23 @@ for (const kind of testDbKinds()) {
       expect(String(cmd.payload.url)).toMatch(new RegExp(`^https://ota\\.test/.*${rel}\\?.*cmd=${cmd.id}`));
     });
 
+    it('a dynamic campaign picks up terminals that match after its last wave', async () => {
+      const rel = await release('DYN-1');
+      await seed('DYNA', 'DYN-1', 2);
+      const id = await launch({ releaseId: rel, waves: { canary: { count: 2 } }, ratePerMinute: 100, soakSeconds: 0, target: { dynamic: true } });
+      await runner.tick();
+      await report(await commandsOf(id, 'queued'), 'succeeded');
+      await runner.tick(); // wave 0 passes; nothing left: an empty wave 1 waits
+      await runner.tick();
+      expect(await progress(id)).toMatchObject({ state: 'running', wave: 1, remaining: 0 });
+      await seed('DYNB', 'DYN-1', 3); // registered later, on old firmware
+      await runner.tick();
+      const later = await commandsOf(id, 'queued');
+      expect(later.map((c) => c.sn)).toEqual(['DYNB0000', 'DYNB0001', 'DYNB0002']);
+      expect((await progress(id)).health).toHaveLength(1);
+      await call('POST', `/v1/campaigns/${id}/cancel`, opsA);
+    });
+
     it('pauses by itself when a wave reaches the failure threshold', async () => {
       const rel = await release('FAIL-1');
       await seed('FAIL', 'FAIL-1', 10);
