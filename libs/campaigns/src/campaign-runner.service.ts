@@ -213,13 +213,19 @@ export class CampaignRunner implements OnApplicationBootstrap, OnApplicationShut
   private async healthGate(row: CampaignRow, spec: TargetSpec, now: Date): Promise<HealthComparison> {
     const since = row.waveStartedAt ?? row.startedAt ?? now;
     const { groups, alerts } = await this.repo.health(row.id, spec, since, now, row.health);
-    const updated = groups.find((g) => g.group === 'updated') ?? { n: 0, offline: 0, rebooted: 0 };
-    const control = groups.find((g) => g.group === 'control') ?? { n: 0, offline: 0, rebooted: 0 };
+    const none = { n: 0, offline: 0, rebooted: 0, txApproved: 0, txDeclined: 0 };
+    const updated = groups.find((g) => g.group === 'updated') ?? none;
+    const control = groups.find((g) => g.group === 'control') ?? none;
     const rate = (x: number, n: number) => (n > 0 ? x / n : 0);
     const metrics: Record<string, HealthMetric> = {
       offline: healthMetric(rate(updated.offline, updated.n), rate(control.offline, control.n), row.health),
       reboots: healthMetric(rate(updated.rebooted, updated.n), rate(control.rebooted, control.n), row.health),
     };
+    // Declines per transaction attempt, where terminals report transactions (at least minSample attempts).
+    const attempts = (g: typeof none) => g.txApproved + g.txDeclined;
+    if (attempts(updated) >= row.health.minSample) {
+      metrics.declines = healthMetric(rate(updated.txDeclined, attempts(updated)), rate(control.txDeclined, attempts(control)), row.health);
+    }
     for (const rule of row.health.alertRules) {
       const u = alerts.find((a) => a.group === 'updated' && a.rule === rule)?.n ?? 0;
       const c = alerts.find((a) => a.group === 'control' && a.rule === rule)?.n ?? 0;

@@ -294,9 +294,9 @@ for (const kind of testDbKinds()) {
       // Three updated terminals rebooted by themselves after the install (uptime fell between heartbeats).
       await gw.query(
         `INSERT INTO heartbeats (time, sn, received_at, seq, model, firmware_version, app_version, battery_pct, charging, rat, mcc_mnc, iccid, imei,
-                                 sim_type, carrier, plan_status, plan_expires_on, plan_auto_renew, data_used_mb, uptime_s)
+                                 sim_type, carrier, plan_status, plan_expires_on, plan_auto_renew, data_used_mb, uptime_s, tx_approved, tx_declined)
          SELECT $2::timestamptz + make_interval(secs => k), sn, $2, k, 'BAD-1', '2.0.0', '1.0.0', 80, false, 'LTE', '46000', '89860000000000000000',
-                '860000000000000', 'physical', 'CMCC', 'active', '2027-12-01', true, 1, CASE k WHEN 1 THEN 1000 ELSE 10 END
+                '860000000000000', 'physical', 'CMCC', 'active', '2027-12-01', true, 1, CASE k WHEN 1 THEN 1000 ELSE 10 END, 3, 2
            FROM unnest($1::text[]) sn, generate_series(1, 2) k`,
         [cmds.slice(0, 3).map((c) => c.sn), clock.now()],
       );
@@ -315,6 +315,7 @@ for (const kind of testDbKinds()) {
       expect(p.health[0].metrics.offline).toMatchObject({ updatedRate: 1, controlRate: 0, bad: true });
       expect(p.health[0].metrics['alert:signal_weak']).toMatchObject({ updatedRate: 0.8, controlRate: 0, bad: true });
       expect(p.health[0].metrics.reboots).toMatchObject({ updatedRate: 0.6, controlRate: 0, bad: true });
+      expect(p.health[0].metrics.declines).toMatchObject({ updatedRate: 0.4, controlRate: 0, bad: true });
       expect(p.totals).toMatchObject({ assigned: 5, succeeded: 5 });
     });
 

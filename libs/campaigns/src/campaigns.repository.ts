@@ -74,6 +74,9 @@ export interface GroupHealth {
   n: number;
   offline: number;
   rebooted: number;
+  /** Transactions the group's heartbeats reported in the window (where terminals report them). */
+  txApproved: number;
+  txDeclined: number;
 }
 
 /** SQL of campaigns and their members. Times come from the caller's clock. */
@@ -258,7 +261,8 @@ export class CampaignsRepository {
    * Health-gate figures of both groups. Updated: members whose command succeeded, watched since the
    * success (the install's own reboot is before it). Control: eligible terminals of the campaign's
    * model not updated yet, watched since the wave started. Offline: no heartbeat for offlineAfter.
-   * Rebooted: an uptime lower than the previous heartbeat's within the window.
+   * Rebooted: an uptime lower than the previous heartbeat's within the window. Transactions: the
+   * heartbeats' tx counts in the window, summed per group.
    */
   async health(
     campaignId: string,
@@ -276,20 +280,22 @@ export class CampaignsRepository {
         SELECT cls.sn, $8::timestamptz, 'control' FROM cls WHERE cls.reason IS NULL AND NOT EXISTS (SELECT 1 FROM upd WHERE upd.sn = cls.sn)
       )`;
     const params = [...targetParams(spec), campaignId, since, now, new Date(now.getTime() - gate.offlineAfterS * 1000)];
-    const groups: { group: 'updated' | 'control'; n: string; offline: string; rebooted: string }[] = await this.dataSource.query(
-      `WITH ${groupsCte}, resets AS (
-         SELECT DISTINCT x.sn FROM (
-           SELECT h.sn, h.uptime_s < lag(h.uptime_s) OVER (PARTITION BY h.sn ORDER BY h.time) AS reset
-             FROM heartbeats h JOIN grp g ON g.sn = h.sn WHERE h.time >= g.since AND h.time <= $9
-         ) x WHERE x.reset
+    const groups: { group: 'updated' | 'control'; n: string; offline: string; rebooted: string; txApproved: string; txDeclined: string }[] =
+      await this.dataSource.query(
+        `WITH ${groupsCte}, hb AS (
+         SELECT h.sn, h.uptime_s < lag(h.uptime_s) OVER (PARTITION BY h.sn ORDER BY h.time) AS reset, h.tx_approved, h.tx_declined
+           FROM heartbeats h JOIN grp g ON g.sn = h.sn WHERE h.time >= g.since AND h.time <= $9
+       ), per AS (
+         SELECT sn, bool_or(reset) AS rebooted, sum(tx_approved) AS approved, sum(tx_declined) AS declined FROM hb GROUP BY sn
        )
        SELECT g.grp AS "group", count(*) AS n,
               count(*) FILTER (WHERE ts.last_heartbeat_at IS NULL OR ts.last_heartbeat_at < $10) AS offline,
-              count(*) FILTER (WHERE r.sn IS NOT NULL) AS rebooted
-         FROM grp g LEFT JOIN terminal_state ts ON ts.sn = g.sn LEFT JOIN resets r ON r.sn = g.sn
+              count(*) FILTER (WHERE per.rebooted) AS rebooted,
+              COALESCE(sum(per.approved), 0) AS "txApproved", COALESCE(sum(per.declined), 0) AS "txDeclined"
+         FROM grp g LEFT JOIN terminal_state ts ON ts.sn = g.sn LEFT JOIN per ON per.sn = g.sn
         GROUP BY g.grp`,
-      params,
-    );
+        params,
+      );
     const alerts: { group: 'updated' | 'control'; rule: string; n: string }[] = await this.dataSource.query(
       `WITH ${groupsCte}
        SELECT g.grp AS "group", a.rule, count(DISTINCT g.sn) AS n
@@ -299,7 +305,14 @@ export class CampaignsRepository {
       [...params, gate.alertRules],
     );
     return {
-      groups: groups.map((g) => ({ group: g.group, n: Number(g.n), offline: Number(g.offline), rebooted: Number(g.rebooted) })),
+      groups: groups.map((g) => ({
+        group: g.group,
+        n: Number(g.n),
+        offline: Number(g.offline),
+        rebooted: Number(g.rebooted),
+        txApproved: Number(g.txApproved),
+        txDeclined: Number(g.txDeclined),
+      })),
       alerts: alerts.map((a) => ({ group: a.group, rule: a.rule, n: Number(a.n) })),
     };
   }
