@@ -336,6 +336,26 @@ for (const kind of testDbKinds()) {
       expect(await commandsOf(id)).toHaveLength(6);
     });
 
+    it('an operator pause stops new commands until resume; both audited', async () => {
+      const rel = await release('PAUSE-1');
+      await seed('PAUS', 'PAUSE-1', 10);
+      const id = await launch({ releaseId: rel, waves: { canary: { count: 10 } }, ratePerMinute: 4 });
+      await runner.tick();
+      expect(await commandsOf(id)).toHaveLength(4);
+      const paused = await call<{ state: string; pauseReason: string }>('POST', `/v1/campaigns/${id}/pause`, opsB);
+      expect(paused).toMatchObject({ status: 200, body: { state: 'paused', pauseReason: 'paused by an operator (ops-b)' } });
+      expect((await call('POST', `/v1/campaigns/${id}/pause`, opsB, { reason: 'again' })).status).toBe(409);
+      clock.advance(120_000);
+      await runner.tick();
+      expect(await commandsOf(id)).toHaveLength(4);
+      expect((await call('POST', `/v1/campaigns/${id}/resume`, opsA)).status).toBe(200);
+      await runner.tick();
+      expect(await commandsOf(id)).toHaveLength(8);
+      const audit = await gw.query<{ action: string }>(`SELECT action FROM audit_log WHERE target_type = 'campaign' AND target_id = $1 ORDER BY id`, [id]);
+      expect(audit.map((a) => a.action)).toEqual(['campaign.create', 'campaign.approve', 'campaign.start', 'campaign.pause', 'campaign.resume']);
+      await call('POST', `/v1/campaigns/${id}/cancel`, opsA);
+    });
+
     it('holds the rate limit on the controllable clock (one minute of credit at most)', async () => {
       const rel = await release('RATE-1');
       await seed('RATE', 'RATE-1', 40);
