@@ -4,6 +4,7 @@ import { APP_CONFIG, type AppConfig } from '#config';
 import { COMMAND_CLOCK, COMMAND_DISPATCH, CommandsRepository, resolveNotify, type CommandClock, type CommandDispatchPort } from '#commands';
 import { CommandType, otaInstallParamsSchema } from '#contracts';
 import { OtaInstallService } from '#ota';
+import { CampaignMetrics, type AutoPauseCause } from './campaign-metrics.js';
 import { healthMetric, type CampaignRow, type HealthComparison, type HealthMetric } from './campaign.types.js';
 import { CampaignsRepository, type TargetSpec } from './campaigns.repository.js';
 import { CampaignsService, waveProgress } from './campaigns.service.js';
@@ -45,6 +46,7 @@ export class CampaignRunner implements OnApplicationBootstrap, OnApplicationShut
     @Inject(CommandsRepository) private readonly commands: CommandsRepository,
     @Inject(OtaInstallService) private readonly ota: OtaInstallService,
     @Inject(COMMAND_CLOCK) private readonly clock: CommandClock,
+    @Inject(CampaignMetrics) private readonly metrics: CampaignMetrics,
     @Optional() @Inject(COMMAND_DISPATCH) private readonly local?: CommandDispatchPort,
   ) {}
 
@@ -84,8 +86,8 @@ export class CampaignRunner implements OnApplicationBootstrap, OnApplicationShut
     return out;
   }
 
-  private async pause(row: CampaignRow, now: Date, reason: string): Promise<TickOutcome> {
-    await this.repo.runnerUpdate(row.id, this.owner, now, `state = 'paused', pause_reason = $4`, [reason]);
+  private async pause(row: CampaignRow, now: Date, cause: AutoPauseCause, reason: string): Promise<TickOutcome> {
+    if (await this.repo.runnerUpdate(row.id, this.owner, now, `state = 'paused', pause_reason = $4`, [reason])) this.metrics.autoPauses.inc({ cause });
     this.logger.warn(`campaign ${row.id} paused: ${reason}`);
     return { kind: 'paused', reason };
   }
@@ -94,7 +96,7 @@ export class CampaignRunner implements OnApplicationBootstrap, OnApplicationShut
     const row = await this.repo.find(id);
     if (!row || row.state !== 'running') return null;
     const release = await this.campaigns.release(row.releaseId);
-    if (release.status !== 'active') return this.pause(row, now, `release ${release.id} is ${release.status}`);
+    if (release.status !== 'active') return this.pause(row, now, 'release', `release ${release.id} is ${release.status}`);
     const spec = await this.campaigns.targetSpec(release, row.target, row.providerPath, now);
     const waves = waveProgress(await this.repo.memberStats(row.id));
     const cur = waves.find((w) => w.wave === row.wave) ?? { wave: row.wave, assigned: 0, succeeded: 0, failed: 0, inFlight: 0, cancelled: 0, states: {} };
@@ -108,7 +110,12 @@ export class CampaignRunner implements OnApplicationBootstrap, OnApplicationShut
     }
 
     if (cur.failed > 0 && cur.failed >= row.failureThreshold * waveSize) {
-      return this.pause(row, now, `failure threshold: ${cur.failed} of ${waveSize} failed in wave ${row.wave} (threshold ${row.failureThreshold})`);
+      return this.pause(
+        row,
+        now,
+        'failure_threshold',
+        `failure threshold: ${cur.failed} of ${waveSize} failed in wave ${row.wave} (threshold ${row.failureThreshold})`,
+      );
     }
 
     if (cur.assigned < waveSize) {
@@ -127,7 +134,12 @@ export class CampaignRunner implements OnApplicationBootstrap, OnApplicationShut
 
     if (cur.succeeded < row.successThreshold * cur.assigned) {
       if (cur.inFlight === 0) {
-        return this.pause(row, now, `success threshold: ${cur.succeeded} of ${cur.assigned} succeeded in wave ${row.wave} (needs ${row.successThreshold})`);
+        return this.pause(
+          row,
+          now,
+          'success_threshold',
+          `success threshold: ${cur.succeeded} of ${cur.assigned} succeeded in wave ${row.wave} (needs ${row.successThreshold})`,
+        );
       }
       return { kind: 'waiting', why: 'installs in flight' };
     }
@@ -141,13 +153,14 @@ export class CampaignRunner implements OnApplicationBootstrap, OnApplicationShut
 
     if (row.health.enabled) {
       const comparison = await this.healthGate(row, spec, now);
+      this.metrics.gateVerdicts.inc({ verdict: comparison.verdict });
       const history = [...(row.progress.health ?? []), comparison].slice(-HEALTH_HISTORY);
       await this.repo.runnerUpdate(row.id, this.owner, now, `progress = jsonb_set(progress, '{health}', $4::jsonb)`, [JSON.stringify(history)]);
       if (comparison.verdict === 'fail') {
         const bad = Object.entries(comparison.metrics)
           .filter(([, m]) => m.bad)
           .map(([k, m]) => `${k} ${m.updatedRate} > ${m.limit} (control ${m.controlRate})`);
-        return this.pause(row, now, `health gate after wave ${row.wave}: ${bad.join('; ')}`);
+        return this.pause(row, now, 'health_gate', `health gate after wave ${row.wave}: ${bad.join('; ')}`);
       }
     }
 
@@ -202,6 +215,7 @@ export class CampaignRunner implements OnApplicationBootstrap, OnApplicationShut
         this.logger.error(`campaign ${row.id}: command for ${m.sn} not created: ${String(err)}`);
       }
     }
+    this.metrics.commands.inc(created);
     await this.repo.unassign(row.id, failed);
     await this.repo.runnerUpdate(row.id, this.owner, now, 'dispatch_at = $4', [new Date(from + (created * 60_000) / row.ratePerMinute)]);
     // A cancel that landed while these were created: withdraw them too.

@@ -3,7 +3,8 @@ import { API_ENTITIES, ApiModule, Role } from '#api';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { COMMAND_CLOCK, CommandsRepository, type CommandClock } from '#commands';
 import { OtaInstallService } from '#ota';
-import { startTestDatabase, startTestGateway, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
+import { scrapeMetric, startTestDatabase, startTestGateway, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
+import { CampaignMetrics } from './campaign-metrics.js';
 import { CampaignRunner } from './campaign-runner.service.js';
 import { CampaignsWorkerModule } from './campaigns.module.js';
 import { CampaignsRepository } from './campaigns.repository.js';
@@ -317,6 +318,8 @@ for (const kind of testDbKinds()) {
       expect(p.health[0].metrics.reboots).toMatchObject({ updatedRate: 0.6, controlRate: 0, bad: true });
       expect(p.health[0].metrics.declines).toMatchObject({ updatedRate: 0.4, controlRate: 0, bad: true });
       expect(p.totals).toMatchObject({ assigned: 5, succeeded: 5 });
+      expect(await scrapeMetric(gw.httpUrl, 'fleet_campaign_auto_pauses_total', 'cause="health_gate"')).toBe(1);
+      expect(await scrapeMetric(gw.httpUrl, 'fleet_campaign_health_gate_total', 'verdict="fail"')).toBe(1);
     });
 
     it('cancel withdraws pending commands through the ledger; an installing one runs on', async () => {
@@ -390,6 +393,7 @@ for (const kind of testDbKinds()) {
                 app.get(CommandsRepository),
                 app.get(OtaInstallService),
                 clock,
+                app.get(CampaignMetrics),
               ),
           ),
         ];
