@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import type { EntityList } from '#db';
 import { OtaModule } from '#ota';
 import { AdminTokenGuard, TerminalsModule } from '#terminals';
+import { CampaignsCoreModule } from '#campaigns';
 import { CommandsCoreModule } from '#commands';
 import { AlertSettingsRepository } from './alert-settings/alert-settings.repository.js';
 import { AlertDefaultsController, ProviderAlertSettingsController } from './alert-settings/alert-settings.controller.js';
@@ -21,6 +22,8 @@ import { ApiKeyEntity } from './auth/api-key.entity.js';
 import { ApiKeyRepository } from './auth/api-key.repository.js';
 import { ApiKeyService } from './auth/api-key.service.js';
 import { KeyRateLimitGuard } from './auth/key-rate-limit.guard.js';
+import { CampaignApiService } from './campaigns/campaign-api.service.js';
+import { CampaignController } from './campaigns/campaign.controller.js';
 import { CommandApiService } from './commands/command-api.service.js';
 import { CommandController, TerminalCommandController } from './commands/command.controller.js';
 import { DeadLetterViewRepository } from './dead-letters/dead-letter-view.repository.js';
@@ -59,10 +62,10 @@ export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
 
 /**
  * The fleet REST API (/v1): providers, terminals, API keys, audit, dead letters, alerts, version policies, alert settings,
- * notifications, OTA releases; and terminals' artifact downloads (/ota/v1, signed URLs, no API key).
+ * notifications, OTA releases and campaigns; and terminals' artifact downloads (/ota/v1, signed URLs, no API key).
  */
 @Module({
-  imports: [TerminalsModule, CommandsCoreModule, OtaModule],
+  imports: [TerminalsModule, CommandsCoreModule, OtaModule, CampaignsCoreModule],
   controllers: [
     BootstrapController,
     ProviderController,
@@ -84,6 +87,7 @@ export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
     DeadLetterController,
     ReleaseController,
     ArtifactDownloadController,
+    CampaignController,
   ],
   providers: [
     ApiKeyRepository,
@@ -117,6 +121,7 @@ export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
     AlertSettingsService,
     ReleaseService,
     ArtifactBodyParser,
+    CampaignApiService,
   ],
   exports: [ApiKeyService, AuditService, ProviderService, ProviderRepository],
 })

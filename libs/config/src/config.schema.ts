@@ -94,6 +94,10 @@ export const envSchema = z.object({
   COMMAND_SWEEP_INTERVAL_MS: int(100, 3_600_000).default(30_000),
   /** LISTEN/NOTIFY between gateways: auto = on with an external PostgreSQL, off on PGlite (one session). */
   COMMAND_NOTIFY: z.enum(['auto', 'on', 'off']).default('auto'),
+  /** How often a worker advances running OTA campaigns (0: never; tests drive the runner themselves). */
+  CAMPAIGN_TICK_MS: int(0, 3_600_000).default(5_000),
+  /** A worker's lease on a campaign it runs; another worker takes over after it lapses. */
+  CAMPAIGN_LEASE_MS: int(1_000, 3_600_000).default(60_000),
 
   /** Notifications (worker): how often the outbox and due deliveries are polled, and batch sizes. */
   NOTIFY_POLL_INTERVAL_MS: int(50, 3_600_000).default(1_000),
@@ -279,6 +283,7 @@ export interface AppConfig {
   deadLetter: { maxRows: number; maxPayloadBytes: number };
   telemetry: { chunkInterval: string; compressAfter: string; retention: string; maintenanceIntervalMs: number };
   commands: { resendAfterMs: number; maxAttempts: number; stepTimeoutMs: number; defaultTtlMs: number; sweepIntervalMs: number; notify: 'auto' | 'on' | 'off' };
+  campaigns: { tickMs: number; leaseMs: number };
   notifications: NotificationsConfig;
   alerts: {
     enabled: boolean;

@@ -82,6 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       sweepIntervalMs: e.COMMAND_SWEEP_INTERVAL_MS,
       notify: e.COMMAND_NOTIFY,
     },
+    campaigns: { tickMs: e.CAMPAIGN_TICK_MS, leaseMs: e.CAMPAIGN_LEASE_MS },
     notifications: notificationsConfig(e),
     alerts: {
       enabled: e.ALERTS_ENABLED,

@@ -2,6 +2,7 @@ import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
 import { AlertsModule, NotificationsModule } from '#alerts';
 import { API_ENTITIES, ApiModule, mountApiDocs } from '#api';
 import { BrokerModule } from '#broker';
+import { CampaignsWorkerModule } from '#campaigns';
 import { CommandsGatewayModule } from '#commands';
 import type { EntityList } from '#db';
 import { MaintenanceModule } from '#ingest';
@@ -18,8 +19,8 @@ export interface Composition {
 /** MQTT broker with auth, ACL, presence and heartbeat ingest, command dispatch, plus operator enrolment. */
 export const GATEWAY: Composition = { features: [BrokerModule, CommandsGatewayModule, EnrolmentModule] };
 
-/** Background work: Timescale jobs where the database has no workers, retention, trimming; alert evaluation and notifications. */
-export const WORKER: Composition = { features: [MaintenanceModule, AlertsModule, NotificationsModule] };
+/** Background work: Timescale jobs where the database has no workers, retention, trimming; alert evaluation and notifications; OTA campaign runner. */
+export const WORKER: Composition = { features: [MaintenanceModule, AlertsModule, NotificationsModule, CampaignsWorkerModule] };
 
 /** The fleet REST API with its OpenAPI docs. */
 export const API: Composition = { features: [ApiModule], entities: API_ENTITIES, setup: mountApiDocs };

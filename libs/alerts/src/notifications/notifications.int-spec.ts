@@ -3,7 +3,7 @@ import { Role } from '#api';
 import { loadConfig } from '#config';
 import { createLogger } from '#observability';
 import { createApp, WORKER } from '#runtime';
-import { startTestDatabase, startTestGateway, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
+import { startTestDatabase, startTestGateway, TEST_PEPPER, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
 import { NotificationsService } from './notifications.service.js';
 import { mimePart, startTestReceiver, startTestSmtp, type TestReceiver, type TestSmtp } from './test-receivers.js';
 
@@ -557,7 +557,10 @@ for (const kind of testDbKinds()) {
         const p = await provider('n-worker');
         const [sn] = await terminals(p, 1);
         await webhook(p, 'n14');
-        const config = loadConfig({}, { ...env, NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: db.url, HTTP_HOST: '127.0.0.1', HTTP_PORT: '0' });
+        const config = loadConfig(
+          {},
+          { ...env, NODE_ENV: 'test', CREDENTIAL_PEPPER: TEST_PEPPER, LOG_LEVEL: 'silent', DATABASE_URL: db.url, HTTP_HOST: '127.0.0.1', HTTP_PORT: '0' },
+        );
         const worker = await createApp({ name: 'worker', config, composition: WORKER, logger: createLogger({ level: 'silent', name: 'worker' }) });
         try {
           await raise(sn, p);
