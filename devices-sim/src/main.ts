@@ -182,6 +182,16 @@ async function run(options: SimOptions): Promise<number> {
           },
         }
       : {}),
+    ...(otaScenarios.size > 0
+      ? {
+          otaScenarios: Object.fromEntries(
+            OTA_SCENARIO_KINDS.flatMap((k): [string, string[]][] => {
+              const sns = profiles.filter((p) => otaScenarios.get(p.sn) === k).map((p) => p.sn);
+              return sns.length > 0 ? [[k, sns]] : [];
+            }),
+          ),
+        }
+      : {}),
   };
   process.stdout.write(`${JSON.stringify(summary, null, options.quiet ? 0 : 2)}\n`);
   return 0;
