@@ -150,6 +150,8 @@ export class SimulatedTerminal {
   private subscribedEpoch: number | null = null;
   private readonly commands = new Map<string, CommandRecord>();
   private pendingAcks: CommandAck[] = [];
+  /** Download URL of a running install, refreshed by resends of the command (a URL lives about an hour). */
+  private readonly otaUrls = new Map<string, string>();
   /** Aborted when the terminal stops: ends downloads and waits. */
   private readonly lifetime = new AbortController();
 
@@ -475,7 +477,11 @@ export class SimulatedTerminal {
     this.stats.commandsReceived++;
     const known = this.commands.get(command.id);
     if (known) {
-      // a resend: answer with where it stands
+      // a resend: answer with where it stands; its fresh download URL replaces the old one
+      if (known.type === CommandType.OtaInstall && this.otaUrls.has(command.id)) {
+        const fresh = otaInstallParamsSchema.safeParse(command.params);
+        if (fresh.success) this.otaUrls.set(command.id, fresh.data.url);
+      }
       void this.ack(command.id, known.type, known.last.status, withoutEnvelope(known.last));
       return;
     }
@@ -517,6 +523,7 @@ export class SimulatedTerminal {
         }
         if (this.otaRunning) return void this.ack(id, type, 'rejected', { reason: 'busy', error: 'another install is in progress' });
         this.otaRunning = true;
+        this.otaUrls.set(id, params.data.url);
         void this.ack(id, type, 'accepted');
         this.runOta(command, params.data)
           .catch((err: unknown) => {
@@ -525,6 +532,7 @@ export class SimulatedTerminal {
           })
           .finally(() => {
             this.otaRunning = false;
+            this.otaUrls.delete(id);
           });
         return;
       }
@@ -665,7 +673,7 @@ export class SimulatedTerminal {
     let reportedSteps = 0;
     void this.ack(id, type, 'downloading', { progress: 0 });
     const result = await downloadArtifact({
-      url: params.url,
+      url: this.otaUrls.get(id) ?? params.url,
       size: params.size,
       dropAtBytes: dropOffset(params.size, opts.dropAtPercent),
       corrupt: this.otaScenario === 'ota-checksum-mismatch',
