@@ -10,7 +10,7 @@ import { describe, expect, it } from '@jest/globals';
 import { Aedes } from 'aedes';
 import { commandAckSchema, heartbeatSchema, topics, type CommandAck, type Heartbeat } from '#contracts';
 import { generateTerminalProfile, type TerminalProfile } from './fleet-generator.js';
-import type { OtaScenarioKind } from './ota-model.js';
+import { badReleaseFault, type OtaScenarioKind } from './ota-model.js';
 import { SimStats } from './sim-stats.js';
 import { DEFAULT_COMMAND_RUNTIME, DEFAULT_RUNTIME, SimulatedTerminal, type CommandRuntimeOptions } from './terminal-client.js';
 
@@ -315,6 +315,41 @@ describe('SimulatedTerminal commands', () => {
       } finally {
         await low.disconnect();
         await failing.disconnect();
+        await http.close();
+        await b.close();
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'ota.install with a bad release: succeeded, one heartbeat on the new version, then silent or weak signal',
+    async () => {
+      const artifact = Buffer.from('bad release '.repeat(500));
+      const keys = generateKeyPairSync('ed25519');
+      const b = await startBroker();
+      const http = await startArtifactServer(artifact, null);
+      const terminal = makeTerminal(b.port, { releasePublicKey: keys.publicKey }, 'ota-bad-release');
+      const sn = terminal.sn;
+      const fault = badReleaseFault(sn, String(terminal.profile.stateSeed));
+      try {
+        terminal.start(0);
+        await subscribed(terminal);
+        const params = { releaseId: 'rel-1', component: 'firmware', version: 'BAD_V1', url: http.url, size: artifact.length, guards: anyTimeGuards };
+        sendCommand(b.broker, sn, { id: 'ota-sick', type: 'ota.install', params: { ...params, ...release(artifact, keys.privateKey) } });
+        await waitFor('succeeded', () => acksOf(b.published, sn, 'ota-sick').some((a) => a.status === 'succeeded'));
+        await waitFor('3 heartbeat intervals after the install', () => heartbeatsOf(b.published, sn).some((h) => h.firmware.version === 'BAD_V1'));
+        await new Promise((r) => setTimeout(r, 800));
+        const after = heartbeatsOf(b.published, sn).filter((h) => h.firmware.version === 'BAD_V1');
+        if (fault === 'silent') {
+          expect(after.length).toBe(1);
+        } else {
+          expect(after.length > 2).toBeTruthy();
+          expect(after.slice(1).every((h) => (h.signal.rsrp ?? 0) < -110)).toBeTruthy();
+        }
+        expect(terminal.isConnected).toBe(true);
+      } finally {
+        await terminal.disconnect();
         await http.close();
         await b.close();
       }

@@ -714,6 +714,10 @@ export function nextHeartbeat(
   if (kind === 'silent') return { state: advanced, heartbeat: null };
   // a bad OTA release: the first heartbeat confirms the new version, then the application hangs
   if (advanced.otaFault === 'silent' && advanced.seq >= 1) return { state: advanced, heartbeat: null };
+  if (advanced.otaFault === 'weak-signal' && advanced.seq >= 1 && (advanced.signal.rsrp > WEAK_SIGNAL.rsrp + 6 || advanced.signal.rat !== 'LTE')) {
+    // the radio driver of a bad release: the signal drops at once (then stays pinned by stepSignal)
+    advanced = { ...advanced, signal: { ...advanced.signal, rat: 'LTE', rsrp: WEAK_SIGNAL.rsrp, sinr: WEAK_SIGNAL.sinr } };
+  }
   advanced = withScenarioTraffic(profile, advanced, kind);
   const rng = new Prng(advanced.rng);
   const heartbeat: Heartbeat = {
