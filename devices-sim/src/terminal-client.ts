@@ -554,6 +554,7 @@ export class SimulatedTerminal {
     extra: Partial<Pick<CommandAck, 'progress' | 'reason' | 'error' | 'version'>> = {},
   ): Promise<void> {
     const ack: CommandAck = { v: 1, id, status, ts: formatLocalTimestamp(this.clock(), this.profile.utcOffsetMin), ...extra };
+    this.stats.commandAcks.set(status, (this.stats.commandAcks.get(status) ?? 0) + 1);
     const known = this.commands.get(id);
     if (known) known.last = ack;
     else {
