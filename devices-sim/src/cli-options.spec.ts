@@ -37,6 +37,50 @@ describe('parseCliOptions', () => {
     expect(o.scenarios).toStrictEqual([]);
     expect(o.scenarioStartAfterMs).toBe(180_000);
     expect(o.scenarioClearAfterMs).toBe(null);
+    expect(o.otaScenarios).toStrictEqual([]);
+    expect(o.releasePublicKey).toBe(null);
+    expect(o.otaIgnoreWindow).toBe(false);
+    expect(o.otaDropAtPercent).toBe(null);
+    expect(o.otaInstallDelayMs).toBe(20_000);
+    expect(o.otaRebootDelayMs).toBe(15_000);
+    expect(o.otaDeferRetryMs).toBe(60_000);
+  });
+
+  it('splits ota-… items of --scenario into OTA scenarios and reads the OTA flags', () => {
+    const o = run([
+      '--scenario',
+      'weak-signal=2,ota-checksum-mismatch=3',
+      '--scenario',
+      'ota-bad-release=10%',
+      '--release-public-key',
+      'abcd:AAAA',
+      '--ota-window-ignore',
+      '--ota-drop-at',
+      '40%',
+      '--ota-install-delay',
+      '5s',
+    ]);
+    expect(o.scenarios).toStrictEqual([{ kind: 'weak-signal', amount: { count: 2 } }]);
+    expect(o.otaScenarios).toStrictEqual([
+      { kind: 'ota-checksum-mismatch', amount: { count: 3 } },
+      { kind: 'ota-bad-release', amount: { percent: 10 } },
+    ]);
+    expect(o.releasePublicKey).toBe('abcd:AAAA');
+    expect(o.otaIgnoreWindow).toBe(true);
+    expect(o.otaDropAtPercent).toBe(40);
+    expect(o.otaInstallDelayMs).toBe(5_000);
+    expect(run(['--scenario', 'ota-install-fail=1']).scenarios).toStrictEqual([]);
+  });
+
+  it('takes the release key from the first OTA_RELEASE_PUBLIC_KEYS entry (the flag wins)', () => {
+    expect(run([], { OTA_RELEASE_PUBLIC_KEYS: 'k1:AAAA,k2:BBBB' }).releasePublicKey).toBe('k1:AAAA');
+    expect(run(['--release-public-key', 'x.pem'], { OTA_RELEASE_PUBLIC_KEYS: 'k1:AAAA' }).releasePublicKey).toBe('x.pem');
+  });
+
+  it('lists the OTA scenarios in --help', () => {
+    for (const k of ['ota-checksum-mismatch', 'ota-low-battery', 'ota-install-fail', 'ota-bad-release', '--ota-drop-at', '--release-public-key']) {
+      expect(USAGE).toContain(k);
+    }
   });
 
   it('parses scenarios (repeatable, counts and shares) with their start and clear times', () => {
@@ -129,6 +173,12 @@ describe('parseCliOptions', () => {
     ['--scenario', 'drop=1', '--scenario-clear-after', 'soon'],
     ['--scenario', 'drop=1', '--scenario-start-after', '-1m'],
     ['--scenario-clear-after', '10m'],
+    ['--scenario', 'ota-nope=1'],
+    ['--scenario', 'ota-install-fail=1,ota-install-fail=2'],
+    ['--ota-drop-at', '0'],
+    ['--ota-drop-at', '100'],
+    ['--ota-drop-at', 'half'],
+    ['--ota-defer-retry', '0'],
   ]) {
     it(`rejects ${argv.join(' ')}`, () => {
       expect(() => parseCliOptions(argv, {})).toThrow(CliUsageError);

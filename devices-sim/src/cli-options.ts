@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ADMIN_TOKEN_FILE } from '#contracts';
 import { isValidSnPrefix } from './identifiers.js';
+import { isOtaScenarioName, OTA_SCENARIO_DESCRIPTIONS, OTA_SCENARIO_KINDS, parseOtaScenarioItems, type OtaScenarioRequest } from './ota-model.js';
 import { parseDurationMs, parseScenarioSpecs, SCENARIO_DESCRIPTIONS, SCENARIO_KINDS, ScenarioSyntaxError, type ScenarioRequest } from './scenarios.js';
 
 export interface SimOptions {
@@ -29,6 +30,16 @@ export interface SimOptions {
   readonly scenarioStartAfterMs: number;
   /** How long scenarios last before they clear; null = until the simulator stops. */
   readonly scenarioClearAfterMs: number | null;
+  /** OTA scenarios (`ota-…` items of --scenario). */
+  readonly otaScenarios: readonly OtaScenarioRequest[];
+  /** --release-public-key as given (KEYID:BASE64, BASE64 or a .pem path); null = signatures not checked. */
+  readonly releasePublicKey: string | null;
+  readonly otaIgnoreWindow: boolean;
+  /** --ota-drop-at: cut the first download at this percent (then resume with Range). */
+  readonly otaDropAtPercent: number | null;
+  readonly otaInstallDelayMs: number;
+  readonly otaRebootDelayMs: number;
+  readonly otaDeferRetryMs: number;
 }
 
 export type ParsedCli = { kind: 'help' } | { kind: 'run'; options: SimOptions };
@@ -59,10 +70,25 @@ Simulates a fleet of POS terminals: each one is an MQTT 3.1.1 client sending hea
   --scenario-start-after D   when scenarios start, after the simulator start (default: 3 heartbeat intervals)
   --scenario-clear-after D   scenarios clear D after they start, so their alerts resolve (default: never)
                        durations: 90 (seconds), 90s, 10m, 2h, 1d
+
+Commands (reboot, set_heartbeat_interval, ota.install; docs/protocol.md §6):
+  --release-public-key K   release key the Ed25519 signature of an artifact is checked with: KEYID:BASE64 as
+                       \`npm run releases -- keygen\` prints it, BASE64 (raw 32 bytes) or a .pem file
+                       (default: $OTA_RELEASE_PUBLIC_KEYS's first entry; none: the signature is not checked and
+                       the verified ack says so)
+  --ota-window-ignore  install outside the maintenance window (demos)
+  --ota-drop-at P      cut the first download of every install at P % and resume it with Range
+  --ota-install-delay D    time an install takes (default 20s)
+  --ota-reboot-delay D     time a reboot takes (default 15s)
+  --ota-defer-retry D      how often a deferred install re-checks its guards (default 60s)
   -h, --help           show this help
 
 Scenarios (--scenario name=...):
 ${SCENARIO_KINDS.map((k) => `  ${k.padEnd(18)} ${SCENARIO_DESCRIPTIONS[k].effect} [${SCENARIO_DESCRIPTIONS[k].rule}]; clears: ${SCENARIO_DESCRIPTIONS[k].clear}`).join('\n')}
+
+OTA scenarios (--scenario name=..., same syntax; independent of the alert scenarios; they act when an
+ota.install command arrives):
+${OTA_SCENARIO_KINDS.map((k) => `  ${k.padEnd(22)} ${OTA_SCENARIO_DESCRIPTIONS[k]}`).join('\n')}
 `;
 
 function positiveNumber(name: string, raw: string, integer: boolean): number {
@@ -110,6 +136,12 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
         scenario: { type: 'string', multiple: true },
         'scenario-start-after': { type: 'string' },
         'scenario-clear-after': { type: 'string' },
+        'release-public-key': { type: 'string' },
+        'ota-window-ignore': { type: 'boolean', default: false },
+        'ota-drop-at': { type: 'string' },
+        'ota-install-delay': { type: 'string', default: '20s' },
+        'ota-reboot-delay': { type: 'string', default: '15s' },
+        'ota-defer-retry': { type: 'string', default: '60s' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -135,12 +167,25 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
 
   const intervalS = positiveNumber('interval', values.interval, false);
   let scenarios: ScenarioRequest[];
+  let otaScenarios: OtaScenarioRequest[];
+  let otaInstallDelayMs: number;
+  let otaRebootDelayMs: number;
+  let otaDeferRetryMs: number;
   let scenarioStartAfterMs = Math.round(3 * intervalS * 1000);
   let scenarioClearAfterMs: number | null = null;
   try {
-    scenarios = parseScenarioSpecs(values.scenario ?? []);
+    // ota-… items go to the OTA scenarios, the rest are alert scenarios
+    const items = (values.scenario ?? []).flatMap((spec) => spec.split(',').map((i) => i.trim()));
+    const otaItems = items.filter((i) => isOtaScenarioName(i));
+    const alertItems = items.filter((i) => !isOtaScenarioName(i));
+    otaScenarios = parseOtaScenarioItems(otaItems);
+    scenarios = parseScenarioSpecs(alertItems.length === 0 ? [] : [alertItems.join(',')]);
     const startAfter = values['scenario-start-after'];
     const clearAfter = values['scenario-clear-after'];
+    otaInstallDelayMs = parseDurationMs(values['ota-install-delay']);
+    otaRebootDelayMs = parseDurationMs(values['ota-reboot-delay']);
+    otaDeferRetryMs = parseDurationMs(values['ota-defer-retry']);
+    if (otaDeferRetryMs <= 0) throw new ScenarioSyntaxError('--ota-defer-retry must be longer than 0');
     if ((startAfter !== undefined || clearAfter !== undefined) && scenarios.length === 0) {
       throw new ScenarioSyntaxError('--scenario-start-after and --scenario-clear-after need --scenario');
     }
@@ -153,6 +198,17 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
     if (err instanceof ScenarioSyntaxError) throw new CliUsageError(err.message);
     throw err;
   }
+
+  let otaDropAtPercent: number | null = null;
+  const dropRaw = values['ota-drop-at'];
+  if (dropRaw !== undefined) {
+    otaDropAtPercent = Number(dropRaw.replace(/%$/, ''));
+    if (dropRaw.trim() === '' || !(otaDropAtPercent > 0 && otaDropAtPercent < 100)) {
+      throw new CliUsageError(`--ota-drop-at must be a percentage between 0 and 100 (exclusive), got "${dropRaw}"`);
+    }
+  }
+  const keyRaw = values['release-public-key'] ?? env.OTA_RELEASE_PUBLIC_KEYS?.split(',')[0];
+  const releasePublicKey = keyRaw !== undefined && keyRaw.trim() !== '' ? keyRaw.trim() : null;
 
   return {
     kind: 'run',
@@ -175,6 +231,13 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
       scenarios,
       scenarioStartAfterMs,
       scenarioClearAfterMs,
+      otaScenarios,
+      releasePublicKey,
+      otaIgnoreWindow: values['ota-window-ignore'],
+      otaDropAtPercent,
+      otaInstallDelayMs,
+      otaRebootDelayMs,
+      otaDeferRetryMs,
     },
   };
 }

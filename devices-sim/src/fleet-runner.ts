@@ -3,6 +3,7 @@
  */
 import type { TerminalCredentials } from '#contracts';
 import type { TerminalProfile } from './fleet-generator.js';
+import type { OtaScenarioKind } from './ota-model.js';
 import type { SimStats } from './sim-stats.js';
 import { SimulatedTerminal, type TerminalLogger, type TerminalRuntimeOptions } from './terminal-client.js';
 
@@ -26,12 +27,12 @@ export class FleetRunner {
   private started = 0;
 
   constructor(
-    fleet: ReadonlyArray<{ profile: TerminalProfile; credentials: TerminalCredentials }>,
+    fleet: ReadonlyArray<{ profile: TerminalProfile; credentials: TerminalCredentials; otaScenario?: OtaScenarioKind | null }>,
     private readonly options: FleetRunnerOptions,
     private readonly stats: SimStats,
     log: TerminalLogger,
   ) {
-    this.terminals = fleet.map((t) => new SimulatedTerminal(t.profile, t.credentials, options.runtime, stats, log));
+    this.terminals = fleet.map((t) => new SimulatedTerminal(t.profile, t.credentials, options.runtime, stats, log, Date.now, t.otaScenario ?? null));
     stats.terminals = this.terminals.length;
   }
 

@@ -4,16 +4,19 @@
  * See devices-sim/README.md.
  */
 import { execFileSync } from 'node:child_process';
+import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { loadReleasePublicKey } from './artifact-download.js';
 import { CliUsageError, parseCliOptions, USAGE, type SimOptions } from './cli-options.js';
 import { CredentialsStore } from './credentials-store.js';
 import { ensureCredentials } from './enrolment-client.js';
 import { FleetRunner } from './fleet-runner.js';
 import { generateFleet, toRegistration } from './fleet-generator.js';
+import { assignOtaScenarios, OTA_SCENARIO_KINDS } from './ota-model.js';
 import { assignScenarios } from './scenarios.js';
 import { SimStats } from './sim-stats.js';
 import { StatusReporter } from './status-reporter.js';
-import { DEFAULT_RUNTIME } from './terminal-client.js';
+import { DEFAULT_COMMAND_RUNTIME, DEFAULT_RUNTIME } from './terminal-client.js';
 
 async function readAdminToken(options: SimOptions): Promise<string> {
   if (options.adminToken) return options.adminToken;
@@ -58,6 +61,23 @@ async function run(options: SimOptions): Promise<number> {
     clearAfterMs: options.scenarioClearAfterMs,
   });
   const profiles = scenarioRun.profiles;
+  const otaScenarios = assignOtaScenarios(profiles, options.otaScenarios, options.seed);
+  for (const kind of OTA_SCENARIO_KINDS) {
+    const sns = profiles.filter((p) => otaScenarios.get(p.sn) === kind).map((p) => p.sn);
+    if (sns.length === 0) continue;
+    reporter.info(`scenario ${kind}: ${sns.length > 10 ? `${sns.slice(0, 10).join(' ')} … (${sns.length})` : sns.join(' ')}`);
+  }
+  let releasePublicKey: KeyObject | null = null;
+  if (options.releasePublicKey !== null) {
+    try {
+      releasePublicKey = loadReleasePublicKey(options.releasePublicKey);
+    } catch (err) {
+      reporter.warn(`--release-public-key: ${err instanceof Error ? err.message : String(err)}`);
+      return 2;
+    }
+  } else {
+    reporter.info('no release public key (--release-public-key): OTA signatures will not be checked');
+  }
   for (const s of scenarioRun.shortfalls) reporter.warn(`scenario ${s.kind}: ${s.got} of ${s.wanted} terminals (the fleet is too small)`);
   for (const [kind, sns] of Object.entries(scenarioRun.assigned)) {
     const shown = sns.length > 10 ? `${sns.slice(0, 10).join(' ')} … (${sns.length})` : sns.join(' ');
@@ -85,7 +105,7 @@ async function run(options: SimOptions): Promise<number> {
 
   const fleet = profiles.flatMap((profile) => {
     const credentials = store.get(profile.sn);
-    return credentials ? [{ profile, credentials }] : [];
+    return credentials ? [{ profile, credentials, otaScenario: otaScenarios.get(profile.sn) ?? null }] : [];
   });
   if (fleet.length === 0) {
     reporter.warn('no terminal has credentials; nothing to run');
@@ -102,6 +122,15 @@ async function run(options: SimOptions): Promise<number> {
         intervalMs: Math.round(options.intervalS * 1000),
         qos: options.qos,
         includeLocation: options.includeLocation,
+        commands: {
+          ...DEFAULT_COMMAND_RUNTIME,
+          releasePublicKey,
+          ignoreWindow: options.otaIgnoreWindow,
+          dropAtPercent: options.otaDropAtPercent,
+          installDelayMs: options.otaInstallDelayMs,
+          rebootDelayMs: options.otaRebootDelayMs,
+          deferRetryMs: options.otaDeferRetryMs,
+        },
       },
     },
     stats,
@@ -151,6 +180,16 @@ async function run(options: SimOptions): Promise<number> {
             clearAfterS: options.scenarioClearAfterMs === null ? null : options.scenarioClearAfterMs / 1000,
             terminals: scenarioRun.assigned,
           },
+        }
+      : {}),
+    ...(otaScenarios.size > 0
+      ? {
+          otaScenarios: Object.fromEntries(
+            OTA_SCENARIO_KINDS.flatMap((k): [string, string[]][] => {
+              const sns = profiles.filter((p) => otaScenarios.get(p.sn) === k).map((p) => p.sn);
+              return sns.length > 0 ? [[k, sns]] : [];
+            }),
+          ),
         }
       : {}),
   };

@@ -80,7 +80,8 @@ export interface StatsSummary {
   readonly latencyMs: { readonly p50: number | null; readonly p90: number | null; readonly p99: number | null; readonly max: number | null };
   readonly connections: { readonly attempts: number; readonly reconnects: number; readonly networkDrops: number };
   readonly power: { readonly offEvents: number; readonly boots: number };
-  readonly commands: { readonly received: number; readonly invalid: number };
+  /** `reported`: acks sent per status (an ota.install sends several; `downloading` once per progress step). */
+  readonly commands: { readonly received: number; readonly invalid: number; readonly reported: Readonly<Record<string, number>> };
   readonly errors: { readonly total: number } & Partial<Record<ErrorKind, number>>;
 }
 
@@ -101,6 +102,8 @@ export class SimStats {
   boots = 0;
   commandsReceived = 0;
   commandsInvalid = 0;
+  /** Command acks sent, by status. */
+  readonly commandAcks = new Map<string, number>();
   errorsTotal = 0;
   readonly errors = new Map<ErrorKind, number>();
   readonly histogram = new LatencyHistogram();
@@ -191,7 +194,7 @@ export class SimStats {
       },
       connections: { attempts: this.connectAttempts, reconnects: this.reconnects, networkDrops: this.networkDrops },
       power: { offEvents: this.powerOffs, boots: this.boots },
-      commands: { received: this.commandsReceived, invalid: this.commandsInvalid },
+      commands: { received: this.commandsReceived, invalid: this.commandsInvalid, reported: Object.fromEntries(this.commandAcks) },
       errors: { total: this.errorsTotal, ...Object.fromEntries(this.errors) },
     };
   }

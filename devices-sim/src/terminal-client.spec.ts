@@ -8,7 +8,7 @@ import { Aedes, type Client } from 'aedes';
 import { commandAckSchema, HEARTBEAT_MAX_BYTES_DEFAULT, heartbeatSchema, parsePayload, presenceSchema, topics, type Heartbeat } from '#contracts';
 import { generateTerminalProfile, type TerminalProfile } from './fleet-generator.js';
 import { SimStats } from './sim-stats.js';
-import { COMMAND_REJECT_REASON, DEFAULT_RUNTIME, SimulatedTerminal, type TerminalRuntimeOptions } from './terminal-client.js';
+import { DEFAULT_RUNTIME, SimulatedTerminal, type TerminalRuntimeOptions } from './terminal-client.js';
 
 interface Published {
   topic: string;
@@ -128,7 +128,7 @@ function heartbeatsOf(b: TestBroker, sn: string): Heartbeat[] {
 
 describe('SimulatedTerminal against a broker', () => {
   it(
-    'announces presence, sends valid heartbeats, rejects commands and disconnects cleanly',
+    'announces presence, sends valid heartbeats, rejects unknown commands and disconnects cleanly',
     async () => {
       const b = await startBroker();
       const { terminal, stats } = makeTerminal(b.port, { intervalMs: 100, includeLocation: true });
@@ -165,7 +165,7 @@ describe('SimulatedTerminal against a broker', () => {
         const ack = commandAckSchema.parse(JSON.parse(b.published.find((p) => p.topic === topics.commandAck(sn))?.payload ?? ''));
         expect(ack.id).toBe('c-1');
         expect(ack.status).toBe('rejected');
-        expect(ack.error).toBe(COMMAND_REJECT_REASON);
+        expect(ack.reason).toBe('unknown_type');
         expect(stats.commandsReceived).toBe(1);
 
         await terminal.disconnect();

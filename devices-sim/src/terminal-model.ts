@@ -30,6 +30,7 @@ import {
 import type { GeoPoint, TerminalProfile } from './fleet-generator.js';
 import { distanceMetres, makeIccid, offsetByMetres, randomPointWithin } from './identifiers.js';
 import { Prng, deriveSeed } from './prng.js';
+import type { OtaFault } from './ota-model.js';
 import { scenarioPhase, type ScenarioKind, type ScenarioPhase } from './scenarios.js';
 import { afterReport, EMPTY_TX, networkFailureProbability, stepTransactions, tradingWeight, txSection, type TxState } from './tx-model.js';
 
@@ -106,6 +107,8 @@ export interface TerminalState {
   readonly tx: TxState;
   /** PRNG state of the transaction stream (separate, so transactions do not shift the other draws). */
   readonly txRng: number;
+  /** A bad OTA release's effect, from the second heartbeat after the install reboot on (null: healthy). */
+  readonly otaFault: OtaFault | null;
 }
 
 export interface HeartbeatOptions {
@@ -266,6 +269,7 @@ export function initialTerminalState(profile: TerminalProfile, nowMs: number): T
     firmware: { version: profile.firmwareVersion, appVersion: profile.appVersion },
     tx: EMPTY_TX,
     txRng: deriveSeed(profile.stateSeed, 'tx'),
+    otaFault: null,
   };
   // a scenario that starts at once is in place for the first heartbeat
   const s = cloneState({ ...draft, rng: rng.state });
@@ -510,7 +514,7 @@ function stepBattery(profile: TerminalProfile, s: MutableState, plugged: boolean
 function stepSignal(profile: TerminalProfile, s: MutableState, dtMs: number, rng: Prng): void {
   const env = SIGNAL_ENVIRONMENTS[profile.radio.environment];
   const r = profile.radio;
-  if (activeScenario(profile, s) === 'weak-signal') {
+  if (activeScenario(profile, s) === 'weak-signal' || (s.otaFault === 'weak-signal' && s.seq >= 1)) {
     // pinned at the edge of coverage, on LTE (so RSRP and SINR are reported)
     s.signal.rsrp = meanRevert(s.signal.rsrp, WEAK_SIGNAL.rsrp, WEAK_SIGNAL.rsrpSd, dtMs, 5 * MINUTE_MS, rng);
     s.signal.sinr = meanRevert(s.signal.sinr, WEAK_SIGNAL.sinr, WEAK_SIGNAL.sinrSd, dtMs, 5 * MINUTE_MS, rng);
@@ -622,6 +626,27 @@ export function advanceTerminal(profile: TerminalProfile, state: TerminalState, 
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Commanded reboots and installs
+
+/**
+ * A commanded reboot (or the reboot that ends an install) completed at `atMs`: powered, `seq` and uptime
+ * restart, optionally on new versions and with a bad release's fault. Call on a state advanced to `atMs`.
+ */
+export function rebootedState(
+  state: TerminalState,
+  atMs: number,
+  install?: { readonly firmware: TerminalState['firmware']; readonly fault: OtaFault | null },
+): TerminalState {
+  const s = cloneState(state);
+  boot(s, atMs);
+  if (install) {
+    s.firmware = { ...install.firmware };
+    s.otaFault = install.fault;
+  }
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Sampling
 
 const round = (x: number, decimals = 0): number => {
@@ -687,6 +712,12 @@ export function nextHeartbeat(
   const kind = activeScenario(profile, advanced);
   // hung application: the connection stays up, no heartbeat is produced (counters keep adding up)
   if (kind === 'silent') return { state: advanced, heartbeat: null };
+  // a bad OTA release: the first heartbeat confirms the new version, then the application hangs
+  if (advanced.otaFault === 'silent' && advanced.seq >= 1) return { state: advanced, heartbeat: null };
+  if (advanced.otaFault === 'weak-signal' && advanced.seq >= 1 && (advanced.signal.rsrp > WEAK_SIGNAL.rsrp + 6 || advanced.signal.rat !== 'LTE')) {
+    // the radio driver of a bad release: the signal drops at once (then stays pinned by stepSignal)
+    advanced = { ...advanced, signal: { ...advanced.signal, rat: 'LTE', rsrp: WEAK_SIGNAL.rsrp, sinr: WEAK_SIGNAL.sinr } };
+  }
   advanced = withScenarioTraffic(profile, advanced, kind);
   const rng = new Prng(advanced.rng);
   const heartbeat: Heartbeat = {
