@@ -138,10 +138,7 @@ async function addHeartbeats(url: string, run: number): Promise<void> {
         WHERE s.sn IN (SELECT 'T' || lpad((g * $4::int)::text, 9, '0') FROM generate_series(0, $3::int - 1) g)`,
       [run, opts.heartbeats, K, stride],
     );
-    await ds.query(
-      `INSERT INTO alert_eval_queue (sn) SELECT 'T' || lpad((g * $2::int)::text, 9, '0') FROM generate_series(0, $1::int - 1) g ON CONFLICT DO NOTHING`,
-      [K, stride],
-    );
+    await ds.query(`INSERT INTO alert_eval_queue (sn) SELECT 'T' || lpad((g * $2::int)::text, 9, '0') FROM generate_series(0, $1::int - 1) g`, [K, stride]);
   } finally {
     await ds.destroy();
   }

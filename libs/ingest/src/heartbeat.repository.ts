@@ -76,9 +76,11 @@ WITH input AS (
 )${
   enqueueForAlerts
     ? `, enqueued AS (
+  -- A row an evaluator holds (claimed, being deleted) is skipped, not waited for: the terminal gets
+  -- a new row, so the heartbeats the evaluator may not have read are evaluated next time.
   INSERT INTO alert_eval_queue (sn)
-  SELECT DISTINCT sn FROM inserted ORDER BY sn
-  ON CONFLICT DO NOTHING
+  SELECT DISTINCT i.sn FROM inserted i
+   WHERE NOT EXISTS (SELECT 1 FROM alert_eval_queue q WHERE q.sn = i.sn FOR KEY SHARE SKIP LOCKED)
   RETURNING 1
 )`
     : ''

@@ -232,12 +232,23 @@ const OPEN_COLUMNS = `id::text AS id, sn, rule, severity, state, provider_id AS 
 const OPEN_SQL = `SELECT ${OPEN_COLUMNS} FROM alerts WHERE sn = ANY($1::text[]) AND state <> 'resolved'`;
 const OPEN_RANGE_SQL = `SELECT ${OPEN_COLUMNS} FROM alerts WHERE sn > $1 AND sn <= $2 AND state <> 'resolved'`;
 
-/** Claims the oldest queued terminals; other workers skip them (and ingest re-queuing one waits for this commit). */
+/**
+ * Claims the oldest queue rows; other workers skip them, and ingest adds a fresh row for a terminal
+ * instead of waiting for this commit. One evaluator per terminal at a time: a transaction-scoped
+ * advisory lock per SN; a terminal another worker is evaluating keeps its rows for the next poll,
+ * when that worker's cursor is visible.
+ */
 const CLAIM_SQL = `
-DELETE FROM alert_eval_queue q
- USING (SELECT sn FROM alert_eval_queue ORDER BY enqueued_at LIMIT $1 FOR UPDATE SKIP LOCKED) c
- WHERE q.sn = c.sn
-RETURNING q.sn, q.enqueued_at AS "enqueuedAt"`;
+WITH c AS (
+  SELECT id, sn FROM alert_eval_queue ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+), mine AS (
+  SELECT sn FROM (SELECT DISTINCT sn FROM c) d WHERE pg_try_advisory_xact_lock(hashtextextended('alert-eval:' || sn, 0))
+), gone AS (
+  DELETE FROM alert_eval_queue q USING c
+   WHERE q.id = c.id AND c.sn IN (SELECT sn FROM mine)
+  RETURNING q.sn, q.enqueued_at
+)
+SELECT sn, min(enqueued_at) AS "enqueuedAt" FROM gone GROUP BY sn ORDER BY sn`;
 
 /**
  * Changes to alerts that existed before the batch. Applied only while the alert is unresolved and
@@ -318,7 +329,6 @@ WITH m AS (
 ), req AS (
   INSERT INTO alert_eval_queue (sn, enqueued_at)
   SELECT * FROM unnest($7::text[], $8::timestamptz[]) AS r(sn, at) ORDER BY sn
-  ON CONFLICT DO NOTHING
   RETURNING 1
 )
 SELECT 1`;
@@ -331,8 +341,7 @@ export class AlertEngineRepository {
   constructor(@Inject(DataSource) readonly dataSource: DataSource) {}
 
   async claim(em: EntityManager, limit: number): Promise<{ sn: string; enqueuedAt: Date }[]> {
-    // TypeORM returns [rows, affected] for DELETE and UPDATE.
-    const [rows]: [{ sn: string; enqueuedAt: Date }[], number] = await em.query(CLAIM_SQL, [limit]);
+    const rows: { sn: string; enqueuedAt: Date }[] = await em.query(CLAIM_SQL, [limit]);
     return rows;
   }
 
@@ -506,7 +515,7 @@ export class AlertEngineRepository {
   }
 
   async queueDepth(): Promise<number> {
-    const rows: { n: number }[] = await this.dataSource.query(`SELECT count(*)::int AS n FROM alert_eval_queue`);
+    const rows: { n: number }[] = await this.dataSource.query(`SELECT count(DISTINCT sn)::int AS n FROM alert_eval_queue`);
     return rows[0]?.n ?? 0;
   }
 

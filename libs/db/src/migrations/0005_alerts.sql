@@ -75,12 +75,16 @@ CREATE TABLE alert_rule_memory (
 );
 
 -- Terminals with heartbeats the evaluator has not seen yet. Ingest adds a row in the heartbeat
--- batch's own statement (so nothing committed is missed); the evaluator claims rows with
--- FOR UPDATE SKIP LOCKED and evaluates heartbeats after the terminal's cursor.
+-- batch's own statement (so nothing committed is missed) unless the terminal already has a row no
+-- evaluator holds; the evaluator claims rows with FOR UPDATE SKIP LOCKED and evaluates heartbeats
+-- after the terminal's cursor. No unique key on sn: ingest never waits for a row an evaluator has
+-- claimed (it adds another), so evaluation never slows ingest down.
 CREATE TABLE alert_eval_queue (
-  sn           text PRIMARY KEY,
+  id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  sn           text NOT NULL,
   enqueued_at  timestamptz NOT NULL DEFAULT now()
 );
+CREATE INDEX alert_eval_queue_sn_idx ON alert_eval_queue (sn);
 CREATE TABLE alert_eval_cursor (
   sn                 text PRIMARY KEY REFERENCES terminals (sn) ON DELETE CASCADE,
   -- Terminal time of the newest heartbeat evaluated.
@@ -106,8 +110,6 @@ ALTER TABLE terminal_state ADD COLUMN tx_reversals_failed integer;
 -- details: none indexed). Free space on each page lets those be HOT updates (no index writes).
 ALTER TABLE alerts SET (fillfactor = 70);
 
--- The evaluator claims the oldest queued terminals first.
-CREATE INDEX alert_eval_queue_enqueued_idx ON alert_eval_queue (enqueued_at);
 
 -- The scheduled sweep's lease: one row, so that at most one worker sweeps at a time. A sweeper takes
 -- it with a conditional UPDATE (free or expired), renews it with every page and records how far it
