@@ -146,4 +146,47 @@ describeOnPostgres('alert engine: two workers racing over one queue and one swee
     // A sweep that finished just now is not due again with a minimum gap.
     expect(await a.sweep.sweep(60_000)).toBeNull();
   });
+
+  it('ingest never waits for an evaluator holding a terminal: it queues the terminal again, and no heartbeat goes unevaluated', async () => {
+    const sn = sns[0];
+    await Promise.all(workers.map((w) => w.evaluator.drain()));
+    const before = await setup.query<{ n: number }[]>(`SELECT occurrences AS n FROM alerts WHERE sn = $1 AND rule = 'battery_low' AND state <> 'resolved'`, [
+      sn,
+    ]);
+    const at = new Date();
+    const hb = (seq: number, t: Date) => ({
+      sn,
+      time: t,
+      receivedAt: new Date(),
+      heartbeat: makeHeartbeat({ seq, battery: { percent: 5, charging: false } }, t),
+      extra: null,
+    });
+    await ingest.insertBatch([hb(100, at)]);
+    // An evaluator that has claimed the terminal's queue row and not committed yet (held open here).
+    const runner = workers[0].dataSource.createQueryRunner();
+    await runner.connect();
+    await runner.startTransaction();
+    try {
+      const claimed = (await runner.query(`SELECT id FROM alert_eval_queue WHERE sn = $1 FOR UPDATE`, [sn])) as unknown[];
+      expect(claimed.length).toBeGreaterThan(0);
+      // The next heartbeat of that terminal is stored at once, with a queue row of its own.
+      const stored = await Promise.race([
+        ingest.insertBatch([hb(101, new Date(at.getTime() + 1000))]),
+        new Promise<string>((resolve) => setTimeout(() => resolve('ingest waited for the evaluator'), 5000)),
+      ]);
+      expect(stored).toBe(1);
+      const rows = await setup.query<{ n: number }[]>(`SELECT count(*)::int AS n FROM alert_eval_queue WHERE sn = $1`, [sn]);
+      expect(rows[0].n).toBe(2);
+    } finally {
+      await runner.rollbackTransaction();
+      await runner.release();
+    }
+    // Both heartbeats are evaluated, each once.
+    await Promise.all(workers.map((w) => w.evaluator.drain()));
+    const after = await setup.query<{ n: number }[]>(`SELECT occurrences AS n FROM alerts WHERE sn = $1 AND rule = 'battery_low' AND state <> 'resolved'`, [
+      sn,
+    ]);
+    expect(after[0].n).toBe(before[0].n + 2);
+    expect((await setup.query<{ n: number }[]>(`SELECT count(*)::int AS n FROM alert_eval_queue`))[0].n).toBe(0);
+  });
 });
