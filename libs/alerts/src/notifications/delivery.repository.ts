@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import type { AlertLocale } from '../rules/rule.types.js';
 import { returnedRows } from './query-rows.js';
 import type { DigestItem } from './message-render.js';
-import type { ChannelTarget, ChannelType, DeliveryKind } from './notification.types.js';
+import type { ChannelColumns, ChannelTarget, DeliveryKind } from './notification.types.js';
 
 export interface ClaimedDelivery {
   id: string;
@@ -87,18 +87,7 @@ export class DeliveryRepository {
 
   async targets(subscriptionIds: readonly string[]): Promise<Map<string, DeliveryTarget>> {
     if (subscriptionIds.length === 0) return new Map();
-    const rows: {
-      sid: string;
-      locale: AlertLocale;
-      id: string;
-      provider_id: string;
-      type: ChannelType;
-      name: string;
-      url: string | null;
-      secret: string | null;
-      email_to: string[];
-      enabled: boolean;
-    }[] = await this.dataSource.query(
+    const rows: (ChannelColumns & { sid: string; locale: AlertLocale })[] = await this.dataSource.query(
       `SELECT s.id::text AS sid, s.locale, c.id::text AS id, c.provider_id::text AS provider_id, c.type, c.name, c.url, c.secret, c.email_to, c.enabled AND s.enabled AS enabled
          FROM notification_subscriptions s JOIN notification_channels c ON c.id = s.channel_id
         WHERE s.id = ANY($1::uuid[])`,

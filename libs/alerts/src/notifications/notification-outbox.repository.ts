@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { AlertDetails, AlertLocale, AlertRule, Severity } from '../rules/rule.types.js';
-import type { AlertEventPayload, RollupPayload } from './notification.types.js';
+import type { AlertDetails, AlertRule, Severity } from '../rules/rule.types.js';
+import type { AlertEventPayload, RollupPayload, SubscriptionColumns } from './notification.types.js';
 import { quietUntil } from './schedule.js';
 import { isStorm, stormWindowStart } from './storm.js';
 
@@ -26,18 +26,7 @@ interface EventRow {
   cell_id: string | null;
 }
 
-export interface SubscriptionRow {
-  id: string;
-  provider_id: string;
-  channel_id: string;
-  rules: string[];
-  min_severity: Severity;
-  locale: AlertLocale;
-  quiet_start: string | null;
-  quiet_end: string | null;
-  time_zone: string;
-  path: string;
-}
+export type SubscriptionRow = Omit<SubscriptionColumns, 'daily_digest' | 'enabled'> & { path: string };
 
 interface NewDelivery {
   sub: SubscriptionRow;

@@ -10,6 +10,33 @@ export type DeliveryKind = (typeof DELIVERY_KINDS)[number];
 export const DELIVERY_STATES = ['pending', 'held', 'sending', 'delivered', 'failed', 'bundled'] as const;
 export type DeliveryState = (typeof DELIVERY_STATES)[number];
 
+/** notification_channels columns as SELECTed (snake_case), shared by the worker and the API. */
+export interface ChannelColumns {
+  id: string;
+  provider_id: string;
+  type: ChannelType;
+  name: string;
+  url: string | null;
+  secret: string | null;
+  email_to: string[];
+  enabled: boolean;
+}
+
+/** notification_subscriptions columns as SELECTed (snake_case), shared by the worker and the API. */
+export interface SubscriptionColumns {
+  id: string;
+  provider_id: string;
+  channel_id: string;
+  rules: string[];
+  min_severity: Severity;
+  locale: AlertLocale;
+  quiet_start: string | null;
+  quiet_end: string | null;
+  time_zone: string;
+  daily_digest: boolean;
+  enabled: boolean;
+}
+
 /** What a sender needs of a channel (secrets included: worker side only, never in API answers). */
 export interface ChannelTarget {
   id: string;

@@ -12,30 +12,13 @@ import { batteryLowOutcome } from './battery.rules.js';
 import { findPolicy, versionOutcomes } from './firmware.rules.js';
 import { relocatedOutcome } from './location.rules.js';
 import { offlineOutcome, silentOutcome } from './presence.rules.js';
-import type { AlertRule, HeartbeatEvaluationInput, RuleOutcome, ScheduledEvaluationInput } from './rule.types.js';
+import { ALERT_RULES, type AlertRule, type HeartbeatEvaluationInput, type RuleOutcome, type ScheduledEvaluationInput } from './rule.types.js';
 import { signalWeakOutcome } from './signal.rules.js';
 import { simChangedOutcome } from './sim.rules.js';
 import { txOutcomes } from './tx.rules.js';
 
-/** Rules evaluate() may return for a heartbeat. */
-export const HEARTBEAT_RULES: readonly AlertRule[] = [
-  'plan_expiring',
-  'plan_status',
-  'renewal_failed',
-  'auto_renew_off',
-  'data_allowance',
-  'firmware_outdated',
-  'firmware_not_latest',
-  'app_outdated',
-  'app_not_latest',
-  'battery_low',
-  'signal_weak',
-  'relocated',
-  'sim_changed',
-  'tx_connectivity',
-  'tx_tid_unregistered',
-  'tx_reversal',
-];
+/** Rules evaluate() may return for a heartbeat: all but presence, which only the clock changes. */
+export const HEARTBEAT_RULES: readonly AlertRule[] = ALERT_RULES.filter((rule) => rule !== 'offline' && rule !== 'silent');
 
 /** Rules the scheduled sweep evaluates: their condition changes with the clock alone. */
 export const SCHEDULED_RULES: readonly AlertRule[] = ['plan_expiring', 'auto_renew_off', 'offline', 'silent'];

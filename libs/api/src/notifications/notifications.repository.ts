@@ -1,35 +1,24 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { returnedRows, type AlertLocale, type ChannelTarget, type ChannelType, type DeliveryKind, type DeliveryState, type Severity } from '#alerts';
+import {
+  returnedRows,
+  type ChannelColumns,
+  type ChannelTarget,
+  type ChannelType,
+  type DeliveryKind,
+  type DeliveryState,
+  type SubscriptionColumns,
+} from '#alerts';
 import type { Scope } from '../auth/principal.js';
 import { scopePath } from '../common/scope-sql.js';
 
-export interface ChannelRow {
-  id: string;
-  provider_id: string;
-  type: ChannelType;
-  name: string;
-  url: string | null;
-  secret: string | null;
-  email_to: string[];
-  enabled: boolean;
+export interface ChannelRow extends ChannelColumns {
   created_at: Date;
   updated_at: Date;
   created_key: string;
 }
 
-export interface SubscriptionRow {
-  id: string;
-  provider_id: string;
-  channel_id: string;
-  rules: string[];
-  min_severity: Severity;
-  locale: AlertLocale;
-  quiet_start: string | null;
-  quiet_end: string | null;
-  time_zone: string;
-  daily_digest: boolean;
-  enabled: boolean;
+export interface SubscriptionRow extends SubscriptionColumns {
   created_at: Date;
   updated_at: Date;
   created_key: string;
