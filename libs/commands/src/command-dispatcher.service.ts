@@ -3,6 +3,8 @@ import { BrokerService, type CommandRouting } from '#broker';
 import { RejectReason, topics, type Command, type CommandAck } from '#contracts';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { BatchWriter, IngestService, isDataError } from '#ingest';
+import { MetricsService } from '#observability';
+import { Counter } from 'prom-client';
 import { COMMAND_CLOCK, type CommandClock } from './command-clock.js';
 import type { CommandDispatchPort } from './command-dispatch.port.js';
 import { CommandListener } from './command-listener.js';
@@ -50,6 +52,10 @@ export class CommandDispatcher implements CommandRouting, CommandDispatchPort, O
   private listener: CommandListener | null = null;
   private readonly acks: BatchWriter<AckReport>;
   private stopped = false;
+  private readonly published: Counter<'result'>;
+  private readonly acksReceived: Counter<'state'>;
+  private readonly acksRefused: Counter<'reason'>;
+  private readonly ended: Counter<'cause'>;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -57,7 +63,28 @@ export class CommandDispatcher implements CommandRouting, CommandDispatchPort, O
     @Inject(CommandsRepository) private readonly repo: CommandsRepository,
     @Inject(IngestService) private readonly ingest: IngestService,
     @Inject(COMMAND_CLOCK) private readonly clock: CommandClock,
+    @Inject(MetricsService) metrics: MetricsService,
   ) {
+    const registers = [metrics.registry];
+    this.published = new Counter({
+      name: 'fleet_commands_published_total',
+      help: 'Command publishes to terminals by result (ok, failed)',
+      labelNames: ['result'],
+      registers,
+    });
+    this.acksReceived = new Counter({ name: 'fleet_commands_acks_total', help: 'Command acks recorded, by reported state', labelNames: ['state'], registers });
+    this.acksRefused = new Counter({
+      name: 'fleet_commands_acks_refused_total',
+      help: 'Command acks refused and dead-lettered (unknown or foreign command id)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.ended = new Counter({
+      name: 'fleet_commands_ended_total',
+      help: 'Commands ended by the sweep, by cause (expired, no_ack, step_timeout, version_mismatch)',
+      labelNames: ['cause'],
+      registers,
+    });
     const t = commandTimeouts(config);
     this.acks = new BatchWriter<AckReport>({
       name: 'command_acks',
@@ -71,7 +98,10 @@ export class CommandDispatcher implements CommandRouting, CommandDispatchPort, O
       isDataError,
       write: async (reports) => {
         const result = await this.repo.applyReports(reports, t);
+        const refused = new Set(result.refused.map((r) => r.report));
+        for (const r of reports) if (!refused.has(r)) this.acksReceived.inc({ state: r.state });
         for (const r of result.refused) {
+          this.acksRefused.inc({ reason: r.reason });
           const reason = r.reason === 'foreign_command' ? RejectReason.ForeignCommand : RejectReason.UnknownCommand;
           this.ingest.reject(r.report.sn, topics.commandAck(r.report.sn), reason, r.detail, r.report.payload);
         }
@@ -183,7 +213,10 @@ export class CommandDispatcher implements CommandRouting, CommandDispatchPort, O
       while (next < rows.length) {
         const row = rows[next++];
         // A publish that fails (terminal just left) is resent after the resend timeout.
-        await this.broker.publishCommand(row.sn, Buffer.from(JSON.stringify(commandMessage(row)))).catch(() => undefined);
+        await this.broker.publishCommand(row.sn, Buffer.from(JSON.stringify(commandMessage(row)))).then(
+          () => this.published.inc({ result: 'ok' }),
+          () => this.published.inc({ result: 'failed' }),
+        );
       }
     };
     await Promise.all(Array.from({ length: Math.min(PUBLISH_WINDOW, rows.length) }, lane));
@@ -200,6 +233,10 @@ export class CommandDispatcher implements CommandRouting, CommandDispatchPort, O
         const now = this.clock.now();
         const t = commandTimeouts(this.config);
         const ended = await this.repo.sweepTimeouts(now, t);
+        this.ended.inc({ cause: 'expired' }, ended.expired);
+        this.ended.inc({ cause: 'no_ack' }, ended.noAck);
+        this.ended.inc({ cause: 'step_timeout' }, ended.stepTimeout);
+        this.ended.inc({ cause: 'version_mismatch' }, ended.versionMismatch);
         if (ended.expired + ended.noAck + ended.stepTimeout + ended.versionMismatch > 0) this.logger.log(`commands ended: ${JSON.stringify(ended)}`);
         for (const sn of await this.repo.dueTerminals(now, t, DUE_SCAN_LIMIT)) this.enqueue(sn);
       } catch (err) {

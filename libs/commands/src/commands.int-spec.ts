@@ -8,6 +8,7 @@ import {
   endClient,
   makeHeartbeat,
   publishHeartbeat,
+  scrapeMetric,
   startTestDatabase,
   startTestGateway,
   testDbKinds,
@@ -192,6 +193,9 @@ for (const kind of testDbKinds()) {
       const confirmed = await row(cmd.id);
       expect(confirmed.state).toBe('succeeded');
       expect(confirmed.confirmedAt).not.toBeNull();
+      expect(await scrapeMetric(gw.httpUrl, 'fleet_commands_published_total', 'result="ok"')).toBeGreaterThanOrEqual(1);
+      expect(await scrapeMetric(gw.httpUrl, 'fleet_commands_acks_total', 'state="installing"')).toBeGreaterThanOrEqual(1);
+      expect(await scrapeMetric(gw.httpUrl, 'fleet_commands_acks_total', 'state="succeeded"')).toBeGreaterThanOrEqual(1);
       await t.close();
     });
 
@@ -252,6 +256,8 @@ for (const kind of testDbKinds()) {
       clock.advance(61_000);
       await dispatcher.sweep();
       expect(await row(e.body.id)).toMatchObject({ state: 'expired', reason: 'expired' });
+      expect(await scrapeMetric(gw.httpUrl, 'fleet_commands_ended_total', 'cause="no_ack"')).toBeGreaterThanOrEqual(1);
+      expect(await scrapeMetric(gw.httpUrl, 'fleet_commands_ended_total', 'cause="expired"')).toBeGreaterThanOrEqual(1);
       // An expired command is not delivered when the terminal comes back.
       const back = await connect(offline);
       const later = await send(offline, { type: 'reboot' });
@@ -289,6 +295,7 @@ for (const kind of testDbKinds()) {
         (rows) => rows.length >= 3,
       );
       expect(letters.map((l) => l.reason)).toEqual(['foreign_command', 'unknown_command', 'unknown_command']);
+      expect(await scrapeMetric(gw.httpUrl, 'fleet_commands_acks_refused_total', 'reason="foreign_command"')).toBeGreaterThanOrEqual(1);
       const untouched = await row(c.body.id);
       expect(untouched.state).toBe('sent');
       expect(untouched.history.map((h) => h.state)).toEqual(['queued']);
