@@ -12,7 +12,7 @@ import {
   type TestDatabase,
   type TestGateway,
 } from '#testing';
-import { startTestReceiver, type TestReceiver } from './notifications/test-receivers.js';
+import { startTestReceiver, type TestReceiver } from '#testing/notification-receivers.js';
 
 /**
  * The whole path in one process: a heartbeat over MQTT, the alert the engine raises, and the signed

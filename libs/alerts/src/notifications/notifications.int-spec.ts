@@ -5,7 +5,7 @@ import { createLogger } from '#observability';
 import { createApp, WORKER } from '#runtime';
 import { startTestDatabase, startTestGateway, TEST_PEPPER, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
 import { NotificationsService } from './notifications.service.js';
-import { mimePart, startTestReceiver, startTestSmtp, type TestReceiver, type TestSmtp } from './test-receivers.js';
+import { mimePart, startTestReceiver, startTestSmtp, type TestReceiver, type TestSmtp } from '#testing/notification-receivers.js';
 
 interface ErrorBody {
   error: { code: string; message: string; details?: { field: string; message: string }[] };

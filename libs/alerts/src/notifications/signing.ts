@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 
 /**
  * Webhook signature: `X-Fleet-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>` with
@@ -7,15 +7,6 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  */
 export function webhookSignature(secret: string, timestamp: string, body: string): string {
   return `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
-}
-
-/** Constant-time check of a webhook signature header, with a replay window. */
-export function verifyWebhookSignature(secret: string, timestamp: string, body: string, header: string, nowS = Date.now() / 1000, toleranceS = 300): boolean {
-  const ts = Number(timestamp);
-  if (!Number.isFinite(ts) || Math.abs(nowS - ts) > toleranceS) return false;
-  const expected = Buffer.from(webhookSignature(secret, timestamp, body));
-  const given = Buffer.from(header);
-  return expected.length === given.length && timingSafeEqual(expected, given);
 }
 
 /**
