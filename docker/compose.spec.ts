@@ -282,6 +282,8 @@ describe('docker/Dockerfile', () => {
       .map((l) => l.trim())
       .filter((l) => l !== '' && !l.startsWith('#'));
     for (const dir of ['apps', 'libs', 'devices-sim', 'package.json', 'package-lock.json']) expect(ignored).not.toContain(dir);
+    // docker/.env holds the secrets: never part of the build context (nor of git, see .gitignore).
+    expect(ignored).toContain('**/.env');
   });
 });
 
