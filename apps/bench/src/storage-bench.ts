@@ -95,6 +95,10 @@ async function run(kind: TestDbKind, o: { terminals: number; hours: number; inte
   const repo = new HeartbeatRepository(ds, config);
 
   const states: TerminalState[] = fleet.map((p) => initialTerminalState(p, startMs));
+  // WAL written by the inserts (heartbeats, their indexes and the terminal_state updates): the write
+  // volume a server's disk and replicas must take, before compression.
+  const walLsn = async (): Promise<string> => (await ds.query<{ lsn: string }[]>(`SELECT pg_current_wal_lsn()::text AS lsn`))[0].lsn;
+  const walStart = await walLsn();
   let pending: HeartbeatRow[] = [];
   let rows = 0;
   let payloadBytes = 0;
@@ -128,6 +132,8 @@ async function run(kind: TestDbKind, o: { terminals: number; hours: number; inte
   }
   if (pending.length > 0) rows += await repo.insertBatch(pending);
   const insertS = (performance.now() - began) / 1000;
+  const [{ wal }] = await ds.query<{ wal: string }[]>(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::text AS wal`, [walStart]);
+  const [{ state }] = await ds.query<{ state: string }[]>(`SELECT pg_total_relation_size('terminal_state')::text AS state`);
   log(`${rows} rows in ${insertS.toFixed(1)} s (${Math.round(rows / insertS)}/s incl. generation), ${rejected} rejected`);
 
   await ds.query(`VACUUM ANALYZE heartbeats`);
@@ -159,6 +165,8 @@ async function run(kind: TestDbKind, o: { terminals: number; hours: number; inte
     rows,
     chunks,
     avgPayloadBytes: Math.round(payloadBytes / Math.max(rows, 1)),
+    walBytesPerRow: Math.round(Number(wal) / Math.max(rows, 1)),
+    terminalStateBytesPerTerminal: Math.round(Number(state) / o.terminals),
     raw: { ...raw, perRow: perRow(raw, rows) },
     compressed: compressed ? { ...compressed, perRow: perRow(compressed, rows), ratio: Number((raw.totalBytes / compressed.totalBytes).toFixed(1)) } : null,
     compressSeconds: compressS === null ? null : Number(compressS.toFixed(1)),
@@ -169,6 +177,7 @@ async function run(kind: TestDbKind, o: { terminals: number; hours: number; inte
   process.stdout.write(
     `\n${kind} (${result.server}${tsVersion ? `, TimescaleDB ${tsVersion}` : ''}): ${rows} heartbeats, ${o.terminals} terminals × ${o.hours} h at ${o.intervalS} s, payload ${result.avgPayloadBytes} B\n` +
       `  raw:        ${r.total} B/row (heap ${r.heap}, toast ${r.toast}, indexes ${r.index})\n` +
+      `  WAL:        ${result.walBytesPerRow} B/row written (heartbeats, indexes, terminal_state); terminal_state ${result.terminalStateBytesPerTerminal} B/terminal\n` +
       (c
         ? `  compressed: ${c.total} B/row (heap ${c.heap}, toast ${c.toast}, indexes ${c.index}); ${result.compressed?.ratio}× smaller; compress_chunk ${result.compressSeconds} s\n`
         : '') +
@@ -176,7 +185,7 @@ async function run(kind: TestDbKind, o: { terminals: number; hours: number; inte
   );
   if (o.markdown) {
     process.stdout.write(
-      `| ${new Date().toISOString().slice(0, 10)} | ${kind} | ${o.terminals} × ${o.hours} h @ ${o.intervalS} s | ${rows} | ${result.avgPayloadBytes} | ${r.heap} / ${r.toast} / ${r.index} / **${r.total}** | ${c ? `${c.heap} / ${c.toast} / ${c.index} / **${c.total}**` : '–'} | ${result.compressed ? `${result.compressed.ratio}×` : '–'} |\n`,
+      `| ${new Date().toISOString().slice(0, 10)} | ${kind} | ${o.terminals} × ${o.hours} h @ ${o.intervalS} s | ${rows} | ${result.avgPayloadBytes} | ${r.heap} / ${r.toast} / ${r.index} / **${r.total}** | ${result.walBytesPerRow} | ${c ? `${c.heap} / ${c.toast} / ${c.index} / **${c.total}**` : '–'} | ${result.compressed ? `${result.compressed.ratio}×` : '–'} |\n`,
     );
   }
   process.stdout.write(`${JSON.stringify(result)}\n`);
