@@ -307,6 +307,15 @@ describe('Grafana in docker/compose.yml', () => {
     for (const v of strings(grafana.volumes, 'grafana.volumes')) if (v.startsWith('..')) expect(v).toMatch(/:ro$/);
   });
 
+  it("gives the read-only role Grafana's password before Grafana starts", () => {
+    const setter = obj(services['reader-password'], 'reader-password');
+    const setterEnv = obj(setter.environment, 'reader-password.environment');
+    expect(setterEnv.FLEET_READER_PASSWORD).toBe(obj(grafana.environment, 'grafana.environment').FLEET_READER_PASSWORD);
+    expect(strings(setter.command, 'reader-password.command').join(' ')).toContain("ALTER ROLE fleet_reader WITH LOGIN PASSWORD :'pw'");
+    expect(grafana.depends_on).toMatchObject({ 'reader-password': { condition: 'service_completed_successfully' } });
+    expect(setter.depends_on).toMatchObject({ migrate: { condition: 'service_completed_successfully' } });
+  });
+
   (providers.length > 0 ? it : it.skip)('every dashboards provider points at the mounted dashboards/generated', () => {
     const target = mountOf('dashboards/generated');
     for (const file of providers) {
