@@ -177,7 +177,7 @@ async function run(kind: TestDbKind, o: { terminals: number; hours: number; inte
   process.stdout.write(
     `\n${kind} (${result.server}${tsVersion ? `, TimescaleDB ${tsVersion}` : ''}): ${rows} heartbeats, ${o.terminals} terminals × ${o.hours} h at ${o.intervalS} s, payload ${result.avgPayloadBytes} B\n` +
       `  raw:        ${r.total} B/row (heap ${r.heap}, toast ${r.toast}, indexes ${r.index})\n` +
-      `  WAL:        ${result.walBytesPerRow} B/row written (heartbeats, indexes, terminal_state); terminal_state ${result.terminalStateBytesPerTerminal} B/terminal\n` +
+      `  WAL:        ${result.walBytesPerRow} B/row written (heartbeats, indexes, terminal_state); terminal_state ${result.terminalStateBytesPerTerminal} B/terminal (with the dead row versions of every update not yet vacuumed)\n` +
       (c
         ? `  compressed: ${c.total} B/row (heap ${c.heap}, toast ${c.toast}, indexes ${c.index}); ${result.compressed?.ratio}× smaller; compress_chunk ${result.compressSeconds} s\n`
         : '') +
