@@ -237,6 +237,58 @@ describe('docker/compose.yml', () => {
   });
 });
 
+/** package.json, for its dependencies and its #imports map. */
+const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+  dependencies: Record<string, string>;
+  imports: Record<string, { types: string }>;
+};
+
+/**
+ * Bare package names the module graph from `entry` (a .ts source) loads at run time: follows relative
+ * and #subpath imports and re-exports; type-only imports are erased by the compiler and skipped.
+ */
+function runtimePackages(entry: string): Map<string, string> {
+  const found = new Map<string, string>();
+  const seen = new Set<string>();
+  const queue = [entry];
+  const specifiers = /^\s*(?:import|export)\s+(?!type\s)(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/gm;
+  for (let file = queue.pop(); file !== undefined; file = queue.pop()) {
+    if (seen.has(file)) continue;
+    seen.add(file);
+    for (const m of readFileSync(join(repoRoot, file), 'utf8').matchAll(specifiers)) {
+      const spec = m[1] ?? m[2];
+      if (spec.startsWith('node:')) continue;
+      if (spec.startsWith('.')) {
+        queue.push(posix.join(posix.dirname(file), spec).replace(/\.js$/, '.ts'));
+      } else if (spec.startsWith('#')) {
+        const exact = pkg.imports[spec];
+        const wildcard = Object.entries(pkg.imports).find(([k]) => k.endsWith('/*') && spec.startsWith(k.slice(0, -1)));
+        const target = exact ? exact.types : wildcard?.[1].types.replace('*', spec.slice(wildcard[0].length - 1)).replace(/\.js$/, '.ts');
+        if (target === undefined) throw new Error(`${file}: ${spec} is not in package.json imports`);
+        queue.push(posix.normalize(target));
+      } else {
+        const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
+        if (!found.has(name)) found.set(name, file);
+      }
+    }
+  }
+  return found;
+}
+
+describe('the runtime image', () => {
+  it('has every package the entry points load: production dependencies only (dev ones are pruned)', () => {
+    for (const s of appServices) {
+      const entry = `${/^dist\/(.+)\.js$/.exec(s.command[1] ?? '')?.[1]}.ts`;
+      const packages = runtimePackages(entry);
+      // The graph really was walked: the gateway reaches the broker, the simulator the MQTT client.
+      if (s.name === 'gateway') expect([...packages.keys()]).toEqual(expect.arrayContaining(['aedes', '@nestjs/core', 'pg']));
+      if (s.name === 'simulator') expect([...packages.keys()]).toContain('mqtt');
+      const missing = [...packages].filter(([name]) => !(name in pkg.dependencies)).map(([name, file]) => `${name} (${file})`);
+      expect({ service: s.name, missing }).toEqual({ service: s.name, missing: [] });
+    }
+  });
+});
+
 describe('docker/prometheus.yml', () => {
   it('scrapes exactly the gateway, api and worker on their HTTP ports', () => {
     const prometheus = obj(parse(read('prometheus.yml')) as Json, 'prometheus.yml');
