@@ -384,7 +384,15 @@ describe('Grafana in docker/compose.yml', () => {
     let readerRole = false;
     for (const file of datasources) {
       const text = readFileSync(file, 'utf8');
-      for (const m of text.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)) {
+      // Values only (comments may mention $VAR as an example).
+      const values: string[] = [];
+      const collect = (node: Json): void => {
+        if (typeof node === 'string') values.push(node);
+        else if (Array.isArray(node)) node.forEach(collect);
+        else if (isObject(node)) Object.values(node).forEach(collect);
+      };
+      collect(parse(text) as Json);
+      for (const m of values.join('\n').matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)) {
         if (m[1].startsWith('__')) continue; // Grafana's own $__file{}, $__env{} forms
         expect({ file: relative(repoRoot, file), variable: m[1], set: m[1] in env }).toEqual({ file: relative(repoRoot, file), variable: m[1], set: true });
       }
