@@ -5,7 +5,7 @@
  * run, approved by a second ops-admin and started through the API, and a simulated fleet (devices-sim
  * terminals, mqtt.js over TCP, downloads with Range over HTTP) spread over both gateways.
  *
- * Time: every process and every terminal share one clock that runs 20× faster than real time (soaks,
+ * Time: every process and every terminal share one clock that runs 10× faster than real time (soaks,
  * offline detection and URL lifetimes pass in seconds) and can jump. It starts more than a day in the
  * past, at night in the terminals' time zone (few transactions), so terminal timestamps are never in
  * the future for the ingest's real-time check.
@@ -35,7 +35,9 @@ import { badReleaseFault, type OtaFault, type OtaScenarioKind } from '../../../d
 import { SimStats } from '../../../devices-sim/src/sim-stats.js';
 import { DEFAULT_COMMAND_RUNTIME, DEFAULT_RUNTIME, SimulatedTerminal } from '../../../devices-sim/src/terminal-client.js';
 
-const SPEED = 20;
+// Fast enough for soaks and offline detection to pass in seconds; slow enough that an event-loop stall of
+// a few seconds on a loaded machine does not make a heartbeating terminal look offline (60 s of clock).
+const SPEED = 10;
 const OLD_VERSION = 'SIM_V1.0.0';
 const NEW_VERSION = 'SIM_V2.0.0';
 const ALL_DAY = { start: '00:00', end: '00:00', tz: 'Asia/Shanghai' };
@@ -274,7 +276,7 @@ const kinds = testDbKinds();
       releaseId,
       waves,
       ratePerMinute: 1000,
-      soakSeconds: 60,
+      soakSeconds: 30,
       successThreshold: 1,
       guards: { minBatteryPct: 0, orCharging: true, planHeadroomBytes: 0, window: ALL_DAY },
       // Lenient on transaction declines: a wave of two terminals is a small sample.
@@ -349,7 +351,8 @@ const kinds = testDbKinds();
       releaseId,
       waves: { canary: { count: 4 }, growth: 2 },
       ratePerMinute: 1000,
-      soakSeconds: 120,
+      // Longer than offlineAfterS: silent terminals count as offline when the gate judges.
+      soakSeconds: 90,
       successThreshold: 1,
       guards: { minBatteryPct: 0, orCharging: true, planHeadroomBytes: 0, window: ALL_DAY },
       healthGate: { minSample: 2, offlineAfterS: 60, alertRules: [] },
