@@ -268,6 +268,15 @@ for (const kind of testDbKinds()) {
       const cdn = await send(s, { type: 'ota.install', params: OTA_PARAMS });
       const [plain] = await t.waitFor(cdn.body.id);
       expect(plain.params?.url).toBe(OTA_PARAMS.url);
+      // Deferred after its download (waiting for the window): the artifact is on flash, no resend.
+      for (const status of ['accepted', 'downloading', 'downloaded', 'verified']) await t.ack(cdn.body.id, status);
+      await t.ack(cdn.body.id, 'deferred', { reason: 'window' });
+      clock.advance(31 * 60_000);
+      await dispatcher.sweep();
+      await t.waitFor(c.body.id, 3);
+      await dispatcher.idle();
+      expect(t.received.filter((m) => m.id === cdn.body.id)).toHaveLength(1);
+      expect((await row(cdn.body.id)).state).toBe('deferred');
       await t.close();
     });
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { applyReport, CommandState, IN_FLIGHT_STATES, type ReportedState } from './command-state.js';
+import { applyReport, CommandState, IN_FLIGHT_STATES, rankOf, type ReportedState } from './command-state.js';
 
 /** NOTIFY channel of new commands; payload `{"id":"...","sn":"..."}`. */
 export const COMMANDS_CHANNEL = 'pos_commands';
@@ -96,24 +96,26 @@ export interface CommandTimeouts {
   /** A step (accepted .. installing) without a further report fails after this long (reason step_timeout). */
   stepTimeoutMs: number;
   /**
-   * A deferred ota.install is published again (state and attempts unchanged) once its last publish is
-   * this old, so the terminal holds a download URL that has not expired when its guards clear.
-   * Absent: deferred commands are not republished.
+   * A deferred ota.install not downloaded yet is published again (state and attempts unchanged) once
+   * its last publish is this old, so the terminal holds a download URL that has not expired when its
+   * guards clear. Absent: deferred commands are not republished.
    */
   urlRefreshAfterMs?: number;
 }
 
 /**
  * Due for (re)sending at `now`: queued; sent without an ack past the resend deadline with attempts
- * left; a deferred ota.install last published before `refresh` (its URL refresh). Arguments are the
- * placeholders of those parameters.
+ * left; a deferred ota.install last published before `refresh` (its URL refresh), unless it was
+ * deferred after its download (waiting for the window: the artifact is on flash, no URL needed).
+ * Arguments are the placeholders of those parameters.
  */
 function dueWhere(now: string, maxAttempts: string, refresh: string): string {
   // The state list matches the partial index commands_pending_sn_idx.
   return `state IN ('queued', 'sent', 'deferred') AND expires_at > ${now} AND (
     state = 'queued'
     OR (state = 'sent' AND step_deadline_at <= ${now} AND attempts < ${maxAttempts})
-    OR (state = 'deferred' AND type = 'ota.install' AND ${refresh}::timestamptz IS NOT NULL AND COALESCE(sent_at, created_at) <= ${refresh}))`;
+    OR (state = 'deferred' AND type = 'ota.install' AND max_rank < ${rankOf(CommandState.Downloaded)}
+        AND ${refresh}::timestamptz IS NOT NULL AND COALESCE(sent_at, created_at) <= ${refresh}))`;
 }
 
 function refreshBefore(now: Date, t: CommandTimeouts): Date | null {
