@@ -387,14 +387,15 @@ const kinds = testDbKinds();
   it('a terminal deferred past the download URL lifetime gets a fresh URL on the resend and the download succeeds', async () => {
     const model = 'SIM-URL';
     const [p] = profiles('SURL', model, 1);
-    // On gateway B, on a low battery: it defers (battery) until it is put on its charger.
+    // On gateway B, on a low battery (the scenario reads 8 %, the floor is 9): it defers (battery)
+    // until it is put on its charger.
     const [sim] = await boot([p], model, () => 'ota-low-battery', [gwB]);
     expect(sim.isConnected).toBe(true);
     const releaseId = await upload(model, 100_000);
     const { params } = await gwA.running.app.get(OtaInstallService).installParams({ releaseId, sn: p.sn, commandId: 'operator', now: clock.now() });
     const sent = await call<{ id: string }>('POST', `/v1/terminals/${p.sn}/commands`, opsA, {
       type: 'ota.install',
-      params: { ...params, guards: { minBatteryPct: 10, orCharging: true, planHeadroomBytes: 0, window: ALL_DAY } },
+      params: { ...params, guards: { minBatteryPct: 9, orCharging: true, planHeadroomBytes: 0, window: ALL_DAY } },
     });
     expect(sent.status).toBe(201);
     const get = async () => (await call<CommandBody>('GET', `/v1/commands/${sent.body.id}`, opsA)).body;
