@@ -7,7 +7,8 @@ import { createHash, createPublicKey, verify, type Hash, type KeyObject } from '
 import { readFileSync } from 'node:fs';
 
 export interface DownloadOptions {
-  readonly url: string;
+  /** The URL, or a function asked before every connection (a resent command may bring a fresher one). */
+  readonly url: string | (() => string);
   readonly size: number;
   /** Cut the first connection after this many bytes (simulated dropped link), then resume. */
   readonly dropAtBytes: number | null;
@@ -56,7 +57,7 @@ export async function downloadArtifact(opts: DownloadOptions): Promise<DownloadR
         if (etag) headers['if-range'] = etag;
         resumedFrom.push(offset);
       }
-      const res = await fetch(opts.url, { headers, signal: controller.signal });
+      const res = await fetch(typeof opts.url === 'string' ? opts.url : opts.url(), { headers, signal: controller.signal });
       if (res.status === 416 && offset > 0) {
         // already complete on flash
         await res.body?.cancel();

@@ -48,6 +48,8 @@ interface ArtifactServer {
   url: string;
   /** Range headers of every request (undefined: none). */
   ranges: (string | undefined)[];
+  /** Request paths with their query, in order. */
+  paths: string[];
   ifRanges: (string | undefined)[];
   close(): Promise<void>;
 }
@@ -57,8 +59,10 @@ async function startArtifactServer(artifact: Buffer, cutAt: number | null): Prom
   const etag = `"${createHash('sha256').update(artifact).digest('hex')}"`;
   const ranges: (string | undefined)[] = [];
   const ifRanges: (string | undefined)[] = [];
+  const paths: string[] = [];
   let cut = cutAt;
   const server: HttpServer = createHttpServer((req, res) => {
+    paths.push(req.url ?? '');
     const range = req.headers.range;
     ranges.push(range);
     ifRanges.push(req.headers['if-range'] as string | undefined);
@@ -92,6 +96,7 @@ async function startArtifactServer(artifact: Buffer, cutAt: number | null): Prom
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/ota/v1/artifacts/rel-1?sn=x&cmd=y&exp=1&sig=z`,
     ranges,
+    paths,
     ifRanges,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
@@ -262,7 +267,7 @@ describe('SimulatedTerminal commands', () => {
   );
 
   it(
-    'ota.install: low battery defers (battery) without downloading; install failure rolls back',
+    'ota.install: low battery defers (battery) without downloading, then downloads from the newest URL once charged; install failure rolls back',
     async () => {
       const artifact = Buffer.from('x'.repeat(5000));
       const keys = generateKeyPairSync('ed25519');
@@ -284,7 +289,7 @@ describe('SimulatedTerminal commands', () => {
         sendCommand(b.broker, low.sn, {
           id: 'ota-low',
           type: 'ota.install',
-          params: { ...params, guards: { ...anyTimeGuards, minBatteryPct: 30, orCharging: true } },
+          params: { ...params, guards: { ...anyTimeGuards, minBatteryPct: 9, orCharging: true } },
         });
         await waitFor('deferred', () => acksOf(b.published, low.sn, 'ota-low').some((a) => a.status === 'deferred'));
         await new Promise((r) => setTimeout(r, 400));
@@ -295,10 +300,18 @@ describe('SimulatedTerminal commands', () => {
           ['deferred', 'battery'],
         ]);
         expect(http.ranges.length).toBe(0);
-        // a resend of the same command is answered with its current status
-        sendCommand(b.broker, low.sn, { id: 'ota-low', type: 'ota.install', params: { ...params, guards: anyTimeGuards } });
+        // a resend of the same command is answered with its current status; its URL (signed afresh by
+        // the ledger) replaces the one the terminal holds
+        const freshUrl = http.url.replace('sig=z', 'sig=fresh');
+        sendCommand(b.broker, low.sn, { id: 'ota-low', type: 'ota.install', params: { ...params, url: freshUrl, guards: anyTimeGuards } });
         await waitFor('answer to the resend', () => acksOf(b.published, low.sn, 'ota-low').length === 3);
         expect(acksOf(b.published, low.sn, 'ota-low')[2].status).toBe('deferred');
+        // on the charger: the guard clears (the scenario read 8 %, just under the floor of 9) and the
+        // download uses the newest URL
+        low.otaScenario = null;
+        await waitFor('succeeded', () => acksOf(b.published, low.sn, 'ota-low').some((a) => a.status === 'succeeded'));
+        expect(http.paths.length).toBeGreaterThan(0);
+        expect(http.paths.every((path) => path.endsWith('sig=fresh'))).toBe(true);
         await low.disconnect();
 
         failing.start(0);

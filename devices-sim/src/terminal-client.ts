@@ -162,8 +162,8 @@ export class SimulatedTerminal {
     private readonly stats: SimStats,
     private readonly log: TerminalLogger,
     private readonly clock: () => number = Date.now,
-    /** OTA scenario of this terminal (null: behaves). */
-    readonly otaScenario: OtaScenarioKind | null = null,
+    /** OTA scenario of this terminal (null: behaves); may change while it runs (a test puts a low-battery terminal on its charger). */
+    public otaScenario: OtaScenarioKind | null = null,
   ) {
     this.outbox = new HeartbeatOutbox(options.outboxCapacity, options.maxInflight);
     this.rng = new Prng(deriveSeed(profile.stateSeed, 'runtime'));
@@ -674,7 +674,8 @@ export class SimulatedTerminal {
     let reportedSteps = 0;
     void this.ack(id, type, 'downloading', { progress: 0 });
     const result = await downloadArtifact({
-      url: this.otaUrls.get(id) ?? params.url,
+      // the newest URL received for this command, at every (re)connection of the download
+      url: () => this.otaUrls.get(id) ?? params.url,
       size: params.size,
       dropAtBytes: dropOffset(params.size, opts.dropAtPercent),
       corrupt: this.otaScenario === 'ota-checksum-mismatch',

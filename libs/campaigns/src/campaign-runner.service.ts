@@ -245,7 +245,9 @@ export class CampaignRunner implements OnApplicationBootstrap, OnApplicationShut
       const c = alerts.find((a) => a.group === 'control' && a.rule === rule)?.n ?? 0;
       metrics[`alert:${rule}`] = healthMetric(rate(u, updated.n), rate(c, control.n), row.health);
     }
-    const judged = updated.n >= row.health.minSample;
+    // A comparison needs both groups: after the last wave nobody is left as control (rates of 0 would
+    // make any offline terminal or decline look worse), and there is no next wave to hold back.
+    const judged = updated.n >= row.health.minSample && control.n >= row.health.minSample;
     const verdict = !judged ? 'insufficient_sample' : Object.values(metrics).some((m) => m.bad) ? 'fail' : 'pass';
     return { wave: row.wave, at: now.toISOString(), updated: updated.n, control: control.n, judged, metrics, verdict };
   }

@@ -1,8 +1,9 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { BrokerService, type CommandRouting } from '#broker';
-import { RejectReason, topics, type Command, type CommandAck } from '#contracts';
+import { CommandType, RejectReason, topics, type Command, type CommandAck } from '#contracts';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { BatchWriter, IngestService, isDataError } from '#ingest';
+import { DownloadUrlService } from '#ota';
 import { MetricsService } from '#observability';
 import { Counter } from 'prom-client';
 import { COMMAND_CLOCK, type CommandClock } from './command-clock.js';
@@ -56,6 +57,8 @@ export class CommandDispatcher implements CommandRouting, CommandDispatchPort, O
   private readonly acksReceived: Counter<'state'>;
   private readonly acksRefused: Counter<'reason'>;
   private readonly ended: Counter<'cause'>;
+  /** Signs ota.install download URLs afresh on every publish; null when no URL key is configured. */
+  private readonly urls: DownloadUrlService | null;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -85,6 +88,14 @@ export class CommandDispatcher implements CommandRouting, CommandDispatchPort, O
       labelNames: ['cause'],
       registers,
     });
+    this.urls = (() => {
+      try {
+        return new DownloadUrlService(config);
+      } catch (err) {
+        this.logger.warn(`ota.install commands keep the download URL they were created with: ${err instanceof Error ? err.message : String(err)}`);
+        return null;
+      }
+    })();
     const t = commandTimeouts(config);
     this.acks = new BatchWriter<AckReport>({
       name: 'command_acks',
@@ -204,6 +215,23 @@ export class CommandDispatcher implements CommandRouting, CommandDispatchPort, O
   }
 
   /**
+   * The message of one publish. An ota.install carries a download URL signed now for this terminal
+   * and command (the stored one may have expired while the command was queued, deferred or unacked);
+   * the command's id and everything else stay as stored.
+   */
+  private message(row: CommandRow): Command {
+    const message = commandMessage(row);
+    const { releaseId, url } = row.payload;
+    if (row.type !== CommandType.OtaInstall || !this.urls || typeof releaseId !== 'string' || typeof url !== 'string') return message;
+    try {
+      const fresh = this.urls.reissueDownloadUrl(url, { releaseId, sn: row.sn, commandId: row.id, now: this.clock.now() });
+      return fresh === null ? message : { ...message, params: { ...row.payload, url: fresh } };
+    } catch {
+      return message; // a payload the signer refuses (not a uuid release id): sent as stored
+    }
+  }
+
+  /**
    * Publishes with at most PUBLISH_WINDOW in flight: aedes' emitter queues publishes beyond its
    * concurrency and drains that queue recursively, so thousands at once overflow the stack.
    */
@@ -213,7 +241,7 @@ export class CommandDispatcher implements CommandRouting, CommandDispatchPort, O
       while (next < rows.length) {
         const row = rows[next++];
         // A publish that fails (terminal just left) is resent after the resend timeout.
-        await this.broker.publishCommand(row.sn, Buffer.from(JSON.stringify(commandMessage(row)))).then(
+        await this.broker.publishCommand(row.sn, Buffer.from(JSON.stringify(this.message(row)))).then(
           () => this.published.inc({ result: 'ok' }),
           () => this.published.inc({ result: 'failed' }),
         );

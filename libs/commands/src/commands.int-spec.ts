@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { MqttClient } from 'mqtt';
 import { Role } from '#api';
 import { topics, type Command } from '#contracts';
+import { DownloadUrlService } from '#ota';
 import { GATEWAY } from '#runtime';
 import {
   connectOk,
@@ -229,6 +231,52 @@ for (const kind of testDbKinds()) {
       expect(await row(a.body.id)).toMatchObject({ state: 'sent', attempts: 1 });
       await t.ack(a.body.id, 'succeeded');
       expect((await row(a.body.id)).state).toBe('succeeded');
+      await t.close();
+    });
+
+    it('every publish of an ota.install carries a URL signed then for its terminal and command; a deferred one is resent after half a URL lifetime, still deferred', async () => {
+      const urls = gw.running.app.get(DownloadUrlService);
+      const releaseId = randomUUID();
+      const s = await register();
+      const t = await connect(s);
+      // Signed before the command existed (another command id), as an operator may.
+      const stored = urls.issueDownloadUrl({ releaseId, sn: s, commandId: 'operator', now: clock.now() }).url;
+      const c = await send(s, { type: 'ota.install', params: { ...OTA_PARAMS, releaseId, url: stored } });
+      const [first] = await t.waitFor(c.body.id);
+      const grant = (cmd: Command) => {
+        const u = new URL(String(cmd.params?.url));
+        return urls.verify(releaseId, Object.fromEntries(u.searchParams), clock.now());
+      };
+      expect(grant(first)).toMatchObject({ sn: s, commandId: c.body.id });
+      await t.ack(c.body.id, 'accepted');
+      await t.ack(c.body.id, 'deferred', { reason: 'battery' });
+      // Not yet half of the URL's hour: nothing is resent.
+      clock.advance(29 * 60_000);
+      await dispatcher.sweep();
+      await dispatcher.idle();
+      expect(t.received.filter((m) => m.id === c.body.id)).toHaveLength(1);
+      // An hour and a half after the first send: the first URL has expired, the resent one is valid.
+      clock.advance(61 * 60_000);
+      await dispatcher.sweep();
+      const [, again] = await t.waitFor(c.body.id, 2);
+      expect(grant(first)).toBeNull();
+      expect(grant(again)).toMatchObject({ sn: s, commandId: c.body.id });
+      expect({ ...again, params: { ...again.params, url: '' } }).toStrictEqual({ ...first, params: { ...first.params, url: '' } });
+      const after = await call<CommandBody & { params: { url: string } }>('GET', `/v1/commands/${c.body.id}`, ops);
+      expect(after.body).toMatchObject({ state: 'deferred', attempts: 1, params: { url: stored } });
+      // A URL that is not one of ours (an operator's CDN address) is sent as stored.
+      const cdn = await send(s, { type: 'ota.install', params: OTA_PARAMS });
+      const [plain] = await t.waitFor(cdn.body.id);
+      expect(plain.params?.url).toBe(OTA_PARAMS.url);
+      // Deferred after its download (waiting for the window): the artifact is on flash, no resend.
+      for (const status of ['accepted', 'downloading', 'downloaded', 'verified']) await t.ack(cdn.body.id, status);
+      await t.ack(cdn.body.id, 'deferred', { reason: 'window' });
+      clock.advance(31 * 60_000);
+      await dispatcher.sweep();
+      await t.waitFor(c.body.id, 3);
+      await dispatcher.idle();
+      expect(t.received.filter((m) => m.id === cdn.body.id)).toHaveLength(1);
+      expect((await row(cdn.body.id)).state).toBe('deferred');
       await t.close();
     });
 

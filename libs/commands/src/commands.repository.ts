@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { applyReport, CommandState, IN_FLIGHT_STATES, type ReportedState } from './command-state.js';
+import { applyReport, CommandState, IN_FLIGHT_STATES, rankOf, type ReportedState } from './command-state.js';
 
 /** NOTIFY channel of new commands; payload `{"id":"...","sn":"..."}`. */
 export const COMMANDS_CHANNEL = 'pos_commands';
@@ -95,6 +95,31 @@ export interface CommandTimeouts {
   maxAttempts: number;
   /** A step (accepted .. installing) without a further report fails after this long (reason step_timeout). */
   stepTimeoutMs: number;
+  /**
+   * A deferred ota.install not downloaded yet is published again (state and attempts unchanged) once
+   * its last publish is this old, so the terminal holds a download URL that has not expired when its
+   * guards clear. Absent: deferred commands are not republished.
+   */
+  urlRefreshAfterMs?: number;
+}
+
+/**
+ * Due for (re)sending at `now`: queued; sent without an ack past the resend deadline with attempts
+ * left; a deferred ota.install last published before `refresh` (its URL refresh), unless it was
+ * deferred after its download (waiting for the window: the artifact is on flash, no URL needed).
+ * Arguments are the placeholders of those parameters.
+ */
+function dueWhere(now: string, maxAttempts: string, refresh: string): string {
+  // The state list matches the partial index commands_pending_sn_idx.
+  return `state IN ('queued', 'sent', 'deferred') AND expires_at > ${now} AND (
+    state = 'queued'
+    OR (state = 'sent' AND step_deadline_at <= ${now} AND attempts < ${maxAttempts})
+    OR (state = 'deferred' AND type = 'ota.install' AND max_rank < ${rankOf(CommandState.Downloaded)}
+        AND ${refresh}::timestamptz IS NOT NULL AND COALESCE(sent_at, created_at) <= ${refresh}))`;
+}
+
+function refreshBefore(now: Date, t: CommandTimeouts): Date | null {
+  return t.urlRefreshAfterMs === undefined ? null : new Date(now.getTime() - t.urlRefreshAfterMs);
 }
 
 /** SQL of the command ledger. Times come from the caller's clock, never from now() (tests control it). */
@@ -120,28 +145,33 @@ export class CommandsRepository {
   }
 
   /**
-   * Claims the due commands of these terminals for publishing, oldest first: queued ones, and sent
-   * ones past their resend deadline with attempts left. The conditional UPDATE is the claim, so two
+   * Claims the due commands of these terminals for publishing, oldest first: queued ones, sent
+   * ones past their resend deadline with attempts left, and deferred ota.installs due for a fresh
+   * download URL. The conditional UPDATE is the claim, so two
    * gateways (or a sweep racing a reconnect) never publish the same attempt twice.
    */
   async claimDue(sns: readonly string[], now: Date, t: CommandTimeouts, limit: number): Promise<CommandRow[]> {
     if (sns.length === 0) return [];
+    // A deferred command's republish only refreshes sent_at: it stays deferred, no attempt is spent.
     const rows = returned<CommandRow>(
       await this.dataSource.query(
         `WITH due AS (
          SELECT id FROM commands
-          WHERE sn = ANY($1::text[]) AND state IN ('queued', 'sent') AND expires_at > $2
-            AND (state = 'queued' OR (step_deadline_at <= $2 AND attempts < $4))
+          WHERE sn = ANY($1::text[]) AND ${dueWhere('$2', '$4', '$6')}
           ORDER BY created_at
           LIMIT $5
           FOR UPDATE SKIP LOCKED
        )
        UPDATE commands c
-          SET state = 'sent', attempts = c.attempts + 1, sent_at = $2, updated_at = $2,
-              step_deadline_at = $2::timestamptz + make_interval(secs => $3::double precision / 1000)
+          SET state = CASE WHEN c.state = 'deferred' THEN c.state ELSE 'sent' END,
+              attempts = CASE WHEN c.state = 'deferred' THEN c.attempts ELSE c.attempts + 1 END,
+              sent_at = $2,
+              updated_at = CASE WHEN c.state = 'deferred' THEN c.updated_at ELSE $2 END,
+              step_deadline_at = CASE WHEN c.state = 'deferred' THEN c.step_deadline_at
+                                      ELSE $2::timestamptz + make_interval(secs => $3::double precision / 1000) END
          FROM due WHERE c.id = due.id
        RETURNING ${COLUMNS_C}`,
-        [sns, now, t.resendAfterMs, t.maxAttempts, limit],
+        [sns, now, t.resendAfterMs, t.maxAttempts, limit, refreshBefore(now, t)],
       ),
     );
     return rows.map(toRow).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
@@ -149,12 +179,12 @@ export class CommandsRepository {
 
   /** Terminals with commands due for (re)sending (the sweep intersects this with its own sessions). */
   async dueTerminals(now: Date, t: CommandTimeouts, limit: number): Promise<string[]> {
-    const rows: { sn: string }[] = await this.dataSource.query(
-      `SELECT DISTINCT sn FROM commands
-        WHERE state IN ('queued', 'sent') AND expires_at > $1 AND (state = 'queued' OR (step_deadline_at <= $1 AND attempts < $2))
-        LIMIT $3`,
-      [now, t.maxAttempts, limit],
-    );
+    const rows: { sn: string }[] = await this.dataSource.query(`SELECT DISTINCT sn FROM commands WHERE ${dueWhere('$1', '$2', '$3')} LIMIT $4`, [
+      now,
+      t.maxAttempts,
+      refreshBefore(now, t),
+      limit,
+    ]);
     return rows.map((r) => r.sn);
   }
 

@@ -24,7 +24,13 @@ export interface CreateCommandInput {
 }
 
 export function commandTimeouts(config: AppConfig): CommandTimeouts {
-  return { resendAfterMs: config.commands.resendAfterMs, maxAttempts: config.commands.maxAttempts, stepTimeoutMs: config.commands.stepTimeoutMs };
+  return {
+    resendAfterMs: config.commands.resendAfterMs,
+    maxAttempts: config.commands.maxAttempts,
+    stepTimeoutMs: config.commands.stepTimeoutMs,
+    // Half a download URL's life: a deferred terminal always holds a URL with at least half left.
+    urlRefreshAfterMs: (config.ota.downloadUrlTtlS * 1000) / 2,
+  };
 }
 
 /**

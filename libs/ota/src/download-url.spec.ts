@@ -51,3 +51,35 @@ describe('signed download URLs', () => {
     expect(() => urls.issueDownloadUrl({ releaseId, sn: 'P3000001', commandId: 'a\nb', now })).toThrow(/commandId/);
   });
 });
+
+describe('reissued download URLs (every resend of an ota.install)', () => {
+  const issuedAt = new Date('2026-12-01T10:00:00Z');
+  const later = new Date('2026-12-01T12:30:00Z');
+  const original = urls.issueDownloadUrl({ releaseId, sn: 'P3000001', commandId: 'cmd-1', now: issuedAt }).url;
+
+  it('gives the command a URL that verifies again after the first one expired; same release, terminal, command and base', () => {
+    const first = paramsOf(original);
+    expect(urls.verify(first.id, first.query, later)).toBeNull();
+    const fresh = urls.reissueDownloadUrl(original, { releaseId, sn: 'P3000001', commandId: 'cmd-1', now: later });
+    expect(fresh).not.toBeNull();
+    expect(fresh?.split('?')[0]).toBe(original.split('?')[0]);
+    const again = paramsOf(fresh ?? '');
+    expect(urls.verify(again.id, again.query, later)).toStrictEqual({ releaseId, sn: 'P3000001', commandId: 'cmd-1', exp: later.getTime() / 1000 + 3600 });
+  });
+
+  it('keeps the base of a URL issued under another address, and signs for the command it is given', () => {
+    const elsewhere = original.replace('https://fleet.example.com', 'http://10.0.0.5:8082');
+    const fresh = urls.reissueDownloadUrl(elsewhere, { releaseId, sn: 'P3000001', commandId: 'c0ffee00-1111-4222-8333-444455556666', now: later }) ?? '';
+    expect(fresh.startsWith(`http://10.0.0.5:8082/ota/v1/artifacts/${releaseId}?`)).toBe(true);
+    expect(paramsOf(fresh).query.cmd).toBe('c0ffee00-1111-4222-8333-444455556666');
+    expect(urls.verify(releaseId, paramsOf(fresh).query, later)).not.toBeNull();
+  });
+
+  it('leaves alone what is not a signed artifact URL of this release', () => {
+    const input = { releaseId, sn: 'P3000001', commandId: 'cmd-1', now: later };
+    expect(urls.reissueDownloadUrl('https://cdn.example.com/fw.bin', input)).toBeNull();
+    expect(urls.reissueDownloadUrl('not a url', input)).toBeNull();
+    expect(urls.reissueDownloadUrl(original.split('?')[0], input)).toBeNull();
+    expect(urls.reissueDownloadUrl(original, { ...input, releaseId: '3f0c9a52-1d2e-4b7a-9c1d-2e3f4a5b6c7e' })).toBeNull();
+  });
+});

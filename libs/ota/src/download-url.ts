@@ -62,6 +62,25 @@ export class DownloadUrlService {
   }
 
   /**
+   * The command's download URL signed afresh: same origin and path (a URL issued under another base
+   * keeps it), the given terminal and command, a new expiry and signature. The ledger calls it on
+   * every (re)send of an ota.install, so a terminal that deferred or was offline for longer than the
+   * URL lives still gets one that works. Null when `url` is not an artifact URL of this release (an
+   * external URL given by an operator is left as it is).
+   */
+  reissueDownloadUrl(url: string, input: { releaseId: string; sn: string; commandId: string; now: Date }): string | null {
+    let given: URL;
+    try {
+      given = new URL(url);
+    } catch {
+      return null;
+    }
+    if (!given.pathname.endsWith(`${ARTIFACT_DOWNLOAD_PATH}/${input.releaseId}`) || !given.searchParams.has('sig')) return null;
+    const fresh = new URL(this.issueDownloadUrl(input).url);
+    return `${given.origin}${given.pathname}${fresh.search}`;
+  }
+
+  /**
    * The grant when the URL's parameters carry a valid, unexpired signature for this release;
    * null otherwise (tampered, expired, malformed, another release's signature).
    */

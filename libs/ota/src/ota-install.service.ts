@@ -6,8 +6,9 @@ import { ReleaseCatalogService } from './release-catalog.service.js';
 
 /**
  * The `ota.install` command's release part for one terminal and command: version, digest, size,
- * signature and a fresh signed download URL. The ledger calls it whenever it publishes the command
- * (first send and every resend), since the URL lives only OTA_DOWNLOAD_URL_TTL_S.
+ * signature and a signed download URL (campaigns call it when they create the command). The URL lives
+ * only OTA_DOWNLOAD_URL_TTL_S, so the gateway signs it afresh whenever it publishes the command
+ * (DownloadUrlService.reissueDownloadUrl).
  */
 @Injectable()
 export class OtaInstallService {

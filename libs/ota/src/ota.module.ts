@@ -9,8 +9,9 @@ import { ReleaseRepository } from './release.repository.js';
 
 /**
  * OTA catalog and artifacts: releases, signature verification against the configured release keys,
- * the artifact store and signed download URLs. The API serves it (libs/api/src/releases); the
- * command ledger imports it for DownloadUrlService.issueDownloadUrl.
+ * the artifact store and signed download URLs. The API serves it (libs/api/src/releases);
+ * campaigns use OtaInstallService; the gateway's command dispatcher signs URLs afresh on every
+ * publish with its own DownloadUrlService (it needs only the configuration).
  */
 @Module({
   providers: [ReleaseRepository, ReleaseKeyring, ArtifactStore, ReleaseCatalogService, DownloadUrlService, OtaMetrics, OtaInstallService],

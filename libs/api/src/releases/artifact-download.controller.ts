@@ -3,6 +3,7 @@ import { Controller, Get, Head, Inject, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
+import { COMMAND_CLOCK, type CommandClock } from '#commands';
 import { DomainException } from '#contracts';
 import { ArtifactStore, decideRange, DownloadUrlService, OtaMetrics, ReleaseCatalogService } from '#ota';
 import { ApiErrorCode } from '../common/api-error.js';
@@ -35,6 +36,8 @@ export class ArtifactDownloadController {
     @Inject(ReleaseCatalogService) private readonly catalog: ReleaseCatalogService,
     @Inject(ArtifactStore) private readonly store: ArtifactStore,
     @Inject(OtaMetrics) private readonly metrics: OtaMetrics,
+    // The ledger's clock signs the URLs (on every command publish), so it also judges their expiry.
+    @Inject(COMMAND_CLOCK) private readonly clock: CommandClock,
   ) {}
 
   /** Its own route, declared before GET so Fastify adds no implicit one: Fastify's implicit HEAD would read the whole file to discard it. */
@@ -51,7 +54,7 @@ export class ArtifactDownloadController {
   private async serve(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const { releaseId } = validate(artifactIdParam, request.params, 'params');
     const query: z.output<typeof artifactDownloadQuery> = validate(artifactDownloadQuery, request.query, 'query');
-    if (!this.urls.verify(releaseId, query, new Date())) {
+    if (!this.urls.verify(releaseId, query, this.clock.now())) {
       this.metrics.downloads.inc({ result: 'refused' });
       throw forbidden();
     }
