@@ -5,8 +5,10 @@
 --
 -- Buckets are aligned to 2000-01-01T00:00:00Z (as timeseriesSql's bucket()); `bucket` is the start.
 -- Only complete buckets are materialized: a bucket appears once it has ended and a refresh ran
--- (refresh lag: up to ROLLUP_REFRESH_INTERVAL_MS after the bucket ends; 60 s by default). Heartbeats
--- arriving later than ROLLUP_LATE_WINDOW (default 2 h) after their bucket ended are not folded in.
+-- (refresh lag: up to ROLLUP_REFRESH_INTERVAL_MS after the bucket ends, 30 s by default; on a
+-- TimescaleDB server the continuous aggregate policies run at that interval too). Each refresh
+-- re-materializes the buckets that ended within ROLLUP_LATE_WINDOW (default 30 minutes), so
+-- heartbeats arriving later than that after their bucket ended are not folded in.
 -- Averages skip NULLs; *_min/*_avg are NULL when no heartbeat of the group reported the field.
 --
 -- heartbeats_5m / heartbeats_1h: one row per (bucket, sn) with at least one heartbeat.
