@@ -40,17 +40,21 @@
 --   offline (connected or reported once, not connected now), plan_expiring_30d (expires between
 --   the refresh's current_date and +30 days), auto_renew_off, auto_renew_failed, battery_below_20,
 --   signal_below_minus_110. Its time is rollup_refresh.refreshed_at where name = 'fleet_summary'.
+--   Registry changes (terminals inserted, deleted, moved, model changed) bump
+--   fleet_registry_version by trigger; a snapshot built at another version is not used by the API.
 --
 -- rollup_refresh: one row per refreshed relation: the lease (holder, expires_at) that lets one
 --   worker refresh at a time, refreshed_at (when the last refresh committed, database clock) and
---   refreshed_through (end of the last window materialized; NULL for fleet_summary).
+--   refreshed_through (end of the last window materialized; NULL for fleet_summary),
+--   registry_version (fleet_summary only: fleet_registry_version.version the snapshot saw).
 
 CREATE TABLE rollup_refresh (
   name               text PRIMARY KEY,
   holder             text,
   expires_at         timestamptz NOT NULL DEFAULT '-infinity',
   refreshed_at       timestamptz,
-  refreshed_through  timestamptz
+  refreshed_through  timestamptz,
+  registry_version   bigint
 );
 INSERT INTO rollup_refresh (name) VALUES ('fleet_summary'), ('heartbeats_5m'), ('heartbeats_1h'), ('fleet_heartbeats_5m'), ('fleet_heartbeats_1h');
 
@@ -70,3 +74,25 @@ CREATE TABLE fleet_summary (
   signal_below_minus_110  bigint NOT NULL
 );
 CREATE INDEX fleet_summary_provider_idx ON fleet_summary (provider_id);
+
+-- A transactional counter of registry changes: the summary snapshot records the value it was built
+-- at (same snapshot), so the API can tell that a terminal was added, removed or moved since.
+-- Statement-level: one row update per registry statement (admin paths only, never ingest).
+CREATE TABLE fleet_registry_version (
+  id       boolean PRIMARY KEY DEFAULT true CHECK (id),
+  version  bigint NOT NULL DEFAULT 0
+);
+INSERT INTO fleet_registry_version DEFAULT VALUES;
+
+CREATE FUNCTION fleet_registry_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE fleet_registry_version SET version = version + 1;
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER terminals_registry_changed
+  AFTER INSERT OR DELETE OR UPDATE OF provider_id, model ON terminals
+  FOR EACH STATEMENT EXECUTE FUNCTION fleet_registry_changed();
+CREATE TRIGGER terminals_registry_truncated
+  AFTER TRUNCATE ON terminals
+  FOR EACH STATEMENT EXECUTE FUNCTION fleet_registry_changed();
