@@ -81,6 +81,15 @@ export const envSchema = z.object({
     .default('90 days'),
   /** How often the app runs maintenance (policy jobs on embedded TimescaleDB, retention on plain PostgreSQL). */
   MAINTENANCE_INTERVAL_MS: int(1_000, 86_400_000).default(15 * 60_000),
+  /** How often the worker checks the heartbeat rollups (0012) for completed buckets; also the continuous aggregate policies' schedule on a TimescaleDB server. */
+  ROLLUP_REFRESH_INTERVAL_MS: int(1_000, 3_600_000).default(30_000),
+  /** Each rollup refresh re-materializes buckets that ended within this window, folding in late heartbeats. */
+  ROLLUP_LATE_WINDOW: z
+    .string()
+    .regex(/^\d+ (minutes?|hours?)$/)
+    .default('30 minutes'),
+  /** How often the worker rebuilds fleet_summary (GET /v1/fleet/summary reads it; its asOf is at most about this old). */
+  FLEET_SUMMARY_REFRESH_INTERVAL_MS: int(500, 3_600_000).default(5_000),
 
   /** A command published but not acknowledged is published again after this long. */
   COMMAND_RESEND_AFTER_S: int(1, 86_400).default(120),
@@ -282,6 +291,7 @@ export interface AppConfig {
   };
   deadLetter: { maxRows: number; maxPayloadBytes: number };
   telemetry: { chunkInterval: string; compressAfter: string; retention: string; maintenanceIntervalMs: number };
+  rollups: { refreshIntervalMs: number; lateWindow: string; summaryRefreshIntervalMs: number };
   commands: { resendAfterMs: number; maxAttempts: number; stepTimeoutMs: number; defaultTtlMs: number; sweepIntervalMs: number; notify: 'auto' | 'on' | 'off' };
   campaigns: { tickMs: number; leaseMs: number };
   notifications: NotificationsConfig;

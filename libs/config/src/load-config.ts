@@ -82,6 +82,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       sweepIntervalMs: e.COMMAND_SWEEP_INTERVAL_MS,
       notify: e.COMMAND_NOTIFY,
     },
+    rollups: {
+      refreshIntervalMs: e.ROLLUP_REFRESH_INTERVAL_MS,
+      lateWindow: e.ROLLUP_LATE_WINDOW,
+      summaryRefreshIntervalMs: e.FLEET_SUMMARY_REFRESH_INTERVAL_MS,
+    },
     campaigns: { tickMs: e.CAMPAIGN_TICK_MS, leaseMs: e.CAMPAIGN_LEASE_MS },
     notifications: notificationsConfig(e),
     alerts: {
