@@ -1,0 +1,51 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { buildDashboards, dashboardJson, POSTGRES } from './index.js';
+
+const GENERATED = join(process.cwd(), 'dashboards', 'generated');
+
+interface JsonPanel {
+  id?: number;
+  type: string;
+  title?: string;
+  targets?: { refId: string; datasource?: { type?: string; uid?: string }; rawSql?: string; expr?: string }[];
+  panels?: JsonPanel[];
+}
+
+describe('dashboards as code', () => {
+  const built = buildDashboards();
+
+  it('the committed JSON is what the code generates (run `npm run dashboards` and commit)', () => {
+    const committed = readdirSync(GENERATED).filter((f) => f.endsWith('.json')).sort();
+    expect(committed).toStrictEqual(built.map((b) => b.file).sort());
+    for (const b of built) expect(readFileSync(join(GENERATED, b.file), 'utf8')).toBe(dashboardJson(b));
+  });
+
+  it('uids are fixed and unique, and each file is named after its uid', () => {
+    const uids = built.map((b) => b.dashboard.uid);
+    expect(new Set(uids).size).toBe(uids.length);
+    for (const b of built) {
+      expect(b.dashboard.uid).toBe(b.uid);
+      expect(b.file).toBe(`${b.uid}.json`);
+      expect(b.uid).toMatch(/^[a-z0-9-]{1,40}$/);
+    }
+  });
+
+  it('panel ids are unique per dashboard and every SQL target is one the query test runs', () => {
+    for (const b of built) {
+      const panels = (b.dashboard.panels ?? []) as JsonPanel[];
+      const ids = panels.map((p) => p.id);
+      expect(ids.every((id) => typeof id === 'number' && id > 0)).toBe(true);
+      expect(new Set(ids).size).toBe(ids.length);
+      const sqlTargets = panels.flatMap((p) => (p.targets ?? []).filter((t) => t.rawSql !== undefined).map((t) => ({ panel: p.title, t })));
+      for (const { t } of sqlTargets) {
+        expect(t.datasource).toStrictEqual(POSTGRES);
+        expect(b.queries.some((q) => q.sql === t.rawSql && q.refId === t.refId)).toBe(true);
+      }
+      // ... and every recorded panel query is in the JSON (nothing tested that Grafana would not run).
+      const panelQueries = b.queries.filter((q) => !q.panel.startsWith('variable '));
+      expect(panelQueries.length).toBe(sqlTargets.length);
+    }
+  });
+});
