@@ -110,11 +110,13 @@ export function fleetVariables(q: QueryCollector): cog.Builder<import('@grafana/
       ['__text', '__value'],
     )
     .multi(false)
-    .includeAll(false);
+    .includeAll(false)
+    .allowCustomValue(false);
   const model = q
     .sqlVariable('model', 'Model', `SELECT DISTINCT model AS __text, model AS __value FROM terminals ORDER BY 1`, ['__text', '__value'])
     .multi(true)
     .includeAll(true)
+    .allowCustomValue(false)
     .current({ text: 'All', value: '$__all' });
   return [provider, model];
 }
@@ -140,20 +142,26 @@ export function snVariable(): TextBoxVariableBuilder {
   return new TextBoxVariableBuilder('sn').label('Terminal SN').current({ text: '', value: '' });
 }
 
-/** Longest range served from 5-minute rollups; beyond it the hourly ones answer. */
+/** Longest range served from 5-minute fleet rollups; beyond it the hourly ones answer. */
 export const FIVE_MINUTE_TIER_MAX = "interval '2 days'";
 
 /**
- * Rows of a rollup over the dashboard's range, from the 5-minute relation for short ranges and the
- * hourly one beyond FIVE_MINUTE_TIER_MAX. `branch(relation)` is a SELECT ... FROM relation ... WHERE
- * ...; both branches stay in the statement and PostgreSQL skips the one whose constant condition
- * is false (a one-time filter), so only one relation is read.
+ * The same rows from the source that suits the dashboard's range: each tier is a
+ * SELECT ... FROM relation ... WHERE ... and the longest range it serves (the last: any longer range).
+ * Every branch stays in the statement; PostgreSQL skips those whose constant range condition is
+ * false (a one-time filter), so only one relation is read.
  */
-export function rollupTiers(fine: string, coarse: string, branch: (relation: string) => string): string {
+export function tiered(tiers: { select: string; upTo?: string }[]): string {
   const span = `$__timeTo()::timestamptz - $__timeFrom()::timestamptz`;
-  return `${branch(fine)}
-    AND ${span} <= ${FIVE_MINUTE_TIER_MAX}
-  UNION ALL
-  ${branch(coarse)}
-    AND ${span} > ${FIVE_MINUTE_TIER_MAX}`;
+  return tiers
+    .map((tier, i) => {
+      const conditions = [...(i > 0 ? [`${span} > ${tiers[i - 1].upTo}`] : []), ...(tier.upTo ? [`${span} <= ${tier.upTo}`] : [])];
+      return `${tier.select}\n    AND ${conditions.join(' AND ')}`;
+    })
+    .join('\n  UNION ALL\n  ');
+}
+
+/** Fleet rollup rows: 5-minute buckets up to FIVE_MINUTE_TIER_MAX, hourly beyond. */
+export function rollupTiers(fine: string, coarse: string, branch: (relation: string) => string): string {
+  return tiered([{ select: branch(fine), upTo: FIVE_MINUTE_TIER_MAX }, { select: branch(coarse) }]);
 }

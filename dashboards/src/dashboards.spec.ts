@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import { MetricsService } from '#observability';
 import { buildDashboards, dashboardJson, POSTGRES } from './index.js';
 
 const GENERATED = join(process.cwd(), 'dashboards', 'generated');
@@ -17,7 +18,9 @@ describe('dashboards as code', () => {
   const built = buildDashboards();
 
   it('the committed JSON is what the code generates (run `npm run dashboards` and commit)', () => {
-    const committed = readdirSync(GENERATED).filter((f) => f.endsWith('.json')).sort();
+    const committed = readdirSync(GENERATED)
+      .filter((f) => f.endsWith('.json'))
+      .sort();
     expect(committed).toStrictEqual(built.map((b) => b.file).sort());
     for (const b of built) expect(readFileSync(join(GENERATED, b.file), 'utf8')).toBe(dashboardJson(b));
   });
@@ -46,6 +49,31 @@ describe('dashboards as code', () => {
       // ... and every recorded panel query is in the JSON (nothing tested that Grafana would not run).
       const panelQueries = b.queries.filter((q) => !q.panel.startsWith('variable '));
       expect(panelQueries.length).toBe(sqlTargets.length);
+    }
+  });
+
+  it('every metric a PromQL expression names is registered by the app (MetricsService)', async () => {
+    const registered = new Set<string>();
+    for (const metric of await new MetricsService().registry.getMetricsAsJSON()) {
+      registered.add(metric.name);
+      // Series of histograms and summaries.
+      if (String(metric.type) === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) registered.add(metric.name + suffix);
+      if (String(metric.type) === 'summary') for (const suffix of ['_sum', '_count']) registered.add(metric.name + suffix);
+    }
+    const expressions = built.flatMap((b) => b.promql);
+    expect(expressions.length).toBeGreaterThan(10);
+    const named = expressions.flatMap((e) => e.match(/\bfleet_[a-z0-9_]+/g) ?? []);
+    expect(named.length).toBeGreaterThanOrEqual(expressions.length);
+    expect(named.filter((n) => !registered.has(n))).toStrictEqual([]);
+  });
+
+  it('the Prometheus panels carry their expressions and the fixed Prometheus datasource', () => {
+    const gateway = built.find((b) => b.uid === 'fleet-gateway');
+    const targets = ((gateway?.dashboard.panels ?? []) as JsonPanel[]).flatMap((p) => p.targets ?? []);
+    expect(targets.length).toBeGreaterThan(10);
+    for (const t of targets) {
+      expect(t.datasource).toStrictEqual({ type: 'prometheus', uid: 'fleet-prometheus' });
+      expect(gateway?.promql).toContain(t.expr);
     }
   });
 });

@@ -1,4 +1,11 @@
-import { DashboardBuilder, FieldColorBuilder, FieldColorModeId, RowBuilder, ThresholdsConfigBuilder, ThresholdsMode } from '@grafana/grafana-foundation-sdk/dashboard';
+import {
+  DashboardBuilder,
+  FieldColorBuilder,
+  FieldColorModeId,
+  RowBuilder,
+  ThresholdsConfigBuilder,
+  ThresholdsMode,
+} from '@grafana/grafana-foundation-sdk/dashboard';
 import { PanelBuilder as BarChart } from '@grafana/grafana-foundation-sdk/barchart';
 import {
   FrameGeometrySourceBuilder,
@@ -126,7 +133,9 @@ export function fleetOverviewDashboard(): BuiltDashboard {
   const signalNow = new PieChart()
     .id(q.panelId())
     .title('Signal quality now (RSRP bands)')
-    .description('Latest RSRP per terminal: excellent ≥ -80 dBm, good -90..-80, fair -100..-90, poor < -100; unknown: no RSRP reported (e.g. 2G) or never reported.')
+    .description(
+      'Latest RSRP per terminal: excellent ≥ -80 dBm, good -90..-80, fair -100..-90, poor < -100; unknown: no RSRP reported (e.g. 2G) or never reported.',
+    )
     .withTarget(
       q.sql(
         'Signal quality now (RSRP bands)',

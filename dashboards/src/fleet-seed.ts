@@ -140,8 +140,20 @@ export async function seedFleet(db: ClientBase, opts: FleetSeedOptions): Promise
                                  (ARRAY['warning', 'critical', 'info'])[1 + t.g % 3] AS severity) r
       CROSS JOIN LATERAL (SELECT (ARRAY['resolved', 'open', 'acknowledged', 'resolved'])[1 + (t.g / 3) % 4] AS state) st
       CROSS JOIN LATERAL (SELECT $1::timestamptz + ($2::timestamptz - $1::timestamptz) * ((t.g * 7919) % 1000 / 1000.0) AS opened) o
-      WHERE t.g % 3 = 0 OR t.sn = $3`,
+      WHERE t.g % 3 = 0 AND t.sn <> $3`,
       [from, now, DETAIL_SN],
+    );
+    // The detail terminal: one alert still open, one resolved within the last day.
+    await db.query(
+      `
+      INSERT INTO alerts (sn, provider_id, rule, severity, state, details, first_seen_at, last_seen_at, occurrences, resolved_at, resolved_by)
+      SELECT sn, provider_id, 'signal_weak', 'warning', 'open', '{}'::jsonb, $2::timestamptz - interval '2 hours', $2::timestamptz - interval '5 minutes', 12, NULL::timestamptz, NULL::text
+      FROM terminals WHERE sn = $1
+      UNION ALL
+      SELECT sn, provider_id, 'battery_low', 'warning', 'resolved', '{}'::jsonb, $2::timestamptz - interval '20 hours', $2::timestamptz - interval '18 hours', 3,
+             $2::timestamptz - interval '17 hours', 'system'
+      FROM terminals WHERE sn = $1`,
+      [DETAIL_SN, now],
     );
     await db.query(`
       INSERT INTO notification_channels (id, provider_id, type, name, url)
@@ -169,15 +181,20 @@ export async function seedFleet(db: ClientBase, opts: FleetSeedOptions): Promise
       VALUES ($1, 'EP-T1', 'firmware', 'V1.1.0', '1.1.0', 'active', 'https://cdn.example.invalid/v110.bin', 1048576, repeat('ab', 32), 'c2lnbmF0dXJl', '0123456789abcdef', 'seed', $2, $2)`,
       [RELEASE_ID, from],
     );
-    const health = JSON.stringify([0, 1].map((wave) => ({
-      wave,
-      at: opts.now.toISOString(),
-      updated: 40 * (wave + 1),
-      control: 200,
-      judged: true,
-      metrics: { offline: { updatedRate: 0.02 * (wave + 1), controlRate: 0.02, limit: 0.05, bad: false }, reboots: { updatedRate: 0.01, controlRate: 0.01, limit: 0.03, bad: false } },
-      verdict: 'pass',
-    })));
+    const health = JSON.stringify(
+      [0, 1].map((wave) => ({
+        wave,
+        at: opts.now.toISOString(),
+        updated: 40 * (wave + 1),
+        control: 200,
+        judged: true,
+        metrics: {
+          offline: { updatedRate: 0.02 * (wave + 1), controlRate: 0.02, limit: 0.05, bad: false },
+          reboots: { updatedRate: 0.01, controlRate: 0.01, limit: 0.03, bad: false },
+        },
+        verdict: 'pass',
+      })),
+    );
     await db.query(
       `
       INSERT INTO campaigns (id, name, release_id, target, waves, rate_per_minute, success_threshold, failure_threshold, soak_s, guards, health, state,
@@ -212,10 +229,11 @@ export async function seedFleet(db: ClientBase, opts: FleetSeedOptions): Promise
       `
       INSERT INTO commands (id, sn, type, payload, state, max_rank, attempts, created_at, sent_at, acked_at, updated_at, expires_at, created_by)
       SELECT gen_random_uuid(), $1, (ARRAY['reboot', 'heartbeat.interval'])[1 + n % 2], '{}', 'succeeded', 0, 1,
-             $2::timestamptz + make_interval(hours => n * 12), $2::timestamptz + make_interval(hours => n * 12), $2::timestamptz + make_interval(hours => n * 12, secs => 5),
-             $2::timestamptz + make_interval(hours => n * 12, secs => 5), $2::timestamptz + make_interval(hours => n * 12 + 24), 'ops'
-      FROM generate_series(0, 3) AS n`,
-      [DETAIL_SN, from],
+             $2::timestamptz - make_interval(hours => n * 6 + 1), $2::timestamptz - make_interval(hours => n * 6 + 1),
+             $2::timestamptz - make_interval(hours => n * 6 + 1) + interval '5 seconds', $2::timestamptz - make_interval(hours => n * 6 + 1) + interval '5 seconds',
+             $2::timestamptz - make_interval(hours => n * 6 + 1) + interval '1 day', 'ops'
+      FROM generate_series(0, 7) AS n`,
+      [DETAIL_SN, now],
     );
   });
 

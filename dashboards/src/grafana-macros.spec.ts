@@ -32,7 +32,9 @@ describe('Grafana PostgreSQL macro expansion (as documented and tested by Grafan
 
   it('$__timeGroup followed by a comma is the pre-5.3 aliased form', () => {
     expect(expandMacros("SELECT $__timeGroup(time_column,'5m'), value", plain)).toBe('SELECT floor(extract(epoch from time_column)/300)*300 AS "time", value');
-    expect(expandMacros("SELECT $__timeGroup(time_column,'5m') as time, value", plain)).toBe('SELECT floor(extract(epoch from time_column)/300)*300 as time, value');
+    expect(expandMacros("SELECT $__timeGroup(time_column,'5m') as time, value", plain)).toBe(
+      'SELECT floor(extract(epoch from time_column)/300)*300 as time, value',
+    );
   });
 
   it('$__timeGroup is time_bucket with the TimescaleDB option on', () => {
@@ -51,9 +53,14 @@ describe('Grafana PostgreSQL macro expansion (as documented and tested by Grafan
   });
 
   it('parses Grafana intervals', () => {
-    expect([intervalSeconds('300ms'), intervalSeconds('30s'), intervalSeconds('5m'), intervalSeconds('1h'), intervalSeconds('1d'), intervalSeconds('1w')]).toStrictEqual([
-      0.3, 30, 300, 3600, 86_400, 604_800,
-    ]);
+    expect([
+      intervalSeconds('300ms'),
+      intervalSeconds('30s'),
+      intervalSeconds('5m'),
+      intervalSeconds('1h'),
+      intervalSeconds('1d'),
+      intervalSeconds('1w'),
+    ]).toStrictEqual([0.3, 30, 300, 3600, 86_400, 604_800]);
     expect(() => intervalSeconds('5 minutes')).toThrow(/cannot parse/);
   });
 });

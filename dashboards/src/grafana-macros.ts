@@ -62,17 +62,20 @@ export function interpolateVariables(sql: string, ctx: GrafanaQueryContext): str
   const vars = ctx.variables ?? {};
   const multi = new Set(ctx.multiVariables ?? []);
   const intervalMs = Math.round(intervalSeconds(ctx.interval) * 1000);
-  return sql.replace(/\$(\w+)|\$\{(\w+)(?::(\w+))?\}|\[\[(\w+)(?::(\w+))?\]\]/g, (whole, plain?: string, braced?: string, bracedFmt?: string, old?: string, oldFmt?: string) => {
-    const name = plain ?? braced ?? old ?? '';
-    const format = bracedFmt ?? oldFmt;
-    if (name === '__interval') return ctx.interval;
-    if (name === '__interval_ms') return String(intervalMs);
-    // Macros ($__timeFilter(...)) are the backend's: left for step 2.
-    if (name.startsWith('__')) return whole;
-    const value = vars[name];
-    if (value === undefined) throw new Error(`variable $${name} has no value`);
-    return formatVariable(name, value, format, multi.has(name));
-  });
+  return sql.replace(
+    /\$(\w+)|\$\{(\w+)(?::(\w+))?\}|\[\[(\w+)(?::(\w+))?\]\]/g,
+    (whole, plain?: string, braced?: string, bracedFmt?: string, old?: string, oldFmt?: string) => {
+      const name = plain ?? braced ?? old ?? '';
+      const format = bracedFmt ?? oldFmt;
+      if (name === '__interval') return ctx.interval;
+      if (name === '__interval_ms') return String(intervalMs);
+      // Macros ($__timeFilter(...)) are the backend's: left for step 2.
+      if (name.startsWith('__')) return whole;
+      const value = vars[name];
+      if (value === undefined) throw new Error(`variable $${name} has no value`);
+      return formatVariable(name, value, format, multi.has(name));
+    },
+  );
 }
 
 function timeGroup(args: string[], ctx: GrafanaQueryContext): string {
