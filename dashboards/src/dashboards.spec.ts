@@ -1,10 +1,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import { parse } from 'yaml';
 import { MetricsService } from '#observability';
-import { buildDashboards, dashboardJson, POSTGRES } from './index.js';
+import { buildDashboards, dashboardJson, POSTGRES, PROMETHEUS } from './index.js';
 
 const GENERATED = join(process.cwd(), 'dashboards', 'generated');
+const PROVISIONING = join(process.cwd(), 'dashboards', 'provisioning');
 
 interface JsonPanel {
   id?: number;
@@ -75,5 +77,29 @@ describe('dashboards as code', () => {
       expect(t.datasource).toStrictEqual({ type: 'prometheus', uid: 'fleet-prometheus' });
       expect(gateway?.promql).toContain(t.expr);
     }
+  });
+
+  it('provisioning: the datasources the dashboards name, read-only role, TimescaleDB on, every variable documented', () => {
+    const text = readFileSync(join(PROVISIONING, 'datasources', 'fleet.yaml'), 'utf8');
+    const { datasources } = parse(text) as {
+      datasources: { uid: string; type: string; user?: string; jsonData?: Record<string, unknown>; secureJsonData?: Record<string, string> }[];
+    };
+    const postgres = datasources.find((d) => d.uid === POSTGRES.uid);
+    expect(postgres).toMatchObject({ type: POSTGRES.type, user: 'fleet_reader', jsonData: { timescaledb: true } });
+    expect(postgres?.secureJsonData?.password).toBe('${FLEET_READER_PASSWORD}');
+    expect(datasources.find((d) => d.uid === PROMETHEUS.uid)).toMatchObject({ type: PROMETHEUS.type });
+    const readme = readFileSync(join(process.cwd(), 'dashboards', 'README.md'), 'utf8');
+    // Outside comments: the variables Grafana substitutes.
+    const variables = [...text.replace(/^\s*#.*$/gm, '').matchAll(/\$\{?([A-Z][A-Z0-9_]*)\}?/g)].map((m) => m[1]);
+    expect(variables.length).toBeGreaterThan(0);
+    for (const name of variables) expect(readme).toContain(name);
+  });
+
+  it('provisioning: the dashboards provider loads the folder compose mounts dashboards/generated at', () => {
+    const { providers } = parse(readFileSync(join(PROVISIONING, 'dashboards', 'fleet.yaml'), 'utf8')) as {
+      providers: { type: string; options: { path: string } }[];
+    };
+    expect(providers).toHaveLength(1);
+    expect(providers[0]).toMatchObject({ type: 'file', options: { path: '/var/lib/grafana/dashboards/fleet' } });
   });
 });

@@ -15,6 +15,8 @@ export interface FleetSeedOptions {
   detailIntervalS: number;
   now: Date;
   timescale: boolean;
+  /** Heartbeats are inserted this many terminals per statement (default: all at once). */
+  terminalsPerStatement?: number;
   log?: (msg: string) => void;
 }
 
@@ -92,7 +94,11 @@ export async function seedFleet(db: ClientBase, opts: FleetSeedOptions): Promise
     CROSS JOIN LATERAL (SELECT $1::timestamptz + make_interval(secs => n * ${interval} + (t.k % ${interval}))) AS tt(ts)
     WHERE ${where}`;
   await timed(log, 'heartbeats', async () => {
-    await db.query(heartbeatInsert(`t.sn <> '${DETAIL_SN}'`, opts.heartbeatIntervalS), [from, now]);
+    // In slices of terminals: one statement per slice keeps each transaction bounded at fleet scale.
+    const slice = opts.terminalsPerStatement ?? opts.terminals;
+    for (let first = 1; first < opts.terminals; first += slice) {
+      await db.query(heartbeatInsert(`t.sn <> '${DETAIL_SN}' AND t.k BETWEEN ${first} AND ${first + slice - 1}`, opts.heartbeatIntervalS), [from, now]);
+    }
     await db.query(heartbeatInsert(`t.sn = '${DETAIL_SN}'`, opts.detailIntervalS), [from, now]);
   });
 

@@ -7,6 +7,7 @@ import { simRenewalsDashboard } from './sim-renewals.dashboard.js';
 import { terminalDetailDashboard } from './terminal-detail.dashboard.js';
 
 export * from './dashboard-kit.js';
+export * from './fleet-seed.js';
 export * from './grafana-macros.js';
 
 /** Every provisioned dashboard, in folder order. */
