@@ -42,11 +42,15 @@ export function simRenewalsDashboard(): BuiltDashboard {
       q.sql(
         'Plans expiring per week (next 12 weeks)',
         `
-        SELECT to_char(w.week, 'YYYY-MM-DD') AS week, count(s.sn) AS plans
+        WITH expiring AS (
+          SELECT date_trunc('week', s.plan_expires_on)::date AS week, count(*) AS plans
+          FROM terminal_state s JOIN terminals t ON t.sn = s.sn
+          WHERE s.plan_expires_on >= current_date AND s.plan_expires_on < date_trunc('week', current_date)::date + 84 AND ${scope}
+          GROUP BY 1
+        )
+        SELECT to_char(w.week, 'YYYY-MM-DD') AS week, coalesce(e.plans, 0) AS plans
         FROM (SELECT date_trunc('week', current_date)::date + 7 * n AS week FROM generate_series(0, 11) AS n) w
-        LEFT JOIN (terminal_state s JOIN terminals t ON t.sn = s.sn AND ${scope})
-          ON s.plan_expires_on >= w.week AND s.plan_expires_on < w.week + 7 AND s.plan_expires_on >= current_date
-        GROUP BY w.week
+        LEFT JOIN expiring e ON e.week = w.week
         ORDER BY w.week`,
         'table',
         ['week', 'plans'],
