@@ -15,9 +15,12 @@ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fleet_reader') THEN
     BEGIN
       CREATE ROLE fleet_reader NOLOGIN;
-    EXCEPTION WHEN insufficient_privilege THEN
-      RAISE NOTICE 'fleet_reader not created (the migrating user may not create roles): create it and rerun 0013''s grants';
-      RETURN;
+    EXCEPTION
+      -- Another database of the same server created it at the same moment.
+      WHEN duplicate_object OR unique_violation THEN NULL;
+      WHEN insufficient_privilege THEN
+        RAISE NOTICE 'fleet_reader not created (the migrating user may not create roles): create it and rerun 0013''s grants';
+        RETURN;
     END;
   END IF;
   -- CONNECT on the database: PostgreSQL grants it to PUBLIC by default (where a DBA revoked that,
