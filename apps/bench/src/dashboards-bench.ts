@@ -132,30 +132,23 @@ async function benchOne(kind: TestDbKind): Promise<{ timings: Timing[]; seed: Re
   }
 }
 
+function markdown(kind: string, result: { timings: Timing[]; seed: Record<string, unknown> }): string {
+  const lines = [`| dashboard | panel | range | ${kind} median ms | cold ms | rows |`, '| --- | --- | --- | ---: | ---: | ---: |'];
+  for (const t of result.timings) lines.push(`| ${t.dashboard} | ${t.panel} | ${t.range} | ${t.medianMs} | ${t.coldMs} | ${t.rows} |`);
+  const worst = result.timings.reduce((a, b) => (b.medianMs > a.medianMs ? b : a));
+  lines.push('', `${kind}: slowest median ${worst.medianMs} ms (${worst.dashboard} / ${worst.panel}, ${worst.range}); seed ${JSON.stringify(result.seed)}`, '');
+  return lines.join('\n');
+}
+
 async function main(): Promise<void> {
   const results: Record<string, { timings: Timing[]; seed: Record<string, unknown> }> = {};
-  for (const kind of dbArg()) results[kind] = await benchOne(kind);
   mkdirSync('.bench', { recursive: true });
-  writeFileSync('.bench/dashboards.json', `${JSON.stringify({ terminals: N, days: DAYS, intervalS: INTERVAL, runs: RUNS, results }, null, 2)}\n`);
-  // Markdown rows for docs/benchmarks.md: one line per statement and range, both databases.
-  const kinds = Object.keys(results);
-  const first = results[kinds[0]].timings;
-  const lines = [
-    `| dashboard | panel | range | ${kinds.map((k) => `${k} median ms (cold)`).join(' | ')} |`,
-    `| --- | --- | --- | ${kinds.map(() => '---:').join(' | ')} |`,
-  ];
-  first.forEach((t, i) => {
-    const cells = kinds.map((k) => {
-      const r = results[k].timings[i];
-      return `${r.medianMs} (${r.coldMs})`;
-    });
-    lines.push(`| ${t.dashboard} | ${t.panel} | ${t.range} | ${cells.join(' | ')} |`);
-  });
-  for (const k of kinds) {
-    const worst = results[k].timings.reduce((a, b) => (b.medianMs > a.medianMs ? b : a));
-    lines.push('', `${k}: slowest median ${worst.medianMs} ms (${worst.dashboard} / ${worst.panel}, ${worst.range}); seed ${JSON.stringify(results[k].seed)}`);
+  // Each database's table as soon as it is measured.
+  for (const kind of dbArg()) {
+    results[kind] = await benchOne(kind);
+    process.stdout.write(`${markdown(kind, results[kind])}\n`);
+    writeFileSync('.bench/dashboards.json', `${JSON.stringify({ terminals: N, days: DAYS, intervalS: INTERVAL, runs: RUNS, results }, null, 2)}\n`);
   }
-  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 main().catch((err: unknown) => {
