@@ -46,8 +46,8 @@ export function fleetOverviewDashboard(): BuiltDashboard {
         ['terminals', 'online', 'offline', 'never_reported'],
       ),
     )
-    .height(5)
-    .span(12);
+    .height(4)
+    .span(24);
 
   const reporting = new TimeSeries()
     .id(q.panelId())
@@ -127,7 +127,7 @@ export function fleetOverviewDashboard(): BuiltDashboard {
     )
     .xField('version')
     .orientation(VizOrientation.Horizontal)
-    .height(10)
+    .height(8)
     .span(12);
 
   const signalNow = new PieChart()
@@ -335,10 +335,10 @@ export function fleetOverviewDashboard(): BuiltDashboard {
     .variables(fleetVariables(q))
     .withRow(new RowBuilder('Now and over time').id(q.panelId()))
     .withPanel(stats)
-    .withPanel(firmware)
     .withPanel(reporting)
     .withPanel(rate)
-    .withRow(new RowBuilder('Signal and battery').id(q.panelId()))
+    .withRow(new RowBuilder('Versions, signal and battery').id(q.panelId()))
+    .withPanel(firmware)
     .withPanel(signalNow)
     .withPanel(batteryNow)
     .withPanel(signalBands)

@@ -83,7 +83,7 @@ export function gatewayHealthDashboard(): BuiltDashboard {
     .withPanel(commit)
     .withPanel(buffer)
     .withPanel(deadLetters)
-    .withPanel(database)
+    .withPanel(database.span(24))
     .build();
   return { uid: UID, file: `${UID}.json`, dashboard, queries: q.queries, promql: q.promql };
 }

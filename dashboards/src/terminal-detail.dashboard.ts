@@ -138,7 +138,7 @@ export function terminalDetailDashboard(): BuiltDashboard {
     )
     .mappings(onlineMappings)
     .showValue(VisibilityMode.Never)
-    .height(5)
+    .height(8)
     .span(12);
 
   const alerts = new Table()
