@@ -90,6 +90,8 @@ export const envSchema = z.object({
     .default('30 minutes'),
   /** How often the worker rebuilds fleet_summary (GET /v1/fleet/summary reads it; its asOf is at most about this old). */
   FLEET_SUMMARY_REFRESH_INTERVAL_MS: int(500, 3_600_000).default(5_000),
+  /** GET /v1/fleet/summary answers from the snapshot only while it is at most this old; otherwise (no worker running) it counts live. 0: always live. */
+  FLEET_SUMMARY_MAX_AGE_MS: int(0, 86_400_000).default(60_000),
 
   /** A command published but not acknowledged is published again after this long. */
   COMMAND_RESEND_AFTER_S: int(1, 86_400).default(120),
@@ -291,7 +293,7 @@ export interface AppConfig {
   };
   deadLetter: { maxRows: number; maxPayloadBytes: number };
   telemetry: { chunkInterval: string; compressAfter: string; retention: string; maintenanceIntervalMs: number };
-  rollups: { refreshIntervalMs: number; lateWindow: string; summaryRefreshIntervalMs: number };
+  rollups: { refreshIntervalMs: number; lateWindow: string; summaryRefreshIntervalMs: number; summaryMaxAgeMs: number };
   commands: { resendAfterMs: number; maxAttempts: number; stepTimeoutMs: number; defaultTtlMs: number; sweepIntervalMs: number; notify: 'auto' | 'on' | 'off' };
   campaigns: { tickMs: number; leaseMs: number };
   notifications: NotificationsConfig;

@@ -86,6 +86,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       refreshIntervalMs: e.ROLLUP_REFRESH_INTERVAL_MS,
       lateWindow: e.ROLLUP_LATE_WINDOW,
       summaryRefreshIntervalMs: e.FLEET_SUMMARY_REFRESH_INTERVAL_MS,
+      summaryMaxAgeMs: e.FLEET_SUMMARY_MAX_AGE_MS,
     },
     campaigns: { tickMs: e.CAMPAIGN_TICK_MS, leaseMs: e.CAMPAIGN_LEASE_MS },
     notifications: notificationsConfig(e),

@@ -34,6 +34,7 @@ export class FleetService {
     const other = versions.slice(FIRMWARE_TOP).reduce((sum, v) => sum + v.count, 0);
     const reported = versions.reduce((sum, v) => sum + v.count, 0);
     return {
+      asOf: c.asOf.toISOString(),
       total,
       byOnline: { online: c.state.online, offline: c.state.offline, never: total - c.state.online - c.state.offline },
       byPlanStatus,
