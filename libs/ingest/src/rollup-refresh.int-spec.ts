@@ -352,10 +352,10 @@ for (const kind of testDbKinds()) {
         expect(server.rollupsRefreshedByDatabase).toBe(true);
         const settings = { refreshIntervalMs: 30_000, lateWindow: '30 minutes' };
         const jobs = async () =>
-          (await ds.query(
+          ds.query<{ job_id: number; name: string; start: string; every: string }[]>(
             `SELECT job_id, hypertable_name AS name, config ->> 'start_offset' AS start, schedule_interval::text AS every
                FROM timescaledb_information.jobs WHERE proc_name = 'policy_refresh_continuous_aggregate' ORDER BY hypertable_name`,
-          )) as { job_id: number; name: string; start: string; every: string }[];
+          );
         await server.applyRollupPolicies(settings);
         const first = await jobs();
         expect(first.map((j) => [j.name, j.start, j.every])).toStrictEqual([

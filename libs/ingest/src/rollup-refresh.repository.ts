@@ -63,12 +63,12 @@ export class RollupRefreshRepository {
     try {
       await runner.startTransaction('REPEATABLE READ');
       try {
-        const [rows]: [{ as_of: Date }[], number] = await runner.query(
+        const [rows] = (await runner.query(
           `UPDATE rollup_refresh SET holder = NULL, expires_at = '-infinity', refreshed_at = now(),
                   registry_version = (SELECT version FROM fleet_registry_version)
             WHERE name = $1 AND holder = $2 AND expires_at >= now() RETURNING refreshed_at AS as_of`,
           [FLEET_SUMMARY, holder],
-        );
+        )) as [{ as_of: Date }[], number];
         if (rows.length !== 1) {
           await runner.rollbackTransaction();
           return null;
