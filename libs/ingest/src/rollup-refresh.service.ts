@@ -8,6 +8,8 @@ import { FLEET_SUMMARY, RollupRefreshRepository } from './rollup-refresh.reposit
 /** Longer than any refresh should take; a worker that dies holding a lease blocks it this long at most. */
 const ROLLUP_LEASE_TTL_MS = 15 * 60_000;
 const SUMMARY_LEASE_TTL_MS = 2 * 60_000;
+/** Rebuilds keep at least this many times their own duration apart, so a slow one (a large fleet) takes at most ~1/10 of the time. */
+const SUMMARY_MAX_DUTY_FACTOR = 10;
 
 export type RollupRefreshOutcome = 'refreshed' | 'up_to_date' | 'busy';
 
@@ -32,6 +34,7 @@ export class RollupRefreshService implements OnApplicationBootstrap, BeforeAppli
   private rollupRun: Promise<void> | null = null;
   private summaryRun: Promise<Date | null> | null = null;
   private stopping = false;
+  private lastSummaryMs = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -49,17 +52,22 @@ export class RollupRefreshService implements OnApplicationBootstrap, BeforeAppli
     for (const t of this.timers) t.unref();
   }
 
-  /** Rebuilds the summary unless another worker holds its lease or rebuilt it within half an interval. Returns the snapshot time. */
+  /**
+   * Rebuilds the summary unless another worker holds its lease or rebuilt it within half an
+   * interval (or within 10 times this worker's last rebuild duration, whichever is longer).
+   * Returns the snapshot time.
+   */
   refreshSummary(): Promise<Date | null> {
     if (this.summaryRun) return this.summaryRun;
     this.summaryRun = (async () => {
       try {
-        const lease = await this.repo.acquire(FLEET_SUMMARY, this.holder, SUMMARY_LEASE_TTL_MS, Math.floor(this.config.rollups.summaryRefreshIntervalMs / 2));
+        const minGapMs = Math.max(Math.floor(this.config.rollups.summaryRefreshIntervalMs / 2), SUMMARY_MAX_DUTY_FACTOR * this.lastSummaryMs);
+        const lease = await this.repo.acquire(FLEET_SUMMARY, this.holder, SUMMARY_LEASE_TTL_MS, minGapMs);
         if (!lease) return null;
         const end = this.metrics.rollupRefreshSeconds.startTimer({ relation: FLEET_SUMMARY });
         try {
           const asOf = await this.repo.rebuildFleetSummary(this.holder);
-          end();
+          this.lastSummaryMs = end() * 1000;
           return asOf;
         } catch (err) {
           await this.repo.release(FLEET_SUMMARY, this.holder).catch(() => undefined);
