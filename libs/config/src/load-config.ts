@@ -72,6 +72,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       chunkInterval: e.TELEMETRY_CHUNK_INTERVAL,
       compressAfter: e.TELEMETRY_COMPRESS_AFTER,
       retention: e.TELEMETRY_RETENTION,
+      rollupRetention: { '5m': e.TELEMETRY_ROLLUP_5M_RETENTION, '1h': e.TELEMETRY_ROLLUP_1H_RETENTION },
       maintenanceIntervalMs: e.MAINTENANCE_INTERVAL_MS,
     },
     commands: {

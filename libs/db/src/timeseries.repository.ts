@@ -5,6 +5,8 @@ export interface RetentionSettings {
   chunkInterval: string;
   compressAfter: string;
   retention: string;
+  /** How long the heartbeat rollups of each width are kept (none: kept forever). */
+  rollupRetention?: { '5m': string; '1h': string };
 }
 
 export interface RollupPolicySettings {
@@ -44,10 +46,10 @@ export function timeseriesSql(flavor: DatabaseFlavor): TimeseriesSql {
 
 /** The heartbeat rollups of migration 0012 (continuous aggregates, or tables on plain PostgreSQL). */
 export const HEARTBEAT_ROLLUPS = [
-  { name: 'heartbeats_5m', grain: 'terminal', width: '5 minutes', widthMs: 5 * 60_000 },
-  { name: 'heartbeats_1h', grain: 'terminal', width: '1 hour', widthMs: 3_600_000 },
-  { name: 'fleet_heartbeats_5m', grain: 'fleet', width: '5 minutes', widthMs: 5 * 60_000 },
-  { name: 'fleet_heartbeats_1h', grain: 'fleet', width: '1 hour', widthMs: 3_600_000 },
+  { name: 'heartbeats_5m', grain: 'terminal', width: '5 minutes', widthMs: 5 * 60_000, retentionKey: '5m' },
+  { name: 'heartbeats_1h', grain: 'terminal', width: '1 hour', widthMs: 3_600_000, retentionKey: '1h' },
+  { name: 'fleet_heartbeats_5m', grain: 'fleet', width: '5 minutes', widthMs: 5 * 60_000, retentionKey: '5m' },
+  { name: 'fleet_heartbeats_1h', grain: 'fleet', width: '1 hour', widthMs: 3_600_000, retentionKey: '1h' },
 ] as const;
 export type HeartbeatRollup = (typeof HEARTBEAT_ROLLUPS)[number];
 
@@ -122,6 +124,13 @@ export class TimeseriesRepository {
         q(`SELECT add_retention_policy($1::regclass, drop_after => $2::interval)`, [table, settings.retention]),
       );
     }
+    // Continuous aggregates take retention policies of their own (their refresh windows stay far younger).
+    for (const rollup of settings.rollupRetention ? HEARTBEAT_ROLLUPS : []) {
+      const keep = settings.rollupRetention?.[rollup.retentionKey] ?? '';
+      await this.replacePolicy('policy_retention', rollup.name, 'drop_after', keep, () =>
+        q(`SELECT add_retention_policy($1::regclass, drop_after => $2::interval)`, [rollup.name, keep]),
+      );
+    }
   }
 
   private async replacePolicy(procName: string, table: string, configKey: string, wanted: string, add: () => Promise<unknown>): Promise<void> {
@@ -166,6 +175,18 @@ export class TimeseriesRepository {
         const deleted = result[1];
         rowsDeleted += deleted;
         if (deleted < PLAIN_RETENTION_BATCH) break;
+      }
+    }
+    for (const rollup of settings.rollupRetention ? HEARTBEAT_ROLLUPS : []) {
+      const keep = settings.rollupRetention?.[rollup.retentionKey] ?? '';
+      for (;;) {
+        const result: [unknown[], number] = await this.dataSource.query(
+          `DELETE FROM ${rollup.name} WHERE ctid = ANY (ARRAY(
+             SELECT ctid FROM ${rollup.name} WHERE bucket < $1::timestamptz - $2::interval LIMIT ${PLAIN_RETENTION_BATCH}))`,
+          [now, keep],
+        );
+        rowsDeleted += result[1];
+        if (result[1] < PLAIN_RETENTION_BATCH) break;
       }
     }
     return { jobsRun: 0, rowsDeleted };

@@ -405,5 +405,37 @@ for (const kind of testDbKinds()) {
         }
       });
     }
+    it('keeps rollups for their own retention (TimescaleDB: policies on the continuous aggregates; plain: batched deletes)', async () => {
+      const settings = { chunkInterval: '1 day', compressAfter: '1 day', retention: '90 days', rollupRetention: { '5m': '1 day', '1h': '3 days' } };
+      await timeseries.applyPolicies(settings);
+      if (flavor === DatabaseFlavor.Timescale) {
+        const jobs = await timeseries.listJobs();
+        const retention = jobs.filter((j) => j.procName === 'policy_retention').map((j) => [j.table, j.config.drop_after]);
+        expect(retention.sort()).toStrictEqual(
+          [
+            ['fleet_heartbeats_1h', '3 days'],
+            ['fleet_heartbeats_5m', '1 day'],
+            ['heartbeats', '90 days'],
+            ['heartbeats_1h', '3 days'],
+            ['heartbeats_5m', '1 day'],
+            ['presence_events', '90 days'],
+          ].sort(),
+        );
+        return;
+      }
+      // As if it were a day (5m) / three days (1h) after the rollups' middle: the older half goes.
+      const cut = floorTo(now, HOUR) - 4 * HOUR;
+      const counts = async () =>
+        ds.query<{ name: string; old: number; kept: number }[]>(
+          `SELECT '5m' AS name, count(*) FILTER (WHERE bucket < $1)::int AS old, count(*) FILTER (WHERE bucket >= $1)::int AS kept FROM heartbeats_5m
+           UNION ALL SELECT '1h', count(*) FILTER (WHERE bucket < $1)::int, count(*) FILTER (WHERE bucket >= $1)::int FROM heartbeats_1h`,
+          [new Date(cut)],
+        );
+      const before = await counts();
+      expect(before.every((c) => c.old > 0 && c.kept > 0)).toBe(true);
+      await timeseries.runMaintenance({ ...settings, rollupRetention: { '5m': '1 day', '1h': '1 day' } }, new Date(cut + 24 * HOUR));
+      const after = await counts();
+      expect(after).toStrictEqual(before.map((c) => ({ ...c, old: 0 })));
+    });
   });
 }

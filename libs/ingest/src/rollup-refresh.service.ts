@@ -113,9 +113,13 @@ export class RollupRefreshService implements OnApplicationBootstrap, BeforeAppli
         await this.repo.release(rollup.name, this.holder);
         return 'up_to_date';
       }
-      const from = through === null ? null : floorTo(Math.min(through, to) - lateWindowMs(this.config.rollups.lateWindow), rollup.widthMs);
+      // First refresh: everything raw retention keeps (older rollup rows, whose raw rows are gone, stay as they are).
+      const from =
+        through === null
+          ? floorTo(to - Number.parseInt(this.config.telemetry.retention, 10) * 86_400_000, rollup.widthMs)
+          : floorTo(Math.min(through, to) - lateWindowMs(this.config.rollups.lateWindow), rollup.widthMs);
       const end = this.metrics.rollupRefreshSeconds.startTimer({ relation: rollup.name });
-      await this.timeseries.refreshRollup(rollup, from === null ? null : new Date(from), new Date(to));
+      await this.timeseries.refreshRollup(rollup, new Date(from), new Date(to));
       end();
       if (!(await this.repo.complete(rollup.name, this.holder, new Date(to)))) this.logger.warn(`lost the ${rollup.name} refresh lease while refreshing`);
       return 'refreshed';
