@@ -55,6 +55,15 @@ export type HeartbeatRollup = (typeof HEARTBEAT_ROLLUPS)[number];
 
 const CAGG_POLICY = 'policy_refresh_continuous_aggregate';
 
+/** Column lists of the plain rollup tables, in plainRollupSelect's order (a column added later goes at the end of both). */
+const ROLLUP_COLUMNS: Record<HeartbeatRollup['grain'], string> = {
+  terminal: `bucket, sn, heartbeats, last_time, model, firmware_version, app_version, battery_min, battery_avg, rsrp_min, rsrp_avg,
+             rssi_min, rssi_avg, sinr_avg, data_used_mb_max, uptime_s_max, boots`,
+  fleet: `bucket, provider_id, model, firmware_version, terminals, heartbeats, boots, battery_avg, rsrp_avg, rssi_avg,
+          hb_battery_low, hb_battery_mid, hb_battery_high, hb_rsrp_excellent, hb_rsrp_good, hb_rsrp_fair, hb_rsrp_poor, hb_rsrp_unknown,
+          terminals_battery_low, terminals_rsrp_below_110`,
+};
+
 /**
  * Plain-PostgreSQL SELECT of a rollup over heartbeats in [$1, $2) ($1 omitted: from the start),
  * column for column what the continuous aggregate of 0012_rollups.timescale.sql computes.
@@ -236,10 +245,10 @@ export class TimeseriesRepository {
     await this.dataSource.transaction(async (em) => {
       if (from) {
         await em.query(`DELETE FROM ${rollup.name} WHERE bucket >= $1 AND bucket < $2`, [from, to]);
-        await em.query(`INSERT INTO ${rollup.name} ${plainRollupSelect(rollup, true)}`, [from, to]);
+        await em.query(`INSERT INTO ${rollup.name} (${ROLLUP_COLUMNS[rollup.grain]}) ${plainRollupSelect(rollup, true)}`, [from, to]);
       } else {
         await em.query(`DELETE FROM ${rollup.name} WHERE bucket < $1`, [to]);
-        await em.query(`INSERT INTO ${rollup.name} ${plainRollupSelect(rollup, false)}`, [to]);
+        await em.query(`INSERT INTO ${rollup.name} (${ROLLUP_COLUMNS[rollup.grain]}) ${plainRollupSelect(rollup, false)}`, [to]);
       }
     });
   }
