@@ -149,17 +149,28 @@ for (const kind of testDbKinds()) {
       expect(Date.parse(next) >= Date.parse(asOf)).toBe(true);
     });
 
-    it('registry changes are never hidden: after a registration or a move it counts live until the next rebuild', async () => {
-      await rebuild();
+    it('registered counts are current between rebuilds: a registration or a move shows at once, scoped', async () => {
+      const asOf = await rebuild();
       expect((await call('POST', '/v1/terminals', ops, { sn: 'FSUMA004', model: 'QR-Mini', providerId: spA1.id })).status).toBe(201);
       const afterRegister = await summary(ops, `?providerId=${spA1.id}`);
-      expect([afterRegister.total, afterRegister.byOnline.never]).toStrictEqual([3, 2]);
-      const asOf = await rebuild();
-      expect((await summary(ops, `?providerId=${spA1.id}`)).asOf).toBe(asOf);
+      expect([afterRegister.asOf, afterRegister.total, afterRegister.byOnline.never, afterRegister.byPlanStatus.unknown]).toStrictEqual([asOf, 3, 2, 2]);
+      expect(afterRegister.byModel).toStrictEqual([
+        { model: 'QR-Mini', count: 2 },
+        { model: 'MP-S3', count: 1 },
+      ]);
       expect((await call('POST', '/v1/terminals/FSUMA004/move', ops, { providerId: spB.id })).status).toBe(200);
       const [a1, b] = [await summary(ops, `?providerId=${spA1.id}`), await summary(ops, `?providerId=${spB.id}`)];
-      expect([a1.total, b.total]).toStrictEqual([2, 3]);
-      expect(a1.asOf === asOf || b.asOf === asOf).toBe(false);
+      expect([a1.asOf, a1.total, b.asOf, b.total]).toStrictEqual([asOf, 2, asOf, 3]);
+      // A terminal with reported state moved out: its state counts under the old provider until the
+      // next rebuild, and the derived counts do not go below 0.
+      expect((await call('POST', '/v1/terminals/FSUMA101/move', ops, { providerId: spB.id })).status).toBe(200);
+      const a1Stale = await summary(ops, `?providerId=${spA1.id}`);
+      expect([a1Stale.total, a1Stale.byOnline, a1Stale.byFirmwareVersion.unknown]).toStrictEqual([1, { online: 1, offline: 0, never: 0 }, 0]);
+      await rebuild();
+      const a1Fresh = await summary(ops, `?providerId=${spA1.id}`);
+      expect([a1Fresh.total, a1Fresh.byOnline, a1Fresh.byFirmwareVersion.unknown]).toStrictEqual([1, { online: 0, offline: 0, never: 1 }, 1]);
+      const bFresh = await summary(ops, `?providerId=${spB.id}`);
+      expect([bFresh.total, bFresh.byOnline.online]).toStrictEqual([4, 2]);
     });
 
     it('a snapshot older than FLEET_SUMMARY_MAX_AGE_MS (the worker stopped) is not used', async () => {
@@ -170,6 +181,7 @@ for (const kind of testDbKinds()) {
       const liveAgain = await summary(ops);
       expect(liveAgain.asOf).not.toBe(asOf);
       expect(liveAgain.byOnline.online).toBe(3);
+      expect(liveAgain.total).toBe(8);
     });
   });
 }

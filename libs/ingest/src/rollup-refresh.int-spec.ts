@@ -166,6 +166,14 @@ for (const kind of testDbKinds()) {
       return new Map(rows.map((r) => [key(r), r]));
     }
 
+    /** fleet_registry_counts (non-zero rows) equals a count over terminals. */
+    async function expectRegistryCounts(): Promise<void> {
+      const q = (sql: string) => ds.query<{ provider_id: string; model: string; n: number }[]>(sql);
+      const kept = await q(`SELECT provider_id, model, terminals::int AS n FROM fleet_registry_counts WHERE terminals <> 0 ORDER BY 1, 2`);
+      const counted = await q(`SELECT provider_id, model, count(*)::int AS n FROM terminals GROUP BY 1, 2 ORDER BY 1, 2`);
+      expect(kept).toStrictEqual(counted);
+    }
+
     /** Expected rows: complete buckets inside [from, to), from the raw heartbeats given. */
     function expected(rollup: HeartbeatRollup, rows: readonly Hb[]): Map<string, Record<string, unknown>> {
       return rollup.grain === 'terminal' ? expectedTerminalRows(rows, rollup.widthMs) : expectedFleetRows(rows, rollup.widthMs, providerOf);
@@ -286,7 +294,7 @@ for (const kind of testDbKinds()) {
       );
     });
 
-    it('builds the fleet summary snapshot with the live definitions, its time and registry version', async () => {
+    it('builds the fleet summary snapshot with the live definitions and its time', async () => {
       await ds.query(
         `INSERT INTO terminal_state (sn, online, last_connected_at, plan_status, firmware_version, battery_pct, rsrp, plan_expires_on, plan_auto_renew, renewal_result)
          VALUES ('ROLL0001', true, now(), 'active', 'V1.1.0', 10, -120, current_date + 3, false, 'failed'),
@@ -330,20 +338,24 @@ for (const kind of testDbKinds()) {
       ).toStrictEqual(
         want.sort((a, b) => String(a.provider_id).localeCompare(String(b.provider_id)) || String(a.plan_status).localeCompare(String(b.plan_status))),
       );
-      const [meta]: { fresh: boolean }[] = await ds.query(
-        `SELECT r.registry_version = v.version AS fresh FROM rollup_refresh r, fleet_registry_version v WHERE r.name = $1`,
-        [FLEET_SUMMARY],
-      );
-      expect(meta.fresh).toBe(true);
-      // A rebuild right after is not due (half an interval), and a registry change makes the snapshot stale.
+      // A rebuild right after is not due (half an interval).
       expect(await service.refreshSummary()).toBeNull();
-      await ds.query(`UPDATE terminals SET provider_id = $1 WHERE sn = 'ROLL0004'`, [root]);
-      const [stale]: { fresh: boolean }[] = await ds.query(
-        `SELECT r.registry_version = v.version AS fresh FROM rollup_refresh r, fleet_registry_version v WHERE r.name = $1`,
-        [FLEET_SUMMARY],
+    });
+
+    it('keeps registered counts per provider and model exact through inserts, moves, model changes, other updates and deletes', async () => {
+      await expectRegistryCounts();
+      const [root, sp] = [providerOf.get('ROLL0001'), providerOf.get('ROLL0003')];
+      await ds.query(
+        `INSERT INTO terminals (sn, model, provider_id, credential_hash) SELECT 'REG' || lpad(g::text, 5, '0'), 'QR-Mini', $1, '\\x00'::bytea FROM generate_series(1, 30) g`,
+        [sp],
       );
-      expect(stale.fresh).toBe(false);
-      await ds.query(`UPDATE terminals SET provider_id = $1 WHERE sn = 'ROLL0004'`, [sp]);
+      await ds.query(`UPDATE terminals SET provider_id = $1 WHERE sn LIKE 'REG%' AND sn <= 'REG00010'`, [root]);
+      await ds.query(`UPDATE terminals SET model = 'EP-T2' WHERE sn IN ('REG00001', 'REG00020')`);
+      await ds.query(`UPDATE terminals SET status = 'disabled', updated_at = now() WHERE sn LIKE 'REG%'`);
+      await ds.query(`DELETE FROM terminals WHERE sn LIKE 'REG%' AND sn > 'REG00025'`);
+      await expectRegistryCounts();
+      await ds.query(`DELETE FROM terminals WHERE sn LIKE 'REG%'`);
+      await expectRegistryCounts();
     });
 
     if (kind === 'pglite') {
@@ -396,6 +408,24 @@ for (const kind of testDbKinds()) {
               ),
             );
           }
+          // Concurrent registrations and moves of the same groups from two connections: counts stay exact.
+          const [root, sp] = [providerOf.get('ROLL0001'), providerOf.get('ROLL0003')];
+          await Promise.all(
+            Array.from({ length: 20 }, (_v, i) =>
+              (i % 2 ? ds : ds2).query(
+                `WITH t AS (INSERT INTO terminals (sn, model, provider_id, credential_hash) VALUES ($1, 'EP-T1', $2, '\\x00'::bytea) RETURNING sn)
+                 SELECT sn FROM t`,
+                [`RACE${String(i).padStart(4, '0')}`, i % 3 ? root : sp],
+              ),
+            ),
+          );
+          await Promise.all(
+            Array.from({ length: 20 }, (_v, i) =>
+              (i % 2 ? ds2 : ds).query(`UPDATE terminals SET provider_id = $2 WHERE sn = $1`, [`RACE${String(i).padStart(4, '0')}`, i % 3 ? sp : root]),
+            ),
+          );
+          await expectRegistryCounts();
+          await ds.query(`DELETE FROM terminals WHERE sn LIKE 'RACE%'`);
           // A lease held by a live worker is not taken.
           expect(await repo.acquire(FLEET_SUMMARY, 'worker-a', 60_000, 0)).not.toBeNull();
           expect(await repo2.acquire(FLEET_SUMMARY, 'worker-b', 60_000, 0)).toBeNull();

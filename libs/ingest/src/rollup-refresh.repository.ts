@@ -52,8 +52,8 @@ export class RollupRefreshRepository {
   }
 
   /**
-   * Rebuilds fleet_summary under the lease in one REPEATABLE READ transaction: the snapshot, the
-   * registry version it saw and its time (the transaction's start, so `asOf` is never later than
+   * Rebuilds fleet_summary under the lease in one transaction: the snapshot (one INSERT .. SELECT,
+   * so one consistent read) and its time (the transaction's start, so `asOf` is never later than
    * the data) commit together; readers see the previous snapshot until then. Returns the snapshot
    * time, or null when the lease was lost (nothing written).
    */
@@ -61,11 +61,10 @@ export class RollupRefreshRepository {
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
     try {
-      await runner.startTransaction('REPEATABLE READ');
+      await runner.startTransaction();
       try {
         const [rows] = (await runner.query(
-          `UPDATE rollup_refresh SET holder = NULL, expires_at = '-infinity', refreshed_at = now(),
-                  registry_version = (SELECT version FROM fleet_registry_version)
+          `UPDATE rollup_refresh SET holder = NULL, expires_at = '-infinity', refreshed_at = now()
             WHERE name = $1 AND holder = $2 AND expires_at >= now() RETURNING refreshed_at AS as_of`,
           [FLEET_SUMMARY, holder],
         )) as [{ as_of: Date }[], number];

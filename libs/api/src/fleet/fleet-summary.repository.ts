@@ -38,20 +38,20 @@ interface StateGroup {
   signal_low: number;
 }
 
-interface SnapshotRow extends StateGroup {
+interface SnapshotRow {
   as_of: Date;
-  model: string | null;
-  terminals: number;
+  models: { model: string; count: number }[];
+  groups: StateGroup[];
 }
 
 /**
- * Fleet counts. Normally from the fleet_summary snapshot (migration 0012) that the worker rebuilds
- * every FLEET_SUMMARY_REFRESH_INTERVAL_MS: one statement sums its few rows over the providers in
- * scope. The snapshot is used only when it was built at the current registry version (no terminal
- * added, removed or moved since: those counts stay exact) and is at most FLEET_SUMMARY_MAX_AGE_MS
- * old; otherwise (no worker, or it stopped) the counts are computed live as before the snapshot:
- * registry counts by model from terminals, and everything about reported state from
- * terminal_state in one pass grouped by (plan status, firmware version) with FILTER aggregates.
+ * Fleet counts. Registered terminals (by model) come from fleet_registry_counts, which triggers on
+ * terminals keep exact in the writer's transaction. Reported state comes from the fleet_summary
+ * snapshot (migration 0012) that the worker rebuilds every FLEET_SUMMARY_REFRESH_INTERVAL_MS; one
+ * statement sums their few rows over the providers in scope. A snapshot older than
+ * FLEET_SUMMARY_MAX_AGE_MS (no worker, or it stopped) is not used: then everything is counted live
+ * as before the snapshot (registry counts by model from terminals, and reported state from
+ * terminal_state in one pass grouped by plan status and firmware version with FILTER aggregates).
  * Both paths use the same definitions (RollupRefreshRepository.rebuildFleetSummary).
  */
 @Injectable()
@@ -85,39 +85,33 @@ export class FleetSummaryRepository {
   }
 
   /**
-   * From the snapshot, in one statement (one MVCC snapshot: metadata and rows agree). No rows: the
-   * snapshot is missing, too old or from another registry version. Rows come ordered by the
-   * model's total (most first, then model) so byModel keeps the live query's order.
+   * Registry counts and the snapshot's state groups in one statement (one MVCC snapshot). No row:
+   * the snapshot is missing or too old. Models are ordered like the live query's (most first, then model).
    */
   private async snapshotCounts(ids: string[] | null): Promise<FleetCounts | null> {
+    const scoped = ids ? 'AND provider_id = ANY($2::uuid[])' : '';
     const rows = await this.dataSource.query<SnapshotRow[]>(
       `WITH meta AS (
-         SELECT r.refreshed_at FROM rollup_refresh r JOIN fleet_registry_version v ON v.version = r.registry_version
-          WHERE r.name = 'fleet_summary' AND r.refreshed_at >= now() - $1::int * interval '1 millisecond'
+         SELECT refreshed_at FROM rollup_refresh WHERE name = 'fleet_summary' AND refreshed_at >= now() - $1::int * interval '1 millisecond'
+       ), models AS (
+         SELECT model, sum(terminals)::int AS n FROM fleet_registry_counts WHERE terminals <> 0 ${scoped} GROUP BY model
        ), g AS (
-         SELECT f.model, f.plan_status, f.firmware_version,
-                sum(f.terminals)::int AS terminals, sum(f.reported)::int AS n, sum(f.online)::int AS online, sum(f.offline)::int AS offline,
-                sum(f.plan_expiring_30d)::int AS expiring, sum(f.auto_renew_off)::int AS auto_renew_off,
-                sum(f.auto_renew_failed)::int AS auto_renew_failed, sum(f.battery_below_20)::int AS battery_low,
-                sum(f.signal_below_minus_110)::int AS signal_low
-           FROM fleet_summary f ${ids ? 'WHERE f.provider_id = ANY($2::uuid[])' : ''}
-          GROUP BY f.model, f.plan_status, f.firmware_version
+         SELECT plan_status, firmware_version, sum(reported)::int AS n, sum(online)::int AS online, sum(offline)::int AS offline,
+                sum(plan_expiring_30d)::int AS expiring, sum(auto_renew_off)::int AS auto_renew_off,
+                sum(auto_renew_failed)::int AS auto_renew_failed, sum(battery_below_20)::int AS battery_low,
+                sum(signal_below_minus_110)::int AS signal_low
+           FROM fleet_summary WHERE reported > 0 ${scoped}
+          GROUP BY plan_status, firmware_version
        )
-       SELECT meta.refreshed_at AS as_of, g.* FROM meta LEFT JOIN g ON true
-        ORDER BY sum(g.terminals) OVER (PARTITION BY g.model) DESC, g.model`,
+       SELECT meta.refreshed_at AS as_of,
+              (SELECT coalesce(json_agg(json_build_object('model', model, 'count', n) ORDER BY n DESC, model), '[]') FROM models) AS models,
+              (SELECT coalesce(json_agg(g), '[]') FROM g) AS groups
+         FROM meta`,
       ids ? [this.config.rollups.summaryMaxAgeMs, ids] : [this.config.rollups.summaryMaxAgeMs],
     );
-    if (rows.length === 0) return null;
-    const byModel: { model: string; count: number }[] = [];
-    const groups: StateGroup[] = [];
-    for (const r of rows) {
-      if (r.model === null) continue;
-      const last = byModel.at(-1);
-      if (last?.model === r.model) last.count += r.terminals;
-      else byModel.push({ model: r.model, count: r.terminals });
-      if (r.n > 0) groups.push(r);
-    }
-    return { asOf: new Date(rows[0].as_of), source: 'snapshot', byModel, ...fold(groups) };
+    const row = rows[0];
+    if (!row) return null;
+    return { asOf: new Date(row.as_of), source: 'snapshot', byModel: row.models, ...fold(row.groups) };
   }
 
   /** Counted now: two statements run side by side (a plain GROUP BY can be aggregated by parallel workers). */
