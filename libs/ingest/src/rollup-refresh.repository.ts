@@ -9,6 +9,38 @@ export interface RefreshLease {
 
 export const FLEET_SUMMARY = 'fleet_summary';
 
+/** fleet_summary's columns, in table order. */
+const SUMMARY_COLUMNS = [
+  'provider_id',
+  'model',
+  'plan_status',
+  'firmware_version',
+  'terminals',
+  'reported',
+  'online',
+  'offline',
+  'plan_expiring_30d',
+  'auto_renew_off',
+  'auto_renew_failed',
+  'battery_below_20',
+  'signal_below_minus_110',
+] as const;
+type SummaryGroup = Record<(typeof SUMMARY_COLUMNS)[number], string | null>;
+
+/** The same definitions as the live query of the API's FleetSummaryRepository. */
+const SUMMARY_GROUPS_SQL = `
+  SELECT t.provider_id, t.model, s.plan_status, s.firmware_version,
+         count(*) AS terminals, count(s.sn) AS reported,
+         count(*) FILTER (WHERE s.online) AS online,
+         count(*) FILTER (WHERE NOT s.online AND (s.last_connected_at IS NOT NULL OR s.last_heartbeat_at IS NOT NULL)) AS offline,
+         count(*) FILTER (WHERE s.plan_expires_on >= current_date AND s.plan_expires_on <= current_date + 30) AS plan_expiring_30d,
+         count(*) FILTER (WHERE s.plan_auto_renew = false) AS auto_renew_off,
+         count(*) FILTER (WHERE s.renewal_result = 'failed') AS auto_renew_failed,
+         count(*) FILTER (WHERE s.battery_pct < 20) AS battery_below_20,
+         count(*) FILTER (WHERE s.rsrp < -110) AS signal_below_minus_110
+    FROM terminals t LEFT JOIN terminal_state s ON s.sn = t.sn
+   GROUP BY t.provider_id, t.model, s.plan_status, s.firmware_version`;
+
 /**
  * Refresh leases (rollup_refresh, migration 0012) and the fleet summary rebuild. Lease times are
  * the database's clock, shared by all workers.
@@ -52,51 +84,32 @@ export class RollupRefreshRepository {
   }
 
   /**
-   * Rebuilds fleet_summary under the lease in one transaction: the snapshot (one INSERT .. SELECT,
-   * so one consistent read) and its time (the transaction's start, so `asOf` is never later than
-   * the data) commit together; readers see the previous snapshot until then. Returns the snapshot
-   * time, or null when the lease was lost (nothing written).
+   * Rebuilds fleet_summary under the lease. The groups are aggregated first by a plain SELECT
+   * (which PostgreSQL can run with parallel workers; the SELECT of an INSERT .. SELECT cannot),
+   * then swapped in by one short transaction that also records the snapshot time: the database
+   * time taken before the aggregate, so `asOf` is never later than the data. Readers see the
+   * previous snapshot until the commit. Returns the snapshot time, or null when the lease was lost
+   * (nothing written).
    */
   async rebuildFleetSummary(holder: string): Promise<Date | null> {
-    const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
-    try {
-      await runner.startTransaction();
-      try {
-        const [rows] = (await runner.query(
-          `UPDATE rollup_refresh SET holder = NULL, expires_at = '-infinity', refreshed_at = now()
-            WHERE name = $1 AND holder = $2 AND expires_at >= now() RETURNING refreshed_at AS as_of`,
-          [FLEET_SUMMARY, holder],
-        )) as [{ as_of: Date }[], number];
-        if (rows.length !== 1) {
-          await runner.rollbackTransaction();
-          return null;
-        }
-        await runner.query(`DELETE FROM fleet_summary`);
-        // The same definitions as the live query of the API's FleetSummaryRepository.
-        await runner.query(
-          `INSERT INTO fleet_summary (provider_id, model, plan_status, firmware_version, terminals, reported, online, offline,
-                                      plan_expiring_30d, auto_renew_off, auto_renew_failed, battery_below_20, signal_below_minus_110)
-           SELECT t.provider_id, t.model, s.plan_status, s.firmware_version,
-                  count(*), count(s.sn),
-                  count(*) FILTER (WHERE s.online),
-                  count(*) FILTER (WHERE NOT s.online AND (s.last_connected_at IS NOT NULL OR s.last_heartbeat_at IS NOT NULL)),
-                  count(*) FILTER (WHERE s.plan_expires_on >= current_date AND s.plan_expires_on <= current_date + 30),
-                  count(*) FILTER (WHERE s.plan_auto_renew = false),
-                  count(*) FILTER (WHERE s.renewal_result = 'failed'),
-                  count(*) FILTER (WHERE s.battery_pct < 20),
-                  count(*) FILTER (WHERE s.rsrp < -110)
-             FROM terminals t LEFT JOIN terminal_state s ON s.sn = t.sn
-            GROUP BY t.provider_id, t.model, s.plan_status, s.firmware_version`,
-        );
-        await runner.commitTransaction();
-        return new Date(rows[0].as_of);
-      } catch (err) {
-        if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
-        throw err;
-      }
-    } finally {
-      await runner.release();
-    }
+    const [{ t0 }] = await this.dataSource.query<{ t0: Date }[]>(`SELECT now() AS t0`);
+    const groups = await this.dataSource.query<SummaryGroup[]>(SUMMARY_GROUPS_SQL);
+    return this.dataSource.transaction(async (em) => {
+      const [rows] = await em.query<[{ as_of: Date }[], number]>(
+        `UPDATE rollup_refresh SET holder = NULL, expires_at = '-infinity', refreshed_at = $3
+          WHERE name = $1 AND holder = $2 AND expires_at >= now() RETURNING refreshed_at AS as_of`,
+        [FLEET_SUMMARY, holder, t0],
+      );
+      if (rows.length !== 1) return null;
+      await em.query(`DELETE FROM fleet_summary`);
+      await em.query(
+        `INSERT INTO fleet_summary (provider_id, model, plan_status, firmware_version, terminals, reported, online, offline,
+                                    plan_expiring_30d, auto_renew_off, auto_renew_failed, battery_below_20, signal_below_minus_110)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[],
+                              $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[])`,
+        SUMMARY_COLUMNS.map((column) => groups.map((g) => g[column])),
+      );
+      return new Date(rows[0].as_of);
+    });
   }
 }

@@ -54,14 +54,20 @@ export class RollupRefreshService implements OnApplicationBootstrap, BeforeAppli
 
   /**
    * Rebuilds the summary unless another worker holds its lease or rebuilt it within half an
-   * interval (or within 10 times this worker's last rebuild duration, whichever is longer).
+   * interval (or within 10 times this worker's last rebuild duration, whichever is longer, but
+   * at most half of FLEET_SUMMARY_MAX_AGE_MS).
    * Returns the snapshot time.
    */
   refreshSummary(): Promise<Date | null> {
     if (this.summaryRun) return this.summaryRun;
     this.summaryRun = (async () => {
       try {
-        const minGapMs = Math.max(Math.floor(this.config.rollups.summaryRefreshIntervalMs / 2), SUMMARY_MAX_DUTY_FACTOR * this.lastSummaryMs);
+        // Capped so that the snapshot never ages past what the API accepts.
+        const { summaryRefreshIntervalMs: interval, summaryMaxAgeMs: maxAge } = this.config.rollups;
+        const minGapMs = Math.min(
+          Math.max(Math.floor(interval / 2), SUMMARY_MAX_DUTY_FACTOR * this.lastSummaryMs),
+          Math.max(Math.floor(interval / 2), maxAge / 2),
+        );
         const lease = await this.repo.acquire(FLEET_SUMMARY, this.holder, SUMMARY_LEASE_TTL_MS, minGapMs);
         if (!lease) return null;
         const end = this.metrics.rollupRefreshSeconds.startTimer({ relation: FLEET_SUMMARY });
