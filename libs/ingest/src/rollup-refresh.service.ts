@@ -19,6 +19,24 @@ function floorTo(t: number, widthMs: number): number {
 }
 
 /**
+ * The window a refresh materializes (epoch ms, bucket-aligned, [from, to)), or null when no bucket
+ * has completed since the last refresh. `to` is the start of the bucket under way; `from` goes back
+ * the late window from the last refresh's end, or, on a first refresh, as far as raw retention.
+ */
+export function refreshWindow(
+  nowMs: number,
+  refreshedThroughMs: number | null,
+  widthMs: number,
+  lateMs: number,
+  retentionMs: number,
+): { from: number; to: number } | null {
+  const to = floorTo(nowMs, widthMs);
+  if (refreshedThroughMs !== null && to <= refreshedThroughMs) return null;
+  const from = refreshedThroughMs === null ? floorTo(to - retentionMs, widthMs) : floorTo(Math.min(refreshedThroughMs, to) - lateMs, widthMs);
+  return { from, to };
+}
+
+/**
  * Keeps the rollups of migration 0012 current from the worker (and the single process):
  * - heartbeat rollups: when a bucket has completed since the last refresh, re-materializes the
  *   complete buckets from (last end - late window) to the last complete bucket. On a TimescaleDB
@@ -113,21 +131,23 @@ export class RollupRefreshService implements OnApplicationBootstrap, BeforeAppli
     const lease = await this.repo.acquire(rollup.name, this.holder, ROLLUP_LEASE_TTL_MS, 0);
     if (!lease) return 'busy';
     try {
-      const to = floorTo(lease.dbNow.getTime(), rollup.widthMs);
-      const through = lease.refreshedThrough?.getTime() ?? null;
-      if (through !== null && to <= through) {
+      const window = refreshWindow(
+        lease.dbNow.getTime(),
+        lease.refreshedThrough?.getTime() ?? null,
+        rollup.widthMs,
+        lateWindowMs(this.config.rollups.lateWindow),
+        // First refresh: what raw retention keeps (older rollup rows, whose raw rows are gone, stay as they are).
+        Number.parseInt(this.config.telemetry.retention, 10) * 86_400_000,
+      );
+      if (!window) {
         await this.repo.release(rollup.name, this.holder);
         return 'up_to_date';
       }
-      // First refresh: everything raw retention keeps (older rollup rows, whose raw rows are gone, stay as they are).
-      const from =
-        through === null
-          ? floorTo(to - Number.parseInt(this.config.telemetry.retention, 10) * 86_400_000, rollup.widthMs)
-          : floorTo(Math.min(through, to) - lateWindowMs(this.config.rollups.lateWindow), rollup.widthMs);
       const end = this.metrics.rollupRefreshSeconds.startTimer({ relation: rollup.name });
-      await this.timeseries.refreshRollup(rollup, new Date(from), new Date(to));
+      await this.timeseries.refreshRollup(rollup, new Date(window.from), new Date(window.to));
       end();
-      if (!(await this.repo.complete(rollup.name, this.holder, new Date(to)))) this.logger.warn(`lost the ${rollup.name} refresh lease while refreshing`);
+      if (!(await this.repo.complete(rollup.name, this.holder, new Date(window.to))))
+        this.logger.warn(`lost the ${rollup.name} refresh lease while refreshing`);
       return 'refreshed';
     } catch (err) {
       await this.repo.release(rollup.name, this.holder).catch(() => undefined);
