@@ -1,5 +1,5 @@
 -- Plain PostgreSQL: the rollups of 0012_rollups.sql as tables, rebuilt window by window by the
--- worker (RollupRepository: delete the window's buckets, insert them again from heartbeats) under
+-- worker (TimeseriesRepository.refreshRollup: delete the window's buckets, insert them again from heartbeats) under
 -- the rollup_refresh lease. Columns and types match the continuous aggregates of the TimescaleDB flavour.
 
 CREATE TABLE heartbeats_5m (

@@ -40,21 +40,22 @@
 --   offline (connected or reported once, not connected now), plan_expiring_30d (expires between
 --   the refresh's current_date and +30 days), auto_renew_off, auto_renew_failed, battery_below_20,
 --   signal_below_minus_110. Its time is rollup_refresh.refreshed_at where name = 'fleet_summary'.
---   Registry changes (terminals inserted, deleted, moved, model changed) bump
---   fleet_registry_version by trigger; a snapshot built at another version is not used by the API.
+--   The API takes registered counts from fleet_registry_counts instead (always current).
+--
+-- fleet_registry_counts: registered terminals per (provider_id, model), kept exact by statement
+--   triggers on terminals (same transaction as the change). Columns: provider_id uuid, model text,
+--   terminals bigint (rows may be 0 after terminals left).
 --
 -- rollup_refresh: one row per refreshed relation: the lease (holder, expires_at) that lets one
 --   worker refresh at a time, refreshed_at (when the last refresh committed, database clock) and
---   refreshed_through (end of the last window materialized; NULL for fleet_summary),
---   registry_version (fleet_summary only: fleet_registry_version.version the snapshot saw).
+--   refreshed_through (end of the last window materialized; NULL for fleet_summary).
 
 CREATE TABLE rollup_refresh (
   name               text PRIMARY KEY,
   holder             text,
   expires_at         timestamptz NOT NULL DEFAULT '-infinity',
   refreshed_at       timestamptz,
-  refreshed_through  timestamptz,
-  registry_version   bigint
+  refreshed_through  timestamptz
 );
 INSERT INTO rollup_refresh (name) VALUES ('fleet_summary'), ('heartbeats_5m'), ('heartbeats_1h'), ('fleet_heartbeats_5m'), ('fleet_heartbeats_1h');
 
@@ -75,24 +76,51 @@ CREATE TABLE fleet_summary (
 );
 CREATE INDEX fleet_summary_provider_idx ON fleet_summary (provider_id);
 
--- A transactional counter of registry changes: the summary snapshot records the value it was built
--- at (same snapshot), so the API can tell that a terminal was added, removed or moved since.
--- Statement-level: one row update per registry statement (admin paths only, never ingest).
-CREATE TABLE fleet_registry_version (
-  id       boolean PRIMARY KEY DEFAULT true CHECK (id),
-  version  bigint NOT NULL DEFAULT 0
+-- Registered terminals per (provider, model), maintained by statement-level triggers with
+-- transition tables: one upsert of the net change per statement, in the writer's transaction, so
+-- the counts are exact and race-free (row locks on the touched groups). Terminals are written only
+-- by registration, import, move, credential and status changes (never by ingest).
+CREATE TABLE fleet_registry_counts (
+  provider_id  uuid NOT NULL,
+  model        text NOT NULL,
+  terminals    bigint NOT NULL,
+  PRIMARY KEY (provider_id, model)
 );
-INSERT INTO fleet_registry_version DEFAULT VALUES;
+INSERT INTO fleet_registry_counts (provider_id, model, terminals)
+SELECT provider_id, model, count(*) FROM terminals GROUP BY provider_id, model;
 
-CREATE FUNCTION fleet_registry_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Every branch upserts its groups in (provider_id, model) order, so concurrent statements lock
+-- the rows they share in the same order and cannot deadlock.
+CREATE FUNCTION fleet_registry_count() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  UPDATE fleet_registry_version SET version = version + 1;
+  IF TG_OP = 'TRUNCATE' THEN
+    DELETE FROM fleet_registry_counts;
+  ELSIF TG_OP = 'INSERT' THEN
+    INSERT INTO fleet_registry_counts AS c (provider_id, model, terminals)
+    SELECT provider_id, model, count(*) FROM new_rows GROUP BY provider_id, model ORDER BY provider_id, model
+    ON CONFLICT (provider_id, model) DO UPDATE SET terminals = c.terminals + EXCLUDED.terminals;
+  ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO fleet_registry_counts AS c (provider_id, model, terminals)
+    SELECT provider_id, model, -count(*) FROM old_rows GROUP BY provider_id, model ORDER BY provider_id, model
+    ON CONFLICT (provider_id, model) DO UPDATE SET terminals = c.terminals + EXCLUDED.terminals;
+  ELSE
+    -- Net change only: updates that keep provider and model (credentials, status) touch no row.
+    INSERT INTO fleet_registry_counts AS c (provider_id, model, terminals)
+    SELECT provider_id, model, sum(n) FROM (
+      SELECT provider_id, model, 1 AS n FROM new_rows
+      UNION ALL
+      SELECT provider_id, model, -1 FROM old_rows
+    ) x GROUP BY provider_id, model HAVING sum(n) <> 0 ORDER BY provider_id, model
+    ON CONFLICT (provider_id, model) DO UPDATE SET terminals = c.terminals + EXCLUDED.terminals;
+  END IF;
   RETURN NULL;
 END
 $$;
-CREATE TRIGGER terminals_registry_changed
-  AFTER INSERT OR DELETE OR UPDATE OF provider_id, model ON terminals
-  FOR EACH STATEMENT EXECUTE FUNCTION fleet_registry_changed();
-CREATE TRIGGER terminals_registry_truncated
-  AFTER TRUNCATE ON terminals
-  FOR EACH STATEMENT EXECUTE FUNCTION fleet_registry_changed();
+CREATE TRIGGER terminals_registry_count_insert AFTER INSERT ON terminals
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION fleet_registry_count();
+CREATE TRIGGER terminals_registry_count_update AFTER UPDATE ON terminals
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION fleet_registry_count();
+CREATE TRIGGER terminals_registry_count_delete AFTER DELETE ON terminals
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION fleet_registry_count();
+CREATE TRIGGER terminals_registry_count_truncate AFTER TRUNCATE ON terminals
+  FOR EACH STATEMENT EXECUTE FUNCTION fleet_registry_count();

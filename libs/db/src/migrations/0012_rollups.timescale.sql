@@ -2,7 +2,8 @@
 -- hypertable (materialized only: no real-time union, so both flavours show the same complete
 -- buckets). Refresh: policies on a TimescaleDB server, the worker's RollupRefreshService on the
 -- embedded database (no background workers); see TimeseriesRepository. Keep the SELECTs identical in
--- meaning to the plain flavour's (RollupRepository) and to 0012_rollups.plain.sql's columns.
+-- meaning to the plain flavour's (plainRollupSelect in
+-- timeseries.repository.ts) and to 0012_rollups.plain.sql's columns.
 
 CREATE MATERIALIZED VIEW heartbeats_5m
   WITH (timescaledb.continuous, timescaledb.materialized_only = true) AS
