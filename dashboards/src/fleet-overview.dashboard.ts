@@ -53,14 +53,14 @@ export function fleetOverviewDashboard(): BuiltDashboard {
     .id(q.panelId())
     .title('Terminals reporting vs silent')
     .description(
-      'Distinct terminals with at least one heartbeat per rollup bucket (5-minute rollups up to 2 days, hourly beyond), and the registered terminals of the scope that did not report.',
+      'Distinct terminals with at least one heartbeat per rollup bucket (5-minute rollups up to 2 days, hourly beyond), and the registered terminals of the scope (fleet_registry_counts) that did not report.',
     )
     .interval('5m')
     .withTarget(
       q.sql(
         'Terminals reporting vs silent',
         `
-        WITH registered AS (SELECT count(*) AS n FROM terminals t WHERE ${scope}),
+        WITH registered AS (SELECT coalesce(sum(r.terminals), 0) AS n FROM fleet_registry_counts r WHERE ${rollupScope}),
         per_bucket AS (
           SELECT bucket, sum(terminals) AS reporting
           FROM (
