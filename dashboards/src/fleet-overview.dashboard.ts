@@ -233,8 +233,9 @@ export function fleetOverviewDashboard(): BuiltDashboard {
         'Terminals by health (≈1 km cells)',
         `
         WITH health AS (
+          -- IN (subquery) in the select list is hashed once; EXISTS here would probe alerts per terminal.
           SELECT t.sn, round(coalesce(s.lat, t.registered_lat)::numeric, 2) AS latitude, round(coalesce(s.lon, t.registered_lon)::numeric, 2) AS longitude,
-                 (NOT coalesce(s.online, false)) OR EXISTS (SELECT 1 FROM alerts a WHERE a.sn = t.sn AND a.state <> 'resolved' AND a.severity IN ('warning', 'critical')) AS unhealthy
+                 (NOT coalesce(s.online, false)) OR t.sn IN (SELECT a.sn FROM alerts a WHERE a.state <> 'resolved' AND a.severity IN ('warning', 'critical')) AS unhealthy
           FROM terminals t LEFT JOIN terminal_state s ON s.sn = t.sn
           WHERE ${scope} AND coalesce(s.lat, t.registered_lat) IS NOT NULL AND coalesce(s.lon, t.registered_lon) IS NOT NULL
         )
