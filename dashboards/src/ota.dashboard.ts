@@ -45,7 +45,7 @@ export function otaDashboard(): BuiltDashboard {
         FROM campaigns c
         JOIN releases r ON r.id = c.release_id
         LEFT JOIN (campaign_members m JOIN terminals t ON t.sn = m.sn AND ${scope} JOIN commands cmd ON cmd.id = m.command_id) ON m.campaign_id = c.id
-        WHERE c.id::text IN (\${campaign:sqlstring})
+        WHERE c.id IN (\${campaign:sqlstring})
         GROUP BY c.id, c.name, r.model, r.component, r.version
         ORDER BY c.created_at DESC`,
         'table',
@@ -72,7 +72,7 @@ export function otaDashboard(): BuiltDashboard {
         FROM campaign_members m
         JOIN terminals t ON t.sn = m.sn
         JOIN commands cmd ON cmd.id = m.command_id
-        WHERE m.campaign_id::text IN (\${campaign:sqlstring}) AND ${scope}
+        WHERE m.campaign_id IN (\${campaign:sqlstring}) AND ${scope}
         GROUP BY m.wave
         ORDER BY m.wave`,
         'table',
@@ -98,7 +98,7 @@ export function otaDashboard(): BuiltDashboard {
         FROM campaign_members m
         JOIN terminals t ON t.sn = m.sn
         JOIN commands cmd ON cmd.id = m.command_id
-        WHERE m.campaign_id::text IN (\${campaign:sqlstring}) AND cmd.state IN ('failed', 'rolled_back', 'rejected', 'expired', 'deferred') AND ${scope}
+        WHERE m.campaign_id IN (\${campaign:sqlstring}) AND cmd.state IN ('failed', 'rolled_back', 'rejected', 'expired', 'deferred') AND ${scope}
         GROUP BY 1
         ORDER BY terminals DESC
         LIMIT 20`,
@@ -156,7 +156,7 @@ export function otaDashboard(): BuiltDashboard {
         FROM campaigns c
         CROSS JOIN LATERAL jsonb_array_elements(coalesce(c.progress->'health', '[]'::jsonb)) AS h(value)
         CROSS JOIN LATERAL jsonb_each(coalesce(h.value->'metrics', '{}'::jsonb)) AS m(key, value)
-        WHERE c.id::text IN (\${campaign:sqlstring})
+        WHERE c.id IN (\${campaign:sqlstring})
         ORDER BY at DESC, campaign, metric
         LIMIT 200`,
         'table',
