@@ -7,8 +7,6 @@ import { scopePath } from '../common/scope-sql.js';
 export interface FleetCounts {
   /** Time of the data: the snapshot's (fleet_summary) or, when counted live, the query's. */
   asOf: Date;
-  /** 'snapshot': fleet_summary, rebuilt by the worker; 'live': counted from terminals and terminal_state now. */
-  source: 'snapshot' | 'live';
   byModel: { model: string; count: number }[];
   /** Aggregates over terminal_state rows (terminals that connected or reported at least once). */
   state: {
@@ -111,7 +109,7 @@ export class FleetSummaryRepository {
     );
     const row = rows[0];
     if (!row) return null;
-    return { asOf: new Date(row.as_of), source: 'snapshot', byModel: row.models, ...fold(row.groups) };
+    return { asOf: new Date(row.as_of), byModel: row.models, ...fold(row.groups) };
   }
 
   /** Counted now: two statements run side by side (a plain GROUP BY can be aggregated by parallel workers). */
@@ -140,7 +138,7 @@ export class FleetSummaryRepository {
         params,
       ),
     ]);
-    return { asOf, source: 'live', byModel: models.map((m) => ({ model: m.model, count: m.n })), ...fold(groups) };
+    return { asOf, byModel: models.map((m) => ({ model: m.model, count: m.n })), ...fold(groups) };
   }
 }
 
