@@ -39,7 +39,7 @@ const common = {
   transform: { '^.+\\.ts$': ['@swc/jest', swc] },
   moduleNameMapper,
   resolver: '<rootDir>/scripts/jest-resolver.cjs',
-  roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/devices-sim', '<rootDir>/docker'],
+  roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/devices-sim', '<rootDir>/docker', '<rootDir>/dashboards'],
 };
 
 /** @type {import('jest').Config} */

@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { createDataSource, DatabaseFlavor, migrate } from '#db';
+import { FLEET_SUMMARY, RollupRefreshRepository } from '#ingest';
 import { CredentialHasher } from '#terminals';
 import { freePort, startTestDatabase, type TestDatabase } from '#testing';
 import { parseApiBenchOptions } from './bench-options.js';
@@ -100,6 +101,45 @@ async function seed(db: TestDatabase): Promise<{ opsKey: string; providerKey: st
   }
 }
 
+/**
+ * What the worker's RollupRefreshService does for the summary: rebuild fleet_summary under its lease
+ * every `intervalMs` (first at once). Resolves once the first snapshot exists.
+ */
+async function startSummaryRefresher(url: string, intervalMs: number): Promise<{ stop(): Promise<{ durations: number[]; asOf: string[] }> }> {
+  const ds = createDataSource({ url, poolSize: 1 });
+  await ds.initialize();
+  const repo = new RollupRefreshRepository(ds);
+  const durations: number[] = [];
+  const asOf: string[] = [];
+  let stopped = false;
+  const once = async () => {
+    const t = process.hrtime.bigint();
+    if (!(await repo.acquire(FLEET_SUMMARY, 'bench', 120_000, 0))) throw new Error('summary lease busy');
+    const at = await repo.rebuildFleetSummary('bench');
+    durations.push(Number(process.hrtime.bigint() - t) / 1e6);
+    asOf.push(at?.toISOString() ?? 'lost');
+  };
+  await once();
+  let failure: Error | null = null;
+  const loop = (async () => {
+    while (!stopped) {
+      await new Promise((r) => setTimeout(r, intervalMs));
+      if (!stopped) await once();
+    }
+  })().catch((err: unknown) => {
+    failure = err instanceof Error ? err : new Error(String(err));
+  });
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      await ds.destroy();
+      if (failure) throw failure;
+      return { durations, asOf };
+    },
+  };
+}
+
 async function timed(url: string, key: string): Promise<{ ms: number; serverMs: number; status: number; bytes: number }> {
   const t = process.hrtime.bigint();
   const res = await fetch(url, { headers: { authorization: `Bearer ${key}` } });
@@ -188,10 +228,27 @@ async function main(): Promise<void> {
     pages['provider scope: planStatus=grace'] = latencyStats(providerPage);
     report.filteredFirstPage = pages;
 
+    // Before the rollup: no snapshot yet, so the API counts live (what every request did before 0012).
+    const liveSummary: number[] = [];
+    const liveProviderSummary: number[] = [];
+    for (let i = 0; i < opts.summaries; i++) {
+      const r = await timed(`${base}/v1/fleet/summary`, seeded.opsKey);
+      if (r.status !== 200) throw new Error(`summary answered ${r.status}`);
+      liveSummary.push(r.ms);
+      liveProviderSummary.push((await timed(`${base}/v1/fleet/summary`, seeded.providerKey)).ms);
+    }
+    report.fleetSummaryLive = latencyStats(liveSummary);
+    report.fleetSummaryLiveProviderScope = latencyStats(liveProviderSummary);
+
+    // After: the worker's refresher, run here on its default schedule (every 5 s) while requests are measured.
+    const refresher = await startSummaryRefresher(db.url, 5_000);
     const summary: number[] = [];
     const summaryServer: number[] = [];
     const providerSummary: number[] = [];
-    for (let i = 0; i < opts.summaries; i++) {
+    // Long enough (15 s, 3 rebuilds) that requests also meet a rebuild under way.
+    const until = Date.now() + 15_000;
+    for (let i = 0; i < opts.summaries || Date.now() < until; i++) {
+      if (i >= opts.summaries) await new Promise((r) => setTimeout(r, 20));
       const r = await timed(`${base}/v1/fleet/summary`, seeded.opsKey);
       summary.push(r.ms);
       summaryServer.push(r.serverMs);
@@ -201,6 +258,8 @@ async function main(): Promise<void> {
     report.fleetSummary = summaryStats;
     report.fleetSummaryServerSide = latencyStats(summaryServer);
     report.fleetSummaryProviderScope = latencyStats(providerSummary);
+    const rebuilds = await refresher.stop();
+    report.fleetSummaryRebuild = { ...latencyStats(rebuilds.durations), snapshotsUsed: new Set(rebuilds.asOf).size };
 
     // Full export, streamed; sample the API's RSS while it runs.
     const rss: number[] = [rssMb(api.pid ?? 0)];

@@ -79,8 +79,29 @@ export const envSchema = z.object({
     .string()
     .regex(/^\d+ days?$/)
     .default('90 days'),
+  /** How long the 5-minute heartbeat rollups (heartbeats_5m, fleet_heartbeats_5m) are kept. */
+  TELEMETRY_ROLLUP_5M_RETENTION: z
+    .string()
+    .regex(/^\d+ days?$/)
+    .default('30 days'),
+  /** How long the hourly heartbeat rollups (heartbeats_1h, fleet_heartbeats_1h) are kept; longer than raw heartbeats is the point. */
+  TELEMETRY_ROLLUP_1H_RETENTION: z
+    .string()
+    .regex(/^\d+ days?$/)
+    .default('400 days'),
   /** How often the app runs maintenance (policy jobs on embedded TimescaleDB, retention on plain PostgreSQL). */
   MAINTENANCE_INTERVAL_MS: int(1_000, 86_400_000).default(15 * 60_000),
+  /** How often the worker checks the heartbeat rollups (0012) for completed buckets; also the continuous aggregate policies' schedule on a TimescaleDB server. */
+  ROLLUP_REFRESH_INTERVAL_MS: int(1_000, 3_600_000).default(30_000),
+  /** Each rollup refresh re-materializes buckets that ended within this window, folding in late heartbeats. */
+  ROLLUP_LATE_WINDOW: z
+    .string()
+    .regex(/^\d+ (minutes?|hours?)$/)
+    .default('30 minutes'),
+  /** How often the worker rebuilds fleet_summary (GET /v1/fleet/summary reads it; its asOf is at most about this old). */
+  FLEET_SUMMARY_REFRESH_INTERVAL_MS: int(500, 3_600_000).default(5_000),
+  /** GET /v1/fleet/summary answers from the snapshot only while it is at most this old; otherwise (no worker running) it counts live. 0: always live. */
+  FLEET_SUMMARY_MAX_AGE_MS: int(0, 86_400_000).default(60_000),
 
   /** A command published but not acknowledged is published again after this long. */
   COMMAND_RESEND_AFTER_S: int(1, 86_400).default(120),
@@ -281,7 +302,14 @@ export interface AppConfig {
     retryMaxBackoffMs: number;
   };
   deadLetter: { maxRows: number; maxPayloadBytes: number };
-  telemetry: { chunkInterval: string; compressAfter: string; retention: string; maintenanceIntervalMs: number };
+  telemetry: {
+    chunkInterval: string;
+    compressAfter: string;
+    retention: string;
+    rollupRetention: { '5m': string; '1h': string };
+    maintenanceIntervalMs: number;
+  };
+  rollups: { refreshIntervalMs: number; lateWindow: string; summaryRefreshIntervalMs: number; summaryMaxAgeMs: number };
   commands: { resendAfterMs: number; maxAttempts: number; stepTimeoutMs: number; defaultTtlMs: number; sweepIntervalMs: number; notify: 'auto' | 'on' | 'off' };
   campaigns: { tickMs: number; leaseMs: number };
   notifications: NotificationsConfig;

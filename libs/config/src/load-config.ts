@@ -72,6 +72,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       chunkInterval: e.TELEMETRY_CHUNK_INTERVAL,
       compressAfter: e.TELEMETRY_COMPRESS_AFTER,
       retention: e.TELEMETRY_RETENTION,
+      rollupRetention: { '5m': e.TELEMETRY_ROLLUP_5M_RETENTION, '1h': e.TELEMETRY_ROLLUP_1H_RETENTION },
       maintenanceIntervalMs: e.MAINTENANCE_INTERVAL_MS,
     },
     commands: {
@@ -81,6 +82,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       defaultTtlMs: e.COMMAND_DEFAULT_TTL_S * 1000,
       sweepIntervalMs: e.COMMAND_SWEEP_INTERVAL_MS,
       notify: e.COMMAND_NOTIFY,
+    },
+    rollups: {
+      refreshIntervalMs: e.ROLLUP_REFRESH_INTERVAL_MS,
+      lateWindow: e.ROLLUP_LATE_WINDOW,
+      summaryRefreshIntervalMs: e.FLEET_SUMMARY_REFRESH_INTERVAL_MS,
+      summaryMaxAgeMs: e.FLEET_SUMMARY_MAX_AGE_MS,
     },
     campaigns: { tickMs: e.CAMPAIGN_TICK_MS, leaseMs: e.CAMPAIGN_LEASE_MS },
     notifications: notificationsConfig(e),

@@ -7,3 +7,6 @@ export * from './ingest.service.js';
 export * from './maintenance.module.js';
 export * from './maintenance.service.js';
 export * from './presence.repository.js';
+export * from './rollup-refresh.repository.js';
+export * from './rollup-refresh.service.js';
+export * from './rollups.module.js';

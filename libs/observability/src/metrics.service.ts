@@ -107,6 +107,13 @@ export class MetricsService {
     registers: [this.registry],
   });
   readonly databaseUp = new Gauge({ name: 'fleet_database_up', help: '1 when the last database operation succeeded', registers: [this.registry] });
+  readonly rollupRefreshSeconds = new Histogram({
+    name: 'fleet_rollup_refresh_seconds',
+    help: 'Duration of worker refreshes of the rollups (0012) and the fleet summary snapshot, by relation',
+    labelNames: ['relation'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'fleet_process_' });

@@ -5,7 +5,7 @@ import { BrokerModule } from '#broker';
 import { CampaignsWorkerModule } from '#campaigns';
 import { CommandsGatewayModule } from '#commands';
 import type { EntityList } from '#db';
-import { MaintenanceModule } from '#ingest';
+import { MaintenanceModule, RollupsModule } from '#ingest';
 import { EnrolmentModule } from '#terminals';
 
 /** The feature modules of one process, plus what must be mounted on the app before it listens. */
@@ -19,8 +19,11 @@ export interface Composition {
 /** MQTT broker with auth, ACL, presence and heartbeat ingest, command dispatch, plus operator enrolment. */
 export const GATEWAY: Composition = { features: [BrokerModule, CommandsGatewayModule, EnrolmentModule] };
 
-/** Background work: Timescale jobs where the database has no workers, retention, trimming; alert evaluation and notifications; OTA campaign runner. */
-export const WORKER: Composition = { features: [MaintenanceModule, AlertsModule, NotificationsModule, CampaignsWorkerModule] };
+/**
+ * Background work: Timescale jobs where the database has no workers, retention, trimming; rollup and
+ * fleet summary refresh; alert evaluation and notifications; OTA campaign runner.
+ */
+export const WORKER: Composition = { features: [MaintenanceModule, RollupsModule, AlertsModule, NotificationsModule, CampaignsWorkerModule] };
 
 /** The fleet REST API with its OpenAPI docs. */
 export const API: Composition = { features: [ApiModule], entities: API_ENTITIES, setup: mountApiDocs };

@@ -10,6 +10,14 @@ export const fleetSummaryQuery = z.object({
 const count = z.number().int();
 
 export const fleetSummaryView = z.object({
+  asOf: z.iso
+    .datetime()
+    .describe(
+      'Time of the terminal counts. They come from a snapshot the worker rebuilds every few seconds (FLEET_SUMMARY_REFRESH_INTERVAL_MS, 5 s by default), ' +
+        'so presence, plan, firmware and the flags can be that old (never older than FLEET_SUMMARY_MAX_AGE_MS, 60 s by default: past it they are counted live). ' +
+        'Registered terminals (total, byModel) are always current; never and unknown are derived from both (never below 0). ' +
+        'Alerts are always counted live.',
+    ),
   total: count.describe('Registered terminals'),
   byOnline: z.object({
     online: count,

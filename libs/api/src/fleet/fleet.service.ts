@@ -26,7 +26,8 @@ export class FleetService {
     for (const [planStatus, count] of c.byPlanStatus) {
       if (planStatus === 'active' || planStatus === 'grace' || planStatus === 'suspended' || planStatus === 'expired') byPlanStatus[planStatus] += count;
     }
-    byPlanStatus.unknown = total - byPlanStatus.active - byPlanStatus.grace - byPlanStatus.suspended - byPlanStatus.expired;
+    // Registered counts are current and reported state can be a few seconds older (see FleetSummaryRepository): never below 0.
+    byPlanStatus.unknown = Math.max(0, total - byPlanStatus.active - byPlanStatus.grace - byPlanStatus.suspended - byPlanStatus.expired);
     const versions = [...c.byFirmwareVersion]
       .flatMap(([version, count]) => (version === null ? [] : [{ version, count }]))
       .sort((a, b) => b.count - a.count || (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
@@ -34,10 +35,11 @@ export class FleetService {
     const other = versions.slice(FIRMWARE_TOP).reduce((sum, v) => sum + v.count, 0);
     const reported = versions.reduce((sum, v) => sum + v.count, 0);
     return {
+      asOf: c.asOf.toISOString(),
       total,
-      byOnline: { online: c.state.online, offline: c.state.offline, never: total - c.state.online - c.state.offline },
+      byOnline: { online: c.state.online, offline: c.state.offline, never: Math.max(0, total - c.state.online - c.state.offline) },
       byPlanStatus,
-      byFirmwareVersion: { top, other, unknown: total - reported },
+      byFirmwareVersion: { top, other, unknown: Math.max(0, total - reported) },
       byModel: c.byModel,
       planExpiringWithin30Days: c.state.expiringWithin30Days,
       autoRenewOff: c.state.autoRenewOff,
