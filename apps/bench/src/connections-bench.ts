@@ -33,7 +33,7 @@ import type { ConnectionsLoaderConfig, FromConnectionsLoader, StormStatus, ToCon
 import { benchSn, registerTerminals, scrape, waitReady } from './gateway-http.js';
 import { payloadTemplate, printLogTail, startDatabase } from './ingest-children.js';
 import { machineInfo, rssBytes } from './proc-stats.js';
-import { MetricsSnapshot } from './prom-text.js';
+import type { MetricsSnapshot } from './prom-text.js';
 import { latencyStats, median, mib, round } from './report.js';
 import { cleanup, exitAfterFailure, handleInterrupts, log, onCleanup, pause } from './run-lifecycle.js';
 
@@ -232,7 +232,9 @@ async function run(): Promise<void> {
     const connected = await ask({ type: 'connect', count: perLoaderTarget }, 'connected', 600_000);
     const alive = connected.reduce((a, c) => a + c.connected, 0);
     const failed = connected.reduce((a, c) => a + c.failed, 0);
-    log(`${alive} connected (target ${count}) in ${((performance.now() - t) / 1000).toFixed(1)} s${failed ? `, ${failed} failed: ${connected.find((c) => c.firstError)?.firstError}` : ''}`);
+    log(
+      `${alive} connected (target ${count}) in ${((performance.now() - t) / 1000).toFixed(1)} s${failed ? `, ${failed} failed: ${connected.find((c) => c.firstError)?.firstError}` : ''}`,
+    );
     await pause(opts.settle * 1000);
     await ask({ type: 'lap' }, 'lap', 60_000);
     const rss: number[] = [];
@@ -276,8 +278,6 @@ async function run(): Promise<void> {
 
   let storm: Record<string, unknown> | null = null;
   if (opts.reconnectStorm) {
-    const before = await ask({ type: 'storm-status' }, 'storm-status', 30_000);
-    void before;
     const killedAt = Date.now();
     for (const m of loaders) m.child.send({ type: 'storm', sinceEpochMs: killedAt } satisfies ToConnectionsLoader);
     await pause(200);
@@ -288,7 +288,7 @@ async function run(): Promise<void> {
     gateway = await startGateway();
     const readyMs = Date.now() - killedAt;
     const stormDeadline = performance.now() + opts.stormDeadline * 1000;
-    let statuses: StormStatus[] = [];
+    let statuses: StormStatus[];
     for (;;) {
       statuses = (await ask({ type: 'storm-status' }, 'storm-status', 30_000)).map((s) => s.status);
       const terminals = statuses.reduce((a, s) => a + s.terminals, 0);

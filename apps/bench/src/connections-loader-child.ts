@@ -26,11 +26,7 @@ export interface ConnectionsLoaderConfig {
 }
 
 export type ToConnectionsLoader =
-  | { type: 'connect'; count: number }
-  | { type: 'lap' }
-  | { type: 'storm'; sinceEpochMs: number }
-  | { type: 'storm-status' }
-  | { type: 'stop' };
+  { type: 'connect'; count: number } | { type: 'lap' } | { type: 'storm'; sinceEpochMs: number } | { type: 'storm-status' } | { type: 'stop' };
 
 export interface StormStatus {
   terminals: number;
@@ -204,7 +200,6 @@ function retry(t: Terminal): void {
 async function connectUpTo(count: number): Promise<void> {
   const target = Math.min(count, terminals.length);
   const perTick = Math.max(1, Math.round(config.connectRate / 20));
-  let connected = 0;
   let failed = 0;
   let firstError: string | null = null;
   const waits: Promise<void>[] = [];
@@ -214,8 +209,7 @@ async function connectUpTo(count: number): Promise<void> {
       waits.push(
         new Promise<void>((resolve) =>
           connect(t, (ok, error) => {
-            if (ok) connected++;
-            else {
+            if (!ok) {
               failed++;
               firstError ??= error;
             }
@@ -228,7 +222,6 @@ async function connectUpTo(count: number): Promise<void> {
   }
   await Promise.all(waits);
   send({ type: 'connected', connected: terminals.filter((t) => t.alive).length, failed, firstError });
-  void connected;
 }
 
 function stormStatus(): StormStatus {

@@ -176,14 +176,11 @@ describe('AuthRecordLoader', () => {
     store.table.set('A001', record('old'));
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const loader = new AuthRecordLoader(
-      async (sns) => {
-        const answer = store.fetch(sns);
-        if (store.calls.length === 1) await gate;
-        return answer;
-      },
-      defaults,
-    );
+    const loader = new AuthRecordLoader(async (sns) => {
+      const answer = store.fetch(sns);
+      if (store.calls.length === 1) await gate;
+      return answer;
+    }, defaults);
     const before = loader.load('A001');
     await new Promise((r) => setImmediate(r));
     store.table.set('A001', record('rotated'));

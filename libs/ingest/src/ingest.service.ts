@@ -180,16 +180,7 @@ export class IngestService {
   /** `owner`: the connection (gateway session and epoch) the event is about; see PresenceRepository. */
   recordPresence(sn: string, online: boolean, reason: string, remoteIp: string | null, owner: PresenceOwner): void {
     this.metrics.presenceEvents.inc({ reason });
-    const accepted = this.presence.tryOffer({
-      time: new Date(),
-      sn,
-      online,
-      reason,
-      remoteIp,
-      ord: ++this.presenceOrd,
-      session: owner.session,
-      epoch: owner.epoch,
-    });
+    const accepted = this.presence.tryOffer({ time: new Date(), sn, online, reason, remoteIp, ord: ++this.presenceOrd, ...owner });
     if (!accepted) this.metrics.droppedWrites.inc({ stream: 'presence' });
   }
 
