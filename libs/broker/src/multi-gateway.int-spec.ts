@@ -42,6 +42,7 @@ if (testDbKinds().includes('postgres')) {
     let b: TestGateway;
     // C reaches the database through a relay that the crash test cuts.
     let c: TestGateway;
+    let cOpen = false;
     let secrets: Map<string, string>;
     const clients = new Map<string, MqttClient>();
 
@@ -71,6 +72,7 @@ if (testDbKinds().includes('postgres')) {
       a = await startTestGateway(db, ENV, { composition: GATEWAY });
       b = await startTestGateway(db, ENV, { composition: GATEWAY });
       c = await startTestGateway(viaProxy, ENV, { composition: GATEWAY });
+      cOpen = true;
       secrets = await a.register([...ON_A, ...ON_B, ...ON_C, MOVER]);
       for (const sn of ON_A) await connect(a, sn);
       for (const sn of ON_B) await connect(b, sn);
@@ -80,7 +82,7 @@ if (testDbKinds().includes('postgres')) {
     afterAll(async () => {
       for (const client of clients.values()) client.end(true);
       await proxy?.resume().catch(() => undefined);
-      await Promise.all([a?.close(), b?.close(), c?.close()]);
+      await Promise.all([a?.close(), b?.close(), cOpen ? c.close() : undefined]);
       await proxy?.close();
       await db?.stop();
     });
@@ -152,28 +154,15 @@ if (testDbKinds().includes('postgres')) {
 
       // C comes back to the database and shuts down: its late disconnects change nothing.
       await proxy.resume();
+      cOpen = false;
       await c.close();
       expect(await events(ON_C)).toStrictEqual(cHistory);
     });
-  });
-
-  describe('presence ownership under concurrent batches on postgres', () => {
-    let db: TestDatabase;
-    let gw: TestGateway;
-
-    beforeAll(async () => {
-      db = await startTestDatabase('postgres');
-      gw = await startTestGateway(db, { ...ENV, PRESENCE_RESET_ON_START: 'false' }, { composition: GATEWAY });
-    });
-    afterAll(async () => {
-      await gw?.close();
-      await db?.stop();
-    });
 
     it('an old gateway disconnect racing the new gateway connect never leaves the terminal offline', async () => {
-      const repo = gw.running.app.get(PresenceRepository);
+      const repo = a.running.app.get(PresenceRepository);
       const sns = Array.from({ length: 40 }, (_, i) => `RACE${String(i).padStart(4, '0')}`);
-      await gw.register(sns);
+      await a.register(sns);
       // Two live gateway sessions (leases), so the reaper leaves their terminals alone.
       await repo.openSession('gw-a', 'gw-a', 600_000);
       await repo.openSession('gw-b', 'gw-b', 600_000);
@@ -197,7 +186,7 @@ if (testDbKinds().includes('postgres')) {
           repo.insertBatch([ev(sn, false, 'connection_lost', 'gw-a', 2_000, i)]),
         ]),
       );
-      const rows = await gw.query<{ sn: string; online: boolean; presence_session: string }>(
+      const rows = await a.query<{ sn: string; online: boolean; presence_session: string }>(
         `SELECT sn, online, presence_session FROM terminal_state WHERE sn = ANY($1)`,
         [sns],
       );

@@ -24,6 +24,7 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   };
   const listen = () =>
     new Promise<void>((resolve, reject) => {
+      if (server) return resolve();
       const s = createServer((inbound) => {
         const outbound = createConnection(targetPort, targetHost);
         track(inbound);
@@ -33,8 +34,10 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
         outbound.on('close', () => inbound.destroy());
       });
       s.once('error', reject);
-      s.listen(port, '127.0.0.1', () => resolve());
-      server = s;
+      s.listen(port, '127.0.0.1', () => {
+        server = s;
+        resolve();
+      });
     });
   const stop = async () => {
     const s = server;
