@@ -53,7 +53,7 @@ export class GatewaySessionService {
         reason: PresenceReason.ServerRestart,
         gatewayId: this.gatewayId,
         currentSession: this.sessionId,
-        legacy: true,
+        atStart: true,
       });
       if (reset > 0) this.logger.log(`marked ${reset} terminals offline that stopped gateway sessions left online`);
     }
@@ -79,7 +79,7 @@ export class GatewaySessionService {
         reason: PresenceReason.GatewayLost,
         gatewayId: this.gatewayId,
         currentSession: this.sessionId,
-        legacy: false,
+        atStart: false,
       });
       if (expired > 0) this.logger.warn(`marked ${expired} terminals offline: their gateway's lease expired`);
     } catch (err) {

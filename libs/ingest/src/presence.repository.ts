@@ -102,8 +102,10 @@ export class PresenceRepository {
   /** Extends the lease; false when it is gone (a peer found it expired and marked its terminals offline). */
   async renewSession(sessionId: string, ttlMs: number): Promise<boolean> {
     const rows: { session_id: string }[] = await this.dataSource.query(
-      `UPDATE gateway_sessions SET renewed_at = now(), expires_at = now() + $2 * interval '1 millisecond'
-        WHERE session_id = $1 AND expires_at > now() RETURNING session_id`,
+      `WITH u AS (
+         UPDATE gateway_sessions SET renewed_at = now(), expires_at = now() + $2 * interval '1 millisecond'
+          WHERE session_id = $1 AND expires_at > now() RETURNING session_id
+       ) SELECT session_id FROM u`,
       [sessionId, ttlMs],
     );
     return rows.length > 0;
@@ -115,35 +117,41 @@ export class PresenceRepository {
   }
 
   /**
-   * Marks offline (with an event each) the terminals owned by sessions that are gone: leases expired,
-   * sessions closed without writing every disconnect, and the previous runs of `gatewayId` (a restart
-   * under a configured GATEWAY_ID). `legacy`: also rows online without an owner (written before
-   * sessions existed, or by a crashed run of an older version); only at start. Other gateways' live
-   * sessions are never touched. Expired leases are deleted; racing reapers mark each terminal once.
+   * Marks offline (with an event each) the terminals owned by sessions that are gone: expired leases
+   * and the previous runs of `gatewayId` (a restart under a configured GATEWAY_ID), found through the
+   * index on the owner. `atStart`: also every online row whose owner has no lease (a session closed
+   * without writing every disconnect) or no owner (written before sessions existed); that scans the
+   * online terminals, so only once at start. Other gateways' live sessions are never touched. Expired
+   * leases are deleted; racing reapers mark each terminal once.
    */
-  async expireSessions(input: { time: Date; reason: string; gatewayId: string; currentSession: string; legacy: boolean }): Promise<number> {
-    const rows: { n: number }[] = await this.dataSource.query(
-      `WITH dead AS (
-         DELETE FROM gateway_sessions
-          WHERE session_id <> $4 AND (expires_at <= now() OR gateway_id = $3)
-         RETURNING session_id
-       ), reset AS (
-         UPDATE terminal_state s
-            SET online = false, presence_changed_at = $1, last_disconnected_at = $1, last_disconnect_reason = $2,
-                -- Released: the late disconnects of a gateway that comes back then change nothing.
-                presence_session = NULL, presence_epoch = NULL
-          WHERE s.online AND s.presence_changed_at <= $1 AND (
-                s.presence_session IN (SELECT session_id FROM dead)
-             OR (s.presence_session IS NOT NULL AND s.presence_session <> $4
-                 AND NOT EXISTS (SELECT 1 FROM gateway_sessions g WHERE g.session_id = s.presence_session))
-             OR ($5 AND s.presence_session IS NULL))
-         RETURNING s.sn
-       ), events AS (
-         INSERT INTO presence_events (time, sn, online, reason) SELECT $1, sn, false, $2 FROM reset
-       )
-       SELECT count(*)::int AS n FROM reset`,
-      [input.time, input.reason, input.gatewayId, input.currentSession, input.legacy],
-    );
-    return rows[0]?.n ?? 0;
+  async expireSessions(input: { time: Date; reason: string; gatewayId: string; currentSession: string; atStart: boolean }): Promise<number> {
+    return this.dataSource.transaction(async (m) => {
+      const dead: { session_id: string }[] = await m.query(
+        // In a CTE: TypeORM returns [rows, count] for a bare DELETE ... RETURNING.
+        `WITH d AS (DELETE FROM gateway_sessions WHERE session_id <> $2 AND (expires_at <= now() OR gateway_id = $1) RETURNING session_id)
+         SELECT session_id FROM d`,
+        [input.gatewayId, input.currentSession],
+      );
+      // The usual periodic case: no session died, one tiny statement.
+      if (dead.length === 0 && !input.atStart) return 0;
+      const rows: { n: number }[] = await m.query(
+        `WITH reset AS (
+           UPDATE terminal_state s
+              SET online = false, presence_changed_at = $1, last_disconnected_at = $1, last_disconnect_reason = $2,
+                  -- Released: the late disconnects of a gateway that comes back then change nothing.
+                  presence_session = NULL, presence_epoch = NULL
+            WHERE s.online AND s.presence_changed_at <= $1 AND (
+                  s.presence_session = ANY($3::text[])
+               OR ($5 AND (s.presence_session IS NULL
+                   OR (s.presence_session <> $4 AND NOT EXISTS (SELECT 1 FROM gateway_sessions g WHERE g.session_id = s.presence_session)))))
+           RETURNING s.sn
+         ), events AS (
+           INSERT INTO presence_events (time, sn, online, reason) SELECT $1, sn, false, $2 FROM reset
+         )
+         SELECT count(*)::int AS n FROM reset`,
+        [input.time, input.reason, dead.map((d) => d.session_id), input.currentSession, input.atStart],
+      );
+      return rows[0]?.n ?? 0;
+    });
   }
 }
