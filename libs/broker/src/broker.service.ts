@@ -385,7 +385,7 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
     if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
     await serverClosed;
     await this.ingest.close();
-    // Every disconnect is written: the lease can go (a peer would otherwise reap nothing but wait).
+    // Every disconnect is written: release the lease now rather than let it expire.
     await this.gatewaySession.stop(true);
     this.logger.log('broker stopped, ingest flushed');
   }
