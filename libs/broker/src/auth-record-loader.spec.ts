@@ -140,4 +140,54 @@ describe('AuthRecordLoader', () => {
     store.failWhen = () => false;
     expect((await loader.load('A001'))?.hash.toString()).toBe('a');
   });
+
+  it('runs at most maxInFlight lookups; the misses of later ticks gather into the next batch', async () => {
+    const store = new FakeStore();
+    for (const sn of ['A001', 'B001', 'C001', 'D001']) store.table.set(sn, record(sn));
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const sizes: number[] = [];
+    const loader = new AuthRecordLoader(
+      async (sns) => {
+        if (store.calls.length === 0) await gate;
+        return store.fetch(sns);
+      },
+      { ...defaults, maxInFlight: 1, onFetch: (n) => sizes.push(n) },
+    );
+    const tick = () => new Promise((r) => setImmediate(r));
+    const first = loader.load('A001');
+    await tick();
+    // Three more CONNECTs in three later ticks, and a second CONNECT of the SN being fetched.
+    const later = [];
+    for (const sn of ['B001', 'C001', 'D001', 'A001']) {
+      later.push(loader.load(sn));
+      await tick();
+    }
+    expect(sizes).toStrictEqual([1]);
+    release();
+    const results = await Promise.all([first, ...later]);
+    expect(results.map((r) => r?.hash.toString())).toStrictEqual(['A001', 'B001', 'C001', 'D001', 'A001']);
+    expect(store.calls).toStrictEqual([['A001'], ['B001', 'C001', 'D001']]);
+    expect(sizes).toStrictEqual([1, 3]);
+  });
+
+  it('a load after invalidate() does not join a lookup that started before it', async () => {
+    const store = new FakeStore();
+    store.table.set('A001', record('old'));
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const loader = new AuthRecordLoader(async (sns) => {
+      const answer = store.fetch(sns);
+      if (store.calls.length === 1) await gate;
+      return answer;
+    }, defaults);
+    const before = loader.load('A001');
+    await new Promise((r) => setImmediate(r));
+    store.table.set('A001', record('rotated'));
+    loader.invalidate('A001');
+    const after = loader.load('A001');
+    release();
+    expect((await before)?.hash.toString()).toBe('old');
+    expect((await after)?.hash.toString()).toBe('rotated');
+  });
 });

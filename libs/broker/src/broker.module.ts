@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { IngestModule } from '#ingest';
 import { LIVE_SESSIONS, TerminalsModule } from '#terminals';
 import { BrokerService } from './broker.service.js';
+import { GatewaySessionService } from './gateway-session.service.js';
 import { MqttAuthService } from './mqtt-auth.service.js';
 
 /**
@@ -11,7 +12,7 @@ import { MqttAuthService } from './mqtt-auth.service.js';
 @Global()
 @Module({
   imports: [TerminalsModule, IngestModule],
-  providers: [MqttAuthService, BrokerService, { provide: LIVE_SESSIONS, useExisting: BrokerService }],
+  providers: [MqttAuthService, GatewaySessionService, BrokerService, { provide: LIVE_SESSIONS, useExisting: BrokerService }],
   // BrokerService: for the command ledger of the same process (publish, sessions, ack routing).
   exports: [LIVE_SESSIONS, BrokerService],
 })

@@ -3,10 +3,11 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnAppl
 import { Aedes, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
 import { commandAckSchema, parsePayload, presenceSchema, PresenceReason, TerminalTopicKind, topics, type CommandAck } from '#contracts';
 import { APP_CONFIG, type AppConfig } from '#config';
-import { AckTimeoutError, IngestService } from '#ingest';
+import { AckTimeoutError, IngestService, type PresenceOwner } from '#ingest';
 import { HealthService, MetricsService } from '#observability';
 import type { LiveSessionsPort } from '#terminals';
 import { ConnectionGuard, limitPacketSize, RefusalReason } from './connection-guard.js';
+import { GatewaySessionService } from './gateway-session.service.js';
 import { MqttAuthService } from './mqtt-auth.service.js';
 import { AuthFailure, type MqttIdentity } from './mqtt-identity.js';
 import { canSubscribe, decidePublish } from './topic-acl.js';
@@ -67,6 +68,8 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
   private aedes: Aedes | null = null;
   private server: Server | null = null;
   private readonly identities = new WeakMap<Client, MqttIdentity>();
+  /** Each terminal connection's number in this gateway session: its presence events name it. */
+  private readonly epochs = new WeakMap<Client, number>();
   /** Current connection per terminal, to tell a takeover from a real disconnect. */
   private readonly sessions = new Map<string, Client>();
   /**
@@ -88,6 +91,7 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
     @Inject(IngestService) private readonly ingest: IngestService,
     @Inject(MetricsService) private readonly metrics: MetricsService,
     @Inject(HealthService) health: HealthService,
+    @Inject(GatewaySessionService) private readonly gatewaySession: GatewaySessionService,
   ) {
     this.guard = new ConnectionGuard({
       maxPending: config.mqtt.maxPendingConnections,
@@ -104,12 +108,14 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    if (this.config.mqtt.presenceResetOnStart) {
-      const reset = await this.ingest.resetPresence();
-      if (reset > 0) this.logger.log(`marked ${reset} terminals offline that a previous run left online`);
-    }
+    await this.gatewaySession.start({
+      live: () => this.liveConnections(),
+      reclaim: (owned) => {
+        for (const [sn, epoch] of owned) this.ingest.recordPresence(sn, true, PresenceReason.Connected, null, this.owner(epoch));
+      },
+    });
     const aedes = await Aedes.createBroker({
-      id: `gateway-${process.pid}`,
+      id: this.gatewaySession.gatewayId,
       heartbeatInterval: 60_000,
       connectTimeout: this.config.mqtt.connectTimeoutMs,
       preConnect: (client, packet, done) => done(null, this.onPreConnect(client, packet)),
@@ -289,7 +295,9 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
     if (identity?.kind !== 'terminal') return;
     if (this.successors.get(identity.sn) === client) this.successors.delete(identity.sn);
     this.sessions.set(identity.sn, client);
-    this.ingest.recordPresence(identity.sn, true, PresenceReason.Connected, remoteAddress(client));
+    const owner = this.gatewaySession.nextConnection();
+    this.epochs.set(client, owner.epoch);
+    this.ingest.recordPresence(identity.sn, true, PresenceReason.Connected, remoteAddress(client), owner);
     // A resumed session (clean=false) keeps its subscriptions and may not subscribe again.
     if (!client.clean) this.commandRouting?.onTerminalReady(identity.sn);
   }
@@ -302,9 +310,10 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
     const successor = this.successors.get(identity.sn);
     const takenOver = (current !== undefined && current !== client) || (successor !== undefined && successor !== client && !successor.closed);
     if (current === client) this.sessions.delete(identity.sn);
+    const owner = this.owner(this.epochs.get(client) ?? 0);
     if (takenOver && !this.shuttingDown) {
       // A newer connection with the same client id replaced this one: the terminal stays online.
-      this.ingest.recordPresence(identity.sn, true, PresenceReason.TakenOver, remoteAddress(client));
+      this.ingest.recordPresence(identity.sn, true, PresenceReason.TakenOver, remoteAddress(client), owner);
       return;
     }
     const reason = this.shuttingDown
@@ -314,7 +323,16 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
         : (client as unknown as ClientInternals)._disconnected
           ? PresenceReason.CleanDisconnect
           : PresenceReason.ConnectionLost;
-    this.ingest.recordPresence(identity.sn, false, reason, remoteAddress(client));
+    // Written only if this connection still owns the terminal (it may have moved to another gateway).
+    this.ingest.recordPresence(identity.sn, false, reason, remoteAddress(client), owner);
+  }
+
+  private owner(epoch: number): PresenceOwner {
+    return { session: this.gatewaySession.sessionId, epoch };
+  }
+
+  private *liveConnections(): Generator<[string, number]> {
+    for (const [sn, client] of this.sessions) yield [sn, this.epochs.get(client) ?? 0];
   }
 
   setCommandRouting(routing: CommandRouting | null): void {
@@ -367,6 +385,8 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
     if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
     await serverClosed;
     await this.ingest.close();
+    // Every disconnect is written: release the lease now rather than let it expire.
+    await this.gatewaySession.stop(true);
     this.logger.log('broker stopped, ingest flushed');
   }
 }

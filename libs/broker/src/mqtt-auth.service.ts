@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { isValidSn } from '#contracts';
 import { APP_CONFIG, type AppConfig } from '#config';
+import { MetricsService } from '#observability';
 import { CredentialHasher, TerminalRepository, TerminalStatus } from '#terminals';
 import { AuthRecordLoader } from './auth-record-loader.js';
 import { AuthFailure, SERVICE_USERNAME_PREFIX, type MqttIdentity } from './mqtt-identity.js';
@@ -16,11 +17,15 @@ export class MqttAuthService {
     @Inject(APP_CONFIG) config: AppConfig,
     @Inject(CredentialHasher) private readonly hasher: CredentialHasher,
     @Inject(TerminalRepository) private readonly terminals: TerminalRepository,
+    @Inject(MetricsService) metrics?: MetricsService,
   ) {
     this.loader = new AuthRecordLoader((sns) => terminals.findAuthRecords(sns), {
       ttlMs: config.auth.cacheTtlMs,
       maxEntries: config.auth.cacheMaxEntries,
       maxBatch: 1000,
+      // Two of the pool's connections at most, whatever the storm: ingest keeps the others.
+      maxInFlight: 2,
+      onFetch: (n) => metrics?.authLookupBatch.observe(n),
     });
   }
 

@@ -37,8 +37,20 @@ export const envSchema = z.object({
   MQTT_CONNECT_TIMEOUT_MS: int(100, 600_000).default(10_000),
   /** Largest keep-alive honoured; 0 (none) and larger values are replaced by it, so a silent connection is closed. */
   MQTT_MAX_KEEPALIVE_S: int(1, 65_535).default(300),
-  /** Mark terminals left "online" by a previous run offline at start. Disable with several gateway replicas. */
+  /**
+   * At start, mark offline the terminals left "online" by gateway sessions that are gone (this gateway's
+   * previous runs, stopped or expired peers, rows from before sessions existed). Safe with several gateways.
+   */
   PRESENCE_RESET_ON_START: bool.default(true),
+  /** This gateway's identity, unique per process (e.g. the pod name); default: generated at each start. */
+  GATEWAY_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,100}$/, 'GATEWAY_ID: 1-100 of A-Z a-z 0-9 . _ : -')
+    .optional(),
+  /** A gateway whose lease is not renewed for this long is presumed dead: its terminals are marked offline. */
+  GATEWAY_LEASE_TTL_MS: int(1_000, 3_600_000).default(30_000),
+  /** How often a gateway renews its lease and looks for expired peers (at most a third of the TTL). */
+  GATEWAY_LEASE_RENEW_MS: int(100, 600_000).default(10_000),
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),
   HTTP_PORT: port.default(8080),
 
@@ -290,6 +302,8 @@ export interface AppConfig {
     connectTimeoutMs: number;
     maxKeepaliveS: number;
   };
+  /** Presence ownership with several gateways (GATEWAY_*). */
+  gateway: { id: string | null; leaseTtlMs: number; leaseRenewMs: number };
   http: { host: string; port: number };
   api: { rateLimitPerMinute: number; unauthenticatedRateLimitPerMinute: number };
   auth: { pepper: string | null; adminToken: string | null; cacheTtlMs: number; cacheMaxEntries: number };

@@ -47,6 +47,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       connectTimeoutMs: e.MQTT_CONNECT_TIMEOUT_MS,
       maxKeepaliveS: e.MQTT_MAX_KEEPALIVE_S,
     },
+    gateway: {
+      id: e.GATEWAY_ID ?? null,
+      leaseTtlMs: e.GATEWAY_LEASE_TTL_MS,
+      leaseRenewMs: Math.min(e.GATEWAY_LEASE_RENEW_MS, Math.floor(e.GATEWAY_LEASE_TTL_MS / 3)),
+    },
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
     api: { rateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE, unauthenticatedRateLimitPerMinute: e.HTTP_UNAUTHENTICATED_RATE_LIMIT_PER_MINUTE },
     auth: {

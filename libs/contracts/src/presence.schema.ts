@@ -27,5 +27,7 @@ export const PresenceReason = {
   ClosedByServer: 'closed_by_server',
   /** Found still marked online when the gateway started (it stopped without recording the disconnect). */
   ServerRestart: 'server_restart',
+  /** The gateway holding the connection stopped renewing its lease (crashed, hung or cut off); marked by a peer. */
+  GatewayLost: 'gateway_lost',
 } as const;
 export type PresenceReason = (typeof PresenceReason)[keyof typeof PresenceReason];

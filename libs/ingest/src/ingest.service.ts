@@ -1,12 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { HEARTBEAT_SCHEMA_VERSION, heartbeatSchema, parsePayload, RejectReason, type ParseResult, type Heartbeat, PresenceReason } from '#contracts';
+import { HEARTBEAT_SCHEMA_VERSION, heartbeatSchema, parsePayload, RejectReason, type ParseResult, type Heartbeat } from '#contracts';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { MetricsService } from '#observability';
 import { BatchWriter, type WriteOutcome } from './batch-writer.js';
 import { DeadLetterRepository, type DeadLetter } from './dead-letter.repository.js';
 import { HeartbeatRepository, type HeartbeatRow } from './heartbeat.repository.js';
 import { isDataError, StorageRejectReason, type IngestRejectReason } from './ingest.errors.js';
-import { PresenceRepository, type PresenceEvent } from './presence.repository.js';
+import { PresenceRepository, type PresenceEvent, type PresenceOwner } from './presence.repository.js';
 
 export type HeartbeatOutcome = { stored: true } | { stored: false; reason: IngestRejectReason; detail: string };
 
@@ -30,7 +30,7 @@ export class IngestService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(MetricsService) private readonly metrics: MetricsService,
     @Inject(HeartbeatRepository) heartbeatRepo: HeartbeatRepository,
-    @Inject(PresenceRepository) private readonly presenceRepo: PresenceRepository,
+    @Inject(PresenceRepository) presenceRepo: PresenceRepository,
     @Inject(DeadLetterRepository) deadLetterRepo: DeadLetterRepository,
   ) {
     const ingest = config.ingest;
@@ -177,14 +177,10 @@ export class IngestService {
     if (!accepted) this.metrics.droppedWrites.inc({ stream: 'dead_letters' });
   }
 
-  /** After a restart nobody is connected yet: close the sessions a previous run left open. */
-  async resetPresence(): Promise<number> {
-    return this.presenceRepo.markAllOffline(new Date(), PresenceReason.ServerRestart);
-  }
-
-  recordPresence(sn: string, online: boolean, reason: string, remoteIp: string | null): void {
+  /** `owner`: the connection (gateway session and epoch) the event is about; see PresenceRepository. */
+  recordPresence(sn: string, online: boolean, reason: string, remoteIp: string | null, owner: PresenceOwner): void {
     this.metrics.presenceEvents.inc({ reason });
-    const accepted = this.presence.tryOffer({ time: new Date(), sn, online, reason, remoteIp, ord: ++this.presenceOrd });
+    const accepted = this.presence.tryOffer({ time: new Date(), sn, online, reason, remoteIp, ord: ++this.presenceOrd, ...owner });
     if (!accepted) this.metrics.droppedWrites.inc({ stream: 'presence' });
   }
 

@@ -101,6 +101,12 @@ export class MetricsService {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly authLookupBatch = new Histogram({
+    name: 'fleet_mqtt_auth_lookup_batch_size',
+    help: 'Terminals per credential lookup query (count: queries; sum: terminals looked up)',
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+    registers: [this.registry],
+  });
   readonly mqttPending = new Gauge({
     name: 'fleet_mqtt_pending_connections',
     help: 'TCP connections that have not authenticated yet',
