@@ -3,7 +3,7 @@ import { AlertsModule, NotificationsModule } from '#alerts';
 import { API_ENTITIES, ApiModule, mountApiDocs } from '#api';
 import { BrokerModule } from '#broker';
 import { CampaignsWorkerModule } from '#campaigns';
-import { CommandsGatewayModule } from '#commands';
+import { CommandsGatewayModule, HeartbeatDefaultsWorkerModule } from '#commands';
 import type { EntityList } from '#db';
 import { MaintenanceModule } from '#ingest';
 import { EnrolmentModule } from '#terminals';
@@ -19,8 +19,11 @@ export interface Composition {
 /** MQTT broker with auth, ACL, presence and heartbeat ingest, command dispatch, plus operator enrolment. */
 export const GATEWAY: Composition = { features: [BrokerModule, CommandsGatewayModule, EnrolmentModule] };
 
-/** Background work: Timescale jobs where the database has no workers, retention, trimming; alert evaluation and notifications; OTA campaign runner. */
-export const WORKER: Composition = { features: [MaintenanceModule, AlertsModule, NotificationsModule, CampaignsWorkerModule] };
+/**
+ * Background work: Timescale jobs where the database has no workers, retention, trimming; alert evaluation and notifications; OTA campaign runner;
+ * default heartbeat intervals enforced through the command ledger.
+ */
+export const WORKER: Composition = { features: [MaintenanceModule, AlertsModule, NotificationsModule, CampaignsWorkerModule, HeartbeatDefaultsWorkerModule] };
 
 /** The fleet REST API with its OpenAPI docs. */
 export const API: Composition = { features: [ApiModule], entities: API_ENTITIES, setup: mountApiDocs };
