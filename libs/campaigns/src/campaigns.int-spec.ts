@@ -504,6 +504,40 @@ for (const kind of testDbKinds()) {
       ]);
     });
 
+    it('retries an expired command; gives up a due retry whose terminal left the target (offline too long)', async () => {
+      const rel = await release('RETRY-2');
+      const [late, gone, fine] = await seed('RTRZ', 'RETRY-2', 3);
+      const id = await launch({
+        releaseId: rel,
+        waves: { canary: { count: 3 } },
+        ratePerMinute: 100,
+        failureThreshold: 1,
+        retry: { maxAttempts: 3, backoffS: 600, factor: 1 },
+      });
+      await runner.tick();
+      await report(
+        (await commandsOf(id)).filter((c) => c.sn === fine),
+        'succeeded',
+      );
+      // Two commands expire unstarted (the ledger's expiry, as its sweep would set it).
+      await gw.query(`UPDATE commands SET state = 'expired', reason = 'expired', updated_at = $2 WHERE campaign_id = $1 AND sn <> $3`, [id, clock.now(), fine]);
+      await gw.query(`UPDATE terminal_state SET last_heartbeat_at = $2 WHERE sn = $1`, [gone, new Date(clock.now().getTime() - 30 * 86_400_000)]);
+      expect((await progress(id)).totals).toMatchObject({ failed: 2, retrying: 2 });
+      clock.advance(601_000);
+      await heartbeatAll('RETRY-2');
+      await gw.query(`UPDATE terminal_state SET last_heartbeat_at = $2 WHERE sn = $1`, [gone, new Date(clock.now().getTime() - 30 * 86_400_000)]);
+      expect((await runner.tick()).get(id)).toEqual({ kind: 'dispatched', count: 1 });
+      expect((await commandsOf(id, 'queued')).map((c) => c.sn)).toEqual([late]);
+      expect((await progress(id)).totals).toMatchObject({ failed: 1, retrying: 0, inFlight: 1 });
+      const attempts = await gw.query<{ sn: string; attempts: number }>(`SELECT sn, attempts FROM campaign_members WHERE campaign_id = $1 ORDER BY sn`, [id]);
+      expect(attempts.map((a) => [a.sn, Number(a.attempts)])).toEqual([
+        [late, 2],
+        [gone, 3],
+        [fine, 1],
+      ]);
+      await call('POST', `/v1/campaigns/${id}/cancel`, opsA);
+    });
+
     it('provider roles see only campaigns inside their subtree, read-only', async () => {
       const p = await call<{ id: string }>('POST', '/v1/providers', opsA, { code: `camp-p-${kind}`, name: 'P' });
       const other = await call<{ id: string }>('POST', '/v1/providers', opsA, { code: `camp-q-${kind}`, name: 'Q' });
