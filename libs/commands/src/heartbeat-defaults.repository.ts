@@ -132,7 +132,7 @@ export class HeartbeatDefaultsRepository {
   }
 
   /**
-   * One reconcile page: the next `limit` active terminals after `after` (SN byte order) that have
+   * One reconcile page: the next `limit` active terminals after `after` (primary-key order) that have
    * reported at least once; for each whose effective default differs from its last acknowledged
    * interval, with no unfinished interval command and no unsuccessful command for the same value
    * since `retryAfter`, one set_heartbeat_interval command is queued with its `queued` event, all in
@@ -142,8 +142,8 @@ export class HeartbeatDefaultsRepository {
     const rows: { last: string | null; scanned: string; queued: { id: string; sn: string }[] | null }[] = await this.dataSource.query(
       `WITH page AS (
          SELECT t.sn, t.model, t.provider_id FROM terminals t
-          WHERE t.sn COLLATE "C" > $1 AND t.status = 'active' AND EXISTS (SELECT 1 FROM terminal_state s WHERE s.sn = t.sn)
-          ORDER BY t.sn COLLATE "C" LIMIT $2
+          WHERE t.sn > $1 AND t.status = 'active' AND EXISTS (SELECT 1 FROM terminal_state s WHERE s.sn = t.sn)
+          ORDER BY t.sn LIMIT $2
        ), due AS (
          SELECT t.sn, ${EFFECTIVE_SECONDS} AS seconds
            FROM page t JOIN providers p ON p.id = t.provider_id
@@ -163,7 +163,7 @@ export class HeartbeatDefaultsRepository {
        ), ev AS (
          INSERT INTO command_events (command_id, time, source, state, applied) SELECT id, $3, 'backend', 'queued', true FROM ins
        )
-       SELECT (SELECT max(sn COLLATE "C") FROM page) AS last, (SELECT count(*) FROM page) AS scanned,
+       SELECT (SELECT max(sn) FROM page) AS last, (SELECT count(*) FROM page) AS scanned,
               (SELECT json_agg(json_build_object('id', id, 'sn', sn)) FROM ins) AS queued`,
       [after, limit, now, expiresAt, retryAfter, ENDED_UNSUCCESSFUL],
     );
