@@ -135,6 +135,8 @@ for (const kind of testDbKinds()) {
       expect((await call('DELETE', '/v1/heartbeat-defaults/models/EP-T1', ops)).status).toBe(204);
       expect((await call('DELETE', `/v1/heartbeat-defaults/providers/${a.body.id}`, providerAdmin)).status).toBe(204);
       expect((await call('DELETE', '/v1/heartbeat-defaults/fleet', ops)).status).toBe(204);
+      // The backend's own actor name cannot be taken by an API key (its commands are told apart by it).
+      expect((await call('POST', '/v1/api-keys', ops, { name: 'System:heartbeat-defaults', role: 'ops-admin' })).status).toBe(400);
       const audit = await gw.query<{ action: string; target_id: string }>(
         `SELECT action, target_id FROM audit_log WHERE target_type = 'heartbeat_default' ORDER BY id`,
       );
