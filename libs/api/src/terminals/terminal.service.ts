@@ -396,7 +396,6 @@ export class TerminalService {
     return { username: credentials.username, secret: credentials.secret };
   }
 
-  /** Idempotent; disabling also closes a live MQTT session when the broker runs in this process. */
   /** Sets the terminal's city and/or region (null clears one); audited when something changed. */
   async update(ctx: RequestContext, sn: string, input: z.output<typeof updateTerminalBody>): Promise<TerminalDetailView> {
     const before = await this.getRecord(ctx.scope, sn);
@@ -420,6 +419,7 @@ export class TerminalService {
     return this.detail(ctx, sn);
   }
 
+  /** Idempotent; disabling also closes a live MQTT session when the broker runs in this process. */
   async setEnabled(ctx: RequestContext, sn: string, enabled: boolean): Promise<TerminalDetailView> {
     const before = await this.getRecord(ctx.scope, sn);
     const wanted = enabled ? 'active' : 'disabled';
