@@ -309,6 +309,57 @@ for (const kind of testDbKinds()) {
       expect(!JSON.stringify(audit.body.items).includes(secret)).toBeTruthy();
     });
 
+    it('city and region: CSV import and create set them, PATCH changes or clears them (audited), the list filters by them', async () => {
+      const csv = 'sn,model,city,region\nGEO00001,EP,Hangzhou,Zhejiang\nGEO00002,EP,Shanghai,Shanghai\nGEO00003,EP, Ningbo,Zhejiang\n';
+      const imported = await call<{ credentials: { sn: string }[]; errors: { row: number; code: string }[] }>('POST', '/v1/terminals/import', adminA, csv, {
+        'content-type': 'text/csv',
+      });
+      // CSV fields are trimmed, so " Ningbo" is Ningbo.
+      expect(imported.body.credentials.map((c) => c.sn)).toStrictEqual(['GEO00001', 'GEO00002', 'GEO00003']);
+      const created = await call<{ terminal: { city: string | null; region: string | null } }>('POST', '/v1/terminals', adminA, {
+        sn: 'GEO00004',
+        model: 'EP',
+        city: 'Wenzhou',
+        region: 'Zhejiang',
+      });
+      expect(created.status).toBe(201);
+      expect(created.body.terminal).toMatchObject({ city: 'Wenzhou', region: 'Zhejiang' });
+      expect((await call('POST', '/v1/terminals', adminA, { sn: 'GEO00005', model: 'EP', city: 'x'.repeat(65) })).status).toBe(400);
+
+      const zhejiang = await call<{ items: { sn: string; city: string | null }[] }>('GET', '/v1/terminals?region=Zhejiang', adminA);
+      expect(zhejiang.body.items.map((t) => [t.sn, t.city])).toStrictEqual([
+        ['GEO00001', 'Hangzhou'],
+        ['GEO00003', 'Ningbo'],
+        ['GEO00004', 'Wenzhou'],
+      ]);
+      expect((await call<Page>('GET', '/v1/terminals?city=Shanghai&region=Shanghai', adminA)).body.items.map((t) => t.sn)).toStrictEqual(['GEO00002']);
+      expect((await call('GET', '/v1/terminals?city=', adminA)).status).toBe(400);
+
+      const moved = await call<{ city: string | null; region: string | null }>('PATCH', '/v1/terminals/GEO00002', adminA, {
+        city: 'Suzhou',
+        region: 'Jiangsu',
+      });
+      expect(moved).toMatchObject({ status: 200, body: { city: 'Suzhou', region: 'Jiangsu' } });
+      expect((await call<{ city: string | null; region: string | null }>('PATCH', '/v1/terminals/GEO00002', adminA, { city: null })).body).toMatchObject({
+        city: null,
+        region: 'Jiangsu',
+      });
+      expect((await call('PATCH', '/v1/terminals/GEO00002', adminA, {})).status).toBe(400);
+      expect((await call('PATCH', '/v1/terminals/GEO00002', adminA, { city: 'x', model: 'EP-T9' })).status).toBe(400);
+      expect((await call('PATCH', '/v1/terminals/GEO00002', viewerA, { city: 'x' })).status).toBe(403);
+      expect((await call('PATCH', '/v1/terminals/GEO00002', adminB, { city: 'x' })).status).toBe(404);
+      const audit = await call<{ items: { action: string; before: { city: string | null }; after: { city: string | null; region: string | null } }[] }>(
+        'GET',
+        '/v1/audit?targetId=GEO00002',
+        adminA,
+      );
+      const updates = audit.body.items.filter((e) => e.action === 'terminal.update').reverse();
+      expect(updates.map((e) => [e.before.city, e.after.city, e.after.region])).toStrictEqual([
+        ['Shanghai', 'Suzhou', 'Jiangsu'],
+        ['Suzhou', null, 'Jiangsu'],
+      ]);
+    });
+
     it('imports CSV keeping valid rows, reporting bad ones, idempotent on SN', async () => {
       const csv = 'sn,model,tid,mid,provider,lat,lon\nIMP00001,EP,,,tp-a,,\nbad!,EP,,,,,\nIMP00002,EP,,,nope,,\n\nIMP00003,EP\n';
       const first = await call<{ credentials: { sn: string }[]; errors: { row: number; code: string }[] }>('POST', '/v1/terminals/import', adminA, csv, {

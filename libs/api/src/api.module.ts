@@ -3,7 +3,7 @@ import type { EntityList } from '#db';
 import { OtaModule } from '#ota';
 import { AdminTokenGuard, TerminalsModule } from '#terminals';
 import { CampaignsCoreModule } from '#campaigns';
-import { CommandsCoreModule } from '#commands';
+import { CommandsCoreModule, HeartbeatDefaultsCoreModule } from '#commands';
 import { AlertSettingsRepository } from './alert-settings/alert-settings.repository.js';
 import { AlertDefaultsController, ProviderAlertSettingsController } from './alert-settings/alert-settings.controller.js';
 import { AlertSettingsService } from './alert-settings/alert-settings.service.js';
@@ -53,6 +53,8 @@ import { OpsAdminGuard } from './version-policies/ops-admin.guard.js';
 import { VersionPolicyController } from './version-policies/version-policy.controller.js';
 import { VersionPolicyRepository } from './version-policies/version-policy.repository.js';
 import { VersionPolicyService } from './version-policies/version-policy.service.js';
+import { HeartbeatDefaultsController, TerminalHeartbeatIntervalController } from './heartbeat-defaults/heartbeat-defaults.controller.js';
+import { HeartbeatDefaultsService } from './heartbeat-defaults/heartbeat-defaults.service.js';
 
 /**
  * The tables ApiModule maps with TypeORM: the CRUD-shaped ones. A composition that includes the
@@ -65,7 +67,7 @@ export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
  * notifications, OTA releases and campaigns; and terminals' artifact downloads (/ota/v1, signed URLs, no API key).
  */
 @Module({
-  imports: [TerminalsModule, CommandsCoreModule, OtaModule, CampaignsCoreModule],
+  imports: [TerminalsModule, CommandsCoreModule, HeartbeatDefaultsCoreModule, OtaModule, CampaignsCoreModule],
   controllers: [
     BootstrapController,
     ProviderController,
@@ -88,6 +90,8 @@ export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
     ReleaseController,
     ArtifactDownloadController,
     CampaignController,
+    HeartbeatDefaultsController,
+    TerminalHeartbeatIntervalController,
   ],
   providers: [
     ApiKeyRepository,
@@ -122,6 +126,7 @@ export const API_ENTITIES: EntityList = [ProviderEntity, ApiKeyEntity];
     ReleaseService,
     ArtifactBodyParser,
     CampaignApiService,
+    HeartbeatDefaultsService,
   ],
   exports: [ApiKeyService, AuditService, ProviderService, ProviderRepository],
 })

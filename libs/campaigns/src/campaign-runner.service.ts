@@ -98,8 +98,17 @@ export class CampaignRunner implements OnApplicationBootstrap, OnApplicationShut
     const release = await this.campaigns.release(row.releaseId);
     if (release.status !== 'active') return this.pause(row, now, 'release', `release ${release.id} is ${release.status}`);
     const spec = await this.campaigns.targetSpec(release, row.target, row.providerPath, now);
-    const waves = waveProgress(await this.repo.memberStats(row.id));
-    const cur = waves.find((w) => w.wave === row.wave) ?? { wave: row.wave, assigned: 0, succeeded: 0, failed: 0, inFlight: 0, cancelled: 0, states: {} };
+    const waves = waveProgress(await this.repo.memberStats(row.id, row.retry.maxAttempts));
+    const cur = waves.find((w) => w.wave === row.wave) ?? {
+      wave: row.wave,
+      assigned: 0,
+      succeeded: 0,
+      failed: 0,
+      retrying: 0,
+      inFlight: 0,
+      cancelled: 0,
+      states: {},
+    };
 
     let waveSize = row.waveSize;
     if (waveSize === null) {
@@ -109,6 +118,8 @@ export class CampaignRunner implements OnApplicationBootstrap, OnApplicationShut
       await this.repo.runnerUpdate(row.id, this.owner, now, 'wave_size = $4', [waveSize]);
     }
 
+    // Failed counts terminals (their latest command), retries pending included: a wave whose failures
+    // reach the threshold pauses even if retries might still rescue some of them.
     if (cur.failed > 0 && cur.failed >= row.failureThreshold * waveSize) {
       return this.pause(
         row,
@@ -118,9 +129,10 @@ export class CampaignRunner implements OnApplicationBootstrap, OnApplicationShut
       );
     }
 
+    // Due retries (of any wave) and the current wave's new members share the rate limit.
+    const dispatched = await this.dispatch(row, spec, Math.max(0, waveSize - cur.assigned), now, release.minBatteryPct ?? 0);
+    if (dispatched > 0) return { kind: 'dispatched', count: dispatched };
     if (cur.assigned < waveSize) {
-      const dispatched = await this.dispatch(row, spec, waveSize - cur.assigned, now, release.minBatteryPct ?? 0);
-      if (dispatched > 0) return { kind: 'dispatched', count: dispatched };
       if ((await this.repo.remaining(row.id, spec)) > 0) return { kind: 'waiting', why: 'rate limit' };
       if (cur.assigned === 0) {
         if (row.target.dynamic) return { kind: 'following' };
@@ -133,7 +145,7 @@ export class CampaignRunner implements OnApplicationBootstrap, OnApplicationShut
     }
 
     if (cur.succeeded < row.successThreshold * cur.assigned) {
-      if (cur.inFlight === 0) {
+      if (cur.inFlight === 0 && cur.retrying === 0) {
         return this.pause(
           row,
           now,
@@ -141,7 +153,7 @@ export class CampaignRunner implements OnApplicationBootstrap, OnApplicationShut
           `success threshold: ${cur.succeeded} of ${cur.assigned} succeeded in wave ${row.wave} (needs ${row.successThreshold})`,
         );
       }
-      return { kind: 'waiting', why: 'installs in flight' };
+      return { kind: 'waiting', why: cur.inFlight > 0 ? 'installs in flight' : 'retries pending' };
     }
     if (row.soakUntil === null) {
       const until = new Date(now.getTime() + row.soakS * 1000);
@@ -182,10 +194,13 @@ export class CampaignRunner implements OnApplicationBootstrap, OnApplicationShut
     const floor = now.getTime() - 60_000;
     const from = Math.max(row.dispatchAt?.getTime() ?? floor, floor);
     const credit = Math.floor(((now.getTime() - from) * row.ratePerMinute) / 60_000);
-    const n = Math.min(need, credit, MAX_BATCH);
-    if (n <= 0) return 0;
-    const members = await this.repo.assign(row.id, row.wave, spec, n, now);
+    const budget = Math.min(credit, MAX_BATCH);
+    if (budget <= 0) return 0;
+    const retried = row.retry.maxAttempts > 1 ? await this.repo.retryDue(row.id, spec, row.retry, now, budget) : [];
+    const n = Math.min(need, budget - retried.length);
+    const members = [...retried, ...(n > 0 ? await this.repo.assign(row.id, row.wave, spec, n, now) : [])];
     if (members.length === 0) return 0;
+    if (retried.length > 0) this.metrics.retries.inc(retried.length);
     const expiresAt = new Date(now.getTime() + this.config.commands.defaultTtlMs);
     // The release's own minimum battery is a floor the campaign's guard cannot lower.
     const guards = { ...row.guards, minBatteryPct: Math.max(row.guards.minBatteryPct, releaseMinBattery) };

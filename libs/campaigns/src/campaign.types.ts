@@ -1,10 +1,15 @@
 import { z } from 'zod';
-import { installGuardsSchema } from '#contracts';
+import { installGuardsSchema, isValidPlaceName, PLACE_NAME_MAX } from '#contracts';
 
 export const CAMPAIGN_STATES = ['draft', 'approved', 'running', 'paused', 'completed', 'cancelled'] as const;
 export type CampaignState = (typeof CAMPAIGN_STATES)[number];
 
 const SN = /^[A-Za-z0-9][A-Za-z0-9_-]{3,31}$/;
+const placeName = z
+  .string()
+  .min(1)
+  .max(PLACE_NAME_MAX)
+  .refine((s) => isValidPlaceName(s), 'no leading or trailing spaces, no control characters');
 
 /** Which terminals a campaign updates; the model is the release's. Re-evaluated on every runner tick. */
 export const campaignTargetSchema = z.strictObject({
@@ -15,6 +20,12 @@ export const campaignTargetSchema = z.strictObject({
   versionTo: z.string().min(1).max(64).nullable().default(null),
   /** Explicit list; null: every terminal that matches the rest. */
   sns: z.array(z.string().regex(SN)).min(1).max(100_000).nullable().default(null),
+  /**
+   * Registered city / region (exact, any of the list). Terminals of the rest of the target without a
+   * city (or region) are left out and counted as `place_unknown` in the dry run.
+   */
+  cities: z.array(placeName).min(1).max(1000).nullable().default(null),
+  regions: z.array(placeName).min(1).max(1000).nullable().default(null),
   /** Terminals silent for longer are excluded (they catch up through a later campaign). */
   offlineDays: z.number().int().min(1).max(365).default(14),
   /** Keep running after the last wave and pick up terminals that match later. */
@@ -47,6 +58,39 @@ export const healthGateSchema = z
   .default({ enabled: true, minSample: 5, factor: 2, points: 0.1, offlineAfterS: 900, alertRules: ['signal_weak', 'battery_low', 'battery_hot', 'offline'] });
 export type HealthGateConfig = z.output<typeof healthGateSchema>;
 
+/**
+ * Retries of failed terminals: a member whose command ended with a retryable failure (see
+ * RETRYABLE_FAILURES) gets a new command after backoffS × factor^(attempts − 1), up to maxAttempts
+ * commands in all. 1 = no retry.
+ */
+export const campaignRetrySchema = z
+  .strictObject({
+    maxAttempts: z.number().int().min(1).max(10).default(1),
+    backoffS: z
+      .number()
+      .int()
+      .min(60)
+      .max(7 * 86_400)
+      .default(3600),
+    factor: z.number().min(1).max(10).default(2),
+  })
+  .default({ maxAttempts: 1, backoffS: 3600, factor: 2 });
+export type CampaignRetry = z.output<typeof campaignRetrySchema>;
+
+/**
+ * Failures worth another command: the terminal never got or never finished it (offline, deferred
+ * past expiry, no ack, a step timed out, busy), or its download or install failed on its side. Never
+ * retried: other rejections (invalid params, unknown type: the command itself is wrong), checksum
+ * or signature failures of the artifact, a success that heartbeats the old version
+ * (version_mismatch) and rolled_back: those point at the release, not at a passing condition.
+ */
+export const RETRYABLE_FAILURES: readonly { state: string; reasons: readonly string[] | null }[] = [
+  { state: 'expired', reasons: null },
+  { state: 'failed', reasons: ['no_ack', 'step_timeout', 'download_failed', 'install_failed'] },
+  // The terminal was busy with another install, or received the command after it expired (was offline).
+  { state: 'rejected', reasons: ['busy', 'expired'] },
+];
+
 export const createCampaignSchema = z.strictObject({
   name: z.string().min(1).max(200),
   releaseId: z.uuid(),
@@ -65,6 +109,7 @@ export const createCampaignSchema = z.strictObject({
     .default(3600),
   guards: installGuardsSchema.default(installGuardsSchema.parse({})),
   healthGate: healthGateSchema,
+  retry: campaignRetrySchema,
 });
 export type CreateCampaignInput = z.output<typeof createCampaignSchema>;
 
@@ -82,6 +127,7 @@ export interface CampaignRow {
   soakS: number;
   guards: z.output<typeof installGuardsSchema>;
   health: HealthGateConfig;
+  retry: CampaignRetry;
   state: CampaignState;
   pauseReason: string | null;
   createdBy: string;
@@ -122,7 +168,15 @@ export interface CampaignRunnerProgress {
 }
 
 /** Why the dry run (and the runner) leaves a terminal out. */
-export const EXCLUSION_REASONS = ['disabled', 'never_reported', 'up_to_date', 'version_out_of_range', 'offline_too_long', 'plan_not_active'] as const;
+export const EXCLUSION_REASONS = [
+  'disabled',
+  'place_unknown',
+  'never_reported',
+  'up_to_date',
+  'version_out_of_range',
+  'offline_too_long',
+  'plan_not_active',
+] as const;
 export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
 
 export interface DryRunResult {

@@ -424,6 +424,125 @@ for (const kind of testDbKinds()) {
       },
     );
 
+    it('targets by city and region: the dry run counts terminals without one as place_unknown; the runner sends only inside', async () => {
+      const rel = await release('GEO-1');
+      const [sh1, sh2, hz, bj, unknown1, unknown2] = await seed('GEOA', 'GEO-1', 6);
+      await gw.query(`UPDATE terminals SET city = 'Shanghai', region = 'Shanghai' WHERE sn = ANY($1::text[])`, [[sh1, sh2]]);
+      await gw.query(`UPDATE terminals SET city = 'Hangzhou', region = 'Zhejiang' WHERE sn = $1`, [hz]);
+      await gw.query(`UPDATE terminals SET city = 'Beijing', region = 'Beijing' WHERE sn = $1`, [bj]);
+      await gw.query(`UPDATE terminals SET region = 'Zhejiang' WHERE sn = $1`, [unknown2]);
+      const waves = { canary: { count: 10 }, growth: 2 };
+
+      const byCity = await call<Json>('POST', '/v1/campaigns/dry-run', opsA, { releaseId: rel, target: { cities: ['Shanghai', 'Hangzhou'] }, waves });
+      expect(byCity.status).toBe(200);
+      // Beijing is outside the target; the two without a city cannot be placed.
+      expect(byCity.body).toMatchObject({ matched: 5, targetCount: 3, excluded: { place_unknown: 2 } });
+      expect(byCity.body.excludedSample).toEqual([
+        { sn: unknown1, reason: 'place_unknown' },
+        { sn: unknown2, reason: 'place_unknown' },
+      ]);
+      const byRegion = await call<Json>('POST', '/v1/campaigns/dry-run', opsA, { releaseId: rel, target: { regions: ['Zhejiang'] }, waves });
+      expect(byRegion.body).toMatchObject({ matched: 3, targetCount: 2, excluded: { place_unknown: 1 } });
+      const both = await call<Json>('POST', '/v1/campaigns/dry-run', opsA, {
+        releaseId: rel,
+        target: { cities: ['Hangzhou', 'Shanghai'], regions: ['Zhejiang'] },
+        waves,
+      });
+      expect(both.body).toMatchObject({ targetCount: 1 });
+      for (const bad of [{ cities: [] }, { cities: [' Shanghai'] }, { regions: ['x'.repeat(65)] }, { cities: 'Shanghai' }]) {
+        expect((await call('POST', '/v1/campaigns/dry-run', opsA, { releaseId: rel, target: bad, waves })).status).toBe(400);
+      }
+
+      const id = await launch({ releaseId: rel, target: { cities: ['Shanghai'] }, waves, ratePerMinute: 100 });
+      await runner.tick();
+      expect((await commandsOf(id)).map((c) => c.sn)).toEqual([sh1, sh2]);
+      await call('POST', `/v1/campaigns/${id}/cancel`, opsA);
+    });
+
+    it('retries terminals whose install failed retryably, after the backoff, up to maxAttempts; counts terminals, not commands', async () => {
+      const rel = await release('RETRY-1');
+      const [flaky, broken, ok1, ok2] = await seed('RTRY', 'RETRY-1', 4);
+      const id = await launch({
+        releaseId: rel,
+        waves: { canary: { count: 4 } },
+        ratePerMinute: 100,
+        successThreshold: 1,
+        failureThreshold: 1,
+        soakSeconds: 0,
+        retry: { maxAttempts: 2, backoffS: 60, factor: 2 },
+      });
+      expect((await call<{ retry: Json }>('GET', `/v1/campaigns/${id}`, opsA)).body.retry).toEqual({ maxAttempts: 2, backoffS: 60, factor: 2 });
+      await runner.tick();
+      const first = await commandsOf(id);
+      const of = (cmds: typeof first, sn: string) => cmds.filter((c) => c.sn === sn);
+      await report(of(first, flaky), 'failed', 'install_failed');
+      await report(of(first, broken), 'failed', 'checksum_mismatch');
+      await report([...of(first, ok1), ...of(first, ok2)], 'succeeded');
+
+      // install_failed is retried, checksum_mismatch (the artifact itself) is not; nothing before the backoff.
+      expect((await progress(id)).totals).toMatchObject({ assigned: 4, succeeded: 2, failed: 2, retrying: 1, inFlight: 0 });
+      expect(await runner.tick()).toEqual(new Map([[id, { kind: 'waiting', why: 'retries pending' }]]));
+      expect(await commandsOf(id)).toHaveLength(4);
+
+      clock.advance(61_000);
+      expect((await runner.tick()).get(id)).toEqual({ kind: 'dispatched', count: 1 });
+      const second = await commandsOf(id, 'queued');
+      expect(second.map((c) => c.sn)).toEqual([flaky]);
+      expect((await progress(id)).totals).toMatchObject({ assigned: 4, succeeded: 2, failed: 1, retrying: 0, inFlight: 1 });
+
+      // The second failure is the last attempt: no third command, ever; the wave is judged with 2 of 4.
+      await report(second, 'failed', 'install_failed');
+      clock.advance(3600_000);
+      const outcome = (await runner.tick()).get(id);
+      expect(outcome).toMatchObject({ kind: 'paused' });
+      expect(await commandsOf(id)).toHaveLength(5);
+      const p = await progress(id);
+      expect(p.totals).toMatchObject({ assigned: 4, succeeded: 2, failed: 2, retrying: 0, inFlight: 0 });
+      expect(p.failureReasons).toEqual({ 'failed:install_failed': 1, 'failed:checksum_mismatch': 1 });
+      expect(p.pauseReason).toMatch(/success threshold: 2 of 4/);
+      const attempts = await gw.query<{ sn: string; attempts: number }>(`SELECT sn, attempts FROM campaign_members WHERE campaign_id = $1 ORDER BY sn`, [id]);
+      expect(attempts.map((a) => [a.sn, Number(a.attempts)])).toEqual([
+        [flaky, 2],
+        [broken, 1],
+        [ok1, 1],
+        [ok2, 1],
+      ]);
+    });
+
+    it('retries an expired command; gives up a due retry whose terminal left the target (offline too long)', async () => {
+      const rel = await release('RETRY-2');
+      const [late, gone, fine] = await seed('RTRZ', 'RETRY-2', 3);
+      const id = await launch({
+        releaseId: rel,
+        waves: { canary: { count: 3 } },
+        ratePerMinute: 100,
+        failureThreshold: 1,
+        retry: { maxAttempts: 3, backoffS: 600, factor: 1 },
+      });
+      await runner.tick();
+      await report(
+        (await commandsOf(id)).filter((c) => c.sn === fine),
+        'succeeded',
+      );
+      // Two commands expire unstarted (the ledger's expiry, as its sweep would set it).
+      await gw.query(`UPDATE commands SET state = 'expired', reason = 'expired', updated_at = $2 WHERE campaign_id = $1 AND sn <> $3`, [id, clock.now(), fine]);
+      await gw.query(`UPDATE terminal_state SET last_heartbeat_at = $2 WHERE sn = $1`, [gone, new Date(clock.now().getTime() - 30 * 86_400_000)]);
+      expect((await progress(id)).totals).toMatchObject({ failed: 2, retrying: 2 });
+      clock.advance(601_000);
+      await heartbeatAll('RETRY-2');
+      await gw.query(`UPDATE terminal_state SET last_heartbeat_at = $2 WHERE sn = $1`, [gone, new Date(clock.now().getTime() - 30 * 86_400_000)]);
+      expect((await runner.tick()).get(id)).toEqual({ kind: 'dispatched', count: 1 });
+      expect((await commandsOf(id, 'queued')).map((c) => c.sn)).toEqual([late]);
+      expect((await progress(id)).totals).toMatchObject({ failed: 1, retrying: 0, inFlight: 1 });
+      const attempts = await gw.query<{ sn: string; attempts: number }>(`SELECT sn, attempts FROM campaign_members WHERE campaign_id = $1 ORDER BY sn`, [id]);
+      expect(attempts.map((a) => [a.sn, Number(a.attempts)])).toEqual([
+        [late, 2],
+        [gone, 3],
+        [fine, 1],
+      ]);
+      await call('POST', `/v1/campaigns/${id}/cancel`, opsA);
+    });
+
     it('provider roles see only campaigns inside their subtree, read-only', async () => {
       const p = await call<{ id: string }>('POST', '/v1/providers', opsA, { code: `camp-p-${kind}`, name: 'P' });
       const other = await call<{ id: string }>('POST', '/v1/providers', opsA, { code: `camp-q-${kind}`, name: 'Q' });

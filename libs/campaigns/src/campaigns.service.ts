@@ -35,7 +35,10 @@ export interface WaveProgress {
   wave: number;
   assigned: number;
   succeeded: number;
+  /** Terminals whose latest command failed, including those awaiting a retry (`retrying`). */
   failed: number;
+  /** Failed terminals that will get another command (retryable failure, attempts left). */
+  retrying: number;
   inFlight: number;
   cancelled: number;
   states: Record<string, number>;
@@ -49,7 +52,7 @@ export interface CampaignProgress {
   waveSize: number | null;
   soakUntil: string | null;
   remaining: number;
-  totals: { assigned: number; succeeded: number; failed: number; inFlight: number; cancelled: number };
+  totals: { assigned: number; succeeded: number; failed: number; retrying: number; inFlight: number; cancelled: number };
   waves: WaveProgress[];
   failureReasons: Record<string, number>;
   /** Commands created and installs succeeded per minute since the start. */
@@ -67,13 +70,15 @@ function conflict(message: string): DomainException {
 export function waveProgress(stats: readonly MemberStat[]): WaveProgress[] {
   const byWave = new Map<number, WaveProgress>();
   for (const s of stats) {
-    const w = byWave.get(s.wave) ?? { wave: s.wave, assigned: 0, succeeded: 0, failed: 0, inFlight: 0, cancelled: 0, states: {} };
+    const w = byWave.get(s.wave) ?? { wave: s.wave, assigned: 0, succeeded: 0, failed: 0, retrying: 0, inFlight: 0, cancelled: 0, states: {} };
     const state = s.state ?? 'missing';
     w.assigned += s.n;
     w.states[state] = (w.states[state] ?? 0) + s.n;
     if ((SUCCESS_STATES as readonly string[]).includes(state)) w.succeeded += s.n;
-    else if ((FAILURE_STATES as readonly string[]).includes(state)) w.failed += s.n;
-    else if (state === 'cancelled') w.cancelled += s.n;
+    else if ((FAILURE_STATES as readonly string[]).includes(state)) {
+      w.failed += s.n;
+      if (s.retrying) w.retrying += s.n;
+    } else if (state === 'cancelled') w.cancelled += s.n;
     else w.inFlight += s.n;
     byWave.set(s.wave, w);
   }
@@ -120,6 +125,8 @@ export class CampaignsService {
       component: release.component,
       providerPath,
       sns: target.sns,
+      cities: target.cities,
+      regions: target.regions,
       upToDate,
       eligible,
       offlineBefore: new Date(now.getTime() - target.offlineDays * 86_400_000),
@@ -249,7 +256,7 @@ export class CampaignsService {
 
   async progress(row: CampaignRow): Promise<CampaignProgress> {
     const now = this.clock.now();
-    const stats = await this.repo.memberStats(row.id);
+    const stats = await this.repo.memberStats(row.id, row.retry.maxAttempts);
     const waves = waveProgress(stats);
     const failureReasons: Record<string, number> = {};
     for (const s of stats) {
@@ -258,7 +265,7 @@ export class CampaignsService {
         failureReasons[key] = (failureReasons[key] ?? 0) + s.n;
       }
     }
-    const totals = { assigned: 0, succeeded: 0, failed: 0, inFlight: 0, cancelled: 0 };
+    const totals = { assigned: 0, succeeded: 0, failed: 0, retrying: 0, inFlight: 0, cancelled: 0 };
     for (const w of waves) for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += w[k];
     let remaining = 0;
     if (row.state === 'running' || row.state === 'paused' || row.state === 'approved' || row.state === 'draft') {

@@ -5,3 +5,6 @@ export * from './command-state.js';
 export * from './commands.module.js';
 export * from './commands.repository.js';
 export * from './commands.service.js';
+export * from './heartbeat-defaults.module.js';
+export * from './heartbeat-defaults.repository.js';
+export * from './heartbeat-interval-reconciler.service.js';

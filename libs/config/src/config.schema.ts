@@ -131,6 +131,14 @@ export const envSchema = z.object({
   CAMPAIGN_TICK_MS: int(0, 3_600_000).default(5_000),
   /** A worker's lease on a campaign it runs; another worker takes over after it lapses. */
   CAMPAIGN_LEASE_MS: int(1_000, 3_600_000).default(60_000),
+  /**
+   * Default heartbeat intervals (worker): how often terminals are compared with their effective
+   * default and set_heartbeat_interval queued where they differ (0: never), terminals per statement,
+   * and how long after a failed or expired interval command the same value is tried again.
+   */
+  HEARTBEAT_DEFAULTS_RECONCILE_MS: int(0, 86_400_000).default(60_000),
+  HEARTBEAT_DEFAULTS_BATCH: int(1, 100_000).default(2_000),
+  HEARTBEAT_DEFAULTS_RETRY_AFTER_S: int(60, 30 * 86_400).default(86_400),
 
   /** Notifications (worker): how often the outbox and due deliveries are polled, and batch sizes. */
   NOTIFY_POLL_INTERVAL_MS: int(50, 3_600_000).default(1_000),
@@ -326,6 +334,7 @@ export interface AppConfig {
   rollups: { refreshIntervalMs: number; lateWindow: string; summaryRefreshIntervalMs: number; summaryMaxAgeMs: number };
   commands: { resendAfterMs: number; maxAttempts: number; stepTimeoutMs: number; defaultTtlMs: number; sweepIntervalMs: number; notify: 'auto' | 'on' | 'off' };
   campaigns: { tickMs: number; leaseMs: number };
+  heartbeatDefaults: { reconcileMs: number; batch: number; retryAfterMs: number };
   notifications: NotificationsConfig;
   alerts: {
     enabled: boolean;

@@ -95,6 +95,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       summaryMaxAgeMs: e.FLEET_SUMMARY_MAX_AGE_MS,
     },
     campaigns: { tickMs: e.CAMPAIGN_TICK_MS, leaseMs: e.CAMPAIGN_LEASE_MS },
+    heartbeatDefaults: {
+      reconcileMs: e.HEARTBEAT_DEFAULTS_RECONCILE_MS,
+      batch: e.HEARTBEAT_DEFAULTS_BATCH,
+      retryAfterMs: e.HEARTBEAT_DEFAULTS_RETRY_AFTER_S * 1000,
+    },
     notifications: notificationsConfig(e),
     alerts: {
       enabled: e.ALERTS_ENABLED,

@@ -12,6 +12,15 @@ export interface TerminalRegistration {
   providerCode?: string;
   registeredLat?: number;
   registeredLon?: number;
+  /** Where the terminal stands (campaign targeting, views): see isValidPlaceName. */
+  city?: string;
+  region?: string;
+}
+
+/** City and region names: 1-64 characters, no leading or trailing space, no control characters. */
+export const PLACE_NAME_MAX = 64;
+export function isValidPlaceName(s: unknown): s is string {
+  return typeof s === 'string' && s.length >= 1 && s.length <= PLACE_NAME_MAX && s === s.trim() && !/\p{Cc}/u.test(s);
 }
 
 /** Returned once at registration or rotation; the secret is never stored or shown again. */

@@ -3,7 +3,7 @@ import { AlertsModule, NotificationsModule } from '#alerts';
 import { API_ENTITIES, ApiModule, mountApiDocs } from '#api';
 import { BrokerModule } from '#broker';
 import { CampaignsWorkerModule } from '#campaigns';
-import { CommandsGatewayModule } from '#commands';
+import { CommandsGatewayModule, HeartbeatDefaultsWorkerModule } from '#commands';
 import type { EntityList } from '#db';
 import { MaintenanceModule, RollupsModule } from '#ingest';
 import { EnrolmentModule } from '#terminals';
@@ -21,9 +21,12 @@ export const GATEWAY: Composition = { features: [BrokerModule, CommandsGatewayMo
 
 /**
  * Background work: Timescale jobs where the database has no workers, retention, trimming; rollup and
- * fleet summary refresh; alert evaluation and notifications; OTA campaign runner.
+ * fleet summary refresh; alert evaluation and notifications; OTA campaign runner; default heartbeat
+ * intervals enforced through the command ledger.
  */
-export const WORKER: Composition = { features: [MaintenanceModule, RollupsModule, AlertsModule, NotificationsModule, CampaignsWorkerModule] };
+export const WORKER: Composition = {
+  features: [MaintenanceModule, RollupsModule, AlertsModule, NotificationsModule, CampaignsWorkerModule, HeartbeatDefaultsWorkerModule],
+};
 
 /** The fleet REST API with its OpenAPI docs. */
 export const API: Composition = { features: [ApiModule], entities: API_ENTITIES, setup: mountApiDocs };

@@ -20,6 +20,8 @@ const registerBody = z.object({
         providerCode: z.string().optional(),
         registeredLat: z.number().optional(),
         registeredLon: z.number().optional(),
+        city: z.string().optional(),
+        region: z.string().optional(),
       }),
     )
     .min(1)

@@ -104,7 +104,7 @@ describe('TerminalRegistryService', () => {
   describe('register', () => {
     it('registers valid terminals and returns secrets whose stored hashes verify', async () => {
       const result = await registry.register([
-        { sn: 'EP0001', model: 'EP-T1', tid: 'TID00001', mid: 'M001', registeredLat: 31.23, registeredLon: 121.47 },
+        { sn: 'EP0001', model: 'EP-T1', tid: 'TID00001', mid: 'M001', registeredLat: 31.23, registeredLon: 121.47, city: 'Shanghai', region: 'Shanghai' },
         { sn: 'EP0002', model: 'EP-T2', providerCode: 'acme' },
       ]);
       expect(result.errors).toStrictEqual([]);
@@ -129,6 +129,8 @@ describe('TerminalRegistryService', () => {
         providerId: ROOT_ID,
         registeredLat: 31.23,
         registeredLon: 121.47,
+        city: 'Shanghai',
+        region: 'Shanghai',
         credentialHash: null,
       });
       expect({ ...second, credentialHash: null }).toStrictEqual({
@@ -139,6 +141,8 @@ describe('TerminalRegistryService', () => {
         providerId: ACME_ID,
         registeredLat: null,
         registeredLon: null,
+        city: null,
+        region: null,
         credentialHash: null,
       });
       expect(!repo.inserted[0].some((r) => r.credentialHash.toString('utf8').includes(result.credentials[0].secret))).toBeTruthy();
@@ -194,6 +198,19 @@ describe('TerminalRegistryService', () => {
       expect(result.credentials.map((c) => c.sn)).toStrictEqual(['EDGE001']);
     });
 
+    it('validates city and region: 1-64 characters, no surrounding spaces, no control characters', async () => {
+      const result = await registry.register([
+        { sn: 'CITY001', model: 'M', city: '' },
+        { sn: 'CITY002', model: 'M', city: ' Shanghai' },
+        { sn: 'CITY003', model: 'M', city: 'x'.repeat(65) },
+        { sn: 'REGN001', model: 'M', region: 'Zhe\njiang' },
+        { sn: 'EDGE002', model: 'M', city: '上海', region: 'x'.repeat(64) },
+      ]);
+      expect(summary(result.errors).map(([row, code]) => [row, code])).toStrictEqual([1, 2, 3, 4].map((row) => [row, 'TERMINAL_INVALID_FIELD']));
+      expect(result.errors[3].message).toMatch(/region/);
+      expect(result.credentials.map((c) => c.sn)).toStrictEqual(['EDGE002']);
+    });
+
     it('a duplicate of an invalid row is not reported as a duplicate', async () => {
       const result = await registry.register([
         { sn: 'SAME001', model: '' },
@@ -246,6 +263,12 @@ describe('TerminalRegistryService', () => {
 
     it('parses rows with CSV line numbers (the header is line 1)', () => {
       const parsed = registry.parseCsv([HEADER, 'EP0001,EP-T1,TID00001,M001,acme,31.5,121.25', 'EP0002,EP-T2,,,,,'].join('\n'));
+      expect(parsed.registrations[0].city).toBe(undefined);
+      const placed = registry.parseCsv(['sn,model,city,region', 'EP0003,EP-T1,Hangzhou,Zhejiang', 'EP0004,EP-T1,,'].join('\n'));
+      expect(placed.registrations.map((r) => [r.sn, r.city, r.region])).toStrictEqual([
+        ['EP0003', 'Hangzhou', 'Zhejiang'],
+        ['EP0004', undefined, undefined],
+      ]);
       expect(parsed.errors).toStrictEqual([]);
       expect(parsed.rows).toStrictEqual([2, 3]);
       expect(parsed.registrations[0]).toStrictEqual({
@@ -256,6 +279,8 @@ describe('TerminalRegistryService', () => {
         providerCode: 'acme',
         registeredLat: 31.5,
         registeredLon: 121.25,
+        city: undefined,
+        region: undefined,
       });
       const second = parsed.registrations[1];
       expect(second.sn).toBe('EP0002');

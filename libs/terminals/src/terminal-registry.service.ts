@@ -2,7 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { parse } from 'csv-parse/sync';
 import {
   DomainException,
+  isValidPlaceName,
   isValidSn,
+  PLACE_NAME_MAX,
   TID_PATTERN,
   type RegisterTerminalsResponse,
   type RowError,
@@ -15,7 +17,7 @@ import { TerminalErrorCode } from './terminal.errors.js';
 import { TerminalRepository, type NewTerminalRow, type ProviderChangeActor } from './terminal.repository.js';
 
 export const ROOT_PROVIDER_CODE = 'root';
-export const CSV_COLUMNS = ['sn', 'model', 'tid', 'mid', 'provider', 'lat', 'lon'] as const;
+export const CSV_COLUMNS = ['sn', 'model', 'tid', 'mid', 'provider', 'lat', 'lon', 'city', 'region'] as const;
 
 /** Optional behaviour of register/registerCsv; the defaults are the operator (whole-fleet) behaviour. */
 export interface RegisterOptions {
@@ -139,6 +141,8 @@ export class TerminalRegistryService {
         providerId,
         registeredLat: r.registeredLat ?? null,
         registeredLon: r.registeredLon ?? null,
+        city: r.city ?? null,
+        region: r.region ?? null,
         credentialHash: this.hasher.hash(secret),
       });
     }
@@ -168,6 +172,17 @@ export class TerminalRegistryService {
     return { credentials, errors };
   }
 
+  /** Sets city and/or region of one terminal (null clears); TERMINAL_NOT_FOUND when it is gone. */
+  async updatePlace(sn: string, place: { city?: string | null; region?: string | null }): Promise<void> {
+    for (const key of ['city', 'region'] as const) {
+      const v = place[key];
+      if (v !== undefined && v !== null && !isValidPlaceName(v)) {
+        throw new DomainException(TerminalErrorCode.InvalidField, `${key} must be 1-${PLACE_NAME_MAX} characters without leading or trailing spaces`);
+      }
+    }
+    if (!(await this.terminals.updatePlace(sn, place))) throw new DomainException(TerminalErrorCode.NotFound, `terminal ${sn} not found`);
+  }
+
   async setEnabled(sns: readonly string[], enabled: boolean): Promise<{ updated: string[]; missing: string[] }> {
     const updated = await this.terminals.setStatus(sns, enabled ? TerminalStatus.Active : TerminalStatus.Disabled);
     return { updated: sns.filter((s) => updated.has(s)), missing: sns.filter((s) => !updated.has(s)) };
@@ -191,7 +206,7 @@ export class TerminalRegistryService {
   }
 
   /**
-   * Parses CSV with a header row (sn, model, tid, mid, provider, lat, lon; only sn and model
+   * Parses CSV with a header row (sn, model, tid, mid, provider, lat, lon, city, region; only sn and model
    * required, any order, any case). A header that misses a required column, names an unknown one
    * or repeats one is refused as a whole (TERMINAL_INVALID_CSV naming each column): a misspelled
    * column would otherwise be dropped silently. A row with fewer or more fields than the header is
@@ -248,6 +263,8 @@ export class TerminalRegistryService {
         providerCode: rec.provider || undefined,
         registeredLat: lat,
         registeredLon: lon,
+        city: rec.city || undefined,
+        region: rec.region || undefined,
       });
       rows.push(row);
     }
@@ -281,6 +298,11 @@ export class TerminalRegistryService {
     }
     if (r.mid !== undefined && (typeof r.mid !== 'string' || r.mid.length === 0 || r.mid.length > 32)) {
       return { code: TerminalErrorCode.InvalidField, message: 'mid must be 1-32 characters' };
+    }
+    for (const key of ['city', 'region'] as const) {
+      if (r[key] !== undefined && !isValidPlaceName(r[key])) {
+        return { code: TerminalErrorCode.InvalidField, message: `${key} must be 1-${PLACE_NAME_MAX} characters without leading or trailing spaces` };
+      }
     }
     const lat = r.registeredLat;
     const lon = r.registeredLon;

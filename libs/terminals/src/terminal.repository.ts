@@ -15,6 +15,8 @@ export interface NewTerminalRow {
   providerId: string;
   registeredLat: number | null;
   registeredLon: number | null;
+  city: string | null;
+  region: string | null;
   credentialHash: Buffer;
 }
 
@@ -33,6 +35,8 @@ export interface TerminalAuditView {
   providerId: string;
   registeredLat: number | null;
   registeredLon: number | null;
+  city: string | null;
+  region: string | null;
   status: string;
   credentialRotatedAt: string;
 }
@@ -90,13 +94,13 @@ export class TerminalRepository {
    */
   async insertMany(rows: readonly NewTerminalRow[], history?: ProviderChangeActor): Promise<Set<string>> {
     if (rows.length === 0) return new Set();
-    const insert = `INSERT INTO terminals (sn, model, tid, mid, provider_id, registered_lat, registered_lon, credential_hash)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::float8[], $7::float8[], $8::bytea[])
+    const insert = `INSERT INTO terminals (sn, model, tid, mid, provider_id, registered_lat, registered_lon, credential_hash, city, region)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::float8[], $7::float8[], $8::bytea[], $9::text[], $10::text[])
        ON CONFLICT DO NOTHING`;
     const sql = history
       ? `WITH ins AS (${insert} RETURNING sn, provider_id),
               hist AS (INSERT INTO terminal_provider_history (sn, from_provider_id, to_provider_id, actor_key_id, request_id)
-                       SELECT sn, NULL, provider_id, $9::uuid, $10::text FROM ins)
+                       SELECT sn, NULL, provider_id, $11::uuid, $12::text FROM ins)
          SELECT sn FROM ins`
       : `${insert} RETURNING sn`;
     const inserted: { sn: string }[] = await this.dataSource.query(sql, [
@@ -108,6 +112,8 @@ export class TerminalRepository {
       rows.map((r) => r.registeredLat),
       rows.map((r) => r.registeredLon),
       rows.map((r) => r.credentialHash),
+      rows.map((r) => r.city),
+      rows.map((r) => r.region),
       ...(history ? [history.actorKeyId, history.requestId] : []),
     ]);
     return new Set(inserted.map((r) => r.sn));
@@ -156,10 +162,12 @@ export class TerminalRepository {
       provider_id: string;
       registered_lat: number | null;
       registered_lon: number | null;
+      city: string | null;
+      region: string | null;
       status: string;
       credential_rotated_at: Date;
     }[] = await this.dataSource.query(
-      `SELECT sn, model, tid, mid, provider_id::text AS provider_id, registered_lat, registered_lon, status, credential_rotated_at
+      `SELECT sn, model, tid, mid, provider_id::text AS provider_id, registered_lat, registered_lon, city, region, status, credential_rotated_at
          FROM terminals WHERE sn = ANY($1::text[])`,
       [sns],
     );
@@ -174,11 +182,23 @@ export class TerminalRepository {
           providerId: r.provider_id,
           registeredLat: r.registered_lat === null ? null : Number(r.registered_lat),
           registeredLon: r.registered_lon === null ? null : Number(r.registered_lon),
+          city: r.city,
+          region: r.region,
           status: r.status,
           credentialRotatedAt: new Date(r.credential_rotated_at).toISOString(),
         },
       ]),
     );
+  }
+
+  /** Sets city and/or region (undefined: unchanged, null: cleared); the SN when it exists. */
+  async updatePlace(sn: string, place: { city?: string | null; region?: string | null }): Promise<boolean> {
+    const [rows]: [{ sn: string }[], number] = await this.dataSource.query(
+      `UPDATE terminals SET city = CASE WHEN $2 THEN $3 ELSE city END, region = CASE WHEN $4 THEN $5 ELSE region END, updated_at = now()
+        WHERE sn = $1 RETURNING sn`,
+      [sn, place.city !== undefined, place.city ?? null, place.region !== undefined, place.region ?? null],
+    );
+    return rows.length > 0;
   }
 
   async setStatus(sns: readonly string[], status: TerminalStatus): Promise<Set<string>> {

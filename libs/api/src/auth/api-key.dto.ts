@@ -2,7 +2,13 @@ import { z } from 'zod';
 import { ROLES } from './roles.js';
 
 export const createKeyBody = z.object({
-  name: z.string().trim().min(1).max(100),
+  name: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    // Actors the backend itself writes (e.g. created_by of commands it queues) use this prefix.
+    .refine((n) => !n.toLowerCase().startsWith('system:'), 'the "system:" prefix is reserved'),
   role: z.enum(ROLES as [string, ...string[]]),
   /** Required for provider roles: the provider whose subtree the key may act on. */
   providerId: z.uuid().optional(),

@@ -24,6 +24,7 @@ export function toCampaignView(r: CampaignRow): CampaignView {
     soakSeconds: r.soakS,
     guards: { ...r.guards },
     healthGate: { ...r.health },
+    retry: { ...r.retry },
     state: r.state,
     pauseReason: r.pauseReason,
     createdBy: r.createdBy,

@@ -23,6 +23,8 @@ export interface TerminalFilter {
   lastSeenBefore?: Date;
   status?: 'active' | 'disabled';
   snPrefix?: string;
+  city?: string;
+  region?: string;
 }
 
 export interface TerminalPageSpec {
@@ -38,6 +40,8 @@ export interface TerminalSummaryRow extends Pick<TerminalStateRow, SummaryStateK
   model: string;
   tid: string | null;
   mid: string | null;
+  city: string | null;
+  region: string | null;
   providerId: string;
   status: 'active' | 'disabled';
   online: boolean;
@@ -54,6 +58,8 @@ export interface TerminalRecord {
   providerPath: string;
   registeredLat: number | null;
   registeredLon: number | null;
+  city: string | null;
+  region: string | null;
   status: 'active' | 'disabled';
   createdAt: Date;
   credentialRotatedAt: Date;
@@ -99,6 +105,8 @@ interface DbRecord {
   provider_path: string;
   registered_lat: number | null;
   registered_lon: number | null;
+  city: string | null;
+  region: string | null;
   status: 'active' | 'disabled';
   created_at: Date;
   credential_rotated_at: Date;
@@ -113,12 +121,12 @@ interface DbDetail extends DbRecord {
 }
 
 /** List items straight in TerminalSummaryRow shape (t = terminals, s = terminal_state). */
-const SUMMARY_COLUMNS = `t.sn, t.model, t.tid, t.mid, t.provider_id AS "providerId", t.status,
+const SUMMARY_COLUMNS = `t.sn, t.model, t.tid, t.mid, t.city, t.region, t.provider_id AS "providerId", t.status,
   COALESCE(s.online, false) AS online, s.last_heartbeat_at AS "lastSeenAt",
   ${selectFields(pickFields(TERMINAL_STATE_FIELDS, SUMMARY_STATE_KEYS), 's')}`;
 
 const RECORD_COLUMNS = `t.sn, t.model, t.tid, t.mid, t.provider_id, p.path AS provider_path, t.registered_lat, t.registered_lon,
-  t.status, t.created_at, t.credential_rotated_at`;
+  t.city, t.region, t.status, t.created_at, t.credential_rotated_at`;
 
 const STATE_COLUMNS = selectFields(TERMINAL_STATE_FIELDS, 's', 's.');
 
@@ -193,6 +201,8 @@ function conditions(r: ResolvedFilter, p: Params): string[] {
   if (r.providerIds !== null) where.push(`t.provider_id = ANY(${p.add(r.providerIds)}::uuid[])`);
   if (f.model !== undefined) where.push(`t.model = ${p.add(f.model)}`);
   if (f.status !== undefined) where.push(`t.status = ${p.add(f.status)}`);
+  if (f.city !== undefined) where.push(`t.city = ${p.add(f.city)}`);
+  if (f.region !== undefined) where.push(`t.region = ${p.add(f.region)}`);
   if (f.snPrefix !== undefined) where.push(`${SN_C} LIKE ${p.add(likePrefix(f.snPrefix))}`);
   if (r.firmwareVersions !== null) where.push(`s.firmware_version = ANY(${p.add(r.firmwareVersions)}::text[])`);
   if (f.online === true) where.push(`s.online`);
@@ -225,6 +235,8 @@ function toRecord(r: DbRecord): TerminalRecord {
     providerPath: r.provider_path,
     registeredLat: r.registered_lat,
     registeredLon: r.registered_lon,
+    city: r.city,
+    region: r.region,
     status: r.status,
     createdAt: r.created_at,
     credentialRotatedAt: r.credential_rotated_at,

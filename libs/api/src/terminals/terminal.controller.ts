@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { Get, Header, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
+import { Get, Header, HttpCode, Inject, Patch, Post, Req, Res } from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiResponse } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
@@ -22,6 +22,7 @@ import {
   importJsonBody,
   importResultView,
   moveBody,
+  updateTerminalBody,
   presenceEventsView,
   presenceQuery,
   providerHistoryView,
@@ -46,7 +47,7 @@ import {
 
 type SnParam = z.output<typeof snParam>;
 
-const CSV_COLUMNS_TEXT = 'sn,model,tid,mid,provider,lat,lon (header row required; only sn and model are mandatory; provider is a provider code)';
+const CSV_COLUMNS_TEXT = 'sn,model,tid,mid,provider,lat,lon,city,region (header row required; only sn and model are mandatory; provider is a provider code)';
 
 @FleetController('terminals', 'terminals')
 export class TerminalController {
@@ -181,6 +182,21 @@ export class TerminalController {
   @ApiErrors(400, 403, 404)
   async rotate(@Ctx() ctx: RequestContext, @ZodParams(snParam) { sn }: SnParam): Promise<CredentialsView> {
     return this.terminals.rotateCredentials(ctx, sn);
+  }
+
+  @Patch(':sn')
+  @RequirePermission(Permission.TerminalsWrite)
+  @ApiOperation({
+    summary: 'Update the terminal\u2019s city and/or region (null clears one); used by campaign targeting and list filters',
+  })
+  @ApiOkZod(terminalDetailView)
+  @ApiErrors(400, 403, 404)
+  async update(
+    @Ctx() ctx: RequestContext,
+    @ZodParams(snParam) { sn }: SnParam,
+    @ZodBody(updateTerminalBody) body: z.output<typeof updateTerminalBody>,
+  ): Promise<TerminalDetailView> {
+    return this.terminals.update(ctx, sn, body);
   }
 
   @Post(':sn/disable')

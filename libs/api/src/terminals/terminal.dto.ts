@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isValidPlaceName, PLACE_NAME_MAX } from '#contracts';
 import { HEARTBEAT_FIELDS, TERMINAL_STATE_FIELDS, type PgType, type TerminalField, type TerminalStateKey } from '#db';
 
 export const SN_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{3,31}$/;
@@ -18,6 +19,14 @@ export const TELEMETRY_RAW_MAX = 1000;
 
 const booleanString = z.enum(['true', 'false']).transform((v) => v === 'true');
 const versionString = z.string().max(64).regex(/[0-9]/, 'must contain a version number');
+
+/** City or region name: trimmed, 1-64 characters, no control characters (as the registry checks). */
+export const placeName = z
+  .string()
+  .trim()
+  .min(1)
+  .max(PLACE_NAME_MAX)
+  .refine((s) => isValidPlaceName(s), 'no control characters');
 
 export const snParam = z.object({ sn: z.string().regex(SN_PATTERN, 'not a terminal serial number').describe('Terminal serial number') });
 
@@ -46,6 +55,8 @@ export const terminalFilterQuery = z.object({
   signalBelow: z.coerce.number().min(-200).max(0).optional().describe('RSRP below this many dBm'),
   lastSeenBefore: z.iso.datetime({ offset: true }).optional().describe('Last heartbeat before this time, or never'),
   status: z.enum(['active', 'disabled']).optional().describe('Registry status'),
+  city: placeName.optional().describe('Registered city, exact'),
+  region: placeName.optional().describe('Registered region (province, state), exact'),
   q: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,32}$/, 'SN prefix: letters, digits, "-" or "_"')
@@ -88,11 +99,20 @@ export const createTerminalBody = z
     providerId: z.uuid().optional(),
     registeredLat: z.number().min(-90).max(90).optional(),
     registeredLon: z.number().min(-180).max(180).optional(),
+    city: placeName.optional().describe('City where the terminal stands (campaign targeting, filters)'),
+    region: placeName.optional().describe('Region (province, state) where the terminal stands'),
   })
   .refine((b) => (b.registeredLat === undefined) === (b.registeredLon === undefined), {
     message: 'registered location needs both registeredLat and registeredLon',
     path: ['registeredLon'],
   });
+
+export const updateTerminalBody = z
+  .strictObject({
+    city: placeName.nullable().optional().describe('New city; null clears it; absent leaves it'),
+    region: placeName.nullable().optional().describe('New region; null clears it; absent leaves it'),
+  })
+  .refine((b) => b.city !== undefined || b.region !== undefined, { message: 'give city and/or region' });
 
 export const importJsonBody = z.object({ csv: z.string().min(1).describe('The CSV text (same columns as a text/csv body)') });
 
@@ -157,6 +177,8 @@ export const terminalSummaryView = z.object({
   model: z.string(),
   tid: z.string().nullable(),
   mid: z.string().nullable(),
+  city: z.string().nullable(),
+  region: z.string().nullable(),
   providerId: z.uuid(),
   status: z.enum(['active', 'disabled']),
   online: z.boolean(),
@@ -177,6 +199,8 @@ export const terminalDetailView = z.object({
   mid: z.string().nullable(),
   provider: providerRefView,
   registeredLocation: z.object({ lat: z.number(), lon: z.number() }).nullable(),
+  city: z.string().nullable(),
+  region: z.string().nullable(),
   status: z.enum(['active', 'disabled']),
   createdAt: isoTime,
   credentialRotatedAt: isoTime,

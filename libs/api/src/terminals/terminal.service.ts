@@ -18,6 +18,7 @@ import {
   TELEMETRY_MAX_BUCKETS,
   TELEMETRY_MAX_SPAN_DAYS,
   type createTerminalBody,
+  type updateTerminalBody,
   type presenceQuery,
   type TelemetryBucket,
   type telemetryQuery,
@@ -60,6 +61,8 @@ interface TerminalAuditView {
   providerId: string;
   registeredLat: number | null;
   registeredLon: number | null;
+  city: string | null;
+  region: string | null;
   status: string;
   credentialRotatedAt: string;
 }
@@ -105,6 +108,8 @@ export function toDetailView(d: TerminalDetailRow): TerminalDetailView {
     mid: d.mid,
     provider: { id: d.providerId, code: d.providerCode, name: d.providerName },
     registeredLocation: d.registeredLat !== null && d.registeredLon !== null ? { lat: d.registeredLat, lon: d.registeredLon } : null,
+    city: d.city,
+    region: d.region,
     status: d.status,
     createdAt: d.createdAt.toISOString(),
     credentialRotatedAt: d.credentialRotatedAt.toISOString(),
@@ -127,6 +132,8 @@ function toAuditView(r: Omit<TerminalRecord, 'providerPath'>): TerminalAuditView
     providerId: r.providerId,
     registeredLat: r.registeredLat,
     registeredLon: r.registeredLon,
+    city: r.city,
+    region: r.region,
     status: r.status,
     credentialRotatedAt: r.credentialRotatedAt.toISOString(),
   };
@@ -192,6 +199,8 @@ export class TerminalService {
       lastSeenBefore: q.lastSeenBefore ? new Date(q.lastSeenBefore) : undefined,
       status: q.status,
       snPrefix: q.q,
+      city: q.city,
+      region: q.region,
     };
   }
 
@@ -323,6 +332,8 @@ export class TerminalService {
           providerCode: provider.code,
           registeredLat: input.registeredLat,
           registeredLon: input.registeredLon,
+          city: input.city,
+          region: input.region,
         },
       ],
       1,
@@ -383,6 +394,29 @@ export class TerminalService {
       after: { credentialRotatedAt: (after ?? before).credentialRotatedAt.toISOString() },
     });
     return { username: credentials.username, secret: credentials.secret };
+  }
+
+  /** Sets the terminal's city and/or region (null clears one); audited when something changed. */
+  async update(ctx: RequestContext, sn: string, input: z.output<typeof updateTerminalBody>): Promise<TerminalDetailView> {
+    const before = await this.getRecord(ctx.scope, sn);
+    const after = { ...before, city: input.city === undefined ? before.city : input.city, region: input.region === undefined ? before.region : input.region };
+    if (after.city !== before.city || after.region !== before.region) {
+      try {
+        await this.registry.updatePlace(sn, { city: input.city, region: input.region });
+      } catch (err) {
+        if (err instanceof DomainException && err.code === TerminalErrorCode.NotFound) throw notFound(`terminal ${sn}`);
+        throw err;
+      }
+      await this.audit.record(ctx, {
+        action: 'terminal.update',
+        targetType: 'terminal',
+        targetId: sn,
+        providerId: before.providerId,
+        before: toAuditView(before),
+        after: toAuditView(after),
+      });
+    }
+    return this.detail(ctx, sn);
   }
 
   /** Idempotent; disabling also closes a live MQTT session when the broker runs in this process. */
