@@ -37,7 +37,7 @@ export interface Gateway {
 
 /** The gateway on fresh ports with only the bench's environment (plus `--gateway-env`), logging to `logPath`. */
 export async function startGateway(
-  opts: Pick<IngestOptions, 'db' | 'alerts' | 'gatewayEnv'>,
+  opts: Pick<IngestOptions, 'db' | 'alerts' | 'gatewayEnv'> & Partial<Pick<IngestOptions, 'composition' | 'terminals'>>,
   tmp: string,
   logPath: string,
   dbUrl: string | null,
@@ -59,7 +59,11 @@ export async function startGateway(
     ALERTS_ENABLED: opts.alerts === 'on' ? 'true' : 'false',
   });
   if (dbUrl) Object.assign(env, { DATABASE_URL: dbUrl, DATABASE_POOL_SIZE: '10', MIGRATE_ON_START: 'true' });
+  // Every loader connection comes from 127.0.0.1: the per-address connect rate cap (meant for one
+  // misbehaving host) would refuse most of them. --gateway-env can still set it.
+  env.MQTT_CONNECT_RATE_PER_ADDRESS_PER_MINUTE = String(Math.max(1200, (opts.terminals ?? 0) * 4));
   Object.assign(env, opts.gatewayEnv);
+  env.BENCH_COMPOSITION = opts.composition ?? 'single';
   const httpUrl = `http://127.0.0.1:${httpPort}`;
   const logFd = openSync(logPath, 'a');
   const gateway = launch('gateway', opts.db === 'none' ? 'plain-broker.js' : 'gateway-child.js', {
