@@ -1,5 +1,14 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { HEARTBEAT_SCHEMA_VERSION, heartbeatSchema, parsePayload, RejectReason, type ParseResult, type Heartbeat, PresenceReason } from '#contracts';
+import {
+  checkHeartbeatFast,
+  HEARTBEAT_SCHEMA_VERSION,
+  heartbeatSchema,
+  parsePayload,
+  RejectReason,
+  type ParseResult,
+  type Heartbeat,
+  PresenceReason,
+} from '#contracts';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { MetricsService } from '#observability';
 import { BatchWriter, type WriteOutcome } from './batch-writer.js';
@@ -11,6 +20,7 @@ import { PresenceRepository, type PresenceEvent } from './presence.repository.js
 export type HeartbeatOutcome = { stored: true } | { stored: false; reason: IngestRejectReason; detail: string };
 
 const DEAD_LETTER_BUFFER_ROWS = 5_000;
+const SUPPORTED_VERSIONS = [HEARTBEAT_SCHEMA_VERSION];
 const PRESENCE_BUFFER_ROWS = 50_000;
 
 /**
@@ -114,7 +124,9 @@ export class IngestService {
   parseHeartbeat(payload: Buffer, now = Date.now()): ParseResult<Heartbeat> {
     const parsed = parsePayload(payload, heartbeatSchema, {
       maxBytes: this.config.heartbeat.maxBytes,
-      supportedVersions: [HEARTBEAT_SCHEMA_VERSION],
+      supportedVersions: SUPPORTED_VERSIONS,
+      // One pass for valid heartbeats; anything else is decided and worded by the schema.
+      fast: checkHeartbeatFast,
     });
     if (!parsed.ok) return parsed;
     const ts = Date.parse(parsed.value.ts);
