@@ -113,7 +113,7 @@ for (const kind of testDbKinds()) {
         const [row] = await gw.query<Record<string, unknown>>(
           `SELECT model, firmware_version, app_version, cell_id, carrier, renewal_at, renewal_result, renewal_reason, lat, lon,
                   location_accuracy_m, location_source, battery_temp_c, charging, plan_expires_on::text AS plan_expires_on,
-                  tx_declines, tx_reversals_pending, extra, uptime_s, csq
+                  tx_declines, tx_reversals_pending, extra, uptime_s::int AS uptime_s, csq
              FROM heartbeats WHERE sn = $1`,
           [sn],
         );
