@@ -95,6 +95,33 @@ const ESCAPES = /["\\]/g;
 /** A quoted array element: backslash and double quote escaped (the only specials inside quotes). */
 const quoted = (text: string): string => `"${NEEDS_ESCAPE.test(text) ? text.replace(ESCAPES, '\\$&') : text}"`;
 
+/** Date#toISOString costs about a microsecond; heartbeats received in the same millisecond share one. */
+let lastIsoMs = Number.NaN;
+let lastIso = '';
+function iso(date: Date): string {
+  const ms = date.getTime();
+  if (ms !== lastIsoMs) {
+    lastIso = date.toISOString();
+    lastIsoMs = ms;
+  }
+  return lastIso;
+}
+
+const SUB_MILLISECOND = /\.\d{4}/;
+
+/**
+ * The terminal's own `ts` text when it is exactly the row's time (no digits beyond the millisecond
+ * a Date keeps), which spares formatting the Date; otherwise the Date.
+ */
+function rowTime(row: HeartbeatRow): string | Date {
+  const ts = row.heartbeat.ts;
+  return !SUB_MILLISECOND.test(ts) && Date.parse(ts) === row.time.getTime() ? ts : row.time;
+}
+
+/** Columns built per turn of the event loop: a 2000-row batch in one go would hold it for many ms. */
+const COLUMNS_PER_TURN = 8;
+const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /**
  * One array element as Postgres' array input reads it for the column type. What pg's generic
  * prepareValue would send, without its per-element regex passes and Date formatting: this runs for
@@ -113,7 +140,7 @@ function element(type: PgType, value: string | number | boolean | Date | null | 
     case 'bool':
       return value === true ? 't' : value === false ? 'f' : quoted(String(value));
     case 'timestamptz':
-      return value instanceof Date ? `"${value.toISOString()}"` : quoted(String(value));
+      return value instanceof Date ? `"${iso(value)}"` : quoted(value.toString());
     default:
       return quoted(typeof value === 'string' ? value : String(value));
   }
@@ -138,13 +165,18 @@ export class HeartbeatRepository {
 
   /** Returns how many rows were new. */
   async insertBatch(rows: readonly HeartbeatRow[]): Promise<number> {
-    // Each column as one array literal, built here rather than by pg element by element.
+    // Each column as one array literal, built here rather than by pg element by element, a few
+    // columns per turn of the event loop.
     const params: unknown[] = [
-      arrayLiteral('timestamptz', rows, (r) => r.time),
+      arrayLiteral('timestamptz', rows, rowTime),
       arrayLiteral('text', rows, (r) => r.sn),
       arrayLiteral('timestamptz', rows, (r) => r.receivedAt),
     ];
-    for (const { type, read } of HEARTBEAT_FIELDS) params.push(arrayLiteral(type, rows, (r) => read(r.heartbeat, r.extra)));
+    for (let i = 0; i < HEARTBEAT_FIELDS.length; i++) {
+      if (i % COLUMNS_PER_TURN === 0) await yieldToIo();
+      const { type, read } = HEARTBEAT_FIELDS[i];
+      params.push(arrayLiteral(type, rows, (r) => read(r.heartbeat, r.extra)));
+    }
     params.push(this.config.heartbeat.maxFutureSkewS);
     const sql = this.config.alerts.enabled ? INSERT_BATCH_ENQUEUE_SQL : INSERT_BATCH_SQL;
     const result: { inserted: number }[] = await this.dataSource.query(sql, params);
