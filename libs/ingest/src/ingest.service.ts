@@ -22,6 +22,7 @@ export type HeartbeatOutcome = { stored: true } | { stored: false; reason: Inges
 const DEAD_LETTER_BUFFER_ROWS = 5_000;
 const SUPPORTED_VERSIONS = [HEARTBEAT_SCHEMA_VERSION];
 const STORED: HeartbeatOutcome = Object.freeze({ stored: true });
+const VALIDATE_PER_TURN = 256;
 const PRESENCE_BUFFER_ROWS = 50_000;
 
 /**
@@ -36,6 +37,10 @@ export class IngestService {
   private readonly presence: BatchWriter<PresenceEvent>;
   private readonly deadLetters: BatchWriter<DeadLetter>;
   private presenceOrd = 0;
+  /** Heartbeats waiting for validation (see validateSome); validateHead is the next one. */
+  private readonly toValidate: { sn: string; topic: string; payload: Buffer; resolve: (o: HeartbeatOutcome) => void; reject: (e: unknown) => void }[] = [];
+  private validateHead = 0;
+  private validationScheduled = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -147,6 +152,44 @@ export class IngestService {
    * acknowledge too, a retry cannot succeed). Rejects with AckTimeoutError when the buffer stayed full.
    */
   ingestHeartbeat(sn: string, topic: string, payload: Buffer): Promise<HeartbeatOutcome> {
+    return new Promise((resolve, reject) => {
+      this.toValidate.push({ sn, topic, payload, resolve, reject });
+      if (!this.validationScheduled) {
+        this.validationScheduled = true;
+        setImmediate(this.validateSome);
+      }
+    });
+  }
+
+  /**
+   * Validates queued heartbeats, VALIDATE_PER_TURN per turn of the event loop. Thousands of
+   * terminals whose PUBACKs went out together publish again together: validating all of them in
+   * the I/O phase that read them would hold the loop (timers, keep-alives, CONNACKs) for that long.
+   * The queue is bounded by the connections: aedes reads no more from a client until every packet
+   * of its previous read has been handled. Holding the payload until then is safe: each socket read is a
+   * fresh buffer that nothing reuses.
+   */
+  private readonly validateSome = (): void => {
+    const end = Math.min(this.validateHead + VALIDATE_PER_TURN, this.toValidate.length);
+    for (; this.validateHead < end; this.validateHead++) {
+      const { sn, topic, payload, resolve, reject } = this.toValidate[this.validateHead];
+      this.ingestValidated(sn, topic, payload).then(resolve, reject);
+    }
+    if (this.validateHead < this.toValidate.length) {
+      // Under steady load the queue may never run dry: drop the validated head now and then.
+      if (this.validateHead >= 4096) {
+        this.toValidate.splice(0, this.validateHead);
+        this.validateHead = 0;
+      }
+      setImmediate(this.validateSome);
+      return;
+    }
+    this.toValidate.length = 0;
+    this.validateHead = 0;
+    this.validationScheduled = false;
+  };
+
+  private ingestValidated(sn: string, topic: string, payload: Buffer): Promise<HeartbeatOutcome> {
     // Not async, one promise per heartbeat fewer: this runs for every message.
     const now = Date.now();
     const parsed = this.parseHeartbeat(payload, now);
@@ -200,6 +243,8 @@ export class IngestService {
 
   /** Writes everything held; called by the broker after it stopped accepting messages. */
   async close(): Promise<void> {
+    // Heartbeats read before the broker stopped are validated and written, not refused.
+    while (this.validationScheduled) await new Promise<void>((resolve) => setImmediate(resolve));
     await Promise.all([this.heartbeats.close(), this.presence.close()]);
     await this.deadLetters.close();
   }
