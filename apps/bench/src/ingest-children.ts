@@ -69,7 +69,7 @@ export async function startGateway(
   const gateway = launch('gateway', opts.db === 'none' ? 'plain-broker.js' : 'gateway-child.js', {
     env,
     logFd,
-    execArgv: execArgvFrom('BENCH_GATEWAY_EXEC_ARGV'),
+    execArgv: [...gatewayNodeFlags(), ...execArgvFrom('BENCH_GATEWAY_EXEC_ARGV')],
   });
   closeSync(logFd);
   onCleanup('gateway', async () => {
@@ -87,6 +87,16 @@ export async function startGateway(
   }
   log(`gateway ready after ${((performance.now() - readyStarted) / 1000).toFixed(1)} s`);
   return { managed: gateway, httpUrl, mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, adminToken };
+}
+
+/**
+ * The Node flags the gateway ships with (package.json start:gateway, scripts/start.mjs): a young
+ * generation big enough that heartbeats held for their batch's commit die young instead of being
+ * promoted and collected by full GCs. The bare broker gets them too, so the ratio compares like with
+ * like. BENCH_GATEWAY_NODE_FLAGS replaces them ("" for none, e.g. for an older build).
+ */
+function gatewayNodeFlags(): string[] {
+  return process.env.BENCH_GATEWAY_NODE_FLAGS === undefined ? ['--max-semi-space-size=64'] : execArgvFrom('BENCH_GATEWAY_NODE_FLAGS');
 }
 
 export function printLogTail(path: string): void {
