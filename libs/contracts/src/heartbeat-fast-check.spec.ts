@@ -156,7 +156,28 @@ function apply(hb: Record<string, unknown>, m: Mutation): void {
   else obj[m.path[m.path.length - 1]] = m.value;
 }
 
+/** Every field path the schema declares (through optional wrappers and refinements). */
+function declaredPaths(schema: unknown, prefix: string[] = []): string[][] {
+  type Def = { def?: { type?: string; innerType?: Def; shape?: Record<string, unknown> } } | undefined;
+  let current = schema as Def;
+  while (current?.def?.innerType) current = current.def.innerType;
+  const shape = current?.def?.type === 'object' ? current.def.shape : undefined;
+  if (!shape) return [];
+  return Object.entries(shape).flatMap(([k, v]) => [[...prefix, k], ...declaredPaths(v, [...prefix, k])]);
+}
+
 describe('checkHeartbeatFast (ingest fast path)', () => {
+  it('is exercised on every field the schema declares (a new field must be added to the sample and to the fast check)', () => {
+    const sample = new Set(PATHS.map((p) => p.join('.')));
+    const declared = declaredPaths(heartbeatSchema).map((p) => p.join('.'));
+    expect(declared).toEqual(expect.arrayContaining(['sim.plan.lastRenewal.reason', 'tx.reversals.failed', 'location.source', 'uptimeS']));
+    expect(
+      declaredPaths(heartbeatSchema)
+        .map((p) => p.join('.'))
+        .filter((p) => !sample.has(p)),
+    ).toStrictEqual([]);
+  });
+
   it('accepts the valid heartbeats and returns what the schema path returns', () => {
     const plain = richHeartbeat();
     const extras = { ...richHeartbeat(), vendor: { a: [1, 'two'] }, sim: { ...(richHeartbeat().sim as object), eid: '89049' } };
