@@ -116,6 +116,12 @@ const INGEST_USAGE = `Usage: npm run bench:ingest -- [options]
   --gateway-env KEY=VALUE    extra gateway environment, repeatable (e.g. INGEST_BATCH_MAX_ROWS=5000)
   --alerts on|off            alert evaluation in the gateway process (ALERTS_ENABLED; default on):
                              run once with each to see what the evaluation queue and evaluator cost ingest
+  --composition single|gateway  single: apps/fleet (broker, ingest, worker and API in one process; default)
+                             gateway: apps/gateway (broker + ingest + enrolment, as deployed at scale; the
+                             alert queue is still fed when alerts are on, nothing evaluates it)
+  --baseline                 after the run, the same load against a bare aedes broker (--db none) in the
+                             same invocation: reports gateway CPU per committed heartbeat against the bare
+                             broker's CPU per ack, as a ratio
   --http-flood N             during the measured window, N concurrent HTTP clients without a valid key
                              send large nested-array JSON bodies to the API (default 0: none);
                              /health/live latency is probed every 100 ms in every run
@@ -141,6 +147,8 @@ const ingestSpec = {
   registerBatch: { type: 'number', min: 1, max: 10_000, default: 1000, integer: true },
   gatewayEnv: { type: 'key-values' },
   alerts: { type: 'choice', choices: ['on', 'off'], default: 'on' },
+  composition: { type: 'choice', choices: ['single', 'gateway'], default: 'single' },
+  baseline: { type: 'flag' },
   httpFlood: { type: 'number', min: 0, max: 1_000, default: 0, integer: true },
   floodMib: { type: 'number', min: 0.001, max: 100, default: 10 },
   mqttFlood: { type: 'number', min: 0, max: 1_000, default: 0, integer: true },

@@ -10,7 +10,8 @@
  * Ctrl-C and on error; child processes shut down by themselves if this process is killed hard.
  *
  * Usage: npm run bench:ingest -- [--db pglite|postgres|none] [--terminals K] [--duration S]
- *          [--warmup S] [--rate N] [--connect-rate N] [--gateway-env KEY=VALUE]... [--markdown] [--label TEXT]
+ *          [--warmup S] [--rate N] [--connect-rate N] [--gateway-env KEY=VALUE]... [--composition single|gateway]
+ *          [--baseline] [--markdown] [--label TEXT]
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -22,7 +23,7 @@ import { parseIngestOptions, type IngestOptions } from './bench-options.js';
 import { launch, repoRoot, stopManaged, waitMessage } from './child-process.js';
 import { benchSn, registerTerminals, scrape, type Scrape } from './gateway-http.js';
 import { payloadTemplate, printLogTail, startDatabase, startGateway, startLoader } from './ingest-children.js';
-import { availabilityLines, buildResult, markdownTable, mqttFloodLines, summary, type BenchResult } from './ingest-report.js';
+import { availabilityLines, buildResult, compareWithBaseline, markdownTable, mqttFloodLines, summary, type BenchResult } from './ingest-report.js';
 import { machineInfo } from './proc-stats.js';
 import type { LoaderToParent, ParentToLoader } from './protocol.js';
 import { cleanup, exitAfterFailure, handleInterrupts, log, onCleanup, pause } from './run-lifecycle.js';
@@ -270,8 +271,15 @@ async function startFlood(httpUrl: string, concurrency: number, mib: number): Pr
 handleInterrupts();
 const opts = parseIngestOptions();
 try {
-  const result = await run(opts);
+  let result = await run(opts);
   await cleanup();
+  if (opts.baseline && opts.db !== 'none') {
+    log('baseline: the same load against a bare aedes broker (--db none)');
+    const bare = await run({ ...opts, db: 'none', httpFlood: 0, mqttFlood: 0 });
+    await cleanup();
+    process.stdout.write(`${summary(bare)}\n`);
+    result = { ...result, baseline: compareWithBaseline(result, bare) };
+  }
   process.stdout.write(`${summary(result)}\n`);
   for (const line of availabilityLines(result, opts.label)) process.stdout.write(`${line}\n`);
   for (const line of mqttFloodLines(result, opts.label)) process.stdout.write(`${line}\n`);

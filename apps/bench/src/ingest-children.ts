@@ -37,7 +37,7 @@ export interface Gateway {
 
 /** The gateway on fresh ports with only the bench's environment (plus `--gateway-env`), logging to `logPath`. */
 export async function startGateway(
-  opts: Pick<IngestOptions, 'db' | 'alerts' | 'gatewayEnv'>,
+  opts: Pick<IngestOptions, 'db' | 'alerts' | 'gatewayEnv'> & Partial<Pick<IngestOptions, 'composition' | 'terminals'>>,
   tmp: string,
   logPath: string,
   dbUrl: string | null,
@@ -59,13 +59,17 @@ export async function startGateway(
     ALERTS_ENABLED: opts.alerts === 'on' ? 'true' : 'false',
   });
   if (dbUrl) Object.assign(env, { DATABASE_URL: dbUrl, DATABASE_POOL_SIZE: '10', MIGRATE_ON_START: 'true' });
+  // Every loader connection comes from 127.0.0.1: the per-address connect rate cap (meant for one
+  // misbehaving host) would refuse most of them. --gateway-env can still set it.
+  env.MQTT_CONNECT_RATE_PER_ADDRESS_PER_MINUTE = String(Math.max(1200, (opts.terminals ?? 0) * 4));
   Object.assign(env, opts.gatewayEnv);
+  env.BENCH_COMPOSITION = opts.composition ?? 'single';
   const httpUrl = `http://127.0.0.1:${httpPort}`;
   const logFd = openSync(logPath, 'a');
   const gateway = launch('gateway', opts.db === 'none' ? 'plain-broker.js' : 'gateway-child.js', {
     env,
     logFd,
-    execArgv: execArgvFrom('BENCH_GATEWAY_EXEC_ARGV'),
+    execArgv: [...gatewayNodeFlags(), ...execArgvFrom('BENCH_GATEWAY_EXEC_ARGV')],
   });
   closeSync(logFd);
   onCleanup('gateway', async () => {
@@ -83,6 +87,16 @@ export async function startGateway(
   }
   log(`gateway ready after ${((performance.now() - readyStarted) / 1000).toFixed(1)} s`);
   return { managed: gateway, httpUrl, mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, adminToken };
+}
+
+/**
+ * The Node flags the gateway ships with (package.json start:gateway, scripts/start.mjs): a young
+ * generation big enough that heartbeats held for their batch's commit die young instead of being
+ * promoted and collected by full GCs. The bare broker gets them too, so the ratio compares like with
+ * like. BENCH_GATEWAY_NODE_FLAGS replaces them ("" for none, e.g. for an older build).
+ */
+function gatewayNodeFlags(): string[] {
+  return process.env.BENCH_GATEWAY_NODE_FLAGS === undefined ? ['--max-semi-space-size=64'] : execArgvFrom('BENCH_GATEWAY_NODE_FLAGS');
 }
 
 export function printLogTail(path: string): void {

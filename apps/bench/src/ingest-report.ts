@@ -38,6 +38,13 @@ export interface BenchResult {
     rssTimelineMiB: (number | null)[];
     gcSeconds: number | null;
     eventLoopLagP99Ms: number | null;
+    /** monitorEventLoopDelay over the window (the gateway's histogram is reset at every scrape), ms. */
+    eventLoopLagMs: { p50: number | null; p99: number | null; max: number | null };
+    /**
+     * Gateway CPU (mean % of a core over the window) per committed heartbeat, µs; per acked message
+     * for --db none (the bare broker).
+     */
+    cpuUsPerMessage: number | null;
     /** Main thread runnable but not running (CPU contention), % of wall time. */
     runQueueWaitPct: CpuStats;
     warnLogLines: number;
@@ -81,6 +88,33 @@ export interface BenchResult {
     waitingPublishersAtEnd: number | null;
   };
   loaderErrors: { publishErrors: number; disconnected: number; inFlightAtStop: number };
+  /** --baseline: the same load against bare aedes (--db none) right after this run. */
+  baseline?: BaselineComparison;
+}
+
+export interface BaselineComparison {
+  ackedPerSec: number;
+  cpuPctMean: number | null;
+  cpuUsPerAck: number | null;
+  eventLoopLagMs: { p50: number | null; p99: number | null; max: number | null };
+  loaderCpuPctMedian: number | null;
+  otherCpuPctMean: number | null;
+  /** Gateway µs per committed heartbeat ÷ bare broker µs per ack. */
+  ratio: number | null;
+}
+
+export function compareWithBaseline(run: BenchResult, bare: BenchResult): BaselineComparison {
+  const g = run.gateway.cpuUsPerMessage;
+  const b = bare.gateway.cpuUsPerMessage;
+  return {
+    ackedPerSec: bare.ackedPerSec,
+    cpuPctMean: bare.gateway.cpuPct.mean,
+    cpuUsPerAck: b,
+    eventLoopLagMs: bare.gateway.eventLoopLagMs,
+    loaderCpuPctMedian: bare.loader.cpuPct.median,
+    otherCpuPctMean: bare.system.otherPct.mean,
+    ratio: g !== null && b ? round(g / b, 2) : null,
+  };
 }
 
 /** One phase of an --mqtt-flood run: PUBACKs, publish->PUBACK latency and gateway RSS. */
@@ -127,6 +161,13 @@ export function buildResult(m: Measured): BenchResult {
     return v === null ? null : Number.isFinite(v) ? v * 1000 : Number.POSITIVE_INFINITY;
   };
   const lagP99 = m1.snapshot.get('fleet_process_nodejs_eventloop_lag_p99_seconds');
+  const lagMs = (name: string) => {
+    const v = m1.snapshot.get(`fleet_process_nodejs_eventloop_lag_${name}_seconds`);
+    return v === null ? null : round(v * 1000, 1);
+  };
+  const gatewayCpu = cpuStats(win, (s) => s.gatewayCpu);
+  // CPU per message: the bare broker has no commit counter, its acks are its messages.
+  const perSec = opts.db === 'none' ? lr.acked / lr.windowSeconds : stored === null ? null : stored / seconds;
   const tickRates = ackRates(m.ticks, m0.at, m1.at);
   const atBothEnds = (name: string) => ({ start: mib(m0.snapshot.get(name)), end: mib(m1.snapshot.get(name)) });
   return {
@@ -153,13 +194,15 @@ export function buildResult(m: Measured): BenchResult {
     latency: lr.latency,
     latencyFromSchedule: lr.latencyFromSchedule,
     gateway: {
-      cpuPct: cpuStats(win, (s) => s.gatewayCpu),
+      cpuPct: gatewayCpu,
       rssMiB: { start: mib(m.rssStart), median: mib(median(rss)), max: mib(rss.length ? Math.max(...rss) : null), end: mib(m.endSample.gatewayRss) },
       rssTimelineMiB: rssTimeline(win, m0.at),
       heapUsedMiB: atBothEnds('fleet_process_nodejs_heap_size_used_bytes'),
       externalMiB: atBothEnds('fleet_process_nodejs_external_memory_bytes'),
       gcSeconds: round(delta(m0.snapshot, m1.snapshot, 'fleet_process_nodejs_gc_duration_seconds_sum'), 2),
       eventLoopLagP99Ms: lagP99 === null ? null : round(lagP99 * 1000, 1),
+      eventLoopLagMs: { p50: lagMs('p50'), p99: lagMs('p99'), max: lagMs('max') },
+      cpuUsPerMessage: gatewayCpu.mean !== null && perSec ? round((gatewayCpu.mean / 100) * (1e6 / perSec), 1) : null,
       runQueueWaitPct: cpuStats(win, (s) => s.gatewayRunQueue),
       warnLogLines: m.warnLogLines,
     },
@@ -222,7 +265,8 @@ export function summary(r: BenchResult): string {
     `gateway RSS MiB: start ${fmt(r.gateway.rssMiB.start)}, median ${fmt(r.gateway.rssMiB.median)}, max ${fmt(r.gateway.rssMiB.max)}, end ${fmt(r.gateway.rssMiB.end)}`,
     `gateway RSS every 10 s: ${r.gateway.rssTimelineMiB.map((v) => fmt(v)).join(' ')}`,
     `gateway V8 heap used MiB: ${fmt(r.gateway.heapUsedMiB.start)} -> ${fmt(r.gateway.heapUsedMiB.end)}; external (Buffers, WASM) MiB: ${fmt(r.gateway.externalMiB.start)} -> ${fmt(r.gateway.externalMiB.end)}`,
-    `gateway GC ${fmt(r.gateway.gcSeconds, ' s')} in window, event-loop lag p99 ${fmt(r.gateway.eventLoopLagP99Ms, ' ms')}, log lines (warn+) ${r.gateway.warnLogLines}`,
+    `gateway GC ${fmt(r.gateway.gcSeconds, ' s')} in window, event-loop lag ms p50 ${fmt(r.gateway.eventLoopLagMs.p50)} p99 ${fmt(r.gateway.eventLoopLagMs.p99)} max ${fmt(r.gateway.eventLoopLagMs.max)}, log lines (warn+) ${r.gateway.warnLogLines}`,
+    `gateway CPU per ${r.db === 'none' ? 'ack' : 'committed heartbeat'}: ${fmt(r.gateway.cpuUsPerMessage, ' µs')} (mean CPU ÷ rate)`,
     `gateway main thread waiting for a CPU (run queue): ${cpu(r.gateway.runQueueWaitPct)}`,
     `loader CPU:   ${cpu(r.loader.cpuPct)}, event-loop utilisation ${r.loader.eventLoopUtilization}; waiting for a CPU: ${cpu(r.loader.runQueueWaitPct)}`,
   );
@@ -241,6 +285,14 @@ export function summary(r: BenchResult): string {
   lines.push(
     `loader: publish errors ${r.loaderErrors.publishErrors}, disconnects ${r.loaderErrors.disconnected}, in flight at stop ${r.loaderErrors.inFlightAtStop}`,
   );
+  const b = r.baseline;
+  if (b) {
+    lines.push(
+      `bare aedes, same load, same invocation: ${fmt(b.ackedPerSec)} acked/s at ${fmt(b.cpuPctMean, '%')} CPU = ${fmt(b.cpuUsPerAck, ' µs')} per ack; ` +
+        `lag ms p50 ${fmt(b.eventLoopLagMs.p50)} p99 ${fmt(b.eventLoopLagMs.p99)}; loader CPU median ${fmt(b.loaderCpuPctMedian, '%')}; other CPU ${fmt(b.otherCpuPctMean, '%')}`,
+      `gateway CPU per committed heartbeat ÷ bare aedes CPU per ack: ${fmt(b.ratio)}×`,
+    );
+  }
   return lines.join('\n');
 }
 
@@ -260,6 +312,9 @@ const MARKDOWN_COLUMNS = [
   'db CPU med',
   'other CPU mean',
   'batch avg rows / commit mean ms',
+  'gw µs/msg',
+  'lag p50 / p99 ms',
+  'bare aedes acks/s, µs/ack (ratio)',
   'notes',
 ];
 
@@ -282,6 +337,9 @@ export function markdownTable(r: BenchResult, label: string): string {
     r.database ? fmt(r.database.cpuPct.median, '%') : '-',
     fmt(r.system.otherPct.mean, '%'),
     r.db === 'none' ? '-' : `${fmt(r.ingest.avgBatchRows)} / ${fmt(r.ingest.commitMeanMs)}`,
+    fmt(g.cpuUsPerMessage),
+    `${fmt(g.eventLoopLagMs.p50)} / ${fmt(g.eventLoopLagMs.p99)}`,
+    r.baseline ? `${fmt(r.baseline.ackedPerSec)}, ${fmt(r.baseline.cpuUsPerAck)} (${fmt(r.baseline.ratio)}×)` : '-',
     label,
   ];
   return `${markdownHeader(MARKDOWN_COLUMNS)}\n${markdownRow(cells)}`;

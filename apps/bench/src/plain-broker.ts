@@ -6,6 +6,7 @@
  */
 import { createServer } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Aedes } from 'aedes';
 
 const mqttPort = Number(process.env.MQTT_PORT ?? 1883);
@@ -13,6 +14,18 @@ const httpPort = Number(process.env.HTTP_PORT ?? 8080);
 const host = process.env.MQTT_HOST ?? '127.0.0.1';
 
 let publishes = 0;
+// Same figures as the gateway's prom-client default metrics (reset at every scrape), for the ratio.
+const lag = monitorEventLoopDelay({ resolution: 10 });
+lag.enable();
+function lagMetrics(): string {
+  const lines = [
+    `fleet_process_nodejs_eventloop_lag_p50_seconds ${lag.percentile(50) / 1e9}`,
+    `fleet_process_nodejs_eventloop_lag_p99_seconds ${lag.percentile(99) / 1e9}`,
+    `fleet_process_nodejs_eventloop_lag_max_seconds ${lag.max / 1e9}`,
+  ];
+  lag.reset();
+  return `${lines.join('\n')}\n`;
+}
 const aedes = await Aedes.createBroker({ id: `bench-plain-${process.pid}`, heartbeatInterval: 60_000 });
 aedes.on('publish', (_packet, client) => {
   if (client) publishes++;
@@ -24,7 +37,7 @@ const httpServer = createHttpServer((req, res) => {
   if (req.url === '/health/ready') {
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
   } else if (req.url === '/metrics') {
-    res.writeHead(200, { 'content-type': 'text/plain' }).end(`bench_broker_publishes_total ${publishes}\n`);
+    res.writeHead(200, { 'content-type': 'text/plain' }).end(`bench_broker_publishes_total ${publishes}\n${lagMetrics()}`);
   } else {
     res.writeHead(404).end();
   }

@@ -39,6 +39,8 @@ export function cleanup(): Promise<void> {
         log(`cleanup of ${step.name} failed: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
+    // A bench may run several phases (e.g. the --baseline run after the main one), each cleaned up.
+    cleaning = null;
   })();
   return cleaning;
 }

@@ -24,7 +24,7 @@ for (const kind of testDbKinds()) {
     let db: TestDatabase;
     let gw: TestGateway;
     let secrets: Map<string, string>;
-    const SN = ['SPN0001', 'SPN0002', 'SPN0003', 'SPN0004', 'SPN0005', 'SPN0006', 'SPN0007'];
+    const SN = ['SPN0001', 'SPN0002', 'SPN0003', 'SPN0004', 'SPN0005', 'SPN0006', 'SPN0007', 'SPN0008'];
 
     beforeAll(async () => {
       db = await startTestDatabase(kind);
@@ -88,6 +88,57 @@ for (const kind of testDbKinds()) {
         );
         expect(state[0].seq).toBe(7);
         expect(new Date(state[0].last_heartbeat_at).toISOString()).toBe(hb.ts);
+        await endClient(client);
+      });
+
+      it('stores every field verbatim, also text that array literals must quote and escape', async () => {
+        const sn = SN[7];
+        const client = await connectOk(gw.mqttUrl, sn, secrets.get(sn) ?? '');
+        const base = makeHeartbeat({ seq: 9 }, minutesAgo(4));
+        const hb = {
+          ...base,
+          model: 'a"b\\c,{d} NULL',
+          firmware: { version: 'NULL', appVersion: ' 5.0 ' },
+          signal: { ...base.signal, cellId: '{}' },
+          sim: {
+            ...base.sim,
+            carrier: '中国移动 😀',
+            plan: { ...base.sim.plan, lastRenewal: { at: '2026-01-02T03:04:05.678+08:00', result: 'failed' as const, reason: 'say "no"\\' } },
+          },
+          location: { lat: -33.8688, lon: 151.2093, accuracyM: 0.5, source: 'cell' as const },
+          tx: { approved: 3, declined: 2, declinesByCode: { '92': 1, '05': 1 }, reversals: { pending: 1, succeeded: 0, failed: 0 } },
+          vendor: { note: 'q"uote\\back', list: [1, null, 'x'] },
+        };
+        await publishHeartbeat(client, sn, hb);
+        const [row] = await gw.query<Record<string, unknown>>(
+          `SELECT model, firmware_version, app_version, cell_id, carrier, renewal_at, renewal_result, renewal_reason, lat, lon,
+                  location_accuracy_m, location_source, battery_temp_c, charging, plan_expires_on::text AS plan_expires_on,
+                  tx_declines, tx_reversals_pending, extra, uptime_s::int AS uptime_s, csq
+             FROM heartbeats WHERE sn = $1`,
+          [sn],
+        );
+        expect({ ...row, renewal_at: new Date(row.renewal_at as string).toISOString() }).toStrictEqual({
+          model: hb.model,
+          firmware_version: 'NULL',
+          app_version: ' 5.0 ',
+          cell_id: '{}',
+          carrier: hb.sim.carrier,
+          renewal_at: '2026-01-01T19:04:05.678Z',
+          renewal_result: 'failed',
+          renewal_reason: 'say "no"\\',
+          lat: -33.8688,
+          lon: 151.2093,
+          location_accuracy_m: 0.5,
+          location_source: 'cell',
+          battery_temp_c: 31.5,
+          charging: false,
+          plan_expires_on: '2027-06-30',
+          tx_declines: { '92': 1, '05': 1 },
+          tx_reversals_pending: 1,
+          extra: { vendor: hb.vendor },
+          uptime_s: 3600,
+          csq: 22,
+        });
         await endClient(client);
       });
 

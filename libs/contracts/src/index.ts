@@ -1,5 +1,6 @@
 export * from './topics.js';
 export * from './heartbeat.schema.js';
+export * from './heartbeat-fast-check.js';
 export * from './presence.schema.js';
 export * from './command.schema.js';
 export * from './validation.js';

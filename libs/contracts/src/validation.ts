@@ -16,6 +16,13 @@ export const RejectReason = {
 } as const;
 export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason];
 
+/**
+ * A schema's optional fast path: given the parsed JSON object, its undeclared fields when it is
+ * certainly valid (then it is the value as is), or null when the schema must decide. It may refuse
+ * more than the schema, never less: refusals are always worded by the schema.
+ */
+export type FastCheck = (raw: Record<string, unknown>) => { extra: Record<string, unknown> | null } | null;
+
 export type ParseResult<T> = { ok: true; value: T; extra: Record<string, unknown> | null } | { ok: false; reason: RejectReason; detail: string };
 
 function describeIssues(error: z.ZodError): string {
@@ -90,7 +97,7 @@ export function findUnstorableText(value: unknown, path = ''): { path: string; p
 export function parsePayload<S extends z.ZodType>(
   payload: Buffer | Uint8Array | string,
   schema: S,
-  options: { maxBytes: number; supportedVersions: readonly number[] },
+  options: { maxBytes: number; supportedVersions: readonly number[]; fast?: FastCheck },
 ): ParseResult<z.infer<S>> {
   const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
   if (size > options.maxBytes) {
@@ -119,6 +126,11 @@ export function parsePayload<S extends z.ZodType>(
       reason: 'unsupported_version',
       detail: `schema version ${JSON.stringify(version ?? null)} not supported (supported: ${options.supportedVersions.join(', ')})`,
     };
+  }
+  if (options.fast) {
+    const fast = options.fast(raw as Record<string, unknown>);
+    // The parsed JSON is ours alone, and the schema would return an equal copy of it.
+    if (fast) return { ok: true, value: raw as z.infer<S>, extra: fast.extra };
   }
   const result = schema.safeParse(raw);
   if (!result.success) {

@@ -44,6 +44,14 @@ interface Waiter<T> extends Pending<T> {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+const yieldToIo = () => new Promise<void>((r) => setImmediate(r));
+
+/**
+ * Items settled per turn of the event loop after a commit. Settling one releases its PUBACK (a
+ * socket write and the next read); a whole 2000-row batch at once would hold the loop for tens of
+ * ms, delaying keep-alives and CONNACKs.
+ */
+const SETTLE_CHUNK = 256;
 
 /**
  * Bounded write-behind buffer: groups items into batches by size or age, writes each batch once
@@ -125,7 +133,7 @@ export class BatchWriter<T> {
 
   private enqueue(p: Pending<T>): void {
     this.queue.push(p);
-    this.report();
+    // Depth is reported when batches start and end and when waiters come and go, not per item.
     if (this.queue.length >= this.opts.maxBatchRows) this.drain(false);
     else if (!this.timer) {
       this.timer = setTimeout(() => {
@@ -153,6 +161,7 @@ export class BatchWriter<T> {
   private async run(batch: Pending<T>[]): Promise<void> {
     this.inFlightBatches++;
     this.inFlightRows += batch.length;
+    this.report();
     try {
       await this.writeWithRetry(batch);
     } finally {
@@ -183,7 +192,10 @@ export class BatchWriter<T> {
       if (!failure) {
         // Hooks run outside the write's try: a throwing hook must not re-write a committed batch.
         this.safeHook(() => this.opts.hooks?.onCommit?.(batch.length, Number(process.hrtime.bigint() - started) / 1e9));
-        for (const p of batch) p.resolve('committed');
+        for (let i = 0; i < batch.length; i += SETTLE_CHUNK) {
+          if (i > 0) await yieldToIo();
+          for (let j = i; j < Math.min(i + SETTLE_CHUNK, batch.length); j++) batch[j].resolve('committed');
+        }
         return;
       }
       const { err } = failure;

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { HEARTBEAT_SCHEMA_VERSION, heartbeatSchema, parsePayload, RejectReason, type ParseResult, type Heartbeat } from '#contracts';
+import { checkHeartbeatFast, HEARTBEAT_SCHEMA_VERSION, heartbeatSchema, parsePayload, RejectReason, type ParseResult, type Heartbeat } from '#contracts';
 import { APP_CONFIG, type AppConfig } from '#config';
 import { MetricsService } from '#observability';
 import { BatchWriter, type WriteOutcome } from './batch-writer.js';
@@ -11,6 +11,9 @@ import { PresenceRepository, type PresenceEvent, type PresenceOwner } from './pr
 export type HeartbeatOutcome = { stored: true } | { stored: false; reason: IngestRejectReason; detail: string };
 
 const DEAD_LETTER_BUFFER_ROWS = 5_000;
+const SUPPORTED_VERSIONS = [HEARTBEAT_SCHEMA_VERSION];
+const STORED: HeartbeatOutcome = Object.freeze({ stored: true });
+const VALIDATE_PER_TURN = 256;
 const PRESENCE_BUFFER_ROWS = 50_000;
 
 /**
@@ -25,6 +28,10 @@ export class IngestService {
   private readonly presence: BatchWriter<PresenceEvent>;
   private readonly deadLetters: BatchWriter<DeadLetter>;
   private presenceOrd = 0;
+  /** Heartbeats waiting for validation (see validateSome); validateHead is the next one. */
+  private readonly toValidate: { sn: string; topic: string; payload: Buffer; resolve: (o: HeartbeatOutcome) => void; reject: (e: unknown) => void }[] = [];
+  private validateHead = 0;
+  private validationScheduled = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -114,7 +121,9 @@ export class IngestService {
   parseHeartbeat(payload: Buffer, now = Date.now()): ParseResult<Heartbeat> {
     const parsed = parsePayload(payload, heartbeatSchema, {
       maxBytes: this.config.heartbeat.maxBytes,
-      supportedVersions: [HEARTBEAT_SCHEMA_VERSION],
+      supportedVersions: SUPPORTED_VERSIONS,
+      // One pass for valid heartbeats; anything else is decided and worded by the schema.
+      fast: checkHeartbeatFast,
     });
     if (!parsed.ok) return parsed;
     const ts = Date.parse(parsed.value.ts);
@@ -133,25 +142,60 @@ export class IngestService {
    * Resolves once the heartbeat is committed (then it may be acknowledged) or rejected (dead-lettered;
    * acknowledge too, a retry cannot succeed). Rejects with AckTimeoutError when the buffer stayed full.
    */
-  async ingestHeartbeat(sn: string, topic: string, payload: Buffer): Promise<HeartbeatOutcome> {
-    const parsed = this.parseHeartbeat(payload);
+  ingestHeartbeat(sn: string, topic: string, payload: Buffer): Promise<HeartbeatOutcome> {
+    return new Promise((resolve, reject) => {
+      this.toValidate.push({ sn, topic, payload, resolve, reject });
+      if (!this.validationScheduled) {
+        this.validationScheduled = true;
+        setImmediate(this.validateSome);
+      }
+    });
+  }
+
+  /**
+   * Validates queued heartbeats, VALIDATE_PER_TURN per turn of the event loop. Thousands of
+   * terminals whose PUBACKs went out together publish again together: validating all of them in
+   * the I/O phase that read them would hold the loop (timers, keep-alives, CONNACKs) for that long.
+   * The queue is bounded by the connections: aedes reads no more from a client until every packet
+   * of its previous read has been handled. Holding the payload until then is safe: each socket read is a
+   * fresh buffer that nothing reuses.
+   */
+  private readonly validateSome = (): void => {
+    const end = Math.min(this.validateHead + VALIDATE_PER_TURN, this.toValidate.length);
+    for (; this.validateHead < end; this.validateHead++) {
+      const { sn, topic, payload, resolve, reject } = this.toValidate[this.validateHead];
+      this.ingestValidated(sn, topic, payload).then(resolve, reject);
+    }
+    if (this.validateHead < this.toValidate.length) {
+      // Under steady load the queue may never run dry: drop the validated head now and then.
+      if (this.validateHead >= 4096) {
+        this.toValidate.splice(0, this.validateHead);
+        this.validateHead = 0;
+      }
+      setImmediate(this.validateSome);
+      return;
+    }
+    this.toValidate.length = 0;
+    this.validateHead = 0;
+    this.validationScheduled = false;
+  };
+
+  private ingestValidated(sn: string, topic: string, payload: Buffer): Promise<HeartbeatOutcome> {
+    // Not async, one promise per heartbeat fewer: this runs for every message.
+    const now = Date.now();
+    const parsed = this.parseHeartbeat(payload, now);
     if (!parsed.ok) {
       this.reject(sn, topic, parsed.reason, parsed.detail, payload);
-      return { stored: false, reason: parsed.reason, detail: parsed.detail };
+      return Promise.resolve({ stored: false, reason: parsed.reason, detail: parsed.detail });
     }
     this.metrics.heartbeatsReceived.inc();
-    const outcome: WriteOutcome = await this.heartbeats.submit({
-      time: new Date(parsed.value.ts),
-      sn,
-      receivedAt: new Date(),
-      heartbeat: parsed.value,
-      extra: parsed.extra,
-    });
-    if (outcome === 'rejected') {
-      this.metrics.rejected.inc({ reason: StorageRejectReason });
-      return { stored: false, reason: StorageRejectReason, detail: 'the database refused the row' };
-    }
-    return { stored: true };
+    return this.heartbeats
+      .submit({ time: new Date(parsed.value.ts), sn, receivedAt: new Date(now), heartbeat: parsed.value, extra: parsed.extra })
+      .then((outcome: WriteOutcome): HeartbeatOutcome => {
+        if (outcome !== 'rejected') return STORED;
+        this.metrics.rejected.inc({ reason: StorageRejectReason });
+        return { stored: false, reason: StorageRejectReason, detail: 'the database refused the row' };
+      });
   }
 
   /** Counts and keeps a rejected message. */
@@ -186,6 +230,8 @@ export class IngestService {
 
   /** Writes everything held; called by the broker after it stopped accepting messages. */
   async close(): Promise<void> {
+    // Heartbeats read before the broker stopped are validated and written, not refused.
+    while (this.validationScheduled) await new Promise<void>((resolve) => setImmediate(resolve));
     await Promise.all([this.heartbeats.close(), this.presence.close()]);
     await this.deadLetters.close();
   }
