@@ -96,6 +96,8 @@ const services = obj(compose.services, 'services');
 interface AppService {
   name: string;
   command: string[];
+  /** The script node runs: the first argument after node's own flags. */
+  entry: string;
   environment: Record<string, string>;
 }
 
@@ -105,15 +107,17 @@ const appServices: AppService[] = Object.entries(services)
   .map(([name, s]) => {
     const service = obj(s, name);
     const env = service.environment === undefined ? {} : obj(service.environment, `${name}.environment`);
+    const command = strings(service.command, `${name}.command`);
     return {
       name,
-      command: strings(service.command, `${name}.command`),
+      command,
+      entry: command.slice(1).find((arg) => !arg.startsWith('-')) ?? '',
       environment: Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === null ? '' : str(v, `${name}.environment.${k}`)])),
     };
   });
-const byRole = (prefix: string): AppService[] => appServices.filter((s) => s.command[1]?.startsWith(prefix));
+const byRole = (prefix: string): AppService[] => appServices.filter((s) => s.entry.startsWith(prefix));
 /** Long-running application processes (not the one-shot migration, not the simulator). */
-const processes = appServices.filter((s) => /^dist\/apps\/(gateway|api|worker)\//.test(s.command[1] ?? ''));
+const processes = appServices.filter((s) => /^dist\/apps\/(gateway|api|worker)\//.test(s.entry));
 
 describe('docker/compose.yml', () => {
   const validate = new Ajv({ strict: false, allErrors: true, validateSchema: false }).compile(JSON.parse(read('compose-spec.schema.json')) as JsonObject);
@@ -134,7 +138,7 @@ describe('docker/compose.yml', () => {
   });
 
   it('runs the gateway, api, worker, migration and simulator as separate processes of one image', () => {
-    expect(new Set(appServices.map((s) => s.command[1]))).toEqual(
+    expect(new Set(appServices.map((s) => s.entry))).toEqual(
       new Set([
         'dist/apps/gateway/src/main.js',
         'dist/apps/api/src/main.js',
@@ -151,7 +155,7 @@ describe('docker/compose.yml', () => {
     const copied = [...read('Dockerfile').matchAll(/^COPY\s+(?!--)(.+)$/gm)].flatMap((m) => m[1].trim().split(/\s+/).slice(0, -1));
     const buildExcluded = /\.(spec|int-spec|e2e-spec)\.ts$/;
     for (const s of appServices) {
-      const entry = /^dist\/(.+)\.js$/.exec(s.command[1] ?? '');
+      const entry = /^dist\/(.+)\.js$/.exec(s.entry);
       expect(entry).not.toBeNull();
       const source = `${entry?.[1]}.ts`;
       expect({ service: s.name, source, exists: existsSync(join(repoRoot, source)) }).toEqual({ service: s.name, source, exists: true });
@@ -278,7 +282,7 @@ function runtimePackages(entry: string): Map<string, string> {
 describe('the runtime image', () => {
   it('has every package the entry points load: production dependencies only (dev ones are pruned)', () => {
     for (const s of appServices) {
-      const entry = `${/^dist\/(.+)\.js$/.exec(s.command[1] ?? '')?.[1]}.ts`;
+      const entry = `${/^dist\/(.+)\.js$/.exec(s.entry)?.[1]}.ts`;
       const packages = runtimePackages(entry);
       // The graph really was walked: the gateway reaches the broker, the simulator the MQTT client.
       if (s.name === 'gateway') expect([...packages.keys()]).toEqual(expect.arrayContaining(['aedes', '@nestjs/core', 'pg']));
