@@ -329,7 +329,7 @@ describe('docker/Dockerfile', () => {
     const users = [...runtime.matchAll(/^USER\s+(\S+)/gm)].map((m) => m[1]);
     expect(users.length).toBeGreaterThan(0);
     expect(users[users.length - 1]).not.toMatch(/^(root|0)(:|$)/);
-    expect(runtime).toMatch(/^CMD \["node", "dist\/apps\/[a-z]+\/src\/main\.js"\]$/m);
+    expect(runtime).toMatch(/^CMD \["node", ("--[a-z-]+=\d+", )*"dist\/apps\/[a-z]+\/src\/main\.js"\]$/m);
   });
 
   it('the sources the build compiles are not excluded by .dockerignore', () => {
