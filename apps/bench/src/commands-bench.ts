@@ -118,8 +118,6 @@ async function main(): Promise<void> {
           MQTT_CONNECT_RATE_PER_ADDRESS_PER_MINUTE: '10000000',
           MQTT_MAX_PENDING_PER_ADDRESS: '1000000',
           MQTT_MAX_PENDING_CONNECTIONS: '1000000',
-          // Two gateways share the database: neither may mark the other's terminals offline.
-          PRESENCE_RESET_ON_START: 'false',
           LOG_LEVEL: 'warn',
           API_RATE_LIMIT_PER_MINUTE: '1000000',
         },
