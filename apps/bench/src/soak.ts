@@ -1,0 +1,181 @@
+/**
+ * `bench:ingest --soak`: the measured window as a memory soak. Every `--soak-interval` seconds the
+ * gateway's RSS (from /proc), main-thread V8 heap and external memory (its /metrics), the embedded
+ * database worker's heap and WASM memory, and the acked rate; a heap snapshot of the gateway's main
+ * thread right after warm-up and another at the end (node --heapsnapshot-signal), and the
+ * constructors that grew most between them.
+ */
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { scrape } from './gateway-http.js';
+import { summarizeHeapSnapshot, topGrowth, totalBytes, type GroupDelta } from './heap-snapshot.js';
+import { mib, round } from './report.js';
+import { log, pause } from './run-lifecycle.js';
+import type { LoaderTick, Sampler } from './sampling.js';
+
+export interface SoakPoint {
+  /** Seconds since the start of the measured window. */
+  t: number;
+  rssMiB: number | null;
+  heapUsedMiB: number | null;
+  externalMiB: number | null;
+  dbWorkerHeapMiB: number | null;
+  wasmMiB: number | null;
+  ackedPerSec: number | null;
+}
+
+export interface Trend {
+  first: number | null;
+  last: number | null;
+  min: number | null;
+  max: number | null;
+  /** Least-squares slope, MiB per minute, over the whole window and over its second half. */
+  slopeMiBPerMin: number | null;
+  secondHalfSlopeMiBPerMin: number | null;
+}
+
+export interface SoakResult {
+  intervalS: number;
+  series: SoakPoint[];
+  trends: Record<'rssMiB' | 'heapUsedMiB' | 'externalMiB' | 'dbWorkerHeapMiB' | 'wasmMiB', Trend>;
+  snapshots: { files: string[]; liveMiBBefore: number; liveMiBAfter: number; topGrowth: GroupDelta[] } | null;
+}
+
+/** Node flags for the gateway so the soak can ask it for heap snapshots. */
+export function soakExecArgv(snapshotDir: string): string[] {
+  mkdirSync(snapshotDir, { recursive: true });
+  return ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`];
+}
+
+/** Signals the gateway and waits until its snapshot file is complete (the gateway answers again and the size is stable). */
+async function takeSnapshot(pid: number, dir: string, httpUrl: string): Promise<string> {
+  const before = new Set(readdirSync(dir));
+  const started = performance.now();
+  process.kill(pid, 'SIGUSR2');
+  let file: string | undefined;
+  while (!file) {
+    if (performance.now() - started > 300_000) throw new Error('heap snapshot not written within 300 s');
+    await pause(500);
+    file = readdirSync(dir).find((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
+  }
+  const path = join(dir, file);
+  // The main thread writes the snapshot synchronously: once /metrics answers, it is done.
+  await scrape(httpUrl).catch(() => undefined);
+  let size = -1;
+  while (statSync(path).size !== size) {
+    size = statSync(path).size;
+    await pause(1_000);
+  }
+  log(`heap snapshot ${file}: ${mib(size)} MiB file, ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return path;
+}
+
+export async function soakWindow(ctx: {
+  durationS: number;
+  intervalS: number;
+  gatewayPid: number;
+  httpUrl: string;
+  snapshotDir: string;
+  sampler: Sampler;
+  ticks: LoaderTick[];
+}): Promise<{ series: SoakPoint[]; snapshotFiles: string[] }> {
+  const started = performance.now();
+  const files = [await takeSnapshot(ctx.gatewayPid, ctx.snapshotDir, ctx.httpUrl)];
+  const series: SoakPoint[] = [];
+  let lastAcked: LoaderTick | null = ctx.ticks.at(-1) ?? null;
+  const point = async (): Promise<void> => {
+    const m = (await scrape(ctx.httpUrl)).snapshot;
+    const tick = ctx.ticks.at(-1) ?? null;
+    const ackedPerSec = tick && lastAcked && tick.at > lastAcked.at ? round(((tick.acked - lastAcked.acked) * 1000) / (tick.at - lastAcked.at), 0) : null;
+    lastAcked = tick;
+    const p: SoakPoint = {
+      t: round((performance.now() - started) / 1000, 0),
+      rssMiB: mib(ctx.sampler.sample().gatewayRss),
+      heapUsedMiB: mib(m.get('fleet_process_nodejs_heap_size_used_bytes')),
+      externalMiB: mib(m.get('fleet_process_nodejs_external_memory_bytes')),
+      dbWorkerHeapMiB: mib(m.get('fleet_embedded_db_heap_used_bytes')),
+      wasmMiB: mib(m.get('fleet_embedded_db_wasm_memory_bytes')),
+      ackedPerSec,
+    };
+    series.push(p);
+    log(
+      `soak t=${p.t}s rss ${p.rssMiB} MiB, heap ${p.heapUsedMiB}, external ${p.externalMiB}, db worker heap ${p.dbWorkerHeapMiB}, wasm ${p.wasmMiB}, acked/s ${p.ackedPerSec}`,
+    );
+  };
+  await point();
+  for (let next = ctx.intervalS; next <= ctx.durationS; next += ctx.intervalS) {
+    await pause(Math.max(0, started + next * 1000 - performance.now()));
+    await point();
+  }
+  files.push(await takeSnapshot(ctx.gatewayPid, ctx.snapshotDir, ctx.httpUrl));
+  return { series, snapshotFiles: files };
+}
+
+function slope(points: [number, number][]): number | null {
+  if (points.length < 3) return null;
+  const n = points.length;
+  const mx = points.reduce((a, [x]) => a + x, 0) / n;
+  const my = points.reduce((a, [, y]) => a + y, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const [x, y] of points) {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  }
+  return den === 0 ? null : round((num / den) * 60, 2);
+}
+
+export function trend(series: SoakPoint[], key: keyof SoakResult['trends']): Trend {
+  const points = series.filter((p) => p[key] !== null).map((p): [number, number] => [p.t, p[key] as number]);
+  const values = points.map(([, y]) => y);
+  const half = points.filter(([t]) => t >= (series.at(-1)?.t ?? 0) / 2);
+  return {
+    first: values[0] ?? null,
+    last: values.at(-1) ?? null,
+    min: values.length ? Math.min(...values) : null,
+    max: values.length ? Math.max(...values) : null,
+    slopeMiBPerMin: slope(points),
+    secondHalfSlopeMiBPerMin: slope(half),
+  };
+}
+
+export async function soakResult(intervalS: number, series: SoakPoint[], snapshotFiles: string[]): Promise<SoakResult> {
+  const keys = ['rssMiB', 'heapUsedMiB', 'externalMiB', 'dbWorkerHeapMiB', 'wasmMiB'] as const;
+  const trends = Object.fromEntries(keys.map((k) => [k, trend(series, k)])) as SoakResult['trends'];
+  let snapshots: SoakResult['snapshots'] = null;
+  if (snapshotFiles.length === 2) {
+    log('summarising heap snapshots ...');
+    const before = await summarizeHeapSnapshot(snapshotFiles[0]);
+    const after = await summarizeHeapSnapshot(snapshotFiles[1]);
+    snapshots = {
+      files: snapshotFiles,
+      liveMiBBefore: mib(totalBytes(before)) ?? 0,
+      liveMiBAfter: mib(totalBytes(after)) ?? 0,
+      topGrowth: topGrowth(before, after, 15),
+    };
+  }
+  return { intervalS, series, trends, snapshots };
+}
+
+export function soakLines(r: SoakResult): string[] {
+  const fmt = (v: number | null) => (v === null ? 'n/a' : String(v));
+  const lines = [`memory soak, every ${r.intervalS} s (MiB; slope MiB/min over the window / its second half):`];
+  for (const [key, t] of Object.entries(r.trends)) {
+    lines.push(
+      `  ${key.padEnd(16)} first ${fmt(t.first)}, last ${fmt(t.last)}, min ${fmt(t.min)}, max ${fmt(t.max)}; slope ${fmt(t.slopeMiBPerMin)} / ${fmt(t.secondHalfSlopeMiBPerMin)}`,
+    );
+  }
+  for (const key of ['rssMiB', 'heapUsedMiB', 'dbWorkerHeapMiB', 'wasmMiB'] as const) {
+    lines.push(`  ${key} series: ${r.series.map((p) => fmt(p[key])).join(' ')}`);
+  }
+  lines.push(`  acked/s series: ${r.series.map((p) => fmt(p.ackedPerSec)).join(' ')}`);
+  if (r.snapshots) {
+    lines.push(`heap snapshots (gateway main thread, live objects after a full GC): ${r.snapshots.liveMiBBefore} MiB -> ${r.snapshots.liveMiBAfter} MiB`);
+    lines.push('  top growth by self size (constructor: count before -> after, KiB before -> after):');
+    for (const g of r.snapshots.topGrowth) {
+      lines.push(`    ${g.name}: ${g.countBefore} -> ${g.countAfter}, ${round(g.bytesBefore / 1024, 0)} -> ${round(g.bytesAfter / 1024, 0)} KiB`);
+    }
+  }
+  return lines;
+}
