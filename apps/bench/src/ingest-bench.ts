@@ -149,7 +149,7 @@ async function run(opts: IngestOptions): Promise<BenchResult & { soak?: SoakResu
     health: latencyStats(healthMs),
     flood: floodResult,
     mqttFlood: mqttFlood && withRefusals(mqttFlood, m0, m1),
-    soak: soak ? await soakResult(opts.soakInterval, soak.series, soak.snapshotFiles) : undefined,
+    soak: soak ? await soakResult(opts.soakInterval, soak.series, soak.snapshotFiles, gatewayLog) : undefined,
   };
 }
 

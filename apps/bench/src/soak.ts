@@ -5,7 +5,7 @@
  * thread right after warm-up and another at the end (node --heapsnapshot-signal), and the
  * constructors that grew most between them.
  */
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { scrape } from './gateway-http.js';
@@ -40,6 +40,8 @@ export interface SoakResult {
   series: SoakPoint[];
   trends: Record<'rssMiB' | 'heapUsedMiB' | 'externalMiB' | 'dbWorkerHeapMiB' | 'wasmMiB', Trend>;
   snapshots: { files: string[]; liveMiBBefore: number; liveMiBAfter: number; topGrowth: GroupDelta[] } | null;
+  /** The gateway's warn and error log lines (first 20), so a soak's errors are visible in its output. */
+  gatewayWarnings: string[];
 }
 
 /** Node flags for the gateway so the soak can ask it for heap snapshots. */
@@ -80,8 +82,9 @@ export async function soakWindow(ctx: {
   sampler: Sampler;
   ticks: LoaderTick[];
 }): Promise<{ series: SoakPoint[]; snapshotFiles: string[] }> {
-  const started = performance.now();
   const files = [await takeSnapshot(ctx.gatewayPid, ctx.snapshotDir, ctx.httpUrl)];
+  // The series starts after the first snapshot (which pauses the gateway for seconds).
+  const started = performance.now();
   const series: SoakPoint[] = [];
   let lastAcked: LoaderTick | null = ctx.ticks.at(-1) ?? null;
   const point = async (): Promise<void> => {
@@ -140,7 +143,7 @@ export function trend(series: SoakPoint[], key: keyof SoakResult['trends']): Tre
   };
 }
 
-export async function soakResult(intervalS: number, series: SoakPoint[], snapshotFiles: string[]): Promise<SoakResult> {
+export async function soakResult(intervalS: number, series: SoakPoint[], snapshotFiles: string[], gatewayLog: string): Promise<SoakResult> {
   const keys = ['rssMiB', 'heapUsedMiB', 'externalMiB', 'dbWorkerHeapMiB', 'wasmMiB'] as const;
   const trends = Object.fromEntries(keys.map((k) => [k, trend(series, k)])) as SoakResult['trends'];
   let snapshots: SoakResult['snapshots'] = null;
@@ -155,7 +158,14 @@ export async function soakResult(intervalS: number, series: SoakPoint[], snapsho
       topGrowth: topGrowth(before, after, 15),
     };
   }
-  return { intervalS, series, trends, snapshots };
+  const gatewayWarnings = existsSync(gatewayLog)
+    ? readFileSync(gatewayLog, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .slice(0, 20)
+        .map((l) => l.slice(0, 500))
+    : [];
+  return { intervalS, series, trends, snapshots, gatewayWarnings };
 }
 
 export function soakLines(r: SoakResult): string[] {
@@ -177,5 +187,6 @@ export function soakLines(r: SoakResult): string[] {
       lines.push(`    ${g.name}: ${g.countBefore} -> ${g.countAfter}, ${round(g.bytesBefore / 1024, 0)} -> ${round(g.bytesAfter / 1024, 0)} KiB`);
     }
   }
+  if (r.gatewayWarnings.length) lines.push('gateway warnings and errors (first 20):', ...r.gatewayWarnings.map((l) => `  ${l}`));
   return lines;
 }
