@@ -137,7 +137,19 @@ export class PgliteWireServer {
         socket.destroy();
         return;
       }
-      for (const message of messages) this.#handle(socket, message);
+      // The messages of one read go to PGlite in one call (a query's Parse/Bind/Describe/Execute/Sync
+      // arrive together): one trip into the WASM backend instead of five.
+      let batch = [];
+      for (const message of messages) {
+        if (!message.startup) {
+          batch.push(message.bytes);
+          continue;
+        }
+        if (batch.length) this.#handle(socket, { startup: false, bytes: batch.length === 1 ? batch[0] : Buffer.concat(batch) });
+        batch = [];
+        this.#handle(socket, message);
+      }
+      if (batch.length) this.#handle(socket, { startup: false, bytes: batch.length === 1 ? batch[0] : Buffer.concat(batch) });
     });
     socket.resume();
   }
