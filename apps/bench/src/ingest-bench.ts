@@ -54,6 +54,8 @@ async function run(opts: IngestOptions): Promise<BenchResult & { soak?: SoakResu
 
   const db = opts.db === 'postgres' ? await startDatabase(tmp) : null;
   const snapshotDir = opts.snapshotDir || join(tmp, 'snapshots');
+  // The embedded database's worker thread writes its own heap snapshots on request (pglite-worker.mjs).
+  if (opts.soak && opts.db === 'pglite') opts.gatewayEnv.EMBEDDED_DB_HEAP_SNAPSHOT_DIR = snapshotDir;
   const gateway = await startGateway(opts, tmp, gatewayLog, db?.url ?? null, opts.soak ? soakExecArgv(snapshotDir) : []);
 
   let creds: { sn: string; secret: string }[];
@@ -105,6 +107,7 @@ async function run(opts: IngestOptions): Promise<BenchResult & { soak?: SoakResu
           gatewayPid: gateway.managed.pid,
           httpUrl: gateway.httpUrl,
           snapshotDir,
+          workerSnapshots: opts.db === 'pglite',
           sampler,
           ticks: loader.ticks,
         })
@@ -149,7 +152,7 @@ async function run(opts: IngestOptions): Promise<BenchResult & { soak?: SoakResu
     health: latencyStats(healthMs),
     flood: floodResult,
     mqttFlood: mqttFlood && withRefusals(mqttFlood, m0, m1),
-    soak: soak ? await soakResult(opts.soakInterval, soak.series, soak.snapshotFiles, gatewayLog) : undefined,
+    soak: soak ? await soakResult(opts.soakInterval, soak, gatewayLog) : undefined,
   };
 }
 

@@ -5,7 +5,7 @@
  * thread right after warm-up and another at the end (node --heapsnapshot-signal), and the
  * constructors that grew most between them.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { scrape } from './gateway-http.js';
@@ -35,11 +35,20 @@ export interface Trend {
   secondHalfSlopeMiBPerMin: number | null;
 }
 
+export interface SnapshotDiff {
+  files: string[];
+  liveMiBBefore: number;
+  liveMiBAfter: number;
+  topGrowth: GroupDelta[];
+}
+
 export interface SoakResult {
   intervalS: number;
   series: SoakPoint[];
   trends: Record<'rssMiB' | 'heapUsedMiB' | 'externalMiB' | 'dbWorkerHeapMiB' | 'wasmMiB', Trend>;
-  snapshots: { files: string[]; liveMiBBefore: number; liveMiBAfter: number; topGrowth: GroupDelta[] } | null;
+  snapshots: SnapshotDiff | null;
+  /** The same for the embedded database's worker thread (pglite). */
+  workerSnapshots: SnapshotDiff | null;
   /** The gateway's warn and error log lines (first 20), so a soak's errors are visible in its output. */
   gatewayWarnings: string[];
 }
@@ -73,16 +82,35 @@ async function takeSnapshot(pid: number, dir: string, httpUrl: string): Promise<
   return path;
 }
 
+/** Asks the embedded database's worker thread for a heap snapshot (see pglite-worker.mjs) and waits for it. */
+async function takeWorkerSnapshot(dir: string, n: number): Promise<string | null> {
+  const file = join(dir, `embedded-db-worker.${n}.heapsnapshot`);
+  const started = performance.now();
+  writeFileSync(join(dir, 'embedded-db-snapshot.request'), '');
+  while (!existsSync(file)) {
+    if (performance.now() - started > 300_000) {
+      log('embedded database worker heap snapshot not written within 300 s');
+      return null;
+    }
+    await pause(500);
+  }
+  log(`embedded database worker heap snapshot: ${mib(statSync(file).size)} MiB file, ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return file;
+}
+
 export async function soakWindow(ctx: {
   durationS: number;
   intervalS: number;
   gatewayPid: number;
   httpUrl: string;
   snapshotDir: string;
+  /** Also snapshot the embedded database's worker thread. */
+  workerSnapshots: boolean;
   sampler: Sampler;
   ticks: LoaderTick[];
-}): Promise<{ series: SoakPoint[]; snapshotFiles: string[] }> {
+}): Promise<{ series: SoakPoint[]; snapshotFiles: string[]; workerSnapshotFiles: string[] }> {
   const files = [await takeSnapshot(ctx.gatewayPid, ctx.snapshotDir, ctx.httpUrl)];
+  const workerFiles: (string | null)[] = ctx.workerSnapshots ? [await takeWorkerSnapshot(ctx.snapshotDir, 1)] : [];
   // The series starts after the first snapshot (which pauses the gateway for seconds).
   const started = performance.now();
   const series: SoakPoint[] = [];
@@ -112,7 +140,8 @@ export async function soakWindow(ctx: {
     await point();
   }
   files.push(await takeSnapshot(ctx.gatewayPid, ctx.snapshotDir, ctx.httpUrl));
-  return { series, snapshotFiles: files };
+  if (ctx.workerSnapshots) workerFiles.push(await takeWorkerSnapshot(ctx.snapshotDir, 2));
+  return { series, snapshotFiles: files, workerSnapshotFiles: workerFiles.filter((f): f is string => f !== null) };
 }
 
 function slope(points: [number, number][]): number | null {
@@ -143,21 +172,21 @@ export function trend(series: SoakPoint[], key: keyof SoakResult['trends']): Tre
   };
 }
 
-export async function soakResult(intervalS: number, series: SoakPoint[], snapshotFiles: string[], gatewayLog: string): Promise<SoakResult> {
+async function diffSnapshots(files: string[]): Promise<SnapshotDiff | null> {
+  if (files.length !== 2) return null;
+  log(`summarising heap snapshots ${files.join(', ')} ...`);
+  const before = await summarizeHeapSnapshot(files[0]);
+  const after = await summarizeHeapSnapshot(files[1]);
+  return { files, liveMiBBefore: mib(totalBytes(before)) ?? 0, liveMiBAfter: mib(totalBytes(after)) ?? 0, topGrowth: topGrowth(before, after, 15) };
+}
+
+export async function soakResult(
+  intervalS: number,
+  window: { series: SoakPoint[]; snapshotFiles: string[]; workerSnapshotFiles: string[] },
+  gatewayLog: string,
+): Promise<SoakResult> {
   const keys = ['rssMiB', 'heapUsedMiB', 'externalMiB', 'dbWorkerHeapMiB', 'wasmMiB'] as const;
-  const trends = Object.fromEntries(keys.map((k) => [k, trend(series, k)])) as SoakResult['trends'];
-  let snapshots: SoakResult['snapshots'] = null;
-  if (snapshotFiles.length === 2) {
-    log('summarising heap snapshots ...');
-    const before = await summarizeHeapSnapshot(snapshotFiles[0]);
-    const after = await summarizeHeapSnapshot(snapshotFiles[1]);
-    snapshots = {
-      files: snapshotFiles,
-      liveMiBBefore: mib(totalBytes(before)) ?? 0,
-      liveMiBAfter: mib(totalBytes(after)) ?? 0,
-      topGrowth: topGrowth(before, after, 15),
-    };
-  }
+  const trends = Object.fromEntries(keys.map((k) => [k, trend(window.series, k)])) as SoakResult['trends'];
   const gatewayWarnings = existsSync(gatewayLog)
     ? readFileSync(gatewayLog, 'utf8')
         .split('\n')
@@ -165,7 +194,14 @@ export async function soakResult(intervalS: number, series: SoakPoint[], snapsho
         .slice(0, 20)
         .map((l) => l.slice(0, 500))
     : [];
-  return { intervalS, series, trends, snapshots, gatewayWarnings };
+  return {
+    intervalS,
+    series: window.series,
+    trends,
+    snapshots: await diffSnapshots(window.snapshotFiles),
+    workerSnapshots: await diffSnapshots(window.workerSnapshotFiles),
+    gatewayWarnings,
+  };
 }
 
 export function soakLines(r: SoakResult): string[] {
@@ -180,10 +216,14 @@ export function soakLines(r: SoakResult): string[] {
     lines.push(`  ${key} series: ${r.series.map((p) => fmt(p[key])).join(' ')}`);
   }
   lines.push(`  acked/s series: ${r.series.map((p) => fmt(p.ackedPerSec)).join(' ')}`);
-  if (r.snapshots) {
-    lines.push(`heap snapshots (gateway main thread, live objects after a full GC): ${r.snapshots.liveMiBBefore} MiB -> ${r.snapshots.liveMiBAfter} MiB`);
+  for (const [what, d] of [
+    ['gateway main thread', r.snapshots],
+    ['embedded database worker thread', r.workerSnapshots],
+  ] as const) {
+    if (!d) continue;
+    lines.push(`heap snapshots (${what}, live objects after a full GC): ${d.liveMiBBefore} MiB -> ${d.liveMiBAfter} MiB`);
     lines.push('  top growth by self size (constructor: count before -> after, KiB before -> after):');
-    for (const g of r.snapshots.topGrowth) {
+    for (const g of d.topGrowth) {
       lines.push(`    ${g.name}: ${g.countBefore} -> ${g.countAfter}, ${round(g.bytesBefore / 1024, 0)} -> ${round(g.bytesAfter / 1024, 0)} KiB`);
     }
   }

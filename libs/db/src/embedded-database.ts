@@ -107,11 +107,15 @@ export class EmbeddedDatabase {
       try {
         if (!this.crashed) {
           const exited = new Promise<void>((done) => this.worker.once('exit', () => done()));
-          await this.call('close', true);
-          // The thread ends by itself once closed; never wait forever on it.
-          const timer = setTimeout(() => void this.worker.terminate(), 5_000);
-          await exited;
-          clearTimeout(timer);
+          try {
+            await this.call('close', true);
+          } finally {
+            // The thread ends by itself once closed; never wait forever on it, nor leave it running
+            // after a failed close.
+            const timer = setTimeout(() => void this.worker.terminate(), 5_000);
+            await exited;
+            clearTimeout(timer);
+          }
         }
       } finally {
         rmSync(this.lockFile, { force: true });

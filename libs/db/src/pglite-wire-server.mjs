@@ -173,8 +173,16 @@ export class PgliteWireServer {
     this.#chain = this.#chain
       .then(async () => {
         if (socket.destroyed) return;
-        const reply = await this.#db.execProtocolRaw(new Uint8Array(message.bytes.buffer, message.bytes.byteOffset, message.bytes.byteLength));
-        if (reply.length > 0 && !socket.destroyed) socket.write(Buffer.from(reply.buffer, reply.byteOffset, reply.byteLength));
+        // execProtocol, not execProtocolRaw: PGlite parses every reply message into its private
+        // message list and only execProtocol empties it again. With execProtocolRaw alone that list
+        // kept every row ever returned (the heap growth of the embedded soak). throwOnError: false
+        // because SQL errors are replies for the client, like any other.
+        const { data: reply } = await this.#db.execProtocol(new Uint8Array(message.bytes.buffer, message.bytes.byteOffset, message.bytes.byteLength), {
+          throwOnError: false,
+        });
+        // A copy: the reply is a view of PGlite's receive buffer, which the next call overwrites while
+        // a write the kernel did not take at once still waits in the socket's queue.
+        if (reply.length > 0 && !socket.destroyed) socket.write(Buffer.from(reply));
       })
       .catch((err) => {
         socket.destroy();

@@ -6,7 +6,9 @@
 // To the parent: { type: 'ready', port } once serving; { type: 'reply', id, ok, value | error };
 // { type: 'error', message } for a failed call into PGlite. A fatal error exits the thread with
 // code 1; the parent treats any exit it did not ask for as a crash.
-import { getHeapStatistics } from 'node:v8';
+import { existsSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import { timescaledb } from '@electric-sql/pglite/timescaledb';
@@ -73,4 +75,18 @@ parent.on('message', (/** @type {{ id: number; op: keyof typeof ops }} */ msg) =
     }
   })();
 });
+// Diagnostics for the soak bench: worker threads get no signals, so with this variable set the
+// thread writes a heap snapshot of itself whenever a request file appears in that directory.
+const snapshotDir = process.env.EMBEDDED_DB_HEAP_SNAPSHOT_DIR;
+if (snapshotDir) {
+  let taken = 0;
+  setInterval(() => {
+    const request = join(snapshotDir, 'embedded-db-snapshot.request');
+    if (!existsSync(request)) return;
+    rmSync(request, { force: true });
+    const file = join(snapshotDir, `embedded-db-worker.${++taken}.heapsnapshot`);
+    writeHeapSnapshot(`${file}.tmp`);
+    renameSync(`${file}.tmp`, file);
+  }, 1_000).unref();
+}
 parent.postMessage({ type: 'ready', port: boundPort });
