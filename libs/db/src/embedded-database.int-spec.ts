@@ -135,12 +135,17 @@ describe('embedded database in its worker thread', () => {
     }
   });
 
-  it('reports its memory', async () => {
+  it('reports its memory, and keeps no reply once it is sent', async () => {
     const db = await EmbeddedDatabase.start({ dataDir: dir });
     try {
       const stats = await db.stats();
       expect(stats.heapUsed).toBeGreaterThan(0);
       expect(stats.wasmMemory === null || stats.wasmMemory > 1_000_000).toBe(true);
+      // 200 replies of 1 MB: PGlite's execProtocolRaw kept every parsed reply message (200 MiB here).
+      await withClient(db, async (client) => {
+        for (let i = 0; i < 200; i++) await client.query(`SELECT repeat('x', 1000000) || $1::int AS v`, [i]);
+      });
+      expect((await db.stats()).heapUsed).toBeLessThan(100 * 1024 * 1024);
     } finally {
       await db.stop();
     }
