@@ -110,6 +110,8 @@ async function run(opts: IngestOptions): Promise<BenchResult & { soak?: SoakResu
           workerSnapshots: opts.db === 'pglite',
           sampler,
           ticks: loader.ticks,
+          pauseLoad: () => send({ type: 'pause' }),
+          resumeLoad: () => send({ type: 'resume' }),
         })
       : null;
   if (!mqttFlood && !soak) await pause(opts.duration * 1000);

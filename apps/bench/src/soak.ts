@@ -74,9 +74,9 @@ async function takeSnapshot(pid: number, dir: string, httpUrl: string): Promise<
   // The main thread writes the snapshot synchronously: once /metrics answers, it is done.
   await scrape(httpUrl).catch(() => undefined);
   let size = -1;
-  while (statSync(path).size !== size) {
+  while (statSync(path).size !== size || size === 0) {
     size = statSync(path).size;
-    await pause(1_000);
+    await pause(2_000);
   }
   log(`heap snapshot ${file}: ${mib(size)} MiB file, ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return path;
@@ -108,9 +108,25 @@ export async function soakWindow(ctx: {
   workerSnapshots: boolean;
   sampler: Sampler;
   ticks: LoaderTick[];
+  /**
+   * Stops and restarts the load around each snapshot: a snapshot stops the gateway's main thread for
+   * seconds, and at a rate near capacity the backlog after it ended in admission timeouts and lost
+   * connections (the loader does not reconnect). The pause is part of the window.
+   */
+  pauseLoad: () => void;
+  resumeLoad: () => void;
 }): Promise<{ series: SoakPoint[]; snapshotFiles: string[]; workerSnapshotFiles: string[] }> {
-  const files = [await takeSnapshot(ctx.gatewayPid, ctx.snapshotDir, ctx.httpUrl)];
-  const workerFiles: (string | null)[] = ctx.workerSnapshots ? [await takeWorkerSnapshot(ctx.snapshotDir, 1)] : [];
+  const files: string[] = [];
+  const workerFiles: (string | null)[] = [];
+  const snapshots = async (n: number) => {
+    ctx.pauseLoad();
+    // Let the heartbeats in flight be committed and acknowledged.
+    await pause(5_000);
+    files.push(await takeSnapshot(ctx.gatewayPid, ctx.snapshotDir, ctx.httpUrl));
+    if (ctx.workerSnapshots) workerFiles.push(await takeWorkerSnapshot(ctx.snapshotDir, n));
+    ctx.resumeLoad();
+  };
+  await snapshots(1);
   // The series starts after the first snapshot (which pauses the gateway for seconds).
   const started = performance.now();
   const series: SoakPoint[] = [];
@@ -139,8 +155,7 @@ export async function soakWindow(ctx: {
     await pause(Math.max(0, started + next * 1000 - performance.now()));
     await point();
   }
-  files.push(await takeSnapshot(ctx.gatewayPid, ctx.snapshotDir, ctx.httpUrl));
-  if (ctx.workerSnapshots) workerFiles.push(await takeWorkerSnapshot(ctx.snapshotDir, 2));
+  await snapshots(2);
   return { series, snapshotFiles: files, workerSnapshotFiles: workerFiles.filter((f): f is string => f !== null) };
 }
 
