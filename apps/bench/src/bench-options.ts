@@ -131,6 +131,11 @@ const INGEST_USAGE = `Usage: npm run bench:ingest -- [options]
                              streaming it (reconnecting when closed), then after the attack; reports
                              gateway RSS and publish->PUBACK p50/p99 per phase (default 0: none)
   --mqtt-flood-mib M         the packet size each attacker declares, MiB (default 200, MQTT max 256)
+  --soak                     memory soak: gateway RSS, V8 heap, embedded database worker heap and WASM
+                             memory every --soak-interval s over the measured window, a heap snapshot
+                             of the gateway right after warm-up and at the end, and what grew between
+  --soak-interval S          seconds between soak samples (default 30)
+  --snapshot-dir DIR         keep the soak's heap snapshots there (default: the run's temp dir)
   --markdown                 also print a table row for docs/benchmarks.md
   --label TEXT               note for the markdown row
 `;
@@ -153,6 +158,9 @@ const ingestSpec = {
   floodMib: { type: 'number', min: 0.001, max: 100, default: 10 },
   mqttFlood: { type: 'number', min: 0, max: 1_000, default: 0, integer: true },
   mqttFloodMib: { type: 'number', min: 1, max: 255, default: 200 },
+  soak: { type: 'flag' },
+  soakInterval: { type: 'number', min: 1, max: 600, default: 30 },
+  snapshotDir: { type: 'string', default: '' },
   markdown: { type: 'flag' },
   label: { type: 'string', default: '' },
 } as const satisfies Record<string, OptionSpec>;

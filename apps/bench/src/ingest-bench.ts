@@ -12,6 +12,7 @@
  * Usage: npm run bench:ingest -- [--db pglite|postgres|none] [--terminals K] [--duration S]
  *          [--warmup S] [--rate N] [--connect-rate N] [--gateway-env KEY=VALUE]... [--composition single|gateway]
  *          [--baseline] [--markdown] [--label TEXT]
+ *          [--soak [--soak-interval S] [--snapshot-dir DIR]]
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -30,6 +31,7 @@ import { cleanup, exitAfterFailure, handleInterrupts, log, onCleanup, pause } fr
 import { latencyStats, mib, round } from './report.js';
 import { delta } from './prom-text.js';
 import { progressLine, Sampler } from './sampling.js';
+import { soakExecArgv, soakLines, soakResult, soakWindow, type SoakResult } from './soak.js';
 
 /** Printed when a run fails, before the temp dir is removed. */
 let currentGatewayLog: string | null = null;
@@ -42,7 +44,7 @@ function gitCommit(): string {
   }
 }
 
-async function run(opts: IngestOptions): Promise<BenchResult> {
+async function run(opts: IngestOptions): Promise<BenchResult & { soak?: SoakResult }> {
   const machine = machineInfo();
   const commit = gitCommit();
   const tmp = mkdtempSync(join(tmpdir(), 'fleet-bench-'));
@@ -52,7 +54,10 @@ async function run(opts: IngestOptions): Promise<BenchResult> {
   const template = payloadTemplate();
 
   const db = opts.db === 'postgres' ? await startDatabase(tmp) : null;
-  const gateway = await startGateway(opts, tmp, gatewayLog, db?.url ?? null);
+  const snapshotDir = opts.snapshotDir || join(tmp, 'snapshots');
+  // The embedded database's worker thread writes its own heap snapshots on request (pglite-worker.mjs).
+  if (opts.soak && opts.db === 'pglite') opts.gatewayEnv.EMBEDDED_DB_HEAP_SNAPSHOT_DIR = snapshotDir;
+  const gateway = await startGateway(opts, tmp, gatewayLog, db?.url ?? null, opts.soak ? soakExecArgv(snapshotDir) : []);
 
   let creds: { sn: string; secret: string }[];
   if (opts.db === 'none') {
@@ -95,7 +100,22 @@ async function run(opts: IngestOptions): Promise<BenchResult> {
           return msg;
         })
       : undefined;
-  if (!mqttFlood) await pause(opts.duration * 1000);
+  const soak =
+    opts.soak && !mqttFlood
+      ? await soakWindow({
+          durationS: opts.duration,
+          intervalS: opts.soakInterval,
+          gatewayPid: gateway.managed.pid,
+          httpUrl: gateway.httpUrl,
+          snapshotDir,
+          workerSnapshots: opts.db === 'pglite',
+          sampler,
+          ticks: loader.ticks,
+          pauseLoad: () => send({ type: 'pause' }),
+          resumeLoad: () => send({ type: 'resume' }),
+        })
+      : null;
+  if (!mqttFlood && !soak) await pause(opts.duration * 1000);
   const healthMs = await health.stop();
   const floodResult = flood ? await flood.stop() : undefined;
 
@@ -130,7 +150,13 @@ async function run(opts: IngestOptions): Promise<BenchResult> {
           .filter((l) => l.trim() !== '').length
       : 0,
   });
-  return { ...result, health: latencyStats(healthMs), flood: floodResult, mqttFlood: mqttFlood && withRefusals(mqttFlood, m0, m1) };
+  return {
+    ...result,
+    health: latencyStats(healthMs),
+    flood: floodResult,
+    mqttFlood: mqttFlood && withRefusals(mqttFlood, m0, m1),
+    soak: soak ? await soakResult(opts.soakInterval, soak, gatewayLog) : undefined,
+  };
 }
 
 type MqttFloodResult = NonNullable<BenchResult['mqttFlood']>;
@@ -283,6 +309,7 @@ try {
   process.stdout.write(`${summary(result)}\n`);
   for (const line of availabilityLines(result, opts.label)) process.stdout.write(`${line}\n`);
   for (const line of mqttFloodLines(result, opts.label)) process.stdout.write(`${line}\n`);
+  if (result.soak) for (const line of soakLines(result.soak)) process.stdout.write(`${line}\n`);
   if (opts.markdown) process.stdout.write(`\n${markdownTable(result, opts.label)}\n`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);

@@ -41,6 +41,7 @@ export async function startGateway(
   tmp: string,
   logPath: string,
   dbUrl: string | null,
+  extraExecArgv: string[] = [],
 ): Promise<Gateway> {
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
   const adminToken = randomBytes(24).toString('base64url');
@@ -69,7 +70,7 @@ export async function startGateway(
   const gateway = launch('gateway', opts.db === 'none' ? 'plain-broker.js' : 'gateway-child.js', {
     env,
     logFd,
-    execArgv: [...gatewayNodeFlags(), ...execArgvFrom('BENCH_GATEWAY_EXEC_ARGV')],
+    execArgv: [...gatewayNodeFlags(), ...execArgvFrom('BENCH_GATEWAY_EXEC_ARGV'), ...extraExecArgv],
   });
   closeSync(logFd);
   onCleanup('gateway', async () => {

@@ -181,6 +181,18 @@ async function connectAll(): Promise<void> {
 }
 
 let openLoopTimer: NodeJS.Timeout | null = null;
+let openLoopT0 = 0;
+let pausedAt: number | null = null;
+
+/** Open loop: stop issuing; resume() shifts the schedule by the pause, so no backlog is sent at once. */
+function pause(): void {
+  pausedAt ??= performance.now();
+}
+function resume(): void {
+  if (pausedAt === null) return;
+  openLoopT0 += performance.now() - pausedAt;
+  pausedAt = null;
+}
 let tickTimer: NodeJS.Timeout | null = null;
 
 function start(): void {
@@ -195,10 +207,12 @@ function start(): void {
     return;
   }
   const rate = config.rate ?? 0;
-  const t0 = performance.now();
+  openLoopT0 = performance.now();
   let issued = 0;
   let cursor = 0;
   openLoopTimer = setInterval(() => {
+    if (pausedAt !== null) return;
+    const t0 = openLoopT0;
     const due = Math.floor(((performance.now() - t0) / 1000) * rate) - issued;
     for (let i = 0; i < due; i++) {
       let t: Terminal | null = null;
@@ -280,6 +294,8 @@ process.on('message', (raw: unknown) => {
   else if (raw.type === 'mark') mark();
   else if (raw.type === 'lap') lap();
   else if (raw.type === 'stop') void stop();
+  else if (raw.type === 'pause') pause();
+  else if (raw.type === 'resume') resume();
 });
 
 connectAll().catch((err: unknown) => {

@@ -21,7 +21,8 @@ export interface LoaderConfig {
 export const TS_MARKER = '__BENCH_TS__';
 export const SEQ_MARKER = 987_654_321;
 
-export type ParentToLoader = { type: 'start' } | { type: 'mark' } | { type: 'lap' } | { type: 'stop' };
+/** pause/resume: open loop only (the soak's heap snapshots), the schedule resumes without a backlog. */
+export type ParentToLoader = { type: 'start' } | { type: 'mark' } | { type: 'lap' } | { type: 'stop' } | { type: 'pause' } | { type: 'resume' };
 
 export interface LatencySummary {
   count: number;

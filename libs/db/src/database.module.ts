@@ -1,7 +1,8 @@
 import { Global, Inject, Logger, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { Gauge } from 'prom-client';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '#config';
-import { HealthService } from '#observability';
+import { HealthService, MetricsService } from '#observability';
 import { createDataSource, type EntityList } from './data-source.js';
 import { DATABASE_INFO, DatabaseFlavor, type DatabaseInfo } from './database-mode.js';
 import { EmbeddedDatabase } from './embedded-database.js';
@@ -20,7 +21,14 @@ export async function openDatabase(
   let embedded: EmbeddedDatabase | null = null;
   let url = config.database.url;
   if (url === null) {
-    embedded = await EmbeddedDatabase.start({ dataDir: config.database.dataDir, port: config.database.embeddedPort });
+    embedded = await EmbeddedDatabase.start({
+      dataDir: config.database.dataDir,
+      port: config.database.embeddedPort,
+      // Surfaced, not swallowed: the client's connection was dropped and it reconnects.
+      onError: (message) => new Logger('EmbeddedDatabase').error(message),
+      // No onCrash: a dead worker is an uncaught exception that ends the process with its stack
+      // (a supervisor restarts it), rather than a gateway that accepts heartbeats it cannot store.
+    });
     url = embedded.url;
     log(`embedded PGlite+TimescaleDB listening on 127.0.0.1:${embedded.port} (data in ${config.database.dataDir})`);
   }
@@ -54,7 +62,9 @@ class DatabaseLifecycle implements OnApplicationShutdown {
     @Inject(DataSource) private readonly dataSource: DataSource,
     @Inject(EMBEDDED_DATABASE) private readonly embedded: EmbeddedDatabase | null,
     @Inject(HealthService) health: HealthService,
+    @Inject(MetricsService) metrics: MetricsService,
   ) {
+    if (embedded) registerEmbeddedMetrics(metrics, embedded);
     health.register('database', async () => {
       await this.dataSource.query('SELECT 1');
       return { name: 'database', ok: true };
@@ -69,6 +79,38 @@ class DatabaseLifecycle implements OnApplicationShutdown {
       this.logger.log('embedded database closed');
     }
   }
+}
+
+/** The worker thread's memory, which the process's default metrics (main thread only) do not see. */
+function registerEmbeddedMetrics(metrics: MetricsService, embedded: EmbeddedDatabase): void {
+  const registers = [metrics.registry];
+  let last: Promise<Awaited<ReturnType<EmbeddedDatabase['stats']>> | null> | null = null;
+  // One stats call per scrape for both gauges.
+  const stats = () => {
+    last ??= embedded
+      .stats()
+      .catch(() => null)
+      .finally(() => setTimeout(() => (last = null), 100).unref());
+    return last;
+  };
+  new Gauge({
+    name: 'fleet_embedded_db_heap_used_bytes',
+    help: 'V8 heap in use by the embedded database worker thread',
+    registers,
+    async collect() {
+      const s = await stats();
+      if (s) this.set(s.heapUsed);
+    },
+  });
+  new Gauge({
+    name: 'fleet_embedded_db_wasm_memory_bytes',
+    help: "PGlite's WASM linear memory in the embedded database worker thread",
+    registers,
+    async collect() {
+      const s = await stats();
+      if (s?.wasmMemory != null) this.set(s.wasmMemory);
+    },
+  });
 }
 
 @Global()

@@ -3,9 +3,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
 import { createDataSource } from './data-source.js';
 import { DatabaseFlavor } from './database-mode.js';
-import { EmbeddedDatabase } from './embedded-database.js';
+import { EmbeddedDatabase, EmbeddedDatabaseCrashed } from './embedded-database.js';
+import { PgliteWireServer } from './pglite-wire-server.mjs';
 import { migrate } from './migrator.js';
 import { TimeseriesRepository } from './timeseries.repository.js';
 
@@ -81,5 +83,95 @@ describe('embedded database across restarts', () => {
       await expect(EmbeddedDatabase.start({ dataDir: lockDir })).rejects.toThrow(`in use by process ${process.ppid}`);
       rmSync(lockPath, { force: true });
     });
+  });
+});
+
+describe('embedded database in its worker thread', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'embedded-worker-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function withClient<T>(db: EmbeddedDatabase, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      return await fn(client);
+    } finally {
+      await client.end();
+    }
+  }
+
+  it("runs queries off the caller's event loop: timers keep firing during a long query", async () => {
+    const db = await EmbeddedDatabase.start({ dataDir: dir });
+    try {
+      await withClient(db, async (client) => {
+        let ticks = 0;
+        const timer = setInterval(() => ticks++, 10);
+        const started = performance.now();
+        await client.query('SELECT count(*) FROM generate_series(1, 3000000) AS g WHERE g % 7 = 0');
+        const ms = performance.now() - started;
+        clearInterval(timer);
+        // In-process PGlite ran the whole query as one synchronous WASM call: no tick at all.
+        if (ms > 200) expect(ticks).toBeGreaterThan(3);
+      });
+    } finally {
+      await db.stop();
+    }
+  });
+
+  it('stop() closes the database cleanly: committed rows are there after a reopen, and the lock is freed', async () => {
+    const first = await EmbeddedDatabase.start({ dataDir: dir });
+    await withClient(first, async (client) => {
+      await client.query('CREATE TABLE durable (n int)');
+      await client.query('INSERT INTO durable SELECT generate_series(1, 1000)');
+    });
+    await first.stop();
+    expect(() => readFileSync(join(dir, 'pg.lock'))).toThrow();
+    const second = await EmbeddedDatabase.start({ dataDir: dir });
+    try {
+      const rows = await withClient(second, (client) => client.query<{ n: number }>('SELECT count(*)::int AS n FROM durable'));
+      expect(rows.rows[0].n).toBe(1000);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('reports its memory, and keeps no reply once it is sent', async () => {
+    const db = await EmbeddedDatabase.start({ dataDir: dir });
+    try {
+      const stats = await db.stats();
+      expect(stats.heapUsed).toBeGreaterThan(0);
+      expect(stats.wasmMemory === null || stats.wasmMemory > 1_000_000).toBe(true);
+      // 200 replies of 1 MB: PGlite's execProtocolRaw kept every parsed reply message (200 MiB here).
+      await withClient(db, async (client) => {
+        for (let i = 0; i < 200; i++) await client.query(`SELECT repeat('x', 1000000) || $1::int AS v`, [i]);
+      });
+      expect((await db.stats()).heapUsed).toBeLessThan(100 * 1024 * 1024);
+    } finally {
+      await db.stop();
+    }
+  });
+
+  it('a startup failure rejects start() with the cause and frees the lock', async () => {
+    const holder = new PgliteWireServer(null as never);
+    const port = await holder.listen(0);
+    try {
+      await expect(EmbeddedDatabase.start({ dataDir: dir, port })).rejects.toThrow(/EADDRINUSE/);
+      expect(() => readFileSync(join(dir, 'pg.lock'))).toThrow();
+    } finally {
+      await holder.close();
+    }
+  });
+
+  it('a worker that dies unasked is reported once, and calls fail instead of hanging', async () => {
+    const crashes: EmbeddedDatabaseCrashed[] = [];
+    const db = await EmbeddedDatabase.start({ dataDir: dir, onCrash: (err) => crashes.push(err) });
+    // What a WASM trap or an out-of-memory abort does to the thread, from the outside.
+    await (db as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(crashes).toHaveLength(1);
+    expect(crashes[0].message).toMatch(/worker thread died/);
+    await expect(db.stats()).rejects.toBeInstanceOf(EmbeddedDatabaseCrashed);
+    await db.stop();
+    expect(() => readFileSync(join(dir, 'pg.lock'))).toThrow();
   });
 });

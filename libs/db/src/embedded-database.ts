@@ -1,46 +1,85 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { timescaledb } from '@electric-sql/pglite/timescaledb';
-import { PgliteWireServer } from './pglite-wire-server.js';
+import { Worker } from 'node:worker_threads';
+
+/** The embedded database's worker thread died or reported an error it could not recover from. */
+export class EmbeddedDatabaseCrashed extends Error {}
+
+export interface EmbeddedDatabaseStats {
+  /** The worker thread's V8 heap, bytes. */
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  /** PGlite's WASM linear memory, bytes (null when not visible). */
+  wasmMemory: number | null;
+}
+
+export interface EmbeddedDatabaseOptions {
+  dataDir: string;
+  port?: number;
+  /**
+   * Called once if the worker thread dies unasked (a WASM trap, out of memory). Default: rethrow
+   * as an uncaught exception, so the process fails loudly instead of hanging on a dead database.
+   */
+  onCrash?: (err: EmbeddedDatabaseCrashed) => void;
+  /** Errors the worker survived (a failed call into PGlite; the client's connection was dropped). */
+  onError?: (message: string) => void;
+}
+
+type WorkerMessage =
+  | { type: 'ready'; port: number }
+  | { type: 'reply'; id: number; ok: true; value: unknown }
+  | { type: 'reply'; id: number; ok: false; error: string }
+  | { type: 'error'; message: string };
+
+type Op = 'stopServer' | 'restartServer' | 'stats' | 'close';
+
+/**
+ * The worker entry is plain JavaScript next to this file, in the sources (Jest runs them) and in
+ * dist (nest-cli.json copies libs/db/src/*.mjs as assets), so one URL works for both.
+ */
+const WORKER_ENTRY = new URL('./pglite-worker.mjs', import.meta.url);
 
 /**
  * PGlite (WASM PostgreSQL) with TimescaleDB, persisted under a directory and served over the
  * Postgres wire protocol on loopback, so the app uses the same pg/TypeORM path as production.
+ * PGlite and its wire server run in a worker thread: queries execute off the app's event loop.
  * PGlite serves one connection at a time and runs no background workers: callers use pool size 1
  * and TimescaleService runs policy jobs itself.
  */
 export class EmbeddedDatabase {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
+  private stopping: Promise<void> | null = null;
+  private crashed: EmbeddedDatabaseCrashed | null = null;
+
   private constructor(
-    private readonly db: PGlite,
-    private server: PgliteWireServer | null,
+    private readonly worker: Worker,
     readonly port: number,
     private readonly lockFile: string,
-  ) {}
+    private readonly options: EmbeddedDatabaseOptions,
+  ) {
+    worker.on('message', (msg: WorkerMessage) => this.onMessage(msg));
+    worker.on('error', (err) => this.onCrash(err));
+    worker.on('exit', (code) => {
+      if (!this.stopping) this.onCrash(new Error(`worker thread exited with code ${code}`));
+    });
+  }
 
-  static async start(options: { dataDir: string; port?: number }): Promise<EmbeddedDatabase> {
+  static async start(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
     const dir = resolve(options.dataDir, 'pg');
     mkdirSync(dir, { recursive: true });
     const lock = acquireLock(resolve(options.dataDir, 'pg.lock'));
+    let worker: Worker | null = null;
     try {
-      const db = await PGlite.create({ dataDir: dir, extensions: { timescaledb } });
-      // PGlite has no shared_preload_libraries: unless the TimescaleDB loader is loaded before first
-      // use, a reopened database runs without the TSL module and every compression or retention
-      // policy call fails with 'not supported under the current "timescale" license'.
-      await db.exec(`LOAD 'timescaledb'`);
-      const embedded = new EmbeddedDatabase(db, null, 0, lock);
-      return await embedded.listen(options.port ?? 0);
+      worker = new Worker(WORKER_ENTRY, { workerData: { dir, port: options.port ?? 0, host: '127.0.0.1' } });
+      const port = await ready(worker);
+      return new EmbeddedDatabase(worker, port, lock, options);
     } catch (err) {
+      await worker?.terminate();
       rmSync(lock, { force: true });
       throw err;
     }
-  }
-
-  private async listen(port: number): Promise<EmbeddedDatabase> {
-    const server = new PgliteWireServer(this.db);
-    const bound = await server.listen(port);
-    const next = new EmbeddedDatabase(this.db, server, bound, this.lockFile);
-    return next;
   }
 
   get url(): string {
@@ -49,23 +88,107 @@ export class EmbeddedDatabase {
 
   /** Stops accepting connections but keeps the database open (used to simulate an outage). */
   async stopServer(): Promise<void> {
-    await this.server?.close();
-    this.server = null;
+    await this.call('stopServer');
   }
 
   /** Serves again on the same port after stopServer(). */
   async restartServer(): Promise<void> {
-    if (this.server) return;
-    const server = new PgliteWireServer(this.db);
-    await server.listen(this.port);
-    this.server = server;
+    await this.call('restartServer');
   }
 
-  async stop(): Promise<void> {
-    await this.stopServer();
-    if (!this.db.closed) await this.db.close();
-    rmSync(this.lockFile, { force: true });
+  /** The worker thread's memory (for metrics and the soak bench). */
+  async stats(): Promise<EmbeddedDatabaseStats> {
+    return (await this.call('stats')) as EmbeddedDatabaseStats;
   }
+
+  /** Closes the database cleanly (everything written to the data directory), ends the thread, frees the lock. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      try {
+        if (!this.crashed) {
+          const exited = new Promise<void>((done) => this.worker.once('exit', () => done()));
+          try {
+            await this.call('close', true);
+          } finally {
+            // The thread ends by itself once closed; never wait forever on it, nor leave it running
+            // after a failed close.
+            const timer = setTimeout(() => void this.worker.terminate(), 5_000);
+            await exited;
+            clearTimeout(timer);
+          }
+        }
+      } finally {
+        rmSync(this.lockFile, { force: true });
+      }
+    })();
+    return this.stopping;
+  }
+
+  private call(op: Op, stopping = false): Promise<unknown> {
+    if (this.crashed) return Promise.reject(this.crashed);
+    if (this.stopping && !stopping) return Promise.reject(new Error('the embedded database is stopped'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, op });
+    });
+  }
+
+  private onMessage(msg: WorkerMessage): void {
+    if (msg.type === 'error') {
+      (this.options.onError ?? ((m: string) => console.error(`embedded database: ${m}`)))(msg.message);
+      return;
+    }
+    if (msg.type !== 'reply') return;
+    const waiter = this.pending.get(msg.id);
+    this.pending.delete(msg.id);
+    if (msg.ok) waiter?.resolve(msg.value);
+    else waiter?.reject(new Error(msg.error));
+  }
+
+  private onCrash(cause: unknown): void {
+    if (this.crashed) return;
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    const err = new EmbeddedDatabaseCrashed(`the embedded database worker thread died: ${detail}`, { cause });
+    this.crashed = err;
+    for (const waiter of this.pending.values()) waiter.reject(err);
+    this.pending.clear();
+    // A crash while stopping is still reported to the waiting stop() above, and nowhere else.
+    if (this.stopping) return;
+    const onCrash =
+      this.options.onCrash ??
+      ((e: EmbeddedDatabaseCrashed) => {
+        throw e;
+      });
+    onCrash(err);
+  }
+}
+
+/** Waits for the worker's 'ready'; its startup error (bad data dir, port in use) rejects. */
+function ready(worker: Worker): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (msg: WorkerMessage) => {
+      if (msg.type !== 'ready') return;
+      cleanup();
+      resolve(msg.port);
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    const onExit = (code: number) => {
+      cleanup();
+      reject(new Error(`the embedded database worker exited during startup (code ${code})`));
+    };
+    const cleanup = () => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+  });
 }
 
 /** The kernel's start time of a process (Linux /proc), null where unknown or gone. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { FrontendMessageFramer } from './pglite-wire-server.js';
+import { FrontendMessageFramer } from './pglite-wire-server.mjs';
 
 function startup(): Buffer {
   const body = Buffer.from('\0\x03\0\0user\0postgres\0\0', 'binary');
