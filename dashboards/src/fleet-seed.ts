@@ -67,7 +67,7 @@ export async function seedFleet(db: ClientBase, opts: FleetSeedOptions): Promise
              (ARRAY[$1::uuid, '00000000-0000-4000-8000-00000000000e', '00000000-0000-4000-8000-0000000000ec', '00000000-0000-4000-8000-00000000000f'])[1 + i % 4],
              -- Three metro areas, terminals spread over about 0.5 degrees around each.
              (ARRAY[31.23, 39.90, 23.13])[1 + (i / 7) % 3] + ((i * 7919) % 1000) / 2000.0,
-             (ARRAY[121.47, 116.40, 113.26])[1 + (i / 7) % 3] + ((i * 104729) % 1000) / 2000.0,
+             (ARRAY[121.47, 116.40, 113.26])[1 + (i / 7) % 3] + ((i::bigint * 104729) % 1000) / 2000.0,
              '\\x00'::bytea, $4::timestamptz
       FROM generate_series(0, $5 - 1) AS i`,
       [root, DETAIL_SN, MODELS, from, opts.terminals],
