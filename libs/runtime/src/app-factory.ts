@@ -96,6 +96,27 @@ export async function createApp(options: {
     config,
     logger,
     httpPort,
-    close: () => (closing ??= app.close()),
+    close: () => (closing ??= closeGracefully(app)),
   };
+}
+
+/** In-flight HTTP requests get this long to finish once shutdown starts; then their sockets are cut. */
+export const HTTP_CLOSE_GRACE_MS = 5_000;
+
+/**
+ * Closes the app without letting HTTP clients hold it open: a keep-alive socket, or one that never
+ * sent a request, would keep the server's close waiting for Node's 60 s headers timeout, past the
+ * process's shutdown deadline (and the embedded database would not be closed cleanly). Idle sockets
+ * go at once; the rest after HTTP_CLOSE_GRACE_MS.
+ */
+async function closeGracefully(app: NestFastifyApplication): Promise<void> {
+  const server = app.getHttpServer();
+  server.closeIdleConnections();
+  const cut = setTimeout(() => server.closeAllConnections(), HTTP_CLOSE_GRACE_MS);
+  cut.unref();
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(cut);
+  }
 }
