@@ -78,5 +78,5 @@ describe('heap snapshot summary', () => {
     const summary = await summarizeHeapSnapshot(path);
     expect(summary.get('Object')?.count).toBeGreaterThan(10);
     expect(totalBytes(summary)).toBeGreaterThan(1_000_000);
-  });
+  }, 30_000); // a child process and a few MiB to parse: past Jest's 5 s default on a loaded 2-core machine
 });
