@@ -25,13 +25,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { execFileSync } from 'node:child_process';
-import { envSchema } from '#config';
 import { freePort } from '#testing';
 import { readOptions, UsageError } from './bench-options.js';
 import { execArgvFrom, launch, repoRoot, stopManaged, waitMessage, type Managed } from './child-process.js';
 import type { ConnectionsLoaderConfig, FromConnectionsLoader, StormStatus, ToConnectionsLoader } from './connections-loader-child.js';
 import { benchSn, registerTerminals, scrape, waitReady } from './gateway-http.js';
-import { payloadTemplate, printLogTail, startDatabase } from './ingest-children.js';
+import { benchGatewayEnv, payloadTemplate, printLogTail, startDatabase } from './ingest-children.js';
 import { machineInfo, rssBytes } from './proc-stats.js';
 import type { MetricsSnapshot } from './prom-text.js';
 import { latencyStats, median, mib, round } from './report.js';
@@ -75,22 +74,8 @@ interface GatewayHandle {
   startedAt: number;
 }
 
-function gatewayEnv(db: string, dbUrl: string | null, mqttPort: number, httpPort: number, adminToken: string, pepper: string, extra: Record<string, string>) {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(envSchema.shape)) delete env[key];
-  Object.assign(env, {
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
-    MQTT_HOST: '127.0.0.1',
-    MQTT_PORT: String(mqttPort),
-    HTTP_HOST: '127.0.0.1',
-    HTTP_PORT: String(httpPort),
-    ADMIN_TOKEN: adminToken,
-    CREDENTIAL_PEPPER: pepper,
-  });
-  if (db === 'postgres' && dbUrl) Object.assign(env, { DATABASE_URL: dbUrl, DATABASE_POOL_SIZE: '10', MIGRATE_ON_START: 'true' });
-  Object.assign(env, extra);
-  return env;
+function gatewayEnv(db: string, dbUrl: string | null, mqttPort: number, httpPort: number, adminToken: string, extra: Record<string, string>) {
+  return { ...benchGatewayEnv({ mqttPort, httpPort, adminToken, dbUrl: db === 'postgres' ? dbUrl : null }), ...extra };
 }
 
 function gitCommit(): string {
@@ -147,7 +132,7 @@ async function run(): Promise<void> {
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
   const httpUrl = `http://127.0.0.1:${httpPort}`;
   const adminToken = randomBytes(24).toString('base64url');
-  const env = gatewayEnv(opts.db, db?.url ?? null, mqttPort, httpPort, adminToken, randomBytes(32).toString('base64url'), opts.gatewayEnv);
+  const env = gatewayEnv(opts.db, db?.url ?? null, mqttPort, httpPort, adminToken, opts.gatewayEnv);
   const startGateway = async (): Promise<GatewayHandle> => {
     const logFd = openSync(gatewayLog, 'a');
     const managed = launch('gateway', opts.db === 'none' ? 'plain-broker.js' : 'connections-gateway-child.js', {

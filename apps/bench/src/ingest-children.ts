@@ -35,6 +35,28 @@ export interface Gateway {
   adminToken: string;
 }
 
+/**
+ * A gateway process's environment for the benches: this process's variables minus every app
+ * setting (so nothing from the caller's shell leaks into a measurement), then loopback ports, fresh
+ * secrets, and the server database when there is one.
+ */
+export function benchGatewayEnv(p: { mqttPort: number; httpPort: number; adminToken: string; dbUrl: string | null }): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of Object.keys(envSchema.shape)) delete env[key];
+  Object.assign(env, {
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    MQTT_HOST: '127.0.0.1',
+    MQTT_PORT: String(p.mqttPort),
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: String(p.httpPort),
+    ADMIN_TOKEN: p.adminToken,
+    CREDENTIAL_PEPPER: randomBytes(32).toString('base64url'),
+  });
+  if (p.dbUrl) Object.assign(env, { DATABASE_URL: p.dbUrl, DATABASE_POOL_SIZE: '10', MIGRATE_ON_START: 'true' });
+  return env;
+}
+
 /** The gateway on fresh ports with only the bench's environment (plus `--gateway-env`), logging to `logPath`. */
 export async function startGateway(
   opts: Pick<IngestOptions, 'db' | 'alerts' | 'gatewayEnv'> & Partial<Pick<IngestOptions, 'composition' | 'terminals'>>,
@@ -45,21 +67,8 @@ export async function startGateway(
 ): Promise<Gateway> {
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
   const adminToken = randomBytes(24).toString('base64url');
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(envSchema.shape)) delete env[key];
-  Object.assign(env, {
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
-    MQTT_HOST: '127.0.0.1',
-    MQTT_PORT: String(mqttPort),
-    HTTP_HOST: '127.0.0.1',
-    HTTP_PORT: String(httpPort),
-    ADMIN_TOKEN: adminToken,
-    CREDENTIAL_PEPPER: randomBytes(32).toString('base64url'),
-    DATA_DIR: join(tmp, 'data'),
-    ALERTS_ENABLED: opts.alerts === 'on' ? 'true' : 'false',
-  });
-  if (dbUrl) Object.assign(env, { DATABASE_URL: dbUrl, DATABASE_POOL_SIZE: '10', MIGRATE_ON_START: 'true' });
+  const env = benchGatewayEnv({ mqttPort, httpPort, adminToken, dbUrl });
+  Object.assign(env, { DATA_DIR: join(tmp, 'data'), ALERTS_ENABLED: opts.alerts === 'on' ? 'true' : 'false' });
   // Every loader connection comes from 127.0.0.1: the per-address connect rate cap (meant for one
   // misbehaving host) would refuse most of them. --gateway-env can still set it.
   env.MQTT_CONNECT_RATE_PER_ADDRESS_PER_MINUTE = String(Math.max(1200, (opts.terminals ?? 0) * 4));
