@@ -34,6 +34,7 @@ export function gatewayHealthDashboard(): BuiltDashboard {
   const refused = panel('Refused connections', 'CONNECTs refused by reason (authentication) and connections closed by the gateway by reason.', 'cps', [
     [`sum by (reason) (rate(fleet_mqtt_auth_failures_total{${I}}[$__rate_interval]))`, 'auth: {{reason}}'],
     [`sum by (reason) (rate(fleet_mqtt_connections_refused_total{${I}}[$__rate_interval]))`, 'closed: {{reason}}'],
+    [`sum(rate(fleet_mqtt_inflight_exceeded_total{${I}}[$__rate_interval]))`, 'closed: too many publishes in flight'],
   ]);
   const ingest = panel('Ingest rate', 'Heartbeats received (valid, queued), stored (new rows) and duplicates (retransmissions) per second.', 'reqps', [
     [`sum(rate(fleet_ingest_heartbeats_received_total{${I}}[$__rate_interval]))`, 'received'],

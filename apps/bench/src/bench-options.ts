@@ -111,6 +111,11 @@ const INGEST_USAGE = `Usage: npm run bench:ingest -- [options]
   --warmup S                 seconds excluded from the figures (default 10)
   --rate N                   open loop: N heartbeats/s in total; without it closed loop
                              (each terminal sends its next heartbeat when the previous is PUBACKed)
+  --max-inflight N           open loop: unacknowledged heartbeats per terminal (default 1, as the protocol
+                             says, §4); a heartbeat due while N are in flight is held; 0: no limit (a client
+                             that pipelines, which the gateway closes past MQTT_MAX_INFLIGHT_PER_CONNECTION)
+  --held N                   open loop: heartbeats a terminal holds while waiting (default 5); when full
+                             the oldest held one is dropped (newest wins) and counted
   --connect-rate N           new connections per second (default 500)
   --register-batch N         terminals per enrolment request (default 1000)
   --gateway-env KEY=VALUE    extra gateway environment, repeatable (e.g. INGEST_BATCH_MAX_ROWS=5000)
@@ -148,6 +153,8 @@ const ingestSpec = {
   /** Seconds. */
   warmup: { type: 'number', min: 0, max: 600, default: 10 },
   rate: { type: 'number', min: 1, max: 1_000_000 },
+  maxInflight: { type: 'number', min: 0, max: 65_535, default: 1, integer: true },
+  held: { type: 'number', min: 0, max: 10_000, default: 5, integer: true },
   connectRate: { type: 'number', min: 1, max: 100_000, default: 500 },
   registerBatch: { type: 'number', min: 1, max: 10_000, default: 1000, integer: true },
   gatewayEnv: { type: 'key-values' },

@@ -133,7 +133,7 @@ export interface Loader {
 
 /** The load generator with its config in `tmp`; resolves once its terminals have connected. */
 export async function startLoader(
-  opts: Pick<IngestOptions, 'rate' | 'connectRate' | 'terminals'>,
+  opts: Pick<IngestOptions, 'rate' | 'connectRate' | 'terminals'> & Partial<Pick<IngestOptions, 'maxInflight' | 'held'>>,
   tmp: string,
   target: { mqttUrl: string; terminals: { sn: string; secret: string }[]; payloadTemplate: string },
 ): Promise<Loader> {
@@ -141,6 +141,8 @@ export async function startLoader(
     mqttUrl: target.mqttUrl,
     terminals: target.terminals,
     rate: opts.rate,
+    maxInFlight: opts.maxInflight ?? 1,
+    maxHeld: opts.held ?? 5,
     connectRate: opts.connectRate,
     connectTimeoutMs: 30_000,
     payloadTemplate: target.payloadTemplate,

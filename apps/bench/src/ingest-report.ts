@@ -87,7 +87,7 @@ export interface BenchResult {
     bufferRowsAtEnd: number | null;
     waitingPublishersAtEnd: number | null;
   };
-  loaderErrors: { publishErrors: number; disconnected: number; inFlightAtStop: number };
+  loaderErrors: { publishErrors: number; disconnected: number; inFlightAtStop: number; droppedAtTerminal: number };
   /** --baseline: the same load against bare aedes (--db none) right after this run. */
   baseline?: BaselineComparison;
 }
@@ -233,7 +233,7 @@ export function buildResult(m: Measured): BenchResult {
       bufferRowsAtEnd: m1.snapshot.get('fleet_ingest_buffer_rows', hb),
       waitingPublishersAtEnd: m1.snapshot.get('fleet_ingest_waiting_publishers', hb),
     },
-    loaderErrors: { publishErrors: lr.errors, disconnected: lr.disconnected, inFlightAtStop: lr.inFlightAtStop },
+    loaderErrors: { publishErrors: lr.errors, disconnected: lr.disconnected, inFlightAtStop: lr.inFlightAtStop, droppedAtTerminal: lr.droppedAtTerminal },
   };
 }
 
@@ -283,7 +283,8 @@ export function summary(r: BenchResult): string {
     );
   }
   lines.push(
-    `loader: publish errors ${r.loaderErrors.publishErrors}, disconnects ${r.loaderErrors.disconnected}, in flight at stop ${r.loaderErrors.inFlightAtStop}`,
+    `loader: publish errors ${r.loaderErrors.publishErrors}, disconnects ${r.loaderErrors.disconnected}, in flight at stop ${r.loaderErrors.inFlightAtStop}, ` +
+      `held heartbeats dropped at the terminals ${r.loaderErrors.droppedAtTerminal}`,
   );
   const b = r.baseline;
   if (b) {

@@ -3,7 +3,9 @@
  * Holds K real mqtt.js connections (MQTT 3.1.1, one per terminal) and publishes QoS 1 heartbeats:
  *  - closed loop (rate null): each terminal publishes its next heartbeat as soon as the previous one
  *    is PUBACKed, so at most one is in flight per terminal;
- *  - open loop (rate N): N heartbeats/s in total, round-robin over the terminals, regardless of acks.
+ *  - open loop (rate N): N heartbeats/s in total, round-robin over the terminals. Like a terminal
+ *    following the protocol (§4), each keeps at most maxInFlight unacknowledged and holds the rest,
+ *    up to maxHeld, dropping the oldest held when full (0 in flight: no limit, a pipelining client).
  * Every heartbeat has a strictly increasing `ts` per terminal, so each one is a new row.
  * Exits by itself when the orchestrator goes away (IPC disconnect).
  */
@@ -21,6 +23,9 @@ interface Terminal {
   /** Messages published so far; also the ts offset and seq of the next one. */
   counter: number;
   alive: boolean;
+  inFlight: number;
+  /** Scheduled send times of held heartbeats, oldest first. */
+  held: number[];
 }
 
 function send(message: LoaderToParent): void {
@@ -60,6 +65,7 @@ let errors = 0;
 let windowAcked = 0;
 let windowPublished = 0;
 let windowErrors = 0;
+let windowDropped = 0;
 let windowStart = 0;
 let eluAtMark: EventLoopUtilization | null = null;
 const latency = new LatencyHistogram();
@@ -74,10 +80,12 @@ function publish(t: Terminal, scheduledAt: number | null): void {
   const n = t.counter++;
   const started = performance.now();
   inFlight++;
+  t.inFlight++;
   published++;
   if (measuring) windowPublished++;
   t.client.publish(t.topic, payloadFor(n), { qos: 1 }, (err) => {
     inFlight--;
+    t.inFlight--;
     if (err) {
       errors++;
       if (measuring) windowErrors++;
@@ -92,8 +100,25 @@ function publish(t: Terminal, scheduledAt: number | null): void {
       lapLatency.record(now - started);
       if (scheduledAt !== null) latencyFromSchedule.record(now - scheduledAt);
     }
-    if (running && !openLoop && t.alive) publish(t, null);
+    if (running && t.alive) {
+      if (!openLoop) publish(t, null);
+      else {
+        const next = t.held.shift();
+        if (next !== undefined) publish(t, next);
+      }
+    }
   });
+}
+
+/** Open loop: sends now if the terminal may have another in flight, else holds it (newest wins). */
+function offer(t: Terminal, scheduledAt: number): void {
+  if (config.maxInFlight === 0 || t.inFlight < config.maxInFlight) return publish(t, scheduledAt);
+  if (t.held.length >= config.maxHeld) {
+    t.held.shift();
+    if (measuring) windowDropped++;
+    if (config.maxHeld === 0) return;
+  }
+  t.held.push(scheduledAt);
 }
 
 function connectOne(sn: string, secret: string): Promise<Terminal | string> {
@@ -112,7 +137,7 @@ function connectOne(sn: string, secret: string): Promise<Terminal | string> {
       resubscribe: false,
     });
     let settled = false;
-    const terminal: Terminal = { sn, topic: topics.heartbeat(sn), client, counter: 0, alive: false };
+    const terminal: Terminal = { sn, topic: topics.heartbeat(sn), client, counter: 0, alive: false, inFlight: 0, held: [] };
     client.on('error', (err) => {
       if (!settled) {
         settled = true;
@@ -228,7 +253,7 @@ function start(): void {
       // When this message should have gone out: a late loader shows up in latencyFromSchedule.
       const scheduledAt = t0 + ((issued + 1) / rate) * 1000;
       issued++;
-      publish(t, scheduledAt);
+      offer(t, scheduledAt);
     }
   }, 5);
 }
@@ -239,6 +264,7 @@ function mark(): void {
   windowAcked = 0;
   windowPublished = 0;
   windowErrors = 0;
+  windowDropped = 0;
   windowStart = performance.now();
   lapLatency.reset();
   lapAcked = 0;
@@ -270,6 +296,7 @@ async function stop(): Promise<void> {
     acked: windowAcked,
     published: windowPublished,
     errors: windowErrors,
+    droppedAtTerminal: windowDropped,
     disconnected,
     latency: latency.summary(),
     latencyFromSchedule: openLoop ? latencyFromSchedule.summary() : null,

@@ -9,6 +9,10 @@ export interface LoaderConfig {
   terminals: { sn: string; secret: string }[];
   /** Total heartbeats/s across all terminals (open loop); null: closed loop, one in flight per terminal. */
   rate: number | null;
+  /** Open loop: unacknowledged heartbeats per terminal (0: no limit); a heartbeat due beyond it is held. */
+  maxInFlight: number;
+  /** Open loop: heartbeats held per terminal; when full the oldest is dropped (protocol §4). */
+  maxHeld: number;
   /** New MQTT connections per second while connecting. */
   connectRate: number;
   connectTimeoutMs: number;
@@ -43,6 +47,8 @@ export interface LoaderResult {
   published: number;
   /** Publish callbacks with an error (connection closed while in flight) in the window. */
   errors: number;
+  /** Open loop: held heartbeats dropped in the window because the terminal's buffer was full. */
+  droppedAtTerminal: number;
   /** Connections that closed during the whole run (not counting the final disconnect). */
   disconnected: number;
   /** publish() call -> PUBACK, for PUBACKs received in the window. */

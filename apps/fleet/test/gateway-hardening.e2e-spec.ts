@@ -44,6 +44,27 @@ function connectPacket(clientId: string, username: string, password: string, kee
   return Buffer.concat([Buffer.from([0x10]), varint(body.length), body]);
 }
 
+/** A QoS 1 PUBLISH. */
+function publishPacket(topic: string, messageId: number, payload: string): Buffer {
+  const id = Buffer.from([messageId >> 8, messageId & 0xff]);
+  const body = Buffer.concat([mqttString(topic), id, Buffer.from(payload, 'utf8')]);
+  return Buffer.concat([Buffer.from([0x32]), varint(body.length), body]);
+}
+
+/** Counts PUBACKs (0x40 0x02 id id) arriving on a raw socket after its CONNACK. */
+function countPubacks(socket: Socket): { count: () => number } {
+  let buffered = Buffer.alloc(0);
+  let count = 0;
+  socket.on('data', (chunk: Buffer) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    while (buffered.length >= 4 && buffered[0] === 0x40) {
+      count++;
+      buffered = buffered.subarray(4);
+    }
+  });
+  return { count: () => count };
+}
+
 function openSocket(url: string): Promise<Socket> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
@@ -109,6 +130,8 @@ for (const kind of testDbKinds()) {
       'HRD0013',
       'HRD0014',
       'HRD0015',
+      'HRD0016',
+      'HRD0017',
     ];
     const secret = (sn: string) => secrets.get(sn) ?? '';
 
@@ -212,6 +235,76 @@ for (const kind of testDbKinds()) {
         );
         const client = await connectOk(gw.mqttUrl, SN[2], secret(SN[2]));
         await endClient(client);
+      });
+    });
+
+    describe('publishes in flight per connection', () => {
+      // The gateway's default MQTT_MAX_INFLIGHT_PER_CONNECTION.
+      const CAP = 16;
+      const rawTerminal = async (sn: string) => {
+        const socket = await openSocket(gw.mqttUrl);
+        socket.on('error', () => undefined);
+        const connack = new Promise<Buffer>((resolve) => socket.once('data', resolve));
+        socket.write(connectPacket(sn, sn, secret(sn)));
+        expect([...(await connack)]).toStrictEqual([0x20, 2, 0, 0]);
+        return { socket, pubacks: countPubacks(socket) };
+      };
+      /** n heartbeats with distinct ts, in one TCP write: the gateway reads them in one go. */
+      const burst = (sn: string, n: number) =>
+        Buffer.concat(
+          Array.from({ length: n }, (_, i) =>
+            publishPacket(`pos/v1/${sn}/heartbeat`, i + 1, JSON.stringify(makeHeartbeat({ seq: i + 1 }, new Date(Date.now() - 120_000 + i)))),
+          ),
+        );
+      const stored = async (sn: string) => (await gw.query<{ n: number }>('SELECT count(*)::int AS n FROM heartbeats WHERE sn = $1', [sn]))[0].n;
+
+      it('acknowledges a pipelined burst within the cap and keeps the connection', async () => {
+        const sn = SN[15];
+        const { socket, pubacks } = await rawTerminal(sn);
+        socket.write(burst(sn, CAP));
+        await waitFor(
+          () => Promise.resolve(pubacks.count()),
+          (n) => n === CAP,
+          30_000,
+        );
+        expect(socket.destroyed).toBe(false);
+        expect(await stored(sn)).toBe(CAP);
+        socket.destroy();
+      });
+
+      it('closes a connection that pipelines more publishes than the cap without holding them, and keeps serving others', async () => {
+        const sn = SN[16];
+        const other = SN[2];
+        const before = await metric(gw, 'fleet_mqtt_inflight_exceeded_total');
+        const { socket, pubacks } = await rawTerminal(sn);
+        socket.write(burst(sn, 400));
+        expect(await waitClosed(socket, 30_000)).toBe(true);
+        expect(pubacks.count()).toBeLessThanOrEqual(CAP);
+        expect(await metric(gw, 'fleet_mqtt_inflight_exceeded_total')).toBe(before + 1);
+        // Only what was admitted is stored: the rest of the read was dropped unacknowledged, to be sent again.
+        await waitFor(
+          () => stored(sn),
+          (k) => k > 0,
+          30_000,
+        );
+        const events = await waitFor(
+          () => gw.query<{ reason: string }>('SELECT reason FROM presence_events WHERE sn = $1 AND NOT online', [sn]),
+          (rows) => rows.length > 0,
+          30_000,
+        );
+        expect(events.map((e) => e.reason)).toStrictEqual(['closed_by_server']);
+
+        // Another terminal was served meanwhile, and this one may reconnect and publish as the protocol says.
+        const client = await connectOk(gw.mqttUrl, other, secret(other));
+        await publishHeartbeat(client, other, makeHeartbeat({ seq: 7 }));
+        await endClient(client);
+        const again = await connectOk(gw.mqttUrl, sn, secret(sn));
+        await publishHeartbeat(again, sn, makeHeartbeat({ seq: 1000 }));
+        expect(again.connected).toBe(true);
+        await endClient(again);
+        const seqs = (await gw.query<{ seq: number }>('SELECT seq FROM heartbeats WHERE sn = $1', [sn])).map((r) => r.seq);
+        expect(seqs).toContain(1000);
+        expect(seqs.length).toBeLessThanOrEqual(CAP + 1);
       });
     });
 

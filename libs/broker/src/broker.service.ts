@@ -79,8 +79,10 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
    */
   private readonly successors = new Map<string, Client>();
   private readonly guard: ConnectionGuard;
-  /** Connections the backend closed itself (disconnect()), recorded as closed_by_server. */
+  /** Connections the backend closed itself (disconnect(), in-flight cap), recorded as closed_by_server. */
   private readonly closedByServer = new WeakSet<Client>();
+  /** Publishes per connection whose PUBACK waits for a commit (heartbeats, command acks). */
+  private readonly inflight = new WeakMap<Client, number>();
   private shuttingDown = false;
   private boundPort = 0;
   private commandRouting: CommandRouting | null = null;
@@ -250,12 +252,15 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
     if (decision.kind !== TerminalTopicKind.Presence) packet.retain = false;
     switch (decision.kind) {
       case TerminalTopicKind.Heartbeat:
+        if (!this.beginInflight(client)) return;
         this.ingest.ingestHeartbeat(decision.sn, packet.topic, payload).then(
           (outcome) => {
+            this.endInflight(client);
             if (!outcome.stored) discard(packet);
             done(null);
           },
           (err: unknown) => {
+            this.endInflight(client);
             if (err instanceof AckTimeoutError) this.metrics.ackTimeouts.inc();
             // No PUBACK: close the connection; the terminal reconnects and retransmits later.
             this.logger.warn(`heartbeat from ${client.id} not accepted: ${err instanceof Error ? err.message : String(err)}`);
@@ -271,10 +276,15 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
           this.ingest.reject(client.id, packet.topic, parsed.reason, parsed.detail, payload);
           discard(packet);
         } else if (decision.kind === TerminalTopicKind.CommandAck && this.commandRouting) {
+          if (!this.beginInflight(client)) return;
           // Acknowledged means recorded, as for heartbeats.
           this.commandRouting.onAck(decision.sn, parsed.value as CommandAck, payload).then(
-            () => done(null),
+            () => {
+              this.endInflight(client);
+              done(null);
+            },
             (err: unknown) => {
+              this.endInflight(client);
               this.logger.warn(`command ack from ${client.id} not accepted: ${err instanceof Error ? err.message : String(err)}`);
               client.close();
             },
@@ -287,6 +297,34 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
         // Commands from service accounts go straight to the terminal.
         return done(null);
     }
+  }
+
+  /**
+   * Counts a publish whose PUBACK waits; false (and the connection closed, no PUBACK) past the cap.
+   * aedes hands over every packet of one socket read at once and reads no more until all are done, so
+   * a client that pipelines publishes without waiting for PUBACKs could make one read (up to ~64 KiB of
+   * small publishes) sit in memory as hundreds of pending heartbeats, on every connection. The
+   * unacknowledged publishes are sent again after the reconnect (protocol §4).
+   */
+  private beginInflight(client: Client): boolean {
+    const n = this.inflight.get(client) ?? 0;
+    if (n < this.config.mqtt.maxInflightPerConnection) {
+      this.inflight.set(client, n + 1);
+      return true;
+    }
+    if (!this.closedByServer.has(client)) {
+      this.closedByServer.add(client);
+      this.metrics.mqttInflightExceeded.inc();
+      this.logger.warn(`${client.id}: more than ${this.config.mqtt.maxInflightPerConnection} publishes in flight, closing the connection`);
+      client.close();
+    }
+    return false;
+  }
+
+  private endInflight(client: Client): void {
+    const n = this.inflight.get(client) ?? 0;
+    if (n > 1) this.inflight.set(client, n - 1);
+    else this.inflight.delete(client);
   }
 
   private onConnected(client: Client): void {

@@ -38,6 +38,11 @@ export const envSchema = z.object({
   /** Largest keep-alive honoured; 0 (none) and larger values are replaced by it, so a silent connection is closed. */
   MQTT_MAX_KEEPALIVE_S: int(1, 65_535).default(300),
   /**
+   * Publishes of one connection being handled (not yet acknowledged) at once; a connection with more is
+   * closed. Bounds what one socket read can make the gateway hold (protocol §4: 1 in flight is enough).
+   */
+  MQTT_MAX_INFLIGHT_PER_CONNECTION: int(1, 65_535).default(16),
+  /**
    * At start, mark offline the terminals left "online" by gateway sessions that are gone (this gateway's
    * previous runs, stopped or expired peers, rows from before sessions existed). Safe with several gateways.
    */
@@ -309,6 +314,7 @@ export interface AppConfig {
     connectRatePerAddressPerMinute: number;
     connectTimeoutMs: number;
     maxKeepaliveS: number;
+    maxInflightPerConnection: number;
   };
   /** Presence ownership with several gateways (GATEWAY_*). */
   gateway: { id: string | null; leaseTtlMs: number; leaseRenewMs: number };

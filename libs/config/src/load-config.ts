@@ -46,6 +46,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       connectRatePerAddressPerMinute: e.MQTT_CONNECT_RATE_PER_ADDRESS_PER_MINUTE,
       connectTimeoutMs: e.MQTT_CONNECT_TIMEOUT_MS,
       maxKeepaliveS: e.MQTT_MAX_KEEPALIVE_S,
+      maxInflightPerConnection: e.MQTT_MAX_INFLIGHT_PER_CONNECTION,
     },
     gateway: {
       id: e.GATEWAY_ID ?? null,

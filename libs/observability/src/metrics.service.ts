@@ -95,6 +95,11 @@ export class MetricsService {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly mqttInflightExceeded = new Counter({
+    name: 'fleet_mqtt_inflight_exceeded_total',
+    help: 'MQTT connections closed for having more publishes in flight than MQTT_MAX_INFLIGHT_PER_CONNECTION',
+    registers: [this.registry],
+  });
   readonly mqttRefused = new Counter({
     name: 'fleet_mqtt_connections_refused_total',
     help: 'MQTT connections closed by the gateway before or instead of serving them, by reason',
