@@ -32,7 +32,7 @@ import type { ConnectionsLoaderConfig, FromConnectionsLoader, StormStatus, ToCon
 import { benchSn, registerTerminals, scrape, waitReady } from './gateway-http.js';
 import { benchGatewayEnv, payloadTemplate, printLogTail, startDatabase } from './ingest-children.js';
 import { machineInfo, rssBytes } from './proc-stats.js';
-import type { MetricsSnapshot } from './prom-text.js';
+import { histogramQuantile, type MetricsSnapshot } from './prom-text.js';
 import { latencyStats, median, mib, round } from './report.js';
 import { cleanup, exitAfterFailure, handleInterrupts, log, onCleanup, pause } from './run-lifecycle.js';
 
@@ -209,6 +209,10 @@ async function run(): Promise<void> {
     acked: number;
     errors: number;
     lagP99Ms: number | null;
+    /** Upper bucket bound of the heartbeat batches' commit time p99 in the window. */
+    commitP99LeMs: number | null;
+    /** The slowest loader's own event-loop delay p99 (a late callback there inflates PUBACK latency). */
+    loaderLagP99Ms: number;
   }[] = [];
   const points: { x: number; y: number }[] = [];
   for (const count of steps) {
@@ -222,6 +226,7 @@ async function run(): Promise<void> {
     );
     await pause(opts.settle * 1000);
     await ask({ type: 'lap' }, 'lap', 60_000);
+    const first = opts.db === 'none' ? null : (await scrape(httpUrl)).snapshot;
     const rss: number[] = [];
     const heap: number[] = [];
     const lag: number[] = [];
@@ -239,6 +244,8 @@ async function run(): Promise<void> {
       await pause(5_000);
     }
     const laps = await ask({ type: 'lap' }, 'lap', 60_000);
+    const last = first ? (await scrape(httpUrl)).snapshot : null;
+    const commitP99 = first && last ? histogramQuantile(first, last, 'fleet_ingest_commit_seconds', 0.99, { stream: 'heartbeats' }) : null;
     const latencies = laps.flatMap((l) => l.latencies);
     const stats = latencyStats(latencies);
     const rssMedian = median(rss);
@@ -255,6 +262,8 @@ async function run(): Promise<void> {
       acked: laps.reduce((a, l) => a + l.acked, 0),
       errors: laps.reduce((a, l) => a + l.errors, 0),
       lagP99Ms: lag.length ? round(Math.max(...lag), 1) : null,
+      commitP99LeMs: commitP99 === null ? null : round(commitP99 * 1000, 1),
+      loaderLagP99Ms: round(Math.max(...laps.map((l) => l.lagP99Ms)), 1),
     });
     log(`step ${count}: ${JSON.stringify(rows[rows.length - 1])}`);
   }

@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { MqttClient } from 'mqtt';
 import { topics } from '#contracts';
 import { backoffDelayMs } from '../../../devices-sim/src/backoff.js';
@@ -45,7 +45,7 @@ export interface StormStatus {
 
 export type FromConnectionsLoader =
   | { type: 'connected'; connected: number; failed: number; firstError: string | null }
-  | { type: 'lap'; seconds: number; latencies: number[]; acked: number; errors: number; alive: number }
+  | { type: 'lap'; seconds: number; latencies: number[]; acked: number; errors: number; alive: number; lagP99Ms: number }
   | { type: 'storm-status'; status: StormStatus }
   | { type: 'fatal'; message: string };
 
@@ -102,6 +102,9 @@ let lapStart = performance.now();
 let lapLatencies: number[] = [];
 let lapAcked = 0;
 let lapErrors = 0;
+// The loader's own event-loop delay: a late PUBACK callback here is not the gateway's latency.
+const lapLag = monitorEventLoopDelay({ resolution: 10 });
+lapLag.enable();
 let stormSince: number | null = null;
 let stormAttempts = 0;
 const stormFailures: Record<string, number> = {};
@@ -257,7 +260,9 @@ process.on('message', (raw: unknown) => {
         acked: lapAcked,
         errors: lapErrors,
         alive: terminals.filter((t) => t.alive).length,
+        lagP99Ms: lapLag.percentile(99) / 1e6,
       });
+      lapLag.reset();
       lapStart = now;
       lapLatencies = [];
       lapAcked = 0;
