@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { refreshWindow } from './rollup-refresh.service.js';
+import { refreshWindow, summaryMinGapMs } from './rollup-refresh.service.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -39,5 +39,22 @@ describe('refreshWindow', () => {
 
   it('a last end in the future (clock moved back) re-materializes nothing beyond now', () => {
     expect(refreshWindow(at('2026-12-01T12:07:00Z'), at('2026-12-01T13:00:00Z'), 5 * MIN, late, 90 * DAY)).toBeNull();
+  });
+});
+
+describe('summaryMinGapMs', () => {
+  it('is half the interval after a quick rebuild', () => {
+    expect(summaryMinGapMs(5_000, 60_000, 12.3)).toBe(2_500);
+  });
+
+  it('spaces slow rebuilds by ten times their duration, in whole milliseconds (the lease binds an integer)', () => {
+    // An 832.085949 ms rebuild once gave 8320.85949, which PostgreSQL refused as an int: no summary was built again.
+    expect(summaryMinGapMs(5_000, 60_000, 832.085949)).toBe(8_321);
+    expect(Number.isInteger(summaryMinGapMs(5_001, 60_001, 1234.5678))).toBe(true);
+  });
+
+  it('never waits longer than half the accepted snapshot age', () => {
+    expect(summaryMinGapMs(5_000, 60_000, 20_000)).toBe(30_000);
+    expect(summaryMinGapMs(5_000, 60_001, 20_000)).toBe(30_001);
   });
 });

@@ -37,6 +37,16 @@ export function refreshWindow(
 }
 
 /**
+ * How long after the last fleet summary rebuild the next may start (whole ms: the lease query binds
+ * it as an integer): at least half the interval and SUMMARY_MAX_DUTY_FACTOR times the last rebuild's
+ * duration, but never so long that the snapshot ages past half of what the API accepts.
+ */
+export function summaryMinGapMs(intervalMs: number, maxAgeMs: number, lastRebuildMs: number): number {
+  const half = Math.floor(intervalMs / 2);
+  return Math.ceil(Math.min(Math.max(half, SUMMARY_MAX_DUTY_FACTOR * lastRebuildMs), Math.max(half, maxAgeMs / 2)));
+}
+
+/**
  * Keeps the rollups of migration 0012 current from the worker (and the single process):
  * - heartbeat rollups: when a bucket has completed since the last refresh, re-materializes the
  *   complete buckets from (last end - late window) to the last complete bucket. On a TimescaleDB
@@ -80,12 +90,8 @@ export class RollupRefreshService implements OnApplicationBootstrap, BeforeAppli
     if (this.summaryRun) return this.summaryRun;
     this.summaryRun = (async () => {
       try {
-        // Capped so that the snapshot never ages past what the API accepts.
         const { summaryRefreshIntervalMs: interval, summaryMaxAgeMs: maxAge } = this.config.rollups;
-        const minGapMs = Math.min(
-          Math.max(Math.floor(interval / 2), SUMMARY_MAX_DUTY_FACTOR * this.lastSummaryMs),
-          Math.max(Math.floor(interval / 2), maxAge / 2),
-        );
+        const minGapMs = summaryMinGapMs(interval, maxAge, this.lastSummaryMs);
         const lease = await this.repo.acquire(FLEET_SUMMARY, this.holder, SUMMARY_LEASE_TTL_MS, minGapMs);
         if (!lease) return null;
         const end = this.metrics.rollupRefreshSeconds.startTimer({ relation: FLEET_SUMMARY });
