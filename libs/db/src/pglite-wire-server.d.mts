@@ -7,7 +7,7 @@ export declare class FrontendMessageFramer {
 
 /** Serves a PGlite instance over the Postgres wire protocol, one client connection at a time. */
 export declare class PgliteWireServer {
-  constructor(db: PGlite, onError?: (err: unknown) => void);
+  constructor(db: PGlite, onError?: (err: unknown) => void, options?: { callTimeoutMs?: number; onStuck?: (detail: string) => void });
   listen(port: number, host?: string): Promise<number>;
   close(): Promise<void>;
 }

@@ -48,6 +48,33 @@ export class FrontendMessageFramer {
 }
 
 /**
+ * What a call into PGlite carried, for the report of a stuck call: message types and the SQL of a
+ * Parse or Query, truncated.
+ * @param {Buffer} bytes one or more frontend messages
+ * @param {number} ms
+ */
+function describeCall(bytes, ms) {
+  const types = [];
+  let sql = '';
+  for (let offset = 0; offset + 5 <= bytes.length && types.length < 20;) {
+    const type = String.fromCharCode(bytes[offset]);
+    const length = bytes.readInt32BE(offset + 1);
+    types.push(type);
+    if (!sql && (type === 'Q' || type === 'P')) {
+      const body = bytes.subarray(offset + 5, Math.min(offset + 1 + length, offset + 5 + 400));
+      const text = type === 'P' ? body.subarray(body.indexOf(0) + 1) : body;
+      sql = text
+        .subarray(0, Math.max(0, text.indexOf(0) >= 0 ? text.indexOf(0) : text.length))
+        .toString('utf8')
+        .slice(0, 200);
+    }
+    if (length < 4) break;
+    offset += 1 + length;
+  }
+  return `a PGlite call has not returned after ${ms} ms (messages ${types.join('') || '(startup)'}${sql ? `, SQL: ${sql}` : ''})`;
+}
+
+/**
  * Serves a PGlite instance over the Postgres wire protocol, one client connection at a time
  * (PGlite is a single backend session; later connections wait their turn).
  *
@@ -70,14 +97,22 @@ export class PgliteWireServer {
   #chain = Promise.resolve();
   #db;
   #onError;
+  #onStuck;
+  #callTimeoutMs;
 
   /**
    * @param {import('@electric-sql/pglite').PGlite} db
    * @param {(err: unknown) => void} [onError] a call into PGlite failed (not an SQL error: those are replies)
+   * @param {{ callTimeoutMs?: number; onStuck?: (detail: string) => void }} [options] a call into PGlite that has
+   *   not returned after callTimeoutMs (default 5 min) is reported to onStuck: every later call waits behind it, so
+   *   the database is lost for good and the owner should fail loudly rather than hang. Clients give up long before
+   *   (query_timeout 60 s), so no legitimate call comes near it.
    */
-  constructor(db, onError = () => undefined) {
+  constructor(db, onError = () => undefined, options = {}) {
     this.#db = db;
     this.#onError = onError;
+    this.#callTimeoutMs = options.callTimeoutMs ?? 300_000;
+    this.#onStuck = options.onStuck ?? (() => undefined);
   }
 
   /**
@@ -173,13 +208,15 @@ export class PgliteWireServer {
     this.#chain = this.#chain
       .then(async () => {
         if (socket.destroyed) return;
+        const watchdog = setTimeout(() => this.#onStuck(describeCall(message.bytes, this.#callTimeoutMs)), this.#callTimeoutMs);
+        watchdog.unref();
         // execProtocol, not execProtocolRaw: PGlite parses every reply message into its private
         // message list and only execProtocol empties it again. With execProtocolRaw alone that list
         // kept every row ever returned (the heap growth of the embedded soak). throwOnError: false
         // because SQL errors are replies for the client, like any other.
-        const { data: reply } = await this.#db.execProtocol(new Uint8Array(message.bytes.buffer, message.bytes.byteOffset, message.bytes.byteLength), {
-          throwOnError: false,
-        });
+        const { data: reply } = await this.#db
+          .execProtocol(new Uint8Array(message.bytes.buffer, message.bytes.byteOffset, message.bytes.byteLength), { throwOnError: false })
+          .finally(() => clearTimeout(watchdog));
         // A copy: the reply is a view of PGlite's receive buffer, which the next call overwrites while
         // a write the kernel did not take at once still waits in the socket's queue.
         if (reply.length > 0 && !socket.destroyed) socket.write(Buffer.from(reply));

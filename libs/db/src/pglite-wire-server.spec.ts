@@ -1,5 +1,7 @@
+import { connect } from 'node:net';
+import type { PGlite } from '@electric-sql/pglite';
 import { describe, expect, it } from '@jest/globals';
-import { FrontendMessageFramer } from './pglite-wire-server.mjs';
+import { FrontendMessageFramer, PgliteWireServer } from './pglite-wire-server.mjs';
 
 function startup(): Buffer {
   const body = Buffer.from('\0\x03\0\0user\0postgres\0\0', 'binary');
@@ -49,5 +51,45 @@ describe('FrontendMessageFramer', () => {
     framer.push(startup());
     const bad = Buffer.from([0x51, 0xff, 0xff, 0xff, 0xff]);
     expect(() => framer.push(bad)).toThrow(/invalid message length/);
+  });
+});
+
+describe('PgliteWireServer watchdog', () => {
+  it('reports a call into PGlite that never returns, naming its messages and SQL', async () => {
+    let calls = 0;
+    // Answers the startup, then never again.
+    const never = {
+      execProtocol: () => (calls++ === 0 ? Promise.resolve({ data: new Uint8Array(0) }) : new Promise<never>(() => undefined)),
+    } as unknown as PGlite;
+    const stuck: string[] = [];
+    const server = new PgliteWireServer(never, () => undefined, { callTimeoutMs: 200, onStuck: (detail) => stuck.push(detail) });
+    const port = await server.listen(0);
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(startup());
+    await new Promise((r) => setTimeout(r, 50));
+    const parse = message('P', Buffer.from('\0INSERT INTO heartbeats VALUES ($1)\0\0\0', 'binary'));
+    socket.write(Buffer.concat([parse, message('S', Buffer.alloc(0))]));
+    const deadline = Date.now() + 5_000;
+    while (stuck.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    socket.destroy();
+    expect(stuck).toStrictEqual(['a PGlite call has not returned after 200 ms (messages PS, SQL: INSERT INTO heartbeats VALUES ($1))']);
+    await Promise.race([server.close(), new Promise((r) => setTimeout(r, 200))]);
+  });
+
+  it('does not report calls that return', async () => {
+    const quick = { execProtocol: () => Promise.resolve({ data: new Uint8Array(0) }) } as unknown as PGlite;
+    const stuck: string[] = [];
+    const server = new PgliteWireServer(quick, () => undefined, { callTimeoutMs: 100, onStuck: (detail) => stuck.push(detail) });
+    const port = await server.listen(0);
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(Buffer.concat([startup(), message('Q', Buffer.from('SELECT 1\0'))]));
+    await new Promise((r) => setTimeout(r, 400));
+    socket.destroy();
+    expect(stuck).toStrictEqual([]);
+    await server.close();
   });
 });

@@ -32,8 +32,19 @@ const db = await PGlite.create({ dataDir: dir, extensions: { timescaledb } });
 // use, a reopened database runs without the TSL module and every compression or retention
 // policy call fails with 'not supported under the current "timescale" license'.
 await db.exec(`LOAD 'timescaledb'`);
+/**
+ * A call into PGlite that never returns holds the one session for good, and every query after it
+ * waits: end the thread (the parent treats that as a crash and the process exits) instead of hanging.
+ * @param {string} detail
+ */
+function onStuck(detail) {
+  parent.postMessage({ type: 'error', message: detail });
+  // In a worker, process.exit ends this thread only; a moment first, so the message above is delivered.
+  setTimeout(() => process.exit(1), 100);
+}
+const wireOptions = { onStuck };
 /** @type {PgliteWireServer | null} */
-let server = new PgliteWireServer(db, onWireError);
+let server = new PgliteWireServer(db, onWireError, wireOptions);
 const boundPort = await server.listen(port, host);
 
 const ops = {
@@ -45,7 +56,7 @@ const ops = {
   /** Serves again on the same port after stopServer(). */
   async restartServer() {
     if (server) return;
-    const next = new PgliteWireServer(db, onWireError);
+    const next = new PgliteWireServer(db, onWireError, wireOptions);
     await next.listen(boundPort, host);
     server = next;
   },
