@@ -1,33 +1,49 @@
 /**
  * `node dist/apps/bench/src/embedded-cost-bench.js`: where the embedded database's time goes, in CPU
- * time (both threads, process.cpuUsage), so a loaded host shifts it less than wall time.
+ * time (both threads, process.cpuUsage, plus the server backend's on PostgreSQL), so a loaded host
+ * shifts it less than wall time.
  *
- *   statement: the real HeartbeatRepository.insertBatch against a migrated embedded database with
- *              4,000 registered terminals, per stored row, by batch size, alert queue on and off;
+ *   statement: the real HeartbeatRepository.insertBatch against a migrated database with 4,000
+ *              registered terminals that all have state, per stored row, by batch size, alert queue
+ *              on and off. Battery and RSRP move between heartbeats as real ones do (`--steady`: the
+ *              same values every time, as the load generator sends). Each configuration runs
+ *              `--runs` times (6 batches of 2,000 rows each; 500/5,000-row batches with `--sizes`);
+ *              prints each run and the median, and the share of terminal_state updates that were
+ *              HOT (pg_stat_user_tables; PGlite does not count them);
  *   transport: one request/reply round trip to a worker thread over loopback TCP (what the embedded
  *              database uses) vs a MessagePort with a transferred buffer, for a small query and for
  *              one ingest batch's size.
  *
- * Usage: node dist/apps/bench/src/embedded-cost-bench.js [statement|transport]...  (default both)
+ * Usage: node dist/apps/bench/src/embedded-cost-bench.js [statement|transport]... [--db pglite|postgres]
+ *        [--runs 5] [--sizes 2000] [--steady] [--explain]   (default: statement and transport, pglite)
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { loadConfig } from '#config';
-import { createDataSource, EmbeddedDatabase, migrate } from '#db';
+import { createDataSource, migrate } from '#db';
 import { HeartbeatRepository, type HeartbeatRow } from '#ingest';
-import { makeHeartbeat } from '#testing';
+import { makeHeartbeat, startTestDatabase, type TestDbKind } from '#testing';
+import { cpuMicros as processCpuMicros } from './proc-stats.js';
 
 const cpuMicros = (since: NodeJS.CpuUsage): number => {
   const d = process.cpuUsage(since);
   return d.user + d.system;
 };
 
+const args = process.argv.slice(2);
+const option = (name: string, fallback: string): string => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback;
+};
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 async function statement(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'embedded-cost-'));
-  const db = await EmbeddedDatabase.start({ dataDir: dir });
+  const kind = option('db', 'pglite') as TestDbKind;
+  if (kind !== 'pglite' && kind !== 'postgres') throw new Error('--db pglite|postgres');
+  const runs = Number(option('runs', '5'));
+  const sizes = option('sizes', '2000').split(',').map(Number);
+  const steady = args.includes('--steady');
+  const db = await startTestDatabase(kind);
   const ds = createDataSource({ url: db.url, poolSize: 1 });
   try {
     await ds.initialize();
@@ -36,30 +52,78 @@ async function statement(): Promise<void> {
     // The root provider every migrated database has.
     const [provider] = await ds.query<{ id: string }[]>(`SELECT id FROM providers WHERE code = 'root'`);
     await ds.query(`INSERT INTO terminals (sn, model, provider_id, credential_hash) SELECT unnest($1::text[]), 'M', $2, '\\x00'`, [sns, provider.id]);
+    // The backend serving this one connection: its CPU is the statement's on PostgreSQL (on PGlite
+    // it runs in this process's worker thread, which process.cpuUsage already counts).
+    const [{ pid }] = await ds.query<{ pid: number }[]>('SELECT pg_backend_pid() AS pid');
+    const serverMicros = () => (kind === 'postgres' ? (processCpuMicros(pid) ?? 0) : 0);
+    const hotCounts = async () => {
+      await ds.query('SELECT pg_stat_force_next_flush()');
+      const [r] = await ds.query<{ upd: number; hot: number }[]>(
+        `SELECT n_tup_upd::int AS upd, n_tup_hot_upd::int AS hot FROM pg_stat_user_tables WHERE relname = 'terminal_state'`,
+      );
+      return r;
+    };
     let ms = Date.now() - 6 * 3_600_000;
+    let n = 0;
+    const batch = (size: number, seq: number): HeartbeatRow[] =>
+      Array.from({ length: size }, () => {
+        const k = n++;
+        const time = new Date(ms++);
+        const heartbeat = makeHeartbeat({ seq }, time);
+        if (!steady) {
+          // RSRP moves by the dB on most heartbeats, the battery by a percent every few.
+          heartbeat.signal = { ...heartbeat.signal, rsrp: -80 - (k % 23) };
+          heartbeat.battery = { ...heartbeat.battery, percent: 100 - (Math.floor(k / 7) % 90) };
+        }
+        return { time, sn: sns[k % sns.length], receivedAt: new Date(), heartbeat, extra: null };
+      });
+    let seq = 0;
     for (const alerts of [true, false]) {
       const config = loadConfig({ ...process.env, ALERTS_ENABLED: String(alerts) });
       const repo = new HeartbeatRepository(ds, config);
-      for (const size of [500, 2000, 5000]) {
-        let rows = 0;
-        let cpu = 0;
-        for (let b = 0; b < Math.max(3, Math.ceil(12_000 / size)); b++) {
-          const batch: HeartbeatRow[] = Array.from({ length: size }, (_, i) => {
-            const time = new Date(ms++);
-            return { time, sn: sns[(b * size + i) % sns.length], receivedAt: new Date(), heartbeat: makeHeartbeat({ seq: b }, time), extra: null };
-          });
-          const c0 = process.cpuUsage();
-          await repo.insertBatch(batch);
-          cpu += cpuMicros(c0);
-          rows += size;
+      // Every terminal has state (and a chunk exists) before anything is measured.
+      for (let b = 0; b < 3; b++) await repo.insertBatch(batch(2000, seq++));
+      for (const size of sizes) {
+        const perRow: number[] = [];
+        const before = await hotCounts();
+        for (let run = 0; run < runs; run++) {
+          let rows = 0;
+          let cpu = 0;
+          for (let b = 0; b < Math.max(3, Math.ceil(12_000 / size)); b++) {
+            const rowsIn = batch(size, seq++);
+            const c0 = process.cpuUsage();
+            const s0 = serverMicros();
+            await repo.insertBatch(rowsIn);
+            cpu += cpuMicros(c0) + serverMicros() - s0;
+            rows += size;
+          }
+          perRow.push(Math.round(cpu / rows));
         }
-        console.log(`statement: alert queue ${alerts ? 'on ' : 'off'}, ${size}-row batches: ${Math.round(cpu / rows)} µs CPU per row`);
+        const after = await hotCounts();
+        const updates = after.upd - before.upd;
+        const hot = updates > 0 ? `${Math.round(((after.hot - before.hot) / updates) * 100)} % of ${updates} terminal_state updates HOT` : 'HOT not counted';
+        console.log(
+          `statement (${kind}${steady ? ', steady values' : ''}): alert queue ${alerts ? 'on ' : 'off'}, ${size}-row batches: ` +
+            `median ${median(perRow)} µs CPU per row (runs: ${perRow.join(', ')}); ${hot}`,
+        );
+      }
+      if (alerts && args.includes('--explain')) {
+        // The same statement and parameters, explained instead of run.
+        const plan: { 'QUERY PLAN': string }[] = [];
+        const explaining = {
+          query: async (sql: string, params: unknown[]) => {
+            plan.push(...(await ds.query<{ 'QUERY PLAN': string }[]>(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${sql}`, params)));
+            return [];
+          },
+        } as unknown as typeof ds;
+        const probe = new HeartbeatRepository(explaining, config);
+        await probe.insertBatch(batch(2000, seq++));
+        console.log(plan.map((p) => p['QUERY PLAN']).join('\n'));
       }
     }
   } finally {
     await ds.destroy().catch(() => undefined);
     await db.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -105,7 +169,8 @@ async function transport(size: number, n: number): Promise<void> {
   console.log(`transport: ${size} B request + 100 B reply: TCP ${Math.round(tcp)} µs, MessagePort ${Math.round(messagePort)} µs CPU per round trip`);
 }
 
-const parts = process.argv.slice(2);
+const VALUED = new Set(['--db', '--runs', '--sizes']);
+const parts = args.filter((a, i) => !a.startsWith('--') && !VALUED.has(args[i - 1] ?? ''));
 if (parts.length === 0 || parts.includes('statement')) await statement();
 if (parts.length === 0 || parts.includes('transport')) {
   await transport(300, 3000);

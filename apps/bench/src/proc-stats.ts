@@ -48,6 +48,12 @@ function readStat(pid: number): ProcEntry | null {
   return { ppid: Number(rest[1]), ticks: Number(rest[11]) + Number(rest[12]) };
 }
 
+/** A process's CPU time so far (utime + stime) in microseconds, or null when it is gone. */
+export function cpuMicros(pid: number): number | null {
+  const entry = readStat(pid);
+  return entry ? (entry.ticks / clkTck()) * 1e6 : null;
+}
+
 /** Resident set size in bytes (VmRSS), or null when the process is gone. */
 export function rssBytes(pid: number): number | null {
   try {

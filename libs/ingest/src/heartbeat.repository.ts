@@ -66,12 +66,13 @@ WITH input AS (
               OR EXCLUDED.last_received_at - EXCLUDED.uptime_s * interval '1 second' > terminal_state.last_received_at))
   RETURNING sn
 ), touched AS (
-  -- Terminals whose state did not move (duplicates, old samples): only the receive time.
+  -- Terminals whose state did not move (duplicates, old samples): only the receive time. The state
+  -- test is on r, so it filters before the join: terminals whose state moved cost no index probe.
   UPDATE terminal_state t SET last_received_at = r.received_at
     FROM received r
    WHERE t.sn = r.sn
+     AND r.sn NOT IN (SELECT sn FROM state)
      AND (t.last_received_at IS NULL OR t.last_received_at < r.received_at)
-     AND t.sn NOT IN (SELECT sn FROM state)
   RETURNING 1
 )${
   enqueueForAlerts
