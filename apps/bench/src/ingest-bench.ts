@@ -15,7 +15,7 @@
  *          [--soak [--soak-interval S] [--snapshot-dir DIR]]
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -48,9 +48,14 @@ async function run(opts: IngestOptions): Promise<BenchResult & { soak?: SoakResu
   const machine = machineInfo();
   const commit = gitCommit();
   const tmp = mkdtempSync(join(tmpdir(), 'fleet-bench-'));
-  onCleanup('temp dir', () => Promise.resolve(rmSync(tmp, { recursive: true, force: true })));
   const gatewayLog = join(tmp, 'gateway.log');
   currentGatewayLog = gatewayLog;
+  onCleanup('temp dir', () => {
+    // BENCH_GATEWAY_LOG keeps the gateway's log (e.g. its --trace-gc output) before the directory goes.
+    const keep = process.env.BENCH_GATEWAY_LOG;
+    if (keep && existsSync(gatewayLog)) appendFileSync(keep, readFileSync(gatewayLog));
+    return Promise.resolve(rmSync(tmp, { recursive: true, force: true }));
+  });
   const template = payloadTemplate();
 
   const db = opts.db === 'postgres' ? await startDatabase(tmp) : null;

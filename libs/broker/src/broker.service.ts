@@ -253,20 +253,19 @@ export class BrokerService implements LiveSessionsPort, OnApplicationBootstrap, 
     switch (decision.kind) {
       case TerminalTopicKind.Heartbeat:
         if (!this.beginInflight(client)) return;
-        this.ingest.ingestHeartbeat(decision.sn, packet.topic, payload).then(
-          (outcome) => {
-            this.endInflight(client);
-            if (!outcome.stored) discard(packet);
-            done(null);
-          },
-          (err: unknown) => {
-            this.endInflight(client);
+        // A callback, not a promise: this runs for every heartbeat and is held until its commit.
+        this.ingest.acceptHeartbeat(decision.sn, packet.topic, payload, (err, outcome) => {
+          this.endInflight(client);
+          if (err || !outcome) {
             if (err instanceof AckTimeoutError) this.metrics.ackTimeouts.inc();
             // No PUBACK: close the connection; the terminal reconnects and retransmits later.
-            this.logger.warn(`heartbeat from ${client.id} not accepted: ${err instanceof Error ? err.message : String(err)}`);
+            this.logger.warn(`heartbeat from ${client.id} not accepted: ${err ? err.message : 'no outcome'}`);
             client.close();
-          },
-        );
+            return;
+          }
+          if (!outcome.stored) discard(packet);
+          done(null);
+        });
         return;
       case TerminalTopicKind.Presence:
       case TerminalTopicKind.CommandAck: {

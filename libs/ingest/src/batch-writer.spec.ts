@@ -531,3 +531,92 @@ describe('BatchWriter close()', () => {
     expect(calls).toBe(0);
   });
 });
+
+describe('BatchWriter submitWith() (callback form)', () => {
+  it('calls back once per item, with the item, only after its batch committed; bad items as rejected', async () => {
+    const w = new ControlledWrite<string>();
+    const writer = new BatchWriter<string>(options(w.write, { maxBatchRows: 3 }));
+    const calls: [Error | null, WriteOutcome | null, string][] = [];
+    const done = (err: Error | null, outcome: WriteOutcome | null, item: string) => calls.push([err, outcome, item]);
+    for (const item of ['a', 'bad', 'c']) writer.submitWith(item, done);
+    await waitFor(() => w.calls.length === 1, 1000, 'batch');
+    await delay(5);
+    expect(calls).toStrictEqual([]);
+    w.reject(0, new DataError('bad row'));
+    // Bisected: ['a', 'bad'] then ['c']; ['a', 'bad'] into ['a'] and ['bad'].
+    await waitFor(() => w.calls.length === 2, 1000, 'first half');
+    w.reject(1, new DataError('bad row'));
+    await waitFor(() => w.calls.length === 3, 1000, "'a'");
+    w.resolve(2);
+    await waitFor(() => w.calls.length === 4, 1000, "'bad'");
+    w.reject(3, new DataError('bad row'));
+    await waitFor(() => w.calls.length === 5, 1000, "'c'");
+    w.resolve(4);
+    await waitFor(() => calls.length === 3, 1000, 'callbacks');
+    await delay(5);
+    expect(calls).toStrictEqual([
+      [null, 'committed', 'a'],
+      [null, 'rejected', 'bad'],
+      [null, 'committed', 'c'],
+    ]);
+  });
+
+  it('calls back with AckTimeoutError when no buffer space came within admissionTimeoutMs', async () => {
+    const w = new ControlledWrite<number>();
+    const writer = new BatchWriter<number>(options(w.write, { maxBatchRows: 1, maxBufferedRows: 1, admissionTimeoutMs: 20 }));
+    writer.submitWith(1, () => undefined);
+    const calls: [Error | null, WriteOutcome | null, number][] = [];
+    writer.submitWith(2, (err, outcome, item) => calls.push([err, outcome, item]));
+    await waitFor(() => calls.length === 1, 1000, 'timeout');
+    expect(calls[0][0]).toBeInstanceOf(AckTimeoutError);
+    expect(calls[0].slice(1)).toStrictEqual([null, 2]);
+    expect(writer.waiting).toBe(0);
+  });
+
+  it('calls back with WriterClosedError after close(), and never writes the item', async () => {
+    let writes = 0;
+    const writer = new BatchWriter<number>(
+      options(async () => {
+        writes++;
+      }),
+    );
+    await writer.close();
+    const calls: (Error | null)[] = [];
+    writer.submitWith(1, (err) => calls.push(err));
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toBeInstanceOf(WriterClosedError);
+    await delay(30);
+    expect(writes).toBe(0);
+  });
+
+  it('a throwing callback does not keep the rest of its batch from being settled; the error is rethrown on its own', async () => {
+    const w = new ControlledWrite<number>();
+    const writer = new BatchWriter<number>(options(w.write, { maxBatchRows: 3 }));
+    const rethrown: unknown[] = [];
+    const realQueueMicrotask = globalThis.queueMicrotask;
+    globalThis.queueMicrotask = (fn: () => void) => {
+      try {
+        fn();
+      } catch (err) {
+        rethrown.push(err);
+      }
+    };
+    try {
+      const settled: number[] = [];
+      writer.submitWith(1, (_err, _outcome, item) => settled.push(item));
+      writer.submitWith(2, () => {
+        throw new Error('handler bug');
+      });
+      writer.submitWith(3, (_err, _outcome, item) => settled.push(item));
+      await waitFor(() => w.calls.length === 1, 1000, 'batch');
+      w.resolve(0);
+      await waitFor(() => settled.length === 2, 1000, 'the other items');
+      expect(settled).toStrictEqual([1, 3]);
+      expect(rethrown).toHaveLength(1);
+      expect((rethrown[0] as Error).message).toBe('handler bug');
+      expect(w.calls).toHaveLength(1);
+    } finally {
+      globalThis.queueMicrotask = realQueueMicrotask;
+    }
+  });
+});

@@ -33,14 +33,33 @@ export interface BatchWriterOptions<T> {
   };
 }
 
+/**
+ * Settles one submitted item: an error (AckTimeoutError, WriterClosedError) or its outcome. The
+ * item is passed back, so one function can serve every item (no closure per item held until the commit).
+ */
+export type WriteCallback<T> = (err: Error | null, outcome: WriteOutcome | null, item: T) => void;
+
 interface Pending<T> {
   item: T;
-  resolve: (outcome: WriteOutcome) => void;
-  reject: (err: Error) => void;
+  done: WriteCallback<T>;
 }
 
 interface Waiter<T> extends Pending<T> {
   timer: NodeJS.Timeout;
+}
+
+const ignore = (): void => undefined;
+
+/** Calls an item's callback; one that throws must not stop the others from being settled. */
+function settle<T>(p: Pending<T>, err: Error | null, outcome: WriteOutcome | null): void {
+  try {
+    p.done(err, outcome, p.item);
+  } catch (thrown) {
+    // Surfaces as an uncaught exception, as a throwing promise handler would as an unhandled rejection.
+    queueMicrotask(() => {
+      throw thrown;
+    });
+  }
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
@@ -83,32 +102,39 @@ export class BatchWriter<T> {
 
   /** Resolves when the item is committed (or rejected as bad data); waits for space when full. */
   submit(item: T): Promise<WriteOutcome> {
-    if (this.closed) return Promise.reject(new WriterClosedError(`${this.opts.name} writer is closed`));
     return new Promise<WriteOutcome>((resolve, reject) => {
-      if (this.buffered < this.opts.maxBufferedRows && this.waiters.length === 0) {
-        this.enqueue({ item, resolve, reject });
-        return;
-      }
-      const waiter: Waiter<T> = {
-        item,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          const i = this.waiters.indexOf(waiter);
-          if (i >= 0) this.waiters.splice(i, 1);
-          this.report();
-          reject(new AckTimeoutError(`${this.opts.name}: no buffer space within ${this.opts.admissionTimeoutMs} ms`));
-        }, this.opts.admissionTimeoutMs),
-      };
-      this.waiters.push(waiter);
-      this.report();
+      this.submitWith(item, (err, outcome) => (err || !outcome ? reject(err ?? new Error('no outcome')) : resolve(outcome)));
     });
+  }
+
+  /**
+   * submit() with a callback, for the hot path: no promise per item. `done` is called exactly once,
+   * never synchronously from inside this call except with WriterClosedError.
+   */
+  submitWith(item: T, done: WriteCallback<T>): void {
+    if (this.closed) return done(new WriterClosedError(`${this.opts.name} writer is closed`), null, item);
+    if (this.buffered < this.opts.maxBufferedRows && this.waiters.length === 0) {
+      this.enqueue({ item, done });
+      return;
+    }
+    const waiter: Waiter<T> = {
+      item,
+      done,
+      timer: setTimeout(() => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        this.report();
+        settle(waiter, new AckTimeoutError(`${this.opts.name}: no buffer space within ${this.opts.admissionTimeoutMs} ms`), null);
+      }, this.opts.admissionTimeoutMs),
+    };
+    this.waiters.push(waiter);
+    this.report();
   }
 
   /** Best effort: queues the item if there is room, otherwise returns false at once. */
   tryOffer(item: T): boolean {
     if (this.closed || this.buffered >= this.opts.maxBufferedRows) return false;
-    this.enqueue({ item, resolve: () => undefined, reject: () => undefined });
+    this.enqueue({ item, done: ignore });
     return true;
   }
 
@@ -194,7 +220,7 @@ export class BatchWriter<T> {
         this.safeHook(() => this.opts.hooks?.onCommit?.(batch.length, Number(process.hrtime.bigint() - started) / 1e9));
         for (let i = 0; i < batch.length; i += SETTLE_CHUNK) {
           if (i > 0) await yieldToIo();
-          for (let j = i; j < Math.min(i + SETTLE_CHUNK, batch.length); j++) batch[j].resolve('committed');
+          for (let j = i; j < Math.min(i + SETTLE_CHUNK, batch.length); j++) settle(batch[j], null, 'committed');
         }
         return;
       }
@@ -203,7 +229,7 @@ export class BatchWriter<T> {
       if (this.opts.isDataError(err)) {
         if (batch.length === 1) {
           this.safeHook(() => this.opts.hooks?.onRejected?.(batch[0].item, err));
-          batch[0].resolve('rejected');
+          settle(batch[0], null, 'rejected');
           return;
         }
         const mid = Math.ceil(batch.length / 2);

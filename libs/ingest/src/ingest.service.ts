@@ -4,15 +4,39 @@ import { APP_CONFIG, type AppConfig } from '#config';
 import { MetricsService } from '#observability';
 import { BatchWriter, type WriteOutcome } from './batch-writer.js';
 import { DeadLetterRepository, type DeadLetter } from './dead-letter.repository.js';
-import { HeartbeatRepository, type HeartbeatRow } from './heartbeat.repository.js';
+import { encodeHeartbeatRow, HeartbeatRepository } from './heartbeat.repository.js';
 import { isDataError, StorageRejectReason, type IngestRejectReason } from './ingest.errors.js';
 import { PresenceRepository, type PresenceEvent, type PresenceOwner } from './presence.repository.js';
 
 export type HeartbeatOutcome = { stored: true } | { stored: false; reason: IngestRejectReason; detail: string };
 
+/** Settles one heartbeat: an error (AckTimeoutError, WriterClosedError: no PUBACK) or its outcome. */
+export type HeartbeatCallback = (err: Error | null, outcome: HeartbeatOutcome | null) => void;
+
+/**
+ * An accepted heartbeat until its batch commits: the row already encoded (encodeHeartbeatRow) and
+ * the payload (aedes holds it until the PUBACK anyway) for a dead letter. Nothing else is held, so
+ * young-generation GCs, which copy everything in flight, stay short.
+ */
+interface PendingHeartbeat {
+  sn: string;
+  row: string;
+  payload: Buffer;
+  done: HeartbeatCallback;
+}
+
+/** A heartbeat waiting for validation. */
+interface Received {
+  sn: string;
+  topic: string;
+  payload: Buffer;
+  done: HeartbeatCallback;
+}
+
 const DEAD_LETTER_BUFFER_ROWS = 5_000;
 const SUPPORTED_VERSIONS = [HEARTBEAT_SCHEMA_VERSION];
 const STORED: HeartbeatOutcome = Object.freeze({ stored: true });
+const REFUSED_BY_DATABASE: HeartbeatOutcome = Object.freeze({ stored: false, reason: StorageRejectReason, detail: 'the database refused the row' });
 const VALIDATE_PER_TURN = 256;
 const PRESENCE_BUFFER_ROWS = 50_000;
 
@@ -24,12 +48,12 @@ const PRESENCE_BUFFER_ROWS = 50_000;
 @Injectable()
 export class IngestService {
   private readonly logger = new Logger('Ingest');
-  private readonly heartbeats: BatchWriter<HeartbeatRow>;
+  private readonly heartbeats: BatchWriter<PendingHeartbeat>;
   private readonly presence: BatchWriter<PresenceEvent>;
   private readonly deadLetters: BatchWriter<DeadLetter>;
   private presenceOrd = 0;
-  /** Heartbeats waiting for validation (see validateSome); validateHead is the next one. */
-  private readonly toValidate: { sn: string; topic: string; payload: Buffer; resolve: (o: HeartbeatOutcome) => void; reject: (e: unknown) => void }[] = [];
+  /** Heartbeats waiting for validation (see validateSome); validateHead is the next one, those before it are null. */
+  private readonly toValidate: (Received | null)[] = [];
   private validateHead = 0;
   private validationScheduled = false;
 
@@ -50,25 +74,19 @@ export class IngestService {
       retryMaxMs: ingest.retryMaxBackoffMs,
       isDataError,
     };
-    this.heartbeats = new BatchWriter<HeartbeatRow>({
+    this.heartbeats = new BatchWriter<PendingHeartbeat>({
       ...common,
       name: 'heartbeats',
       maxBatchRows: ingest.batchMaxRows,
       maxBufferedRows: ingest.bufferMaxRows,
       concurrency,
-      write: async (rows) => {
-        const inserted = await heartbeatRepo.insertBatch(rows);
+      write: async (pending) => {
+        const inserted = await heartbeatRepo.insertEncoded(pending.map((p) => p.row));
         metrics.heartbeatsStored.inc(inserted);
-        metrics.heartbeatsDuplicate.inc(rows.length - inserted);
+        metrics.heartbeatsDuplicate.inc(pending.length - inserted);
       },
-      hooks: this.hooks('heartbeats', (row, err) =>
-        this.deadLetter({
-          clientId: row.sn,
-          topic: 'heartbeat',
-          reason: StorageRejectReason,
-          detail: String(err),
-          payload: Buffer.from(JSON.stringify(row.heartbeat)),
-        }),
+      hooks: this.hooks<PendingHeartbeat>('heartbeats', (p, err) =>
+        this.deadLetter({ clientId: p.sn, topic: 'heartbeat', reason: StorageRejectReason, detail: String(err), payload: p.payload }),
       ),
     });
     this.presence = new BatchWriter<PresenceEvent>({
@@ -144,12 +162,20 @@ export class IngestService {
    */
   ingestHeartbeat(sn: string, topic: string, payload: Buffer): Promise<HeartbeatOutcome> {
     return new Promise((resolve, reject) => {
-      this.toValidate.push({ sn, topic, payload, resolve, reject });
-      if (!this.validationScheduled) {
-        this.validationScheduled = true;
-        setImmediate(this.validateSome);
-      }
+      this.acceptHeartbeat(sn, topic, payload, (err, outcome) => (err || !outcome ? reject(err ?? new Error('no outcome')) : resolve(outcome)));
     });
+  }
+
+  /**
+   * ingestHeartbeat with a callback, for the broker's hot path: no promise per heartbeat. `done` is
+   * called once, never from inside this call.
+   */
+  acceptHeartbeat(sn: string, topic: string, payload: Buffer, done: HeartbeatCallback): void {
+    this.toValidate.push({ sn, topic, payload, done });
+    if (!this.validationScheduled) {
+      this.validationScheduled = true;
+      setImmediate(this.validateSome);
+    }
   }
 
   /**
@@ -163,8 +189,18 @@ export class IngestService {
   private readonly validateSome = (): void => {
     const end = Math.min(this.validateHead + VALIDATE_PER_TURN, this.toValidate.length);
     for (; this.validateHead < end; this.validateHead++) {
-      const { sn, topic, payload, resolve, reject } = this.toValidate[this.validateHead];
-      this.ingestValidated(sn, topic, payload).then(resolve, reject);
+      const received = this.toValidate[this.validateHead];
+      // Released at once: an entry is held only until validated.
+      this.toValidate[this.validateHead] = null;
+      if (!received) continue;
+      try {
+        this.ingestValidated(received);
+      } catch (err) {
+        // Not expected (validation returns its verdict); the rest of the queue must still be served.
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
     }
     if (this.validateHead < this.toValidate.length) {
       // Under steady load the queue may never run dry: drop the validated head now and then.
@@ -180,23 +216,27 @@ export class IngestService {
     this.validationScheduled = false;
   };
 
-  private ingestValidated(sn: string, topic: string, payload: Buffer): Promise<HeartbeatOutcome> {
-    // Not async, one promise per heartbeat fewer: this runs for every message.
+  private ingestValidated({ sn, topic, payload, done }: Received): void {
     const now = Date.now();
     const parsed = this.parseHeartbeat(payload, now);
     if (!parsed.ok) {
       this.reject(sn, topic, parsed.reason, parsed.detail, payload);
-      return Promise.resolve({ stored: false, reason: parsed.reason, detail: parsed.detail });
+      return done(null, { stored: false, reason: parsed.reason, detail: parsed.detail });
     }
     this.metrics.heartbeatsReceived.inc();
-    return this.heartbeats
-      .submit({ time: new Date(parsed.value.ts), sn, receivedAt: new Date(now), heartbeat: parsed.value, extra: parsed.extra })
-      .then((outcome: WriteOutcome): HeartbeatOutcome => {
-        if (outcome !== 'rejected') return STORED;
-        this.metrics.rejected.inc({ reason: StorageRejectReason });
-        return { stored: false, reason: StorageRejectReason, detail: 'the database refused the row' };
-      });
+    // Encoded now: the parsed tree dies young instead of being held (and copied by every
+    // scavenge) until the commit.
+    const row = encodeHeartbeatRow({ time: new Date(parsed.value.ts), sn, receivedAt: new Date(now), heartbeat: parsed.value, extra: parsed.extra });
+    this.heartbeats.submitWith({ sn, row, payload, done }, this.settleHeartbeat);
   }
+
+  /** One function for every heartbeat's batch outcome (the heartbeat carries its own callback). */
+  private readonly settleHeartbeat = (err: Error | null, outcome: WriteOutcome | null, p: PendingHeartbeat): void => {
+    if (err) return p.done(err, null);
+    if (outcome !== 'rejected') return p.done(null, STORED);
+    this.metrics.rejected.inc({ reason: StorageRejectReason });
+    p.done(null, REFUSED_BY_DATABASE);
+  };
 
   /** Counts and keeps a rejected message. */
   reject(clientId: string | null, topic: string, reason: IngestRejectReason, detail: string, payload: Buffer): void {
