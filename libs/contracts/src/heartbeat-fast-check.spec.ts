@@ -1,39 +1,23 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { checkHeartbeatFast } from './heartbeat-fast-check.js';
+import { sampleHeartbeat } from './heartbeat.fixture.js';
 import { HEARTBEAT_SCHEMA_VERSION, heartbeatSchema } from './heartbeat.schema.js';
 import { parsePayload } from './validation.js';
 
 const FULL = { maxBytes: 65_536, supportedVersions: [HEARTBEAT_SCHEMA_VERSION] } as const;
 const FAST = { ...FULL, fast: checkHeartbeatFast } as const;
 
-/** Every optional section present, plus undeclared fields at several depths. */
+/** Every optional section present, plus undeclared fields at several depths and date edge cases. */
 function richHeartbeat(): Record<string, unknown> {
+  const hb = sampleHeartbeat();
+  const plan = (hb.sim as { plan: Record<string, unknown> }).plan;
+  plan.expiresAt = '2024-02-29';
+  plan.lastRenewal = { at: '2025-02-01T00:00:00Z', result: 'failed', reason: 'payment_declined' };
   return {
-    v: 1,
+    ...hb,
     ts: '2025-03-03T08:00:00.123+08:00',
-    seq: 42,
-    model: 'EP-T1',
-    firmware: { version: '1.2.3', appVersion: '4.5.6' },
-    battery: { percent: 87, charging: false, temperatureC: 31.5 },
-    signal: { rat: 'LTE', rsrp: -95, rsrq: -10, sinr: 12, rssi: -70, csq: 20, mccMnc: '46000', cellId: '1A2B3C' },
-    sim: {
-      iccid: '89860012345678901234',
-      imei: '356938035643809',
-      type: 'physical',
-      carrier: 'China Mobile',
-      plan: {
-        status: 'active',
-        expiresAt: '2024-02-29',
-        autoRenew: true,
-        lastRenewal: { at: '2025-02-01T00:00:00Z', result: 'failed', reason: 'payment_declined' },
-        usedMb: 120.5,
-        allowanceMb: 1024,
-      },
-    },
-    location: { lat: 31.23, lon: 121.47, accuracyM: 25, source: 'gps' },
     tx: { approved: 10, declined: 3, declinesByCode: { '92': 2, '05': 1 }, reversals: { pending: 0, succeeded: 1, failed: 0 } },
-    uptimeS: 3600,
   };
 }
 
