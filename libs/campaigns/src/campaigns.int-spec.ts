@@ -1,40 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { API_ENTITIES, ApiModule, Role } from '#api';
 import { APP_CONFIG, type AppConfig } from '#config';
-import { COMMAND_CLOCK, CommandsRepository, type CommandClock } from '#commands';
+import { COMMAND_CLOCK, CommandsRepository } from '#commands';
 import { OtaInstallService } from '#ota';
-import { scrapeMetric, startTestDatabase, startTestGateway, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
+import { apiCaller, ManualClock, scrapeMetric, startTestDatabase, startTestGateway, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
 import { CampaignMetrics } from './campaign-metrics.js';
 import { CampaignRunner } from './campaign-runner.service.js';
 import { CampaignsWorkerModule } from './campaigns.module.js';
 import { CampaignsRepository } from './campaigns.repository.js';
 import { CampaignsService } from './campaigns.service.js';
 
-/** The ledger's clock, which the runner shares: rate limit, soak and health windows move with it. */
-class FakeClock implements CommandClock {
-  private t = Date.parse('2026-12-01T10:00:00Z');
-  now(): Date {
-    return new Date(this.t);
-  }
-  advance(ms: number): void {
-    this.t += ms;
-  }
-}
-
-interface Answer<T> {
-  status: number;
-  body: T;
-}
 type Json = Record<string, unknown>;
-
-function api(baseUrl: string) {
-  return async <T = Json>(method: string, path: string, key: string, body?: unknown): Promise<Answer<T>> => {
-    const headers: Record<string, string> = { authorization: `Bearer ${key}` };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    return { status: res.status, body: (await res.json()) as T };
-  };
-}
 
 interface Progress {
   state: string;
@@ -65,8 +41,8 @@ for (const kind of testDbKinds()) {
   describe(`OTA campaigns on ${kind}`, () => {
     let db: TestDatabase;
     let gw: TestGateway;
-    let clock: FakeClock;
-    let call: ReturnType<typeof api>;
+    let clock: ManualClock;
+    let call: ReturnType<typeof apiCaller>;
     let opsA: string;
     let opsB: string;
     let runner: CampaignRunner;
@@ -125,12 +101,12 @@ for (const kind of testDbKinds()) {
 
     beforeAll(async () => {
       db = await startTestDatabase(kind);
-      clock = new FakeClock();
+      clock = new ManualClock(Date.parse('2026-12-01T10:00:00Z'));
       gw = await startTestGateway(db, ENV, {
         composition: { features: [ApiModule, CampaignsWorkerModule], entities: API_ENTITIES },
         override: (b) => b.overrideProvider(COMMAND_CLOCK).useValue(clock),
       });
-      call = api(gw.httpUrl);
+      call = apiCaller(gw.httpUrl);
       opsA = await gw.issueKey('ops-a');
       opsB = await gw.issueKey('ops-b');
       runner = gw.running.app.get(CampaignRunner);

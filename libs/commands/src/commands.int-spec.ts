@@ -6,6 +6,8 @@ import { topics, type Command } from '#contracts';
 import { DownloadUrlService } from '#ota';
 import { GATEWAY } from '#runtime';
 import {
+  apiCaller,
+  ManualClock,
   connectOk,
   endClient,
   makeHeartbeat,
@@ -18,13 +20,9 @@ import {
   type TestDatabase,
   type TestGateway,
 } from '#testing';
-import { COMMAND_CLOCK, type CommandClock } from './command-clock.js';
+import { COMMAND_CLOCK } from './command-clock.js';
 import { CommandDispatcher } from './command-dispatcher.service.js';
 
-interface ApiAnswer<T> {
-  status: number;
-  body: T;
-}
 interface CommandBody {
   id: string;
   sn: string;
@@ -38,26 +36,6 @@ interface CommandBody {
 }
 interface ErrorBody {
   error: { code: string; message: string };
-}
-
-function api(baseUrl: string) {
-  return async <T = CommandBody>(method: string, path: string, key: string, body?: unknown): Promise<ApiAnswer<T>> => {
-    const headers: Record<string, string> = { authorization: `Bearer ${key}` };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    return { status: res.status, body: (await res.json()) as T };
-  };
-}
-
-/** A controllable clock for the ledger (deadlines, expiry); MQTT and HTTP keep real time. */
-class FakeClock implements CommandClock {
-  private t = Date.now();
-  now(): Date {
-    return new Date(this.t);
-  }
-  advance(ms: number): void {
-    this.t += ms;
-  }
 }
 
 /** A terminal: connected, subscribed to its command topic, recording every command it receives. */
@@ -117,8 +95,8 @@ for (const kind of testDbKinds()) {
   describe(`command ledger on ${kind}`, () => {
     let db: TestDatabase;
     let gw: TestGateway;
-    let clock: FakeClock;
-    let call: ReturnType<typeof api>;
+    let clock: ManualClock;
+    let call: ReturnType<typeof apiCaller<CommandBody>>;
     let ops: string;
     let dispatcher: CommandDispatcher;
     const secrets = new Map<string, string>();
@@ -139,9 +117,9 @@ for (const kind of testDbKinds()) {
 
     beforeAll(async () => {
       db = await startTestDatabase(kind);
-      clock = new FakeClock();
+      clock = new ManualClock();
       gw = await startTestGateway(db, ENV, { override: (b) => b.overrideProvider(COMMAND_CLOCK).useValue(clock) });
-      call = api(gw.httpUrl);
+      call = apiCaller<CommandBody>(gw.httpUrl);
       ops = await gw.issueKey();
       dispatcher = gw.running.app.get(CommandDispatcher);
       const p = await call<{ id: string }>('POST', '/v1/providers', ops, { code: `cmd-p-${kind}`, name: 'P' });
@@ -453,7 +431,7 @@ if (testDbKinds().includes('postgres')) {
       const secrets = await a.register(['TWOGW001']);
       const t = await Terminal.connect(b.mqttUrl, 'TWOGW001', secrets.get('TWOGW001') ?? '');
       const ops = await a.issueKey();
-      const call = api(a.httpUrl);
+      const call = apiCaller<CommandBody>(a.httpUrl);
       const c = await call('POST', '/v1/terminals/TWOGW001/commands', ops, { type: 'set_heartbeat_interval', params: { seconds: 900 } });
       expect(c.status).toBe(201);
       const [cmd] = await t.waitFor(c.body.id);
@@ -467,7 +445,7 @@ if (testDbKinds().includes('postgres')) {
       const secrets = await a.register(['TWOGW002']);
       const t = await Terminal.connect(b.mqttUrl, 'TWOGW002', secrets.get('TWOGW002') ?? '');
       const ops = await a.issueKey('ops2');
-      const call = api(a.httpUrl);
+      const call = apiCaller<CommandBody>(a.httpUrl);
       const killed = await a.query<{ ok: boolean }>(`SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'command-listener'`);
       expect(killed.length).toBe(2);
       // Created while both listeners are down: the NOTIFY reaches nobody; the resumed listener's sweep delivers it.
@@ -480,7 +458,7 @@ if (testDbKinds().includes('postgres')) {
     it('concurrent cancels of one command: exactly one wins, the others get 409', async () => {
       await a.register(['TWOGW003']);
       const ops = await a.issueKey('ops3');
-      const call = api(a.httpUrl);
+      const call = apiCaller<CommandBody>(a.httpUrl);
       const c = await call('POST', '/v1/terminals/TWOGW003/commands', ops, { type: 'reboot' });
       const results = await Promise.all(Array.from({ length: 8 }, () => call('POST', `/v1/commands/${c.body.id}/cancel`, ops)));
       expect(results.filter((r) => r.status === 200)).toHaveLength(1);

@@ -1,33 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { API_ENTITIES, ApiModule, Role } from '#api';
-import { startTestDatabase, startTestGateway, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
-import { COMMAND_CLOCK, type CommandClock } from './command-clock.js';
+import { apiCaller, ManualClock, startTestDatabase, startTestGateway, testDbKinds, type TestDatabase, type TestGateway } from '#testing';
+import { COMMAND_CLOCK } from './command-clock.js';
 import { CommandsRepository } from './commands.repository.js';
 import { HeartbeatDefaultsWorkerModule } from './heartbeat-defaults.module.js';
 import { HEARTBEAT_DEFAULTS_ACTOR, HeartbeatDefaultsRepository } from './heartbeat-defaults.repository.js';
 import { HeartbeatIntervalReconciler } from './heartbeat-interval-reconciler.service.js';
 
-class FakeClock implements CommandClock {
-  private t = Date.parse('2026-12-01T10:00:00Z');
-  now(): Date {
-    return new Date(this.t);
-  }
-  advance(ms: number): void {
-    this.t += ms;
-  }
-}
-
 type Json = Record<string, unknown>;
-
-function api(baseUrl: string) {
-  return async <T = Json>(method: string, path: string, key: string, body?: unknown): Promise<{ status: number; body: T }> => {
-    const headers: Record<string, string> = { authorization: `Bearer ${key}` };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
-  };
-}
 
 const ENV = { HEARTBEAT_DEFAULTS_RECONCILE_MS: '0', CAMPAIGN_TICK_MS: '0', ALERTS_ENABLED: 'false' };
 
@@ -35,8 +15,8 @@ for (const kind of testDbKinds()) {
   describe(`default heartbeat intervals on ${kind}`, () => {
     let db: TestDatabase;
     let gw: TestGateway;
-    let clock: FakeClock;
-    let call: ReturnType<typeof api>;
+    let clock: ManualClock;
+    let call: ReturnType<typeof apiCaller>;
     let ops: string;
     let rootId: string;
     let reconciler: HeartbeatIntervalReconciler;
@@ -82,12 +62,12 @@ for (const kind of testDbKinds()) {
 
     beforeAll(async () => {
       db = await startTestDatabase(kind);
-      clock = new FakeClock();
+      clock = new ManualClock(Date.parse('2026-12-01T10:00:00Z'));
       gw = await startTestGateway(db, ENV, {
         composition: { features: [ApiModule, HeartbeatDefaultsWorkerModule], entities: API_ENTITIES },
         override: (b) => b.overrideProvider(COMMAND_CLOCK).useValue(clock),
       });
-      call = api(gw.httpUrl);
+      call = apiCaller(gw.httpUrl);
       ops = await gw.issueKey('ops');
       reconciler = gw.running.app.get(HeartbeatIntervalReconciler);
       rootId = (await gw.query<{ id: string }>(`SELECT id FROM providers WHERE parent_id IS NULL`))[0].id;

@@ -1,4 +1,5 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { Transform } from 'node:stream';
 import { freePort } from './test-database.js';
 
 /**
@@ -8,6 +9,10 @@ import { freePort } from './test-database.js';
  */
 export interface TcpProxy {
   port: number;
+  /** Connections relayed so far. */
+  readonly connections: number;
+  /** While on, what the target sends is swallowed and the connections stay open (a reply lost on the way). */
+  dropReplies(on: boolean): void;
   cut(): Promise<void>;
   resume(): Promise<void>;
   close(): Promise<void>;
@@ -17,6 +22,8 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   const port = await freePort();
   const sockets = new Set<Socket>();
   let server: Server | null = null;
+  let connections = 0;
+  let dropping = false;
   const track = (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -27,9 +34,11 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
       if (server) return resolve();
       const s = createServer((inbound) => {
         const outbound = createConnection(targetPort, targetHost);
+        connections++;
         track(inbound);
         track(outbound);
-        inbound.pipe(outbound).pipe(inbound);
+        inbound.pipe(outbound);
+        outbound.pipe(new Transform({ transform: (chunk: Buffer, _enc, done) => done(null, dropping ? undefined : chunk) })).pipe(inbound);
         inbound.on('close', () => outbound.destroy());
         outbound.on('close', () => inbound.destroy());
       });
@@ -46,5 +55,16 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
   };
   await listen();
-  return { port, cut: stop, resume: listen, close: stop };
+  return {
+    port,
+    get connections() {
+      return connections;
+    },
+    dropReplies: (on) => {
+      dropping = on;
+    },
+    cut: stop,
+    resume: listen,
+    close: stop,
+  };
 }
