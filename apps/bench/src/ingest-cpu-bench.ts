@@ -58,17 +58,22 @@ const base = Date.now() - 3_600_000;
 const payloads = Array.from({ length: total }, (_, i) => Buffer.from(JSON.stringify(makeHeartbeat({ seq: i }, new Date(base + i)))));
 
 type Outcome = { stored: boolean };
-/** The broker's entry: the callback form where this build has it (no promise per heartbeat), else the promise. */
-const accept = (
-  ingest as unknown as { acceptHeartbeat?: (sn: string, topic: string, payload: Buffer, done: (err: Error | null, o: Outcome | null) => void) => void }
-).acceptHeartbeat;
+/**
+ * The broker's entry: the callback form where this build has it (no promise per heartbeat), else the
+ * promise form older builds had (this file is copied into them for A/B runs).
+ */
+const entry = ingest as unknown as {
+  acceptHeartbeat?: (sn: string, topic: string, payload: Buffer, done: (err: Error | null, o: Outcome | null) => void) => void;
+  ingestHeartbeat: (sn: string, topic: string, payload: Buffer) => Promise<Outcome>;
+};
+const accept = entry.acceptHeartbeat;
 function submit(sn: string, payload: Buffer, then: (outcome: Outcome) => void): void {
   const fail = (err: unknown) =>
     setImmediate(() => {
       throw err;
     });
   if (accept) accept.call(ingest, sn, 'x', payload, (err, outcome) => (err || !outcome ? fail(err) : then(outcome)));
-  else ingest.ingestHeartbeat(sn, 'x', payload).then(then, fail);
+  else entry.ingestHeartbeat.call(ingest, sn, 'x', payload).then(then, fail);
 }
 
 async function round(): Promise<{ usPerHeartbeat: number; wallS: number; lagP50Ms: number; lagP99Ms: number; lagMaxMs: number }> {

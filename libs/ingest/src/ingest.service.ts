@@ -157,18 +157,10 @@ export class IngestService {
   }
 
   /**
-   * Resolves once the heartbeat is committed (then it may be acknowledged) or rejected (dead-lettered;
-   * acknowledge too, a retry cannot succeed). Rejects with AckTimeoutError when the buffer stayed full.
-   */
-  ingestHeartbeat(sn: string, topic: string, payload: Buffer): Promise<HeartbeatOutcome> {
-    return new Promise((resolve, reject) => {
-      this.acceptHeartbeat(sn, topic, payload, (err, outcome) => (err || !outcome ? reject(err ?? new Error('no outcome')) : resolve(outcome)));
-    });
-  }
-
-  /**
-   * ingestHeartbeat with a callback, for the broker's hot path: no promise per heartbeat. `done` is
-   * called once, never from inside this call.
+   * Calls `done` once the heartbeat is committed (then it may be acknowledged) or rejected
+   * (dead-lettered; acknowledge too, a retry cannot succeed), or with AckTimeoutError when the buffer
+   * stayed full. A callback, not a promise: the broker's hot path holds it until the commit. `done`
+   * is called once, never from inside this call.
    */
   acceptHeartbeat(sn: string, topic: string, payload: Buffer, done: HeartbeatCallback): void {
     this.toValidate.push({ sn, topic, payload, done });
