@@ -51,6 +51,12 @@ export class CommandListener {
       try {
         await client.connect();
         await client.query(`LISTEN ${COMMANDS_CHANNEL}`);
+        // stop() came while this connection was being made (it ends only a listening one: pg's end()
+        // during a connect leaves the connect pending forever): end it here, or the loop would wait on it.
+        if (this.stopped) {
+          await client.end().catch(() => undefined);
+          break;
+        }
         this.client = client;
         attempt = 0;
         if (connectedBefore) this.onResume();

@@ -13,6 +13,7 @@ import {
   makeHeartbeat,
   publishHeartbeat,
   scrapeMetric,
+  startTcpProxy,
   startTestDatabase,
   startTestGateway,
   testDbKinds,
@@ -22,6 +23,7 @@ import {
 } from '#testing';
 import { COMMAND_CLOCK } from './command-clock.js';
 import { CommandDispatcher } from './command-dispatcher.service.js';
+import { CommandListener } from './command-listener.js';
 
 interface CommandBody {
   id: string;
@@ -453,6 +455,35 @@ if (testDbKinds().includes('postgres')) {
       expect(c.status).toBe(201);
       await t.waitFor(c.body.id);
       await t.close();
+    });
+
+    it('a listener stopped while it reconnects ends that connection instead of waiting on it forever', async () => {
+      // The listener's database traffic goes through a relay whose replies can be held back.
+      const proxy = await startTcpProxy(Number(new URL(db.url).port));
+      const url = new URL(db.url);
+      url.port = String(proxy.port);
+      const listener = new CommandListener(
+        url.toString(),
+        () => undefined,
+        () => undefined,
+      );
+      try {
+        await listener.start();
+        proxy.replies('hold');
+        // Its connection drops; the reconnect's CONNECT is answered only once the replies flow again.
+        await proxy.cut();
+        await proxy.resume();
+        await waitFor(
+          () => Promise.resolve(proxy.connections),
+          (n) => n === 2,
+          10_000,
+        );
+        const stopped = listener.stop().then(() => 'stopped');
+        proxy.replies('pass');
+        expect(await Promise.race([stopped, new Promise((r) => setTimeout(() => r('hung'), 5_000))])).toBe('stopped');
+      } finally {
+        await proxy.close();
+      }
     });
 
     it('concurrent cancels of one command: exactly one wins, the others get 409', async () => {

@@ -22,9 +22,9 @@ for (const kind of testDbKinds()) {
       await ds.initialize();
       try {
         expect(await ds.query('SELECT 1 AS n')).toStrictEqual([{ n: 1 }]);
-        proxy.dropReplies(true);
+        proxy.replies('drop');
         await expect(ds.query('SELECT 2 AS n')).rejects.toThrow('Query read timeout');
-        proxy.dropReplies(false);
+        proxy.replies('pass');
         // pg would keep the one connection waiting for the lost reply: this query would time out too.
         expect(await ds.query('SELECT 3 AS n')).toStrictEqual([{ n: 3 }]);
         expect(proxy.connections).toBe(2);

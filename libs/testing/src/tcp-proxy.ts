@@ -11,8 +11,12 @@ export interface TcpProxy {
   port: number;
   /** Connections relayed so far. */
   readonly connections: number;
-  /** While on, what the target sends is swallowed and the connections stay open (a reply lost on the way). */
-  dropReplies(on: boolean): void;
+  /**
+   * What happens to what the target sends: relayed (`pass`, the default), swallowed with the
+   * connections left open (`drop`: a reply lost on the way) or kept back until `pass` (`hold`: a
+   * slow network). Applies to every relayed connection.
+   */
+  replies(mode: 'pass' | 'drop' | 'hold'): void;
   cut(): Promise<void>;
   resume(): Promise<void>;
   close(): Promise<void>;
@@ -23,7 +27,8 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   const sockets = new Set<Socket>();
   let server: Server | null = null;
   let connections = 0;
-  let dropping = false;
+  let mode: 'pass' | 'drop' | 'hold' = 'pass';
+  const held = new Set<() => void>();
   const track = (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -38,7 +43,17 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
         track(inbound);
         track(outbound);
         inbound.pipe(outbound);
-        outbound.pipe(new Transform({ transform: (chunk: Buffer, _enc, done) => done(null, dropping ? undefined : chunk) })).pipe(inbound);
+        const filter = new Transform({
+          transform: (chunk: Buffer, _enc, done) => {
+            if (mode !== 'hold') return done(null, mode === 'drop' ? undefined : chunk);
+            const release = () => {
+              held.delete(release);
+              done(null, chunk);
+            };
+            held.add(release);
+          },
+        });
+        outbound.pipe(filter).pipe(inbound);
         inbound.on('close', () => outbound.destroy());
         outbound.on('close', () => inbound.destroy());
       });
@@ -60,8 +75,9 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     get connections() {
       return connections;
     },
-    dropReplies: (on) => {
-      dropping = on;
+    replies: (next) => {
+      mode = next;
+      if (next !== 'hold') for (const release of [...held]) release();
     },
     cut: stop,
     resume: listen,
