@@ -174,4 +174,26 @@ describe('embedded database in its worker thread', () => {
     await db.stop();
     expect(() => readFileSync(join(dir, 'pg.lock'))).toThrow();
   });
+
+  it('a worker blocked in one long synchronous call is ended as a crash; one that answers is left alone', async () => {
+    const crashes: EmbeddedDatabaseCrashed[] = [];
+    const db = await EmbeddedDatabase.start({ dataDir: dir, onCrash: (err) => crashes.push(err), liveness: { everyMs: 100, deadlineMs: 1_500 } });
+    await withClient(db, async (client) => {
+      // Busy but answering: half a second of short queries, then idle beyond the deadline.
+      for (const until = Date.now() + 500; Date.now() < until;) await client.query('SELECT count(*) FROM generate_series(1, 20000)');
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect(crashes).toHaveLength(0);
+      client.on('error', () => undefined);
+      // pg_sleep runs inside the one WASM call and blocks the thread's event loop (no reply, no watchdog).
+      const blocked = client.query('SELECT pg_sleep(10)').catch((err: Error) => err);
+      const started = Date.now();
+      while (crashes.length === 0 && Date.now() - started < 8_000) await new Promise((r) => setTimeout(r, 50));
+      expect(crashes).toHaveLength(1);
+      expect(crashes[0].message).toMatch(/has not answered for \d+ s/);
+      // Ended, not left running: the client's connection goes with the thread.
+      expect(await blocked).toBeInstanceOf(Error);
+    });
+    await expect(db.stats()).rejects.toBeInstanceOf(EmbeddedDatabaseCrashed);
+    await db.stop();
+  });
 });

@@ -24,7 +24,16 @@ export interface EmbeddedDatabaseOptions {
   onCrash?: (err: EmbeddedDatabaseCrashed) => void;
   /** Errors the worker survived (a failed call into PGlite; the client's connection was dropped). */
   onError?: (message: string) => void;
+  /**
+   * The thread is asked for a sign of life every `everyMs`; when none has come for `deadlineMs` it is
+   * blocked in a synchronous call (PGlite runs each query as one WASM call, so its own stuck-call
+   * watchdog cannot fire then) and is ended as a crash. Defaults: every 30 s, deadline 6 minutes
+   * (past the wire server's 5-minute stuck-call report, which names the SQL when the thread can run).
+   */
+  liveness?: { everyMs: number; deadlineMs: number };
 }
+
+const DEFAULT_LIVENESS = { everyMs: 30_000, deadlineMs: 360_000 };
 
 type WorkerMessage =
   | { type: 'ready'; port: number }
@@ -32,7 +41,7 @@ type WorkerMessage =
   | { type: 'reply'; id: number; ok: false; error: string }
   | { type: 'error'; message: string };
 
-type Op = 'stopServer' | 'restartServer' | 'stats' | 'close';
+type Op = 'stopServer' | 'restartServer' | 'stats' | 'ping' | 'close';
 
 /**
  * The worker entry is plain JavaScript next to this file, in the sources (Jest runs them) and in
@@ -52,6 +61,10 @@ export class EmbeddedDatabase {
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
   private stopping: Promise<void> | null = null;
   private crashed: EmbeddedDatabaseCrashed | null = null;
+  /** When the thread last sent anything (a reply, an error report). */
+  private lastHeardAt = Date.now();
+  private lastCheckAt = Date.now();
+  private readonly livenessTimer: NodeJS.Timeout;
 
   private constructor(
     private readonly worker: Worker,
@@ -64,6 +77,9 @@ export class EmbeddedDatabase {
     worker.on('exit', (code) => {
       if (!this.stopping) this.onCrash(new Error(`worker thread exited with code ${code}`));
     });
+    const { everyMs, deadlineMs } = options.liveness ?? DEFAULT_LIVENESS;
+    this.livenessTimer = setInterval(() => this.checkLiveness(everyMs, deadlineMs), everyMs);
+    this.livenessTimer.unref();
   }
 
   static async start(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
@@ -104,6 +120,7 @@ export class EmbeddedDatabase {
   /** Closes the database cleanly (everything written to the data directory), ends the thread, frees the lock. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      clearInterval(this.livenessTimer);
       try {
         if (!this.crashed) {
           const exited = new Promise<void>((done) => this.worker.once('exit', () => done()));
@@ -134,7 +151,24 @@ export class EmbeddedDatabase {
     });
   }
 
+  private checkLiveness(everyMs: number, deadlineMs: number): void {
+    if (this.crashed || this.stopping) return;
+    const now = Date.now();
+    // This thread's own stall (its timers ran late) is no sign the worker's: its replies may be queued behind it.
+    if (now - this.lastCheckAt > 2 * everyMs) this.lastHeardAt = now;
+    this.lastCheckAt = now;
+    const silentMs = now - this.lastHeardAt;
+    if (silentMs < deadlineMs) {
+      // Any message counts as a sign of life; the reply itself carries nothing.
+      this.call('ping').catch(() => undefined);
+      return;
+    }
+    this.onCrash(new Error(`worker thread has not answered for ${Math.round(silentMs / 1000)} s (blocked in a call into PGlite)`));
+    void this.worker.terminate();
+  }
+
   private onMessage(msg: WorkerMessage): void {
+    this.lastHeardAt = Date.now();
     if (msg.type === 'error') {
       (this.options.onError ?? ((m: string) => console.error(`embedded database: ${m}`)))(msg.message);
       return;
@@ -151,6 +185,7 @@ export class EmbeddedDatabase {
     const detail = cause instanceof Error ? cause.message : String(cause);
     const err = new EmbeddedDatabaseCrashed(`the embedded database worker thread died: ${detail}`, { cause });
     this.crashed = err;
+    clearInterval(this.livenessTimer);
     for (const waiter of this.pending.values()) waiter.reject(err);
     this.pending.clear();
     // A crash while stopping is still reported to the waiting stop() above, and nowhere else.

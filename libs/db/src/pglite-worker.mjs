@@ -2,7 +2,7 @@
 // WASM PostgreSQL, runs here with its wire server, so query execution never blocks the app's event
 // loop. Plain JavaScript because worker threads cannot load TypeScript (see pglite-wire-server.mjs).
 //
-// Messages from the parent: { id, op: 'stopServer' | 'restartServer' | 'stats' | 'close' }.
+// Messages from the parent: { id, op: 'stopServer' | 'restartServer' | 'stats' | 'ping' | 'close' }.
 // To the parent: { type: 'ready', port } once serving; { type: 'reply', id, ok, value | error };
 // { type: 'error', message } for a failed call into PGlite. A fatal error exits the thread with
 // code 1; the parent treats any exit it did not ask for as a crash.
@@ -66,6 +66,10 @@ const ops = {
     /** @type {{ HEAP8?: { byteLength: number } } | undefined} */
     const mod = /** @type {{ mod?: { HEAP8?: { byteLength: number } } }} */ (/** @type {unknown} */ (db)).mod;
     return { heapUsed: heap.used_heap_size, heapTotal: heap.total_heap_size, external: heap.external_memory, wasmMemory: mod?.HEAP8?.byteLength ?? null };
+  },
+  /** The parent's liveness check: any reply shows this thread's event loop runs. */
+  ping() {
+    return true;
   },
   /** Closes the server, then PGlite (a clean shutdown that writes everything to the data directory). */
   async close() {
