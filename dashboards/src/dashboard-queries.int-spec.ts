@@ -106,5 +106,34 @@ for (const kind of testDbKinds()) {
       await expect(runAsReader(client, `DELETE FROM alerts`)).rejects.toThrow(/permission denied/);
       await expect(runAsReader(client, 'SELECT sn, model FROM terminals LIMIT 1')).resolves.toMatchObject({ columns: ['sn', 'model'] });
     });
+
+    it('every column fleet_reader can read whose name suggests a secret is one reviewed here (a new table is readable by default)', async () => {
+      // 0013 grants SELECT on future tables too: a migration adding a secret must revoke it, and this catches one that forgot.
+      const { rows } = await client.query<{ col: string }>(
+        `SELECT c.table_name || '.' || c.column_name AS col
+           FROM information_schema.columns c JOIN pg_class k ON k.relname = c.table_name AND k.relnamespace = 'public'::regnamespace
+          WHERE c.table_schema = 'public' AND k.relkind IN ('r', 'p', 'v', 'm')
+            AND c.column_name ~* '(secret|hash|token|password|passwd|key|credential|payload|private|signature|pepper)'
+            AND has_column_privilege('fleet_reader', k.oid, c.column_name, 'SELECT')
+          ORDER BY 1`,
+      );
+      expect(rows.map((r) => r.col)).toStrictEqual([
+        'alert_sweep_lease.thresholds_key', // a digest of public thresholds
+        'audit_log.actor_key_id', // ids, not keys
+        // What a terminal was told; an ota.install carries a firmware download URL signed for a few
+        // hours (the firmware is not secret; a terminal's credentials never appear in a command).
+        'commands.payload',
+        'dead_letters.payload_size', // the size only: the payload itself is revoked
+        'notification_deliveries.dedupe_key',
+        'notification_deliveries.idempotency_key',
+        'notification_deliveries.payload', // the alert event sent (no channel secret: webhooks are signed at send time)
+        'releases.created_by_key',
+        'releases.key_id',
+        'releases.signature', // public: terminals verify it
+        'releases.version_key',
+        'terminal_provider_history.actor_key_id',
+        'terminals.credential_rotated_at',
+      ]);
+    });
   });
 }
