@@ -234,6 +234,8 @@ export const RELOCATED_SHARE = 0.01;
 
 export interface CitySpec {
   readonly name: string;
+  /** Province (or municipality): what campaigns target by region. */
+  readonly region: string;
   readonly lat: number;
   readonly lon: number;
   /** Four-digit area code used inside generated merchant ids. */
@@ -241,22 +243,22 @@ export interface CitySpec {
 }
 
 export const CITIES: ReadonlyArray<WeightedValue<CitySpec>> = [
-  { weight: 12, value: { name: 'Beijing', lat: 39.9042, lon: 116.4074, areaCode: '1000' } },
-  { weight: 12, value: { name: 'Shanghai', lat: 31.2304, lon: 121.4737, areaCode: '2900' } },
-  { weight: 10, value: { name: 'Guangzhou', lat: 23.1291, lon: 113.2644, areaCode: '5810' } },
-  { weight: 10, value: { name: 'Shenzhen', lat: 22.5431, lon: 114.0579, areaCode: '5840' } },
-  { weight: 8, value: { name: 'Chengdu', lat: 30.5728, lon: 104.0668, areaCode: '6510' } },
-  { weight: 7, value: { name: 'Chongqing', lat: 29.563, lon: 106.5516, areaCode: '6530' } },
-  { weight: 7, value: { name: 'Hangzhou', lat: 30.2741, lon: 120.1551, areaCode: '3310' } },
-  { weight: 6, value: { name: 'Wuhan', lat: 30.5928, lon: 114.3055, areaCode: '5210' } },
-  { weight: 6, value: { name: "Xi'an", lat: 34.3416, lon: 108.9398, areaCode: '7910' } },
-  { weight: 5, value: { name: 'Nanjing', lat: 32.0603, lon: 118.7969, areaCode: '3010' } },
-  { weight: 5, value: { name: 'Tianjin', lat: 39.3434, lon: 117.3616, areaCode: '1100' } },
-  { weight: 4, value: { name: 'Changsha', lat: 28.2282, lon: 112.9388, areaCode: '5510' } },
-  { weight: 3, value: { name: 'Zhengzhou', lat: 34.7466, lon: 113.6254, areaCode: '4910' } },
-  { weight: 2, value: { name: 'Kunming', lat: 25.0389, lon: 102.7183, areaCode: '7310' } },
-  { weight: 2, value: { name: 'Harbin', lat: 45.8038, lon: 126.535, areaCode: '2610' } },
-  { weight: 1, value: { name: 'Xiamen', lat: 24.4798, lon: 118.0894, areaCode: '3930' } },
+  { weight: 12, value: { name: 'Beijing', region: 'Beijing', lat: 39.9042, lon: 116.4074, areaCode: '1000' } },
+  { weight: 12, value: { name: 'Shanghai', region: 'Shanghai', lat: 31.2304, lon: 121.4737, areaCode: '2900' } },
+  { weight: 10, value: { name: 'Guangzhou', region: 'Guangdong', lat: 23.1291, lon: 113.2644, areaCode: '5810' } },
+  { weight: 10, value: { name: 'Shenzhen', region: 'Guangdong', lat: 22.5431, lon: 114.0579, areaCode: '5840' } },
+  { weight: 8, value: { name: 'Chengdu', region: 'Sichuan', lat: 30.5728, lon: 104.0668, areaCode: '6510' } },
+  { weight: 7, value: { name: 'Chongqing', region: 'Chongqing', lat: 29.563, lon: 106.5516, areaCode: '6530' } },
+  { weight: 7, value: { name: 'Hangzhou', region: 'Zhejiang', lat: 30.2741, lon: 120.1551, areaCode: '3310' } },
+  { weight: 6, value: { name: 'Wuhan', region: 'Hubei', lat: 30.5928, lon: 114.3055, areaCode: '5210' } },
+  { weight: 6, value: { name: "Xi'an", region: 'Shaanxi', lat: 34.3416, lon: 108.9398, areaCode: '7910' } },
+  { weight: 5, value: { name: 'Nanjing', region: 'Jiangsu', lat: 32.0603, lon: 118.7969, areaCode: '3010' } },
+  { weight: 5, value: { name: 'Tianjin', region: 'Tianjin', lat: 39.3434, lon: 117.3616, areaCode: '1100' } },
+  { weight: 4, value: { name: 'Changsha', region: 'Hunan', lat: 28.2282, lon: 112.9388, areaCode: '5510' } },
+  { weight: 3, value: { name: 'Zhengzhou', region: 'Henan', lat: 34.7466, lon: 113.6254, areaCode: '4910' } },
+  { weight: 2, value: { name: 'Kunming', region: 'Yunnan', lat: 25.0389, lon: 102.7183, areaCode: '7310' } },
+  { weight: 2, value: { name: 'Harbin', region: 'Heilongjiang', lat: 45.8038, lon: 126.535, areaCode: '2610' } },
+  { weight: 1, value: { name: 'Xiamen', region: 'Fujian', lat: 24.4798, lon: 118.0894, areaCode: '3930' } },
 ];
 
 /** Merchant category codes used inside generated merchant ids (restaurants, groceries, convenience stores). */

@@ -1,9 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { expectPresent } from '#testing/expect-present.js';
-import { HEARTBEAT_MAX_BYTES_DEFAULT, TID_PATTERN, heartbeatSchema, isValidSn, parsePayload, type Heartbeat } from '#contracts';
+import { HEARTBEAT_MAX_BYTES_DEFAULT, TID_PATTERN, heartbeatSchema, isValidPlaceName, isValidSn, parsePayload, type Heartbeat } from '#contracts';
 import {
   BATTERY_DEGRADED_SHARE,
   CARRIERS,
+  CITIES,
   DOCKED_SHARE,
   FIRMWARE_TIERS,
   PLAN_SCENARIOS,
@@ -182,7 +183,7 @@ describe('terminal profiles', () => {
     }
   });
 
-  it('are registered with their model, TID, MID and registered location', () => {
+  it('are registered with their model, TID, MID, registered location, city and region', () => {
     const p = generateTerminalProfile(12, { seed: 'reg', snPrefix: 'SIM' });
     const reg = toRegistration(p);
     expect(reg.sn).toBe(p.sn);
@@ -191,6 +192,12 @@ describe('terminal profiles', () => {
     expect(reg.mid).toBe(p.mid);
     expect(Math.abs((reg.registeredLat ?? 0) - p.location.registered.lat) < 1e-6).toBeTruthy();
     expect(Math.abs((reg.registeredLon ?? 0) - p.location.registered.lon) < 1e-6).toBeTruthy();
+    const city = CITIES.find((c) => c.value.name === reg.city)?.value;
+    expect(city).toBeDefined();
+    expect(reg.region).toBe(city?.region);
+    expect(distanceMetres(p.location.registered, city ?? { lat: 0, lon: 0 }) < 20_000).toBe(true);
+    // Names the enrolment endpoint accepts.
+    expect(isValidPlaceName(reg.city) && isValidPlaceName(reg.region)).toBe(true);
   });
 
   it('rejects bad indexes and prefixes that would break the SN pattern', () => {

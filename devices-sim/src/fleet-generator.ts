@@ -116,6 +116,7 @@ export interface TerminalProfile {
   };
   readonly location: {
     readonly city: string;
+    readonly region: string;
     readonly registered: GeoPoint;
     /** Where it actually is (differs from registered by metres, or by a whole country when relocated). */
     readonly actual: GeoPoint;
@@ -290,7 +291,7 @@ export function generateTerminalProfile(index: number, options: FleetOptions): T
       type: simType,
       plan: planProfile(scenario, simType, rng),
     },
-    location: { city: city.name, registered, actual, relocated, source: locationSource },
+    location: { city: city.name, region: city.region, registered, actual, relocated, source: locationSource },
     scenario: null,
   };
 }
@@ -314,5 +315,7 @@ export function toRegistration(profile: TerminalProfile): TerminalRegistration {
     mid: profile.mid,
     registeredLat: round6(profile.location.registered.lat),
     registeredLon: round6(profile.location.registered.lon),
+    city: profile.location.city,
+    region: profile.location.region,
   };
 }
