@@ -24,6 +24,7 @@ interface EventRow {
   created_at: Date;
   path: string | null;
   cell_id: string | null;
+  city: string | null;
 }
 
 export type SubscriptionRow = Omit<SubscriptionColumns, 'daily_digest' | 'enabled'> & { path: string };
@@ -67,10 +68,11 @@ export class NotificationOutboxRepository {
     return this.dataSource.transaction(async (m) => {
       const events: EventRow[] = await m.query(
         `SELECT e.id::text AS id, e.alert_id::text AS alert_id, e.kind, e.sn, e.provider_id::text AS provider_id, e.rule, e.severity, e.details,
-                e.created_at, p.path, ts.cell_id
+                e.created_at, p.path, ts.cell_id, t.city
            FROM alert_events e
            LEFT JOIN providers p ON p.id = e.provider_id
            LEFT JOIN terminal_state ts ON ts.sn = e.sn
+           LEFT JOIN terminals t ON t.sn = e.sn
           WHERE e.dispatched_at IS NULL
           ORDER BY e.id
           LIMIT $1
@@ -113,9 +115,12 @@ export class NotificationOutboxRepository {
           rows.push({ event, sub, state: 'held', nextAttemptAt: quietEnd, bundledInto: null });
           continue;
         }
+        // The narrowest group in a storm names it best: the provider's own terminals, then the cell, then the city.
         const storm =
           event.kind === 'raised'
-            ? (storms.get(`provider|${event.provider_id}|${event.rule}`) ?? (event.cell_id ? storms.get(`cell|${event.cell_id}|${event.rule}`) : undefined))
+            ? (storms.get(`provider|${event.provider_id}|${event.rule}`) ??
+              (event.cell_id ? storms.get(`cell|${event.cell_id}|${event.rule}`) : undefined) ??
+              (event.city ? storms.get(`city|${event.city}|${event.rule}`) : undefined))
             : undefined;
         if (!storm) {
           rows.push({ event, sub, state: 'pending', nextAttemptAt: now, bundledInto: null });
@@ -182,6 +187,22 @@ export class NotificationOutboxRepository {
           out.set(`cell|${c.id}|${c.rule}`, { group: { kind: 'cell', id: c.id }, groupSize: Number(c.size) });
       }
     }
+    // A carrier's outage in one city spreads over many cells and providers, each too small to be a storm.
+    const byCity = [...new Map(raised.filter((e) => e.city).map((e) => [`${e.city}|${e.rule}`, e])).values()];
+    if (byCity.length) {
+      const cityCounts: { rule: string; id: string; raised: string; size: string }[] = await m.query(
+        `SELECT g.rule, g.id,
+                (SELECT count(DISTINCT e.sn) FROM alert_events e JOIN terminals t ON t.sn = e.sn
+                  WHERE e.kind = 'raised' AND e.rule = g.rule AND t.city = g.id AND e.created_at >= $3) AS raised,
+                (SELECT count(*) FROM terminals t WHERE t.city = g.id) AS size
+           FROM unnest($1::text[], $2::text[]) AS g(rule, id)`,
+        [byCity.map((e) => e.rule), byCity.map((e) => e.city), since],
+      );
+      for (const c of cityCounts) {
+        if (isStorm(Number(c.raised), Number(c.size), settings.storm))
+          out.set(`city|${c.id}|${c.rule}`, { group: { kind: 'city', id: c.id }, groupSize: Number(c.size) });
+      }
+    }
     return out;
   }
 
@@ -221,10 +242,11 @@ export class NotificationOutboxRepository {
     rollupId: string,
     since: Date,
   ): Promise<void> {
-    const groupFilter =
-      group.kind === 'provider'
-        ? `d.sn IN (SELECT t.sn FROM terminals t WHERE t.provider_id = $4::uuid)`
-        : `d.sn IN (SELECT ts.sn FROM terminal_state ts WHERE ts.cell_id = $4::text)`;
+    const groupFilter = {
+      provider: `d.sn IN (SELECT t.sn FROM terminals t WHERE t.provider_id = $4::uuid)`,
+      cell: `d.sn IN (SELECT ts.sn FROM terminal_state ts WHERE ts.cell_id = $4::text)`,
+      city: `d.sn IN (SELECT t.sn FROM terminals t WHERE t.city = $4::text)`,
+    }[group.kind];
     await m.query(
       `UPDATE notification_deliveries d SET state = 'bundled', bundled_into = $3, updated_at = now()
         WHERE d.subscription_id = $1 AND d.kind = 'alert' AND d.state = 'pending' AND d.attempts = 0 AND d.rule = $2

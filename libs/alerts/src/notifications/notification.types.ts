@@ -66,7 +66,7 @@ export interface AlertEventPayload {
 export interface RollupPayload {
   rule: AlertRule;
   severity: Severity;
-  group: { kind: 'provider' | 'cell'; id: string };
+  group: { kind: 'provider' | 'cell' | 'city'; id: string };
   /** Terminals in the group when the storm was detected. */
   groupSize: number;
   windowStart: string;

@@ -73,7 +73,7 @@ for (const kind of testDbKinds()) {
     const terminals = async (providerId: string, n: number, state: Record<string, unknown> = {}): Promise<string[]> => {
       const sns = Array.from({ length: n }, () => `NT${kind[0]}${String(++snSeq).padStart(6, '0')}`);
       await gw.register(sns);
-      await gw.query(`UPDATE terminals SET provider_id = $1 WHERE sn = ANY($2)`, [providerId, sns]);
+      await gw.query(`UPDATE terminals SET provider_id = $1, city = $3 WHERE sn = ANY($2)`, [providerId, sns, state.city ?? null]);
       for (const sn of sns) {
         await gw.query(
           `INSERT INTO terminal_state (sn, cell_id, plan_expires_on, renewal_result, plan_status, plan_auto_renew) VALUES ($1, $2, $3::date, $4, 'active', true)
@@ -316,6 +316,23 @@ for (const kind of testDbKinds()) {
       const got = receiver.byName('n7c');
       expect(got).toHaveLength(1);
       expect(got[0].json).toMatchObject({ type: 'rollup', rollup: { count: 10, group: { kind: 'cell', id: cell }, groupSize: 12 } });
+    });
+
+    it('rolls up a storm in one city that spans providers and cells, none of them in a storm', async () => {
+      const parent = await provider('n-city');
+      const [a, b] = [await provider('n-city-a', parent), await provider('n-city-b', parent)];
+      const city = `Wuhan-${kind}`;
+      const inCity = [...(await terminals(a, 6, { city, cellId: `cell-${kind}-a` })), ...(await terminals(b, 6, { city, cellId: `cell-${kind}-b` }))];
+      // Elsewhere: each provider as a whole stays below the storm share, and so does each cell.
+      await terminals(a, 40, { cellId: `cell-${kind}-a` });
+      await terminals(b, 40, { cellId: `cell-${kind}-b` });
+      await webhook(parent, 'n7y');
+      for (const sn of [...inCity.slice(0, 5), ...inCity.slice(6, 11)]) await raise(sn, inCity.indexOf(sn) < 6 ? a : b, 'offline', 'warning');
+      await drain(async () => receiver.byName('n7y').length >= 1 && (await deliveries(parent)).every((d) => d.state !== 'pending' && d.state !== 'sending'));
+      const got = receiver.byName('n7y');
+      expect(got).toHaveLength(1);
+      expect(got[0].json).toMatchObject({ type: 'rollup', rollup: { rule: 'offline', count: 10, group: { kind: 'city', id: city }, groupSize: 12 } });
+      expect(String((got[0].json?.text as { title: string }).title)).toContain(`city ${city}, 12 terminals`);
     });
 
     it('pages the delivery log and the channel list with cursors', async () => {
