@@ -80,6 +80,12 @@ export const envSchema = z.object({
   /** A held PUBACK waiting longer than this for a place in the buffer disconnects the terminal, which retries. */
   INGEST_ACK_TIMEOUT_MS: int(100, 600_000).default(30_000),
   INGEST_RETRY_MAX_BACKOFF_MS: int(10, 60_000).default(5_000),
+  /**
+   * One turn of the event loop validates heartbeats and releases committed PUBACKs together, up to
+   * this many in all and for at most INGEST_TURN_BUDGET_MS, then lets I/O and timers run.
+   */
+  INGEST_TURN_MAX_UNITS: int(1, 100_000).default(256),
+  INGEST_TURN_BUDGET_MS: int(1, 1000).default(5),
 
   DEAD_LETTER_MAX_ROWS: int(100, 100_000_000).default(100_000),
   DEAD_LETTER_MAX_PAYLOAD_BYTES: int(64, 1_048_576).default(16_384),
@@ -328,6 +334,8 @@ export interface AppConfig {
     bufferMaxRows: number;
     ackTimeoutMs: number;
     retryMaxBackoffMs: number;
+    turnMaxUnits: number;
+    turnBudgetMs: number;
   };
   deadLetter: { maxRows: number; maxPayloadBytes: number };
   telemetry: {

@@ -45,7 +45,15 @@ describe('loadConfig defaults', () => {
     expect(c.auth.cacheTtlMs).toBe(30_000);
     expect(c.auth.cacheMaxEntries).toBe(500_000);
     expect(c.heartbeat).toStrictEqual({ maxBytes: 8192, maxFutureSkewS: 600, maxAgeS: 7 * 86_400 });
-    expect(c.ingest).toStrictEqual({ batchMaxRows: 2000, batchMaxWaitMs: 100, bufferMaxRows: 20_000, ackTimeoutMs: 30_000, retryMaxBackoffMs: 5000 });
+    expect(c.ingest).toStrictEqual({
+      batchMaxRows: 2000,
+      batchMaxWaitMs: 100,
+      bufferMaxRows: 20_000,
+      ackTimeoutMs: 30_000,
+      retryMaxBackoffMs: 5000,
+      turnMaxUnits: 256,
+      turnBudgetMs: 5,
+    });
     expect(c.telemetry.retention).toBe('90 days');
   });
 

@@ -72,6 +72,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       bufferMaxRows: Math.max(e.INGEST_BUFFER_MAX_ROWS, e.INGEST_BATCH_MAX_ROWS),
       ackTimeoutMs: e.INGEST_ACK_TIMEOUT_MS,
       retryMaxBackoffMs: e.INGEST_RETRY_MAX_BACKOFF_MS,
+      turnMaxUnits: e.INGEST_TURN_MAX_UNITS,
+      turnBudgetMs: e.INGEST_TURN_BUDGET_MS,
     },
     deadLetter: { maxRows: e.DEAD_LETTER_MAX_ROWS, maxPayloadBytes: e.DEAD_LETTER_MAX_PAYLOAD_BYTES },
     telemetry: {

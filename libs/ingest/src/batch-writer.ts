@@ -1,3 +1,5 @@
+import { type Lane, TurnScheduler } from './turn-scheduler.js';
+
 /** Outcome of one submitted item once its batch is settled. */
 export type WriteOutcome = 'committed' | 'rejected';
 
@@ -25,6 +27,12 @@ export interface BatchWriterOptions<T> {
   write: (items: T[]) => Promise<void>;
   /** True for errors caused by the rows themselves (never succeed on retry). */
   isDataError: (err: unknown) => boolean;
+  /**
+   * Runs the release of committed items (their callbacks: for heartbeats, the PUBACK) under a
+   * per-turn budget shared with other work, e.g. validation. Without one the writer has its own,
+   * RELEASE_PER_TURN per turn.
+   */
+  scheduler?: TurnScheduler;
   hooks?: {
     onCommit?: (rows: number, seconds: number) => void;
     onError?: (err: unknown, rows: number, attempt: number) => void;
@@ -63,14 +71,13 @@ function settle<T>(p: Pending<T>, err: Error | null, outcome: WriteOutcome | nul
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
-const yieldToIo = () => new Promise<void>((r) => setImmediate(r));
 
 /**
- * Items settled per turn of the event loop after a commit. Settling one releases its PUBACK (a
- * socket write and the next read); a whole 2000-row batch at once would hold the loop for tens of
- * ms, delaying keep-alives and CONNACKs.
+ * Items settled per turn of the event loop after a commit, for a writer without a shared
+ * scheduler. Settling one releases its PUBACK (a socket write and the next read); a whole 2000-row
+ * batch at once would hold the loop for tens of ms, delaying keep-alives and CONNACKs.
  */
-const SETTLE_CHUNK = 256;
+const RELEASE_PER_TURN = 256;
 
 /**
  * Bounded write-behind buffer: groups items into batches by size or age, writes each batch once
@@ -89,8 +96,19 @@ export class BatchWriter<T> {
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private readonly idleResolvers: (() => void)[] = [];
+  /** Committed items waiting for their release; they count as in flight until released. */
+  private readonly releases: Lane<Pending<T>>;
 
-  constructor(private readonly opts: BatchWriterOptions<T>) {}
+  constructor(private readonly opts: BatchWriterOptions<T>) {
+    const scheduler = opts.scheduler ?? new TurnScheduler({ maxUnitsPerTurn: RELEASE_PER_TURN, maxTurnMs: Number.POSITIVE_INFINITY });
+    this.releases = scheduler.lane<Pending<T>>(`${opts.name}:release`, this.releaseCommitted);
+  }
+
+  /** A written item leaves the buffer as its callback is called (so the callback sees the room). */
+  private readonly releaseCommitted = (p: Pending<T>): void => {
+    this.inFlightRows--;
+    settle(p, null, 'committed');
+  };
 
   get buffered(): number {
     return this.queue.length + this.inFlightRows;
@@ -191,8 +209,8 @@ export class BatchWriter<T> {
     try {
       await this.writeWithRetry(batch);
     } finally {
+      // Its rows left inFlightRows one by one as they were settled.
       this.inFlightBatches--;
-      this.inFlightRows -= batch.length;
       this.admitWaiters();
       this.report();
       // Keep the pipeline full: whatever queued while this batch was in flight goes next, so a row
@@ -218,10 +236,9 @@ export class BatchWriter<T> {
       if (!failure) {
         // Hooks run outside the write's try: a throwing hook must not re-write a committed batch.
         this.safeHook(() => this.opts.hooks?.onCommit?.(batch.length, Number(process.hrtime.bigint() - started) / 1e9));
-        for (let i = 0; i < batch.length; i += SETTLE_CHUNK) {
-          if (i > 0) await yieldToIo();
-          for (let j = i; j < Math.min(i + SETTLE_CHUNK, batch.length); j++) settle(batch[j], null, 'committed');
-        }
+        // Released a budget at a time, from the check phase; the rows stay counted in flight (so
+        // admission stays bounded) until the last is released.
+        await new Promise<void>((resolve) => this.releases.pushAll(batch, resolve));
         return;
       }
       const { err } = failure;
@@ -229,6 +246,7 @@ export class BatchWriter<T> {
       if (this.opts.isDataError(err)) {
         if (batch.length === 1) {
           this.safeHook(() => this.opts.hooks?.onRejected?.(batch[0].item, err));
+          this.inFlightRows--;
           settle(batch[0], null, 'rejected');
           return;
         }

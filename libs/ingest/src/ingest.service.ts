@@ -7,6 +7,7 @@ import { DeadLetterRepository, type DeadLetter } from './dead-letter.repository.
 import { encodeHeartbeatRow, HeartbeatRepository } from './heartbeat.repository.js';
 import { isDataError, StorageRejectReason, type IngestRejectReason } from './ingest.errors.js';
 import { PresenceRepository, type PresenceEvent, type PresenceOwner } from './presence.repository.js';
+import { type Lane, TurnScheduler } from './turn-scheduler.js';
 
 export type HeartbeatOutcome = { stored: true } | { stored: false; reason: IngestRejectReason; detail: string };
 
@@ -37,7 +38,6 @@ const DEAD_LETTER_BUFFER_ROWS = 5_000;
 const SUPPORTED_VERSIONS = [HEARTBEAT_SCHEMA_VERSION];
 const STORED: HeartbeatOutcome = Object.freeze({ stored: true });
 const REFUSED_BY_DATABASE: HeartbeatOutcome = Object.freeze({ stored: false, reason: StorageRejectReason, detail: 'the database refused the row' });
-const VALIDATE_PER_TURN = 256;
 const PRESENCE_BUFFER_ROWS = 50_000;
 
 /**
@@ -52,10 +52,13 @@ export class IngestService {
   private readonly presence: BatchWriter<PresenceEvent>;
   private readonly deadLetters: BatchWriter<DeadLetter>;
   private presenceOrd = 0;
-  /** Heartbeats waiting for validation (see validateSome); validateHead is the next one, those before it are null. */
-  private readonly toValidate: (Received | null)[] = [];
-  private validateHead = 0;
-  private validationScheduled = false;
+  /**
+   * One per-turn budget for the gateway's CPU-bound work per heartbeat: validation (the
+   * `toValidate` lane) and PUBACK release after a commit (the heartbeat writer's lane).
+   */
+  private readonly turns: TurnScheduler;
+  /** Heartbeats waiting for validation; see acceptHeartbeat. */
+  private readonly toValidate: Lane<Received>;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -65,6 +68,8 @@ export class IngestService {
     @Inject(DeadLetterRepository) deadLetterRepo: DeadLetterRepository,
   ) {
     const ingest = config.ingest;
+    this.turns = new TurnScheduler({ maxUnitsPerTurn: ingest.turnMaxUnits, maxTurnMs: ingest.turnBudgetMs });
+    this.toValidate = this.turns.lane<Received>('validate', (received) => this.ingestValidated(received));
     // Leave a connection for presence, dead letters and health checks.
     const concurrency = Math.max(1, Math.min(4, config.database.poolSize - 2));
     const common = {
@@ -80,6 +85,7 @@ export class IngestService {
       maxBatchRows: ingest.batchMaxRows,
       maxBufferedRows: ingest.bufferMaxRows,
       concurrency,
+      scheduler: this.turns,
       write: async (pending) => {
         const inserted = await heartbeatRepo.insertEncoded(pending.map((p) => p.row));
         metrics.heartbeatsStored.inc(inserted);
@@ -163,50 +169,14 @@ export class IngestService {
    * is called once, never from inside this call.
    */
   acceptHeartbeat(sn: string, topic: string, payload: Buffer, done: HeartbeatCallback): void {
+    // Validated later, under the shared per-turn budget: thousands of terminals whose PUBACKs went
+    // out together publish again together, and validating all of them in the I/O phase that read
+    // them would hold the loop (timers, keep-alives, CONNACKs) for that long. The queue is bounded
+    // by the connections: aedes reads no more from a client until every packet of its previous
+    // read has been handled (and each connection's unacknowledged publishes are capped). Holding the
+    // payload until then is safe: each socket read is a fresh buffer that nothing reuses.
     this.toValidate.push({ sn, topic, payload, done });
-    if (!this.validationScheduled) {
-      this.validationScheduled = true;
-      setImmediate(this.validateSome);
-    }
   }
-
-  /**
-   * Validates queued heartbeats, VALIDATE_PER_TURN per turn of the event loop. Thousands of
-   * terminals whose PUBACKs went out together publish again together: validating all of them in
-   * the I/O phase that read them would hold the loop (timers, keep-alives, CONNACKs) for that long.
-   * The queue is bounded by the connections: aedes reads no more from a client until every packet
-   * of its previous read has been handled. Holding the payload until then is safe: each socket read is a
-   * fresh buffer that nothing reuses.
-   */
-  private readonly validateSome = (): void => {
-    const end = Math.min(this.validateHead + VALIDATE_PER_TURN, this.toValidate.length);
-    for (; this.validateHead < end; this.validateHead++) {
-      const received = this.toValidate[this.validateHead];
-      // Released at once: an entry is held only until validated.
-      this.toValidate[this.validateHead] = null;
-      if (!received) continue;
-      try {
-        this.ingestValidated(received);
-      } catch (err) {
-        // Not expected (validation returns its verdict); the rest of the queue must still be served.
-        queueMicrotask(() => {
-          throw err;
-        });
-      }
-    }
-    if (this.validateHead < this.toValidate.length) {
-      // Under steady load the queue may never run dry: drop the validated head now and then.
-      if (this.validateHead >= 4096) {
-        this.toValidate.splice(0, this.validateHead);
-        this.validateHead = 0;
-      }
-      setImmediate(this.validateSome);
-      return;
-    }
-    this.toValidate.length = 0;
-    this.validateHead = 0;
-    this.validationScheduled = false;
-  };
 
   private ingestValidated({ sn, topic, payload, done }: Received): void {
     const now = Date.now();
@@ -263,7 +233,7 @@ export class IngestService {
   /** Writes everything held; called by the broker after it stopped accepting messages. */
   async close(): Promise<void> {
     // Heartbeats read before the broker stopped are validated and written, not refused.
-    while (this.validationScheduled) await new Promise<void>((resolve) => setImmediate(resolve));
+    await this.turns.idle();
     await Promise.all([this.heartbeats.close(), this.presence.close()]);
     await this.deadLetters.close();
   }
