@@ -235,7 +235,7 @@ async function evaluate(): Promise<void> {
             const plan = await query<{ 'QUERY PLAN': string }[]>(`EXPLAIN (ANALYZE, COSTS OFF) ${sql}`, params);
             await query('ROLLBACK TO SAVEPOINT explain');
             console.log(`--- ${sql.trim().slice(0, 80).replaceAll('\n', ' ')}\n${plan.map((p) => p['QUERY PLAN']).join('\n')}`);
-            return query(sql, params);
+            return query<unknown>(sql, params);
           };
           return run(em);
         });

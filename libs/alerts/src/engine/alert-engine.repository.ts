@@ -215,16 +215,18 @@ const SWEEP_BY_SN_SQL = `${TERMINAL_SELECT}, NULL AS "evaluatedThrough"
 
 /**
  * The heartbeats after each terminal's cursor, oldest first, at most $3 + 1 (one more says more
- * remain), plus the one at the cursor itself (the rules' `previous`). A terminal never evaluated
+ * remain), plus, where $4 says so, the one at the cursor itself (the rules' `previous`; timestamps
+ * have microsecond precision, so + 1 µs excludes exactly that one). A terminal never evaluated
  * starts with its newest $3 heartbeats, not its whole history. Json rows (see jsonRows).
  */
 const HEARTBEATS_SQL = `
 SELECT row_to_json(h) AS j
-  FROM unnest($1::text[], $2::timestamptz[]) AS c(sn, after)
+  FROM unnest($1::text[], $2::timestamptz[], $4::boolean[]) AS c(sn, after, previous)
  CROSS JOIN LATERAL (
    SELECT * FROM (
      SELECT ${sampleColumns('x', 'time', 'received_at', '')}, x.sn FROM heartbeats x
-      WHERE x.sn = c.sn AND c.after IS NOT NULL AND x.time >= c.after
+      WHERE x.sn = c.sn AND c.after IS NOT NULL
+        AND x.time >= CASE WHEN c.previous THEN c.after ELSE c.after + interval '1 microsecond' END
       ORDER BY x.time LIMIT $3::int + 2
    ) after_cursor
    UNION ALL
@@ -395,9 +397,21 @@ export class AlertEngineRepository {
     return rows.map((r) => r.settings);
   }
 
-  /** Heartbeats to evaluate per terminal (see HEARTBEATS_SQL), oldest first, by SN. */
-  async heartbeats(em: EntityManager, cursors: readonly { sn: string; after: Date | null }[], perTerminal: number): Promise<Map<string, HeartbeatSample[]>> {
-    const rows: { j: Row }[] = await em.query(HEARTBEATS_SQL, [cursors.map((c) => c.sn), cursors.map((c) => c.after), perTerminal]);
+  /**
+   * Heartbeats to evaluate per terminal (see HEARTBEATS_SQL), oldest first, by SN; with the one at
+   * the cursor unless `previous` is false.
+   */
+  async heartbeats(
+    em: EntityManager,
+    cursors: readonly { sn: string; after: Date | null; previous?: boolean }[],
+    perTerminal: number,
+  ): Promise<Map<string, HeartbeatSample[]>> {
+    const rows: { j: Row }[] = await em.query(HEARTBEATS_SQL, [
+      cursors.map((c) => c.sn),
+      cursors.map((c) => c.after),
+      perTerminal,
+      cursors.map((c) => c.previous ?? true),
+    ]);
     const bySn = new Map<string, HeartbeatSample[]>();
     for (const row of unwrap(rows)) {
       const sn = String(row.sn);
