@@ -17,7 +17,7 @@
  * Usage: node dist/apps/bench/src/embedded-cost-bench.js [statement|transport]... [--db pglite|postgres]
  *        [--runs 5] [--sizes 2000] [--steady] [--explain]   (default: statement and transport, pglite)
  *        node dist/apps/bench/src/embedded-cost-bench.js evaluate [--db pglite|postgres] [--runs 5]
- *        [--batch-terminals 500] [--moving] [--explain]
+ *        [--batch-terminals 500] [--batches-per-drain 1] [--moving] [--explain]
  */
 import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -137,7 +137,8 @@ async function statement(): Promise<void> {
  * evaluate: the alert evaluator's cost per evaluated heartbeat, as in the closed loop: each round
  * ingests one 2,000-row batch (2,000 distinct terminals, one heartbeat each, queued by the ingest
  * statement) and then drains the queue with the real AlertEvaluatorService (`--batch-terminals`:
- * ALERTS_EVAL_BATCH_TERMINALS; heartbeat values fixed as the load generator sends, `--moving`: battery
+ * ALERTS_EVAL_BATCH_TERMINALS; `--batches-per-drain N`: N ingest batches before each drain, so each terminal
+ * has N/2 new heartbeats per evaluation, as with a backlog; heartbeat values fixed as the load generator sends, `--moving`: battery
  * and RSRP move, so alerts are raised and confirmed; `--explain`: each statement's plan, once). CPU per evaluated
  * heartbeat (both threads, plus the server backend on PostgreSQL), and wall time per repository
  * method (what is left is BEGIN/COMMIT and the JS between statements).
@@ -149,6 +150,8 @@ async function evaluate(): Promise<void> {
   const batchTerminals = option('batch-terminals', '500');
   // The load generator's values by default (fixed: no alert changes); --moving: battery and RSRP move, some alerts are raised and confirmed.
   const moving = args.includes('--moving');
+  // Ingest batches per drain: 2 gives every terminal one new heartbeat per evaluation, 8 four (a backlog, as in the closed loop).
+  const perDrain = Number(option('batches-per-drain', '1'));
   const db = await startTestDatabase(kind);
   const ds = createDataSource({ url: db.url, poolSize: 1 });
   try {
@@ -206,7 +209,7 @@ async function evaluate(): Promise<void> {
       let cpu = 0;
       let wall = 0;
       for (let b = 0; b < 6; b++) {
-        await ingest.insertBatch(batch(2000, seq++));
+        for (let i = 0; i < perDrain; i++) await ingest.insertBatch(batch(2000, seq++));
         const c0 = process.cpuUsage();
         const s0 = serverMicros();
         const t0 = performance.now();
@@ -219,7 +222,7 @@ async function evaluate(): Promise<void> {
       wallPerBeat.push(Math.round((wall * 1000) / beats));
     }
     console.log(
-      `evaluate (${kind}, ${batchTerminals}-terminal batches): median ${median(perBeat)} µs CPU per evaluated heartbeat (runs: ${perBeat.join(', ')}); ` +
+      `evaluate (${kind}, ${batchTerminals}-terminal batches, ${Math.max(1, perDrain / 2)} heartbeats per terminal per evaluation): median ${median(perBeat)} µs CPU per evaluated heartbeat (runs: ${perBeat.join(', ')}); ` +
         `wall ${median(wallPerBeat)} µs (runs: ${wallPerBeat.join(', ')})`,
     );
     const parts = [...spent.entries()].sort((a, b) => b[1] - a[1]);
@@ -290,7 +293,7 @@ async function transport(size: number, n: number): Promise<void> {
   console.log(`transport: ${size} B request + 100 B reply: TCP ${Math.round(tcp)} µs, MessagePort ${Math.round(messagePort)} µs CPU per round trip`);
 }
 
-const VALUED = new Set(['--db', '--runs', '--sizes', '--batch-terminals']);
+const VALUED = new Set(['--db', '--runs', '--sizes', '--batch-terminals', '--batches-per-drain']);
 const parts = args.filter((a, i) => !a.startsWith('--') && !VALUED.has(args[i - 1] ?? ''));
 if (parts.length === 0 || parts.includes('statement')) await statement();
 if (parts.includes('evaluate')) await evaluate();
