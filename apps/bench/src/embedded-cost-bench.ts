@@ -17,7 +17,7 @@
  * Usage: node dist/apps/bench/src/embedded-cost-bench.js [statement|transport]... [--db pglite|postgres]
  *        [--runs 5] [--sizes 2000] [--steady] [--explain]   (default: statement and transport, pglite)
  *        node dist/apps/bench/src/embedded-cost-bench.js evaluate [--db pglite|postgres] [--runs 5]
- *        [--batch-terminals 500] [--batches-per-drain 1] [--moving] [--explain]
+ *        [--batch-terminals 500] [--batches-per-drain 1] [--rows json|columns] [--moving] [--explain]
  */
 import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -164,7 +164,8 @@ async function evaluate(): Promise<void> {
     const serverMicros = () => (kind === 'postgres' ? (processCpuMicros(pid) ?? 0) : 0);
     const config = loadConfig({ ...process.env, ALERTS_ENABLED: 'true', ALERTS_EVAL_BATCH_TERMINALS: batchTerminals });
     const ingest = new HeartbeatRepository(ds, config);
-    const engine = new AlertEngineRepository(ds);
+    // As the app composes it: json rows on the embedded database (DATABASE_INFO.embedded); --rows json|columns overrides.
+    const engine = new AlertEngineRepository(ds, null, { jsonRows: option('rows', kind === 'pglite' ? 'json' : 'columns') === 'json' });
     const evaluator = new AlertEvaluatorService(config, engine, new AlertRules(), systemClock, new AlertMetrics(new MetricsService()));
     // Wall time per repository method (the one connection: no overlap).
     const spent = new Map<string, number>();
@@ -293,7 +294,7 @@ async function transport(size: number, n: number): Promise<void> {
   console.log(`transport: ${size} B request + 100 B reply: TCP ${Math.round(tcp)} µs, MessagePort ${Math.round(messagePort)} µs CPU per round trip`);
 }
 
-const VALUED = new Set(['--db', '--runs', '--sizes', '--batch-terminals', '--batches-per-drain']);
+const VALUED = new Set(['--db', '--runs', '--sizes', '--batch-terminals', '--batches-per-drain', '--rows']);
 const parts = args.filter((a, i) => !a.startsWith('--') && !VALUED.has(args[i - 1] ?? ''));
 if (parts.length === 0 || parts.includes('statement')) await statement();
 if (parts.includes('evaluate')) await evaluate();
