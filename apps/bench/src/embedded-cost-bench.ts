@@ -24,7 +24,7 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { AlertEngineRepository, AlertEvaluatorService, AlertMetrics, AlertRules, systemClock } from '#alerts';
 import { loadConfig } from '#config';
-import { createDataSource, migrate } from '#db';
+import { createDataSource, DatabaseFlavor, migrate } from '#db';
 import { HeartbeatRepository, type HeartbeatRow } from '#ingest';
 import { MetricsService } from '#observability';
 import type { EntityManager } from 'typeorm';
@@ -165,7 +165,10 @@ async function evaluate(): Promise<void> {
     const config = loadConfig({ ...process.env, ALERTS_ENABLED: 'true', ALERTS_EVAL_BATCH_TERMINALS: batchTerminals });
     const ingest = new HeartbeatRepository(ds, config);
     // As the app composes it: json rows on the embedded database (DATABASE_INFO.embedded); --rows json|columns overrides.
-    const engine = new AlertEngineRepository(ds, null, { jsonRows: option('rows', kind === 'pglite' ? 'json' : 'columns') === 'json' });
+    const engine = new AlertEngineRepository(ds, {
+      flavor: DatabaseFlavor.Timescale,
+      embedded: option('rows', kind === 'pglite' ? 'json' : 'columns') === 'json',
+    });
     const evaluator = new AlertEvaluatorService(config, engine, new AlertRules(), systemClock, new AlertMetrics(new MetricsService()));
     // Wall time per repository method (the one connection: no overlap).
     const spent = new Map<string, number>();

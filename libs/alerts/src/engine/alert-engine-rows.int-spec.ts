@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { DataSource } from 'typeorm';
 import { loadConfig } from '#config';
-import { createDataSource, migrate } from '#db';
+import { createDataSource, DatabaseFlavor, migrate } from '#db';
 import { HeartbeatRepository } from '#ingest';
 import { makeHeartbeat, startTestDatabase, testDbKinds, type TestDatabase } from '#testing';
 import { AlertEngineRepository } from './alert-engine.repository.js';
@@ -15,8 +15,8 @@ for (const kind of testDbKinds()) {
   describe(`alert engine reads on ${kind}: json rows (embedded) and plain columns agree`, () => {
     let db: TestDatabase;
     let ds: DataSource;
-    const plain = () => new AlertEngineRepository(ds, null, { jsonRows: false });
-    const json = () => new AlertEngineRepository(ds, null, { jsonRows: true });
+    const plain = () => new AlertEngineRepository(ds, { flavor: DatabaseFlavor.Timescale, embedded: false });
+    const json = () => new AlertEngineRepository(ds, { flavor: DatabaseFlavor.Timescale, embedded: true });
 
     beforeAll(async () => {
       db = await startTestDatabase(kind);

@@ -353,16 +353,12 @@ export class AlertEngineRepository {
   private readonly json: boolean;
   private readonly wide: { terminalsBySn: string; heartbeats: string };
 
-  /**
-   * @param info with `embedded` (PGlite), the evaluator's wide reads come back as json rows (see
-   * jsonRows); without it (benches, tests) `options.jsonRows` chooses, default plain columns.
-   */
+  /** @param info with `embedded` (PGlite), the evaluator's wide reads come back as json rows (see jsonRows); without it, plain columns. */
   constructor(
     @Inject(DataSource) readonly dataSource: DataSource,
     @Optional() @Inject(DATABASE_INFO) info?: DatabaseInfo | null,
-    options: { jsonRows?: boolean } = {},
   ) {
-    const json = (this.json = options.jsonRows ?? info?.embedded ?? false);
+    const json = (this.json = info?.embedded ?? false);
     this.wide = {
       terminalsBySn: json ? jsonRows(TERMINALS_BY_SN_SQL) : TERMINALS_BY_SN_SQL,
       heartbeats: json ? jsonRows(HEARTBEATS_SQL) : HEARTBEATS_SQL,
