@@ -175,7 +175,8 @@ async function evaluate(): Promise<void> {
     const proto = AlertEngineRepository.prototype as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
     for (const name of Object.getOwnPropertyNames(AlertEngineRepository.prototype)) {
       const original = proto[name];
-      if (name === 'constructor' || typeof original !== 'function') continue;
+      // Public methods only (wideQuery runs inside terminalsBySn and heartbeats).
+      if (name === 'constructor' || name === 'wideQuery' || typeof original !== 'function') continue;
       (engine as unknown as Record<string, unknown>)[name] = async function (this: unknown, ...a: unknown[]) {
         const t0 = performance.now();
         try {
