@@ -16,12 +16,18 @@
  *
  * Usage: node dist/apps/bench/src/embedded-cost-bench.js [statement|transport]... [--db pglite|postgres]
  *        [--runs 5] [--sizes 2000] [--steady] [--explain]   (default: statement and transport, pglite)
+ *        node dist/apps/bench/src/embedded-cost-bench.js evaluate [--db pglite|postgres] [--runs 5]
+ *        [--batch-terminals 500] [--batches-per-drain 1] [--rows json|columns] [--moving] [--explain]
  */
 import { connect } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+import { AlertEngineRepository, AlertEvaluatorService, AlertMetrics, AlertRules, systemClock } from '#alerts';
 import { loadConfig } from '#config';
-import { createDataSource, migrate } from '#db';
+import { createDataSource, DatabaseFlavor, migrate } from '#db';
 import { HeartbeatRepository, type HeartbeatRow } from '#ingest';
+import { MetricsService } from '#observability';
+import type { EntityManager } from 'typeorm';
 import { makeHeartbeat, startTestDatabase, type TestDbKind } from '#testing';
 import { cpuMicros as processCpuMicros } from './proc-stats.js';
 
@@ -127,6 +133,129 @@ async function statement(): Promise<void> {
   }
 }
 
+/**
+ * evaluate: the alert evaluator's cost per evaluated heartbeat, as in the closed loop: each round
+ * ingests one 2,000-row batch (2,000 distinct terminals, one heartbeat each, queued by the ingest
+ * statement) and then drains the queue with the real AlertEvaluatorService (`--batch-terminals`:
+ * ALERTS_EVAL_BATCH_TERMINALS; `--batches-per-drain N`: N ingest batches before each drain, so each terminal
+ * has N/2 new heartbeats per evaluation, as with a backlog; heartbeat values fixed as the load generator sends, `--moving`: battery
+ * and RSRP move, so alerts are raised and confirmed; `--explain`: each statement's plan, once). CPU per evaluated
+ * heartbeat (both threads, plus the server backend on PostgreSQL), and wall time per repository
+ * method (what is left is BEGIN/COMMIT and the JS between statements).
+ */
+async function evaluate(): Promise<void> {
+  const kind = option('db', 'pglite') as TestDbKind;
+  if (kind !== 'pglite' && kind !== 'postgres') throw new Error('--db pglite|postgres');
+  const runs = Number(option('runs', '5'));
+  const batchTerminals = option('batch-terminals', '500');
+  // The load generator's values by default (fixed: no alert changes); --moving: battery and RSRP move, some alerts are raised and confirmed.
+  const moving = args.includes('--moving');
+  // Ingest batches per drain: 2 gives every terminal one new heartbeat per evaluation, 8 four (a backlog, as in the closed loop).
+  const perDrain = Number(option('batches-per-drain', '1'));
+  const db = await startTestDatabase(kind);
+  const ds = createDataSource({ url: db.url, poolSize: 1 });
+  try {
+    await ds.initialize();
+    await migrate(ds, { timescale: 'auto' });
+    const sns = Array.from({ length: 4000 }, (_, i) => `EVAL${String(i).padStart(6, '0')}`);
+    const [provider] = await ds.query<{ id: string }[]>(`SELECT id FROM providers WHERE code = 'root'`);
+    await ds.query(`INSERT INTO terminals (sn, model, provider_id, credential_hash) SELECT unnest($1::text[]), 'M', $2, '\\x00'`, [sns, provider.id]);
+    const [{ pid }] = await ds.query<{ pid: number }[]>('SELECT pg_backend_pid() AS pid');
+    const serverMicros = () => (kind === 'postgres' ? (processCpuMicros(pid) ?? 0) : 0);
+    const config = loadConfig({ ...process.env, ALERTS_ENABLED: 'true', ALERTS_EVAL_BATCH_TERMINALS: batchTerminals });
+    const ingest = new HeartbeatRepository(ds, config);
+    // As the app composes it: json rows on the embedded database (DATABASE_INFO.embedded); --rows json|columns overrides.
+    const engine = new AlertEngineRepository(ds, {
+      flavor: DatabaseFlavor.Timescale,
+      embedded: option('rows', kind === 'pglite' ? 'json' : 'columns') === 'json',
+    });
+    const evaluator = new AlertEvaluatorService(config, engine, new AlertRules(), systemClock, new AlertMetrics(new MetricsService()));
+    // Wall time per repository method (the one connection: no overlap).
+    const spent = new Map<string, number>();
+    const proto = AlertEngineRepository.prototype as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+    for (const name of Object.getOwnPropertyNames(AlertEngineRepository.prototype)) {
+      const original = proto[name];
+      // Public methods only (wideQuery runs inside terminalsBySn and heartbeats).
+      if (name === 'constructor' || name === 'wideQuery' || typeof original !== 'function') continue;
+      (engine as unknown as Record<string, unknown>)[name] = async function (this: unknown, ...a: unknown[]) {
+        const t0 = performance.now();
+        try {
+          return await original.apply(engine, a);
+        } finally {
+          spent.set(name, (spent.get(name) ?? 0) + performance.now() - t0);
+        }
+      };
+    }
+    let ms = Date.now() - 6 * 3_600_000;
+    let n = 0;
+    const batch = (size: number, seq: number): HeartbeatRow[] =>
+      Array.from({ length: size }, () => {
+        const k = n++;
+        const time = new Date(ms++);
+        const heartbeat = makeHeartbeat({ seq }, time);
+        if (moving) {
+          heartbeat.signal = { ...heartbeat.signal, rsrp: -80 - (k % 23) };
+          heartbeat.battery = { ...heartbeat.battery, percent: 100 - (Math.floor(k / 7) % 90) };
+        }
+        return { time, sn: sns[k % sns.length], receivedAt: new Date(), heartbeat, extra: null };
+      });
+    let seq = 0;
+    // Every terminal has state, a cursor and memory before anything is measured.
+    for (let b = 0; b < 4; b++) {
+      await ingest.insertBatch(batch(2000, seq++));
+      await evaluator.drain();
+    }
+    const perBeat: number[] = [];
+    const wallPerBeat: number[] = [];
+    let totalBeats = 0;
+    spent.clear();
+    for (let run = 0; run < runs; run++) {
+      let beats = 0;
+      let cpu = 0;
+      let wall = 0;
+      for (let b = 0; b < 6; b++) {
+        for (let i = 0; i < perDrain; i++) await ingest.insertBatch(batch(2000, seq++));
+        const c0 = process.cpuUsage();
+        const s0 = serverMicros();
+        const t0 = performance.now();
+        beats += await evaluator.drain();
+        wall += performance.now() - t0;
+        cpu += cpuMicros(c0) + serverMicros() - s0;
+      }
+      totalBeats += beats;
+      perBeat.push(Math.round(cpu / beats));
+      wallPerBeat.push(Math.round((wall * 1000) / beats));
+    }
+    console.log(
+      `evaluate (${kind}, ${batchTerminals}-terminal batches, ${Math.max(1, perDrain / 2)} heartbeats per terminal per evaluation): median ${median(perBeat)} µs CPU per evaluated heartbeat (runs: ${perBeat.join(', ')}); ` +
+        `wall ${median(wallPerBeat)} µs (runs: ${wallPerBeat.join(', ')})`,
+    );
+    const parts = [...spent.entries()].sort((a, b) => b[1] - a[1]);
+    console.log(`  wall µs per evaluated heartbeat by method: ${parts.map(([k, v]) => `${k} ${((v * 1000) / totalBeats).toFixed(1)}`).join(', ')}`);
+    if (args.includes('--explain')) {
+      // One more round, each statement of the evaluator explained (in a savepoint rolled back) before it runs.
+      const transaction = ds.transaction.bind(ds) as (run: (em: EntityManager) => Promise<unknown>) => Promise<unknown>;
+      (ds as unknown as { transaction: unknown }).transaction = (run: (em: EntityManager) => Promise<unknown>) =>
+        transaction(async (em) => {
+          const query = em.query.bind(em);
+          (em as unknown as { query: unknown }).query = async (sql: string, params?: unknown[]) => {
+            await query('SAVEPOINT explain');
+            const plan = await query<{ 'QUERY PLAN': string }[]>(`EXPLAIN (ANALYZE, COSTS OFF) ${sql}`, params);
+            await query('ROLLBACK TO SAVEPOINT explain');
+            console.log(`--- ${sql.trim().slice(0, 80).replaceAll('\n', ' ')}\n${plan.map((p) => p['QUERY PLAN']).join('\n')}`);
+            return query<unknown>(sql, params);
+          };
+          return run(em);
+        });
+      await ingest.insertBatch(batch(2000, seq++));
+      await evaluator.runOnce();
+    }
+  } finally {
+    await ds.destroy().catch(() => undefined);
+    await db.stop();
+  }
+}
+
 /** An echo worker: answers every `size` bytes with 100 bytes, over TCP and over its port. */
 const ECHO = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -169,9 +298,10 @@ async function transport(size: number, n: number): Promise<void> {
   console.log(`transport: ${size} B request + 100 B reply: TCP ${Math.round(tcp)} µs, MessagePort ${Math.round(messagePort)} µs CPU per round trip`);
 }
 
-const VALUED = new Set(['--db', '--runs', '--sizes']);
+const VALUED = new Set(['--db', '--runs', '--sizes', '--batch-terminals', '--batches-per-drain', '--rows']);
 const parts = args.filter((a, i) => !a.startsWith('--') && !VALUED.has(args[i - 1] ?? ''));
 if (parts.length === 0 || parts.includes('statement')) await statement();
+if (parts.includes('evaluate')) await evaluate();
 if (parts.length === 0 || parts.includes('transport')) {
   await transport(300, 3000);
   await transport(800_000, 300);

@@ -125,6 +125,7 @@ async function run(opts: IngestOptions): Promise<BenchResult & { soak?: SoakResu
   const floodResult = flood ? await flood.stop() : undefined;
 
   const m1 = await scrape(gateway.httpUrl);
+  alertEvaluationLine(m0, m1);
   const endSample = sampler.sample();
   send({ type: 'stop' });
   const resultMsg = await loaderSays('result', 60_000, 'loader result');
@@ -162,6 +163,19 @@ async function run(opts: IngestOptions): Promise<BenchResult & { soak?: SoakResu
     mqttFlood: mqttFlood && withRefusals(mqttFlood, m0, m1),
     soak: soak ? await soakResult(opts.soakInterval, soak, gatewayLog) : undefined,
   };
+}
+
+/** The alert evaluator's share of the window (single-process compositions), on stderr: evaluations/s, batches, time in batches. */
+function alertEvaluationLine(m0: Scrape, m1: Scrape): void {
+  const seconds = (m1.at - m0.at) / 1000;
+  const evaluations = delta(m0.snapshot, m1.snapshot, 'fleet_alerts_evaluations_total', { kind: 'heartbeat' });
+  const batches = delta(m0.snapshot, m1.snapshot, 'fleet_alerts_batch_seconds_count', { job: 'heartbeat' });
+  const inBatches = delta(m0.snapshot, m1.snapshot, 'fleet_alerts_batch_seconds_sum', { job: 'heartbeat' });
+  if (evaluations === null || batches === null || inBatches === null || batches === 0) return;
+  log(
+    `alert evaluation: ${Math.round(evaluations / seconds)} heartbeats/s in ${batches} batches (${Math.round(evaluations / batches)} each), ` +
+      `mean batch ${round((inBatches / batches) * 1000, 1)} ms, ${round((inBatches / seconds) * 100, 1)} % of the window in evaluation transactions`,
+  );
 }
 
 type MqttFloodResult = NonNullable<BenchResult['mqttFlood']>;

@@ -1,5 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { DATABASE_INFO, type DatabaseInfo } from '#db';
 import type { AlertRule, HeartbeatSample, RuleMemory, Severity, TerminalFacts, VersionPolicy } from '../rules/rule.types.js';
 import type { AlertEventKind, AlertSegment, StoredAlert } from './alert-ledger.js';
 import type { IncrementalWindow, SweepCandidates } from './sweep-candidates.js';
@@ -61,6 +62,15 @@ function sampleColumns(alias: string, time: string, receivedAt: string, prefix: 
 }
 
 type Row = Record<string, unknown>;
+
+/**
+ * The rows of `sql` as one json value each (same field names; timestamps as ISO text, which the
+ * readers accept). On the embedded database every column of every row is encoded, sent and parsed
+ * again on both sides of the wire: for the ~30-column terminal and heartbeat rows of the evaluator,
+ * one json value per row costs about half as much (embedded-cost-bench evaluate). On PostgreSQL the
+ * server's json encoding costs more than it saves, so plain columns stay there.
+ */
+const jsonRows = (sql: string): string => `SELECT row_to_json(r) AS j FROM (${sql}) r`;
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
@@ -206,16 +216,18 @@ const SWEEP_BY_SN_SQL = `${TERMINAL_SELECT}, NULL AS "evaluatedThrough"
 
 /**
  * The heartbeats after each terminal's cursor, oldest first, at most $3 + 1 (one more says more
- * remain), plus the one at the cursor itself (the rules' `previous`). A terminal never evaluated
+ * remain), plus, where $4 says so, the one at the cursor itself (the rules' `previous`; timestamps
+ * have microsecond precision, so + 1 µs excludes exactly that one). A terminal never evaluated
  * starts with its newest $3 heartbeats, not its whole history.
  */
 const HEARTBEATS_SQL = `
 SELECT h.*
-  FROM unnest($1::text[], $2::timestamptz[]) AS c(sn, after)
+  FROM unnest($1::text[], $2::timestamptz[], $4::boolean[]) AS c(sn, after, previous)
  CROSS JOIN LATERAL (
    SELECT * FROM (
      SELECT ${sampleColumns('x', 'time', 'received_at', '')}, x.sn FROM heartbeats x
-      WHERE x.sn = c.sn AND c.after IS NOT NULL AND x.time >= c.after
+      WHERE x.sn = c.sn AND c.after IS NOT NULL
+        AND x.time >= CASE WHEN c.previous THEN c.after ELSE c.after + interval '1 microsecond' END
       ORDER BY x.time LIMIT $3::int + 2
    ) after_cursor
    UNION ALL
@@ -338,7 +350,26 @@ const LEASE_NAME = 'scheduled';
 /** Reads and writes of the alert engine. Every method runs on the transaction's EntityManager it is given. */
 @Injectable()
 export class AlertEngineRepository {
-  constructor(@Inject(DataSource) readonly dataSource: DataSource) {}
+  private readonly json: boolean;
+  private readonly wide: { terminalsBySn: string; heartbeats: string };
+
+  /** @param info with `embedded` (PGlite), the evaluator's wide reads come back as json rows (see jsonRows); without it, plain columns. */
+  constructor(
+    @Inject(DataSource) readonly dataSource: DataSource,
+    @Optional() @Inject(DATABASE_INFO) info?: DatabaseInfo | null,
+  ) {
+    const json = (this.json = info?.embedded ?? false);
+    this.wide = {
+      terminalsBySn: json ? jsonRows(TERMINALS_BY_SN_SQL) : TERMINALS_BY_SN_SQL,
+      heartbeats: json ? jsonRows(HEARTBEATS_SQL) : HEARTBEATS_SQL,
+    };
+  }
+
+  /** Rows as read: plain, or unwrapped from json rows. */
+  private async wideQuery(em: EntityManager, sql: string, params: unknown[]): Promise<Row[]> {
+    const rows: Row[] = await em.query(sql, params);
+    return this.json ? rows.map((r) => r.j as Row) : rows;
+  }
 
   async claim(em: EntityManager, limit: number): Promise<{ sn: string; enqueuedAt: Date }[]> {
     const rows: { sn: string; enqueuedAt: Date }[] = await em.query(CLAIM_SQL, [limit]);
@@ -346,7 +377,7 @@ export class AlertEngineRepository {
   }
 
   async terminalsBySn(em: EntityManager, sns: readonly string[]): Promise<TerminalRow[]> {
-    const rows: Row[] = await em.query(TERMINALS_BY_SN_SQL, [sns]);
+    const rows = await this.wideQuery(em, this.wide.terminalsBySn, [sns]);
     return rows.map(readTerminal);
   }
 
@@ -386,9 +417,21 @@ export class AlertEngineRepository {
     return rows.map((r) => r.settings);
   }
 
-  /** Heartbeats to evaluate per terminal (see HEARTBEATS_SQL), oldest first, by SN. */
-  async heartbeats(em: EntityManager, cursors: readonly { sn: string; after: Date | null }[], perTerminal: number): Promise<Map<string, HeartbeatSample[]>> {
-    const rows: Row[] = await em.query(HEARTBEATS_SQL, [cursors.map((c) => c.sn), cursors.map((c) => c.after), perTerminal]);
+  /**
+   * Heartbeats to evaluate per terminal (see HEARTBEATS_SQL), oldest first, by SN; with the one at
+   * the cursor unless `previous` is false.
+   */
+  async heartbeats(
+    em: EntityManager,
+    cursors: readonly { sn: string; after: Date | null; previous?: boolean }[],
+    perTerminal: number,
+  ): Promise<Map<string, HeartbeatSample[]>> {
+    const rows = await this.wideQuery(em, this.wide.heartbeats, [
+      cursors.map((c) => c.sn),
+      cursors.map((c) => c.after),
+      perTerminal,
+      cursors.map((c) => c.previous ?? true),
+    ]);
     const bySn = new Map<string, HeartbeatSample[]>();
     for (const row of rows) {
       const sn = String(row.sn);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { loadConfig } from '#config';
 import { MetricsService } from '#observability';
-import type { HeartbeatEvaluationInput, HeartbeatSample, RuleOutcome, TerminalFacts } from '../rules/rule.types.js';
+import type { HeartbeatEvaluationInput, HeartbeatSample, RuleMemory, RuleOutcome, TerminalFacts } from '../rules/rule.types.js';
 import type { AlertEngineRepository, TerminalRow } from './alert-engine.repository.js';
 import { AlertEvaluatorService } from './alert-evaluator.service.js';
 import type { AlertSegment } from './alert-ledger.js';
@@ -69,8 +69,9 @@ class StubRules extends AlertRules {
   }
 }
 
-function fakeRepo(terminal: TerminalRow, beats: HeartbeatSample[]) {
+function fakeRepo(terminal: TerminalRow, beats: HeartbeatSample[], stored: { sn: string; rule: string; memory: RuleMemory }[] = []) {
   const writes: { existing: AlertSegment[]; raised: AlertSegment[] }[] = [];
+  const asked: { sn: string; after: Date | null; previous?: boolean }[][] = [];
   const bookkeeping: { memory: unknown[]; cursors: { sn: string; at: Date }[]; requeue: { sn: string }[] }[] = [];
   let queued = true;
   const repo = {
@@ -81,8 +82,11 @@ function fakeRepo(terminal: TerminalRow, beats: HeartbeatSample[]) {
       return [{ sn: terminal.facts.sn, enqueuedAt: at(0) }];
     },
     terminalsBySn: async () => [terminal],
-    heartbeats: async () => new Map([[terminal.facts.sn, [...beats].sort((a, b) => a.time.getTime() - b.time.getTime())]]),
-    memory: async () => [],
+    heartbeats: async (_em: object, cursors: { sn: string; after: Date | null; previous?: boolean }[]) => {
+      asked.push(cursors);
+      return new Map([[terminal.facts.sn, [...beats].sort((a, b) => a.time.getTime() - b.time.getTime())]]);
+    },
+    memory: async () => stored,
     openAlerts: async () => [],
     settings: async () => new Map(),
     policies: async () => new Map(),
@@ -95,7 +99,7 @@ function fakeRepo(terminal: TerminalRow, beats: HeartbeatSample[]) {
     },
     queueDepth: async () => 0,
   };
-  return { repo: repo as unknown as AlertEngineRepository, writes, bookkeeping };
+  return { repo: repo as unknown as AlertEngineRepository, writes, bookkeeping, asked };
 }
 
 function evaluator(repo: AlertEngineRepository, rules: AlertRules, env: Record<string, string> = {}) {
@@ -125,6 +129,21 @@ describe('AlertEvaluatorService (stub rules and repository)', () => {
     expect(writes[0].raised[0].events.map((e) => e.kind)).toStrictEqual(['raised', 'resolved']);
     expect(bookkeeping[0].cursors).toStrictEqual([{ sn: 'SN0001', at: at(4) }]);
     expect(bookkeeping[0].memory).toStrictEqual([{ sn: 'SN0001', rule: 'battery_low', memory: null }]);
+  });
+
+  it('asks for the heartbeat at the cursor only while the rules may read it as previous (no ICCID remembered)', async () => {
+    const terminal: TerminalRow = { facts, providerPath: '/p-root/', evaluatedThrough: at(1) };
+    const without = fakeRepo(terminal, [sample(1, 50), sample(2, 50)]);
+    await evaluator(without.repo, new StubRules()).runOnce();
+    expect(without.asked).toStrictEqual([[{ sn: 'SN0001', after: at(1), previous: true }]]);
+
+    // sim_changed remembers the ICCID: the cursor's heartbeat is not loaded, and the first one's previous is null.
+    const rules = new StubRules();
+    const remembered = fakeRepo(terminal, [sample(2, 50), sample(3, 50)], [{ sn: 'SN0001', rule: 'sim_changed', memory: { iccid: '89860000000000000001' } }]);
+    const result = await evaluator(remembered.repo, rules).runOnce();
+    expect(remembered.asked).toStrictEqual([[{ sn: 'SN0001', after: at(1), previous: false }]]);
+    expect(result.evaluations).toBe(2);
+    expect(rules.seen.map((s) => s.previous)).toStrictEqual([null, at(2).getTime()]);
   });
 
   it('evaluates at most ALERTS_EVAL_MAX_HEARTBEATS per terminal and queues the terminal again', async () => {

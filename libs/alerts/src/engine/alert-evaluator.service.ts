@@ -131,12 +131,13 @@ export class AlertEvaluatorService implements OnApplicationBootstrap, BeforeAppl
         claimed.map((c) => c.sn),
       );
       const scope = { sns: terminals.map((t) => t.facts.sn) };
+      const memory = new MemoryLedger(await this.repo.memory(em, scope));
+      // The heartbeat at the cursor only where the rules may read it as `previous`.
       const beats = await this.repo.heartbeats(
         em,
-        terminals.map((t) => ({ sn: t.facts.sn, after: t.evaluatedThrough })),
+        terminals.map((t) => ({ sn: t.facts.sn, after: t.evaluatedThrough, previous: this.rules.needsPrevious(memory.memoryFor(t.facts.sn)) })),
         evalMaxHeartbeats,
       );
-      const memory = new MemoryLedger(await this.repo.memory(em, scope));
       const alerts = new AlertLedger(await this.repo.openAlerts(em, scope));
       const context = await EvaluationContext.load(em, this.repo, this.rules, terminals, this.logger);
 

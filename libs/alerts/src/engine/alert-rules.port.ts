@@ -5,9 +5,10 @@ import {
   evaluateHeartbeat,
   evaluateScheduled,
   mergeThresholds,
+  needsPrevious,
   type AlertThresholdsOverride,
 } from '../rules/index.js';
-import type { AlertThresholds, HeartbeatEvaluationInput, RuleOutcome, ScheduledEvaluationInput } from '../rules/rule.types.js';
+import type { AlertRule, AlertThresholds, HeartbeatEvaluationInput, RuleMemory, RuleOutcome, ScheduledEvaluationInput } from '../rules/rule.types.js';
 
 /**
  * The rule functions as the engine calls them. A class (and DI token) of its own so unit tests can
@@ -21,6 +22,11 @@ export class AlertRules {
 
   evaluateScheduled(input: ScheduledEvaluationInput): RuleOutcome[] {
     return evaluateScheduled(input);
+  }
+
+  /** Whether evaluateHeartbeat may read `previous` given this rule memory (false: the engine passes null). */
+  needsPrevious(memory: ReadonlyMap<AlertRule, RuleMemory>): boolean {
+    return needsPrevious(memory);
   }
 
   /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { DEFAULT_ALERT_THRESHOLDS } from './alert-thresholds.js';
-import { evaluateHeartbeat, evaluateScheduled, HEARTBEAT_RULES, SCHEDULED_RULES } from './evaluate.js';
+import { evaluateHeartbeat, evaluateScheduled, HEARTBEAT_RULES, needsPrevious, SCHEDULED_RULES } from './evaluate.js';
 import { policyOf, RuleHarness, sampleOf, T0, terminalOf, txOf } from './rule-fixtures.js';
 import { ALERT_RULES } from './rule.types.js';
 
@@ -104,6 +104,40 @@ describe('evaluateHeartbeat', () => {
     const before = JSON.stringify({ ...input, memory: [], open: [] });
     expect(evaluateHeartbeat(input)).toEqual(evaluateHeartbeat(input));
     expect(JSON.stringify({ ...input, memory: [], open: [] })).toBe(before);
+  });
+});
+
+describe('needsPrevious (the engine skips loading the heartbeat at the cursor when false)', () => {
+  it('is false once memory holds the ICCID, and then `previous` changes no outcome of any heartbeat rule', () => {
+    const h = troubledHarness();
+    h.heartbeat(sampleOf({ iccid: '89860000000000000001' }));
+    expect(needsPrevious(h.memory)).toBe(false);
+    const otherSim = sampleOf({ iccid: '89860000000000000777', receivedAt: new Date(T0.getTime() - 60_000) });
+    for (const sample of [troubled, sampleOf({ receivedAt: new Date(T0.getTime() + 60_000) })]) {
+      const input = {
+        sample,
+        terminal: terminalOf(),
+        thresholds: h.thresholds,
+        policies: h.policies,
+        now: T0,
+        memory: new Map(h.memory),
+        open: new Map(h.open),
+      };
+      expect(evaluateHeartbeat({ ...input, previous: otherSim })).toEqual(evaluateHeartbeat({ ...input, previous: null }));
+    }
+  });
+
+  it('is true while nothing remembers the ICCID (first evaluation, sim_changed disabled), where `previous` decides', () => {
+    expect(needsPrevious(new Map())).toBe(true);
+    const h = new RuleHarness();
+    h.thresholds = { ...DEFAULT_ALERT_THRESHOLDS, simChanged: { ...DEFAULT_ALERT_THRESHOLDS.simChanged, enabled: false } };
+    h.heartbeat(sampleOf());
+    expect(needsPrevious(h.memory)).toBe(true);
+    const input = { sample: sampleOf({ iccid: '89860000000000000002' }), terminal: terminalOf(), thresholds: DEFAULT_ALERT_THRESHOLDS, policies: [], now: T0 };
+    const withPrevious = evaluateHeartbeat({ ...input, previous: sampleOf({ iccid: '89860000000000000001' }), memory: new Map(), open: new Map() });
+    const without = evaluateHeartbeat({ ...input, previous: null, memory: new Map(), open: new Map() });
+    expect(withPrevious.find((o) => o.rule === 'sim_changed')?.active).toBe(true);
+    expect(without.find((o) => o.rule === 'sim_changed')?.active).toBe(false);
   });
 });
 

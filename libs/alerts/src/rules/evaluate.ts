@@ -12,7 +12,8 @@ import { batteryLowOutcome } from './battery.rules.js';
 import { findPolicy, versionOutcomes } from './firmware.rules.js';
 import { relocatedOutcome } from './location.rules.js';
 import { offlineOutcome, silentOutcome } from './presence.rules.js';
-import { ALERT_RULES, type AlertRule, type HeartbeatEvaluationInput, type RuleOutcome, type ScheduledEvaluationInput } from './rule.types.js';
+import { memString } from './rule-helpers.js';
+import { ALERT_RULES, type AlertRule, type HeartbeatEvaluationInput, type RuleMemory, type RuleOutcome, type ScheduledEvaluationInput } from './rule.types.js';
 import { signalWeakOutcome } from './signal.rules.js';
 import { simChangedOutcome } from './sim.rules.js';
 import { txOutcomes } from './tx.rules.js';
@@ -42,6 +43,15 @@ export function evaluateHeartbeat(input: HeartbeatEvaluationInput): RuleOutcome[
     simChangedOutcome(sample, previous, t, now, memory.get('sim_changed'), open),
     ...txOutcomes(sample, t, now, memory, open),
   ].filter(present);
+}
+
+/**
+ * Whether evaluateHeartbeat can read `previous` for a terminal whose rule memory is this: only
+ * sim_changed does, and only while it remembers no ICCID. Otherwise the engine does not load the
+ * heartbeat at the cursor just to pass it (half the rows it reads per evaluated heartbeat).
+ */
+export function needsPrevious(memory: ReadonlyMap<AlertRule, RuleMemory>): boolean {
+  return memString(memory.get('sim_changed'), 'iccid') === null;
 }
 
 export function evaluateScheduled(input: ScheduledEvaluationInput): RuleOutcome[] {

@@ -1,6 +1,6 @@
 export * from './rule.types.js';
 export * from './alert-thresholds.js';
-export { evaluateHeartbeat, evaluateScheduled, HEARTBEAT_RULES, SCHEDULED_RULES } from './evaluate.js';
+export { evaluateHeartbeat, evaluateScheduled, HEARTBEAT_RULES, needsPrevious, SCHEDULED_RULES } from './evaluate.js';
 export { planDaysLeft } from './plan.rules.js';
 export { SIM_CHANGE_HOLD_DAYS } from './sim.rules.js';
 export { REVERSAL_FAILED_HOLD_DAYS } from './tx.rules.js';
