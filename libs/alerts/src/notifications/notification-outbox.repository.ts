@@ -54,6 +54,51 @@ export function subscriptionMatches(
 }
 
 /**
+ * The storm groups (storm.ts), narrowest first: which event field names an event's group, and what
+ * counts the group's raisers and members (SQL fragments of this file, never input).
+ */
+const STORM_GROUPS: readonly {
+  kind: RollupPayload['group']['kind'];
+  idOf: (e: EventRow) => string | null;
+  idType: 'uuid' | 'text';
+  raisers: string;
+  members: string;
+}[] = [
+  {
+    kind: 'provider',
+    idOf: (e) => e.provider_id,
+    idType: 'uuid',
+    raisers: `alert_events e WHERE e.provider_id = g.id`,
+    members: `terminals t WHERE t.provider_id = g.id`,
+  },
+  {
+    kind: 'cell',
+    idOf: (e) => e.cell_id,
+    idType: 'text',
+    raisers: `alert_events e JOIN terminal_state ts ON ts.sn = e.sn WHERE ts.cell_id = g.id`,
+    members: `terminal_state ts WHERE ts.cell_id = g.id`,
+  },
+  // A carrier's outage in one city spreads over many cells and providers, each too small to be a storm.
+  {
+    kind: 'city',
+    idOf: (e) => e.city,
+    idType: 'text',
+    raisers: `alert_events e JOIN terminals t ON t.sn = e.sn WHERE t.city = g.id`,
+    members: `terminals t WHERE t.city = g.id`,
+  },
+];
+
+/** The event's storm, if any: the narrowest of its groups in one (STORM_GROUPS' order) names it best. */
+function stormOf<S>(storms: Map<string, S>, event: EventRow): S | undefined {
+  for (const group of STORM_GROUPS) {
+    const id = group.idOf(event);
+    const storm = id ? storms.get(`${group.kind}|${id}|${event.rule}`) : undefined;
+    if (storm) return storm;
+  }
+  return undefined;
+}
+
+/**
  * The outbox consumer: claims undispatched alert_events (SKIP LOCKED, so several workers split the
  * work), matches the subscriptions of the alert's provider and its ancestors, applies quiet hours and
  * storm control, inserts the deliveries and marks the events dispatched - one short transaction, no
@@ -115,13 +160,7 @@ export class NotificationOutboxRepository {
           rows.push({ event, sub, state: 'held', nextAttemptAt: quietEnd, bundledInto: null });
           continue;
         }
-        // The narrowest group in a storm names it best: the provider's own terminals, then the cell, then the city.
-        const storm =
-          event.kind === 'raised'
-            ? (storms.get(`provider|${event.provider_id}|${event.rule}`) ??
-              (event.cell_id ? storms.get(`cell|${event.cell_id}|${event.rule}`) : undefined) ??
-              (event.city ? storms.get(`city|${event.city}|${event.rule}`) : undefined))
-            : undefined;
+        const storm = event.kind === 'raised' ? stormOf(storms, event) : undefined;
         if (!storm) {
           rows.push({ event, sub, state: 'pending', nextAttemptAt: now, bundledInto: null });
           continue;
@@ -159,48 +198,26 @@ export class NotificationOutboxRepository {
     const out = new Map<string, { group: RollupPayload['group']; groupSize: number }>();
     if (raised.length === 0) return out;
     const since = new Date(now.getTime() - settings.storm.windowS * 1000);
-    const byProvider = [...new Map(raised.map((e) => [`${e.provider_id}|${e.rule}`, e])).values()];
-    const providerCounts: { rule: string; id: string; raised: string; size: string }[] = await m.query(
-      `SELECT g.rule, g.id::text AS id,
-              (SELECT count(DISTINCT e.sn) FROM alert_events e
-                WHERE e.kind = 'raised' AND e.rule = g.rule AND e.provider_id = g.id AND e.created_at >= $3) AS raised,
-              (SELECT count(*) FROM terminals t WHERE t.provider_id = g.id) AS size
-         FROM unnest($1::text[], $2::uuid[]) AS g(rule, id)`,
-      [byProvider.map((e) => e.rule), byProvider.map((e) => e.provider_id), since],
-    );
-    for (const c of providerCounts) {
-      if (isStorm(Number(c.raised), Number(c.size), settings.storm))
-        out.set(`provider|${c.id}|${c.rule}`, { group: { kind: 'provider', id: c.id }, groupSize: Number(c.size) });
-    }
-    const byCell = [...new Map(raised.filter((e) => e.cell_id).map((e) => [`${e.cell_id}|${e.rule}`, e])).values()];
-    if (byCell.length) {
-      const cellCounts: { rule: string; id: string; raised: string; size: string }[] = await m.query(
-        `SELECT g.rule, g.id,
-                (SELECT count(DISTINCT e.sn) FROM alert_events e JOIN terminal_state ts ON ts.sn = e.sn
-                  WHERE e.kind = 'raised' AND e.rule = g.rule AND ts.cell_id = g.id AND e.created_at >= $3) AS raised,
-                (SELECT count(*) FROM terminal_state ts WHERE ts.cell_id = g.id) AS size
-           FROM unnest($1::text[], $2::text[]) AS g(rule, id)`,
-        [byCell.map((e) => e.rule), byCell.map((e) => e.cell_id), since],
+    for (const group of STORM_GROUPS) {
+      const keyed = [
+        ...new Map(
+          raised.flatMap((e): [string, { id: string; rule: string }][] => {
+            const id = group.idOf(e);
+            return id ? [[`${id}|${e.rule}`, { id, rule: e.rule }]] : [];
+          }),
+        ).values(),
+      ];
+      if (keyed.length === 0) continue;
+      const counts: { rule: string; id: string; raised: string; size: string }[] = await m.query(
+        `SELECT g.rule, g.id::text AS id,
+                (SELECT count(DISTINCT e.sn) FROM ${group.raisers} AND e.kind = 'raised' AND e.rule = g.rule AND e.created_at >= $3) AS raised,
+                (SELECT count(*) FROM ${group.members}) AS size
+           FROM unnest($1::text[], $2::${group.idType}[]) AS g(rule, id)`,
+        [keyed.map((k) => k.rule), keyed.map((k) => k.id), since],
       );
-      for (const c of cellCounts) {
+      for (const c of counts) {
         if (isStorm(Number(c.raised), Number(c.size), settings.storm))
-          out.set(`cell|${c.id}|${c.rule}`, { group: { kind: 'cell', id: c.id }, groupSize: Number(c.size) });
-      }
-    }
-    // A carrier's outage in one city spreads over many cells and providers, each too small to be a storm.
-    const byCity = [...new Map(raised.filter((e) => e.city).map((e) => [`${e.city}|${e.rule}`, e])).values()];
-    if (byCity.length) {
-      const cityCounts: { rule: string; id: string; raised: string; size: string }[] = await m.query(
-        `SELECT g.rule, g.id,
-                (SELECT count(DISTINCT e.sn) FROM alert_events e JOIN terminals t ON t.sn = e.sn
-                  WHERE e.kind = 'raised' AND e.rule = g.rule AND t.city = g.id AND e.created_at >= $3) AS raised,
-                (SELECT count(*) FROM terminals t WHERE t.city = g.id) AS size
-           FROM unnest($1::text[], $2::text[]) AS g(rule, id)`,
-        [byCity.map((e) => e.rule), byCity.map((e) => e.city), since],
-      );
-      for (const c of cityCounts) {
-        if (isStorm(Number(c.raised), Number(c.size), settings.storm))
-          out.set(`city|${c.id}|${c.rule}`, { group: { kind: 'city', id: c.id }, groupSize: Number(c.size) });
+          out.set(`${group.kind}|${c.id}|${c.rule}`, { group: { kind: group.kind, id: c.id }, groupSize: Number(c.size) });
       }
     }
     return out;
