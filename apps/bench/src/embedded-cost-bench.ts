@@ -43,25 +43,31 @@ const option = (name: string, fallback: string): string => {
 };
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/** A migrated database of one connection with 4,000 terminals of the root provider, and the CPU its server has used. */
+async function seededDatabase(kind: TestDbKind, snPrefix: string) {
+  const db = await startTestDatabase(kind);
+  const ds = createDataSource({ url: db.url, poolSize: 1 });
+  await ds.initialize();
+  await migrate(ds, { timescale: 'auto' });
+  const sns = Array.from({ length: 4000 }, (_, i) => `${snPrefix}${String(i).padStart(6, '0')}`);
+  // The root provider every migrated database has.
+  const [provider] = await ds.query<{ id: string }[]>(`SELECT id FROM providers WHERE code = 'root'`);
+  await ds.query(`INSERT INTO terminals (sn, model, provider_id, credential_hash) SELECT unnest($1::text[]), 'M', $2, '\\x00'`, [sns, provider.id]);
+  // The backend serving this one connection: its CPU is the statement's on PostgreSQL (on PGlite
+  // it runs in this process's worker thread, which process.cpuUsage already counts).
+  const [{ pid }] = await ds.query<{ pid: number }[]>('SELECT pg_backend_pid() AS pid');
+  const serverMicros = () => (kind === 'postgres' ? (processCpuMicros(pid) ?? 0) : 0);
+  return { db, ds, sns, serverMicros };
+}
+
 async function statement(): Promise<void> {
   const kind = option('db', 'pglite') as TestDbKind;
   if (kind !== 'pglite' && kind !== 'postgres') throw new Error('--db pglite|postgres');
   const runs = Number(option('runs', '5'));
   const sizes = option('sizes', '2000').split(',').map(Number);
   const steady = args.includes('--steady');
-  const db = await startTestDatabase(kind);
-  const ds = createDataSource({ url: db.url, poolSize: 1 });
+  const { db, ds, sns, serverMicros } = await seededDatabase(kind, 'COST');
   try {
-    await ds.initialize();
-    await migrate(ds, { timescale: 'auto' });
-    const sns = Array.from({ length: 4000 }, (_, i) => `COST${String(i).padStart(6, '0')}`);
-    // The root provider every migrated database has.
-    const [provider] = await ds.query<{ id: string }[]>(`SELECT id FROM providers WHERE code = 'root'`);
-    await ds.query(`INSERT INTO terminals (sn, model, provider_id, credential_hash) SELECT unnest($1::text[]), 'M', $2, '\\x00'`, [sns, provider.id]);
-    // The backend serving this one connection: its CPU is the statement's on PostgreSQL (on PGlite
-    // it runs in this process's worker thread, which process.cpuUsage already counts).
-    const [{ pid }] = await ds.query<{ pid: number }[]>('SELECT pg_backend_pid() AS pid');
-    const serverMicros = () => (kind === 'postgres' ? (processCpuMicros(pid) ?? 0) : 0);
     const hotCounts = async () => {
       await ds.query('SELECT pg_stat_force_next_flush()');
       const [r] = await ds.query<{ upd: number; hot: number }[]>(
@@ -152,16 +158,8 @@ async function evaluate(): Promise<void> {
   const moving = args.includes('--moving');
   // Ingest batches per drain: 2 gives every terminal one new heartbeat per evaluation, 8 four (a backlog, as in the closed loop).
   const perDrain = Number(option('batches-per-drain', '1'));
-  const db = await startTestDatabase(kind);
-  const ds = createDataSource({ url: db.url, poolSize: 1 });
+  const { db, ds, sns, serverMicros } = await seededDatabase(kind, 'EVAL');
   try {
-    await ds.initialize();
-    await migrate(ds, { timescale: 'auto' });
-    const sns = Array.from({ length: 4000 }, (_, i) => `EVAL${String(i).padStart(6, '0')}`);
-    const [provider] = await ds.query<{ id: string }[]>(`SELECT id FROM providers WHERE code = 'root'`);
-    await ds.query(`INSERT INTO terminals (sn, model, provider_id, credential_hash) SELECT unnest($1::text[]), 'M', $2, '\\x00'`, [sns, provider.id]);
-    const [{ pid }] = await ds.query<{ pid: number }[]>('SELECT pg_backend_pid() AS pid');
-    const serverMicros = () => (kind === 'postgres' ? (processCpuMicros(pid) ?? 0) : 0);
     const config = loadConfig({ ...process.env, ALERTS_ENABLED: 'true', ALERTS_EVAL_BATCH_TERMINALS: batchTerminals });
     const ingest = new HeartbeatRepository(ds, config);
     // As the app composes it: json rows on the embedded database (DATABASE_INFO.embedded); --rows json|columns overrides.
