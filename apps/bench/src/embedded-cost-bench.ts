@@ -43,6 +43,26 @@ const option = (name: string, fallback: string): string => {
 };
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/**
+ * Heartbeat rows round the terminals, 1 ms apart from six hours ago. `moving`: RSRP moves by the dB
+ * on most heartbeats and the battery by a percent every few, as real ones do.
+ */
+function heartbeatBatches(sns: readonly string[], moving: boolean): (size: number, seq: number) => HeartbeatRow[] {
+  let ms = Date.now() - 6 * 3_600_000;
+  let n = 0;
+  return (size, seq) =>
+    Array.from({ length: size }, () => {
+      const k = n++;
+      const time = new Date(ms++);
+      const heartbeat = makeHeartbeat({ seq }, time);
+      if (moving) {
+        heartbeat.signal = { ...heartbeat.signal, rsrp: -80 - (k % 23) };
+        heartbeat.battery = { ...heartbeat.battery, percent: 100 - (Math.floor(k / 7) % 90) };
+      }
+      return { time, sn: sns[k % sns.length], receivedAt: new Date(), heartbeat, extra: null };
+    });
+}
+
 /** A migrated database of one connection with 4,000 terminals of the root provider, and the CPU its server has used. */
 async function seededDatabase(kind: TestDbKind, snPrefix: string) {
   const db = await startTestDatabase(kind);
@@ -75,20 +95,7 @@ async function statement(): Promise<void> {
       );
       return r;
     };
-    let ms = Date.now() - 6 * 3_600_000;
-    let n = 0;
-    const batch = (size: number, seq: number): HeartbeatRow[] =>
-      Array.from({ length: size }, () => {
-        const k = n++;
-        const time = new Date(ms++);
-        const heartbeat = makeHeartbeat({ seq }, time);
-        if (!steady) {
-          // RSRP moves by the dB on most heartbeats, the battery by a percent every few.
-          heartbeat.signal = { ...heartbeat.signal, rsrp: -80 - (k % 23) };
-          heartbeat.battery = { ...heartbeat.battery, percent: 100 - (Math.floor(k / 7) % 90) };
-        }
-        return { time, sn: sns[k % sns.length], receivedAt: new Date(), heartbeat, extra: null };
-      });
+    const batch = heartbeatBatches(sns, !steady);
     let seq = 0;
     for (const alerts of [true, false]) {
       const config = loadConfig({ ...process.env, ALERTS_ENABLED: String(alerts) });
@@ -184,19 +191,7 @@ async function evaluate(): Promise<void> {
         }
       };
     }
-    let ms = Date.now() - 6 * 3_600_000;
-    let n = 0;
-    const batch = (size: number, seq: number): HeartbeatRow[] =>
-      Array.from({ length: size }, () => {
-        const k = n++;
-        const time = new Date(ms++);
-        const heartbeat = makeHeartbeat({ seq }, time);
-        if (moving) {
-          heartbeat.signal = { ...heartbeat.signal, rsrp: -80 - (k % 23) };
-          heartbeat.battery = { ...heartbeat.battery, percent: 100 - (Math.floor(k / 7) % 90) };
-        }
-        return { time, sn: sns[k % sns.length], receivedAt: new Date(), heartbeat, extra: null };
-      });
+    const batch = heartbeatBatches(sns, moving);
     let seq = 0;
     // Every terminal has state, a cursor and memory before anything is measured.
     for (let b = 0; b < 4; b++) {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { collectMicrotaskThrows } from '#testing/microtask-throws.js';
 import { AckTimeoutError, BatchWriter, WriterClosedError, type BatchWriterOptions, type WriteOutcome } from './batch-writer.js';
 
 interface Deferred<T = void> {
@@ -592,17 +593,8 @@ describe('BatchWriter submitWith() (callback form)', () => {
   it('a throwing callback does not keep the rest of its batch from being settled; the error is rethrown on its own', async () => {
     const w = new ControlledWrite<number>();
     const writer = new BatchWriter<number>(options(w.write, { maxBatchRows: 3 }));
-    const rethrown: unknown[] = [];
-    const realQueueMicrotask = globalThis.queueMicrotask;
-    globalThis.queueMicrotask = (fn: () => void) => {
-      try {
-        fn();
-      } catch (err) {
-        rethrown.push(err);
-      }
-    };
-    try {
-      const settled: number[] = [];
+    const settled: number[] = [];
+    const rethrown = await collectMicrotaskThrows(async () => {
       writer.submitWith(1, (_err, _outcome, item) => settled.push(item));
       writer.submitWith(2, () => {
         throw new Error('handler bug');
@@ -611,12 +603,10 @@ describe('BatchWriter submitWith() (callback form)', () => {
       await waitFor(() => w.calls.length === 1, 1000, 'batch');
       w.resolve(0);
       await waitFor(() => settled.length === 2, 1000, 'the other items');
-      expect(settled).toStrictEqual([1, 3]);
-      expect(rethrown).toHaveLength(1);
-      expect((rethrown[0] as Error).message).toBe('handler bug');
-      expect(w.calls).toHaveLength(1);
-    } finally {
-      globalThis.queueMicrotask = realQueueMicrotask;
-    }
+    });
+    expect(settled).toStrictEqual([1, 3]);
+    expect(rethrown).toHaveLength(1);
+    expect((rethrown[0] as Error).message).toBe('handler bug');
+    expect(w.calls).toHaveLength(1);
   });
 });

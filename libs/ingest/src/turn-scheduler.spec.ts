@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { collectMicrotaskThrows } from '#testing/microtask-throws.js';
 import { BatchWriter } from './batch-writer.js';
 import { TurnScheduler, type TurnSchedulerOptions } from './turn-scheduler.js';
 
@@ -149,31 +150,20 @@ describe('TurnScheduler', () => {
     expect(done).toStrictEqual(['empty', 'first after 3', 'second after 6']);
   });
 
-  it('keeps running the other units when one throws, and rethrows that error on its own', () => {
+  it('keeps running the other units when one throws, and rethrows that error on its own', async () => {
     const { scheduler, turn } = manual();
-    const rethrown: unknown[] = [];
-    const realQueueMicrotask = globalThis.queueMicrotask;
-    globalThis.queueMicrotask = (fn: () => void) => {
-      try {
-        fn();
-      } catch (err) {
-        rethrown.push(err);
-      }
-    };
-    try {
-      const ran: number[] = [];
+    const ran: number[] = [];
+    const rethrown = await collectMicrotaskThrows(() => {
       const lane = scheduler.lane<number>('a', (i) => {
         if (i === 2) throw new Error('unit bug');
         ran.push(i);
       });
       lane.pushAll([1, 2, 3]);
       turn();
-      expect(ran).toStrictEqual([1, 3]);
-      expect(rethrown).toHaveLength(1);
-      expect((rethrown[0] as Error).message).toBe('unit bug');
-    } finally {
-      globalThis.queueMicrotask = realQueueMicrotask;
-    }
+    });
+    expect(ran).toStrictEqual([1, 3]);
+    expect(rethrown).toHaveLength(1);
+    expect((rethrown[0] as Error).message).toBe('unit bug');
   });
 
   it('drains for shutdown: idle() resolves once every lane is empty, including work queued while draining', async () => {
