@@ -179,4 +179,23 @@ describe('AlertEvaluatorService (stub rules and repository)', () => {
     expect(result.evaluations).toBe(3);
     expect(bookkeeping[0].cursors).toStrictEqual([{ sn: 'SN0001', at: at(3) }]);
   });
+
+  it('drain() does not end on a batch already under way that claimed before the caller’s heartbeat was queued', async () => {
+    const terminal: TerminalRow = { facts, providerPath: '/p-root/', evaluatedThrough: null };
+    const { repo } = fakeRepo(terminal, [sample(1, 50), sample(2, 50)]);
+    const claimOnce = repo.claim.bind(repo);
+    let releaseEarly: (rows: never[]) => void = () => undefined;
+    let calls = 0;
+    (repo as unknown as { claim: () => Promise<unknown> }).claim = () => {
+      // The poll loop's batch: its claim ran before the heartbeat committed and finds nothing.
+      if (calls++ === 0) return new Promise<never[]>((resolve) => (releaseEarly = resolve));
+      return claimOnce({} as never, 500);
+    };
+    const service = evaluator(repo, new StubRules());
+    const pollLoopBatch = service.runOnce();
+    const drained = service.drain();
+    releaseEarly([]);
+    expect((await pollLoopBatch).claimed).toBe(0);
+    expect(await drained).toBe(2);
+  });
 });

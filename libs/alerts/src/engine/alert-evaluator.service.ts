@@ -72,6 +72,9 @@ export class AlertEvaluatorService implements OnApplicationBootstrap, BeforeAppl
   /** Evaluates until the queue is empty (tests). */
   async drain(): Promise<number> {
     let evaluations = 0;
+    // A batch of the poll loop already under way may have claimed before what the caller just
+    // queued committed: its "nothing claimed" would end the drain early. Wait it out, then claim anew.
+    if (this.running) evaluations += (await this.running.catch(() => null))?.evaluations ?? 0;
     for (;;) {
       const r = await this.runOnce();
       evaluations += r.evaluations;
