@@ -350,25 +350,21 @@ const LEASE_NAME = 'scheduled';
 /** Reads and writes of the alert engine. Every method runs on the transaction's EntityManager it is given. */
 @Injectable()
 export class AlertEngineRepository {
+  /** With the embedded database (PGlite), the evaluator's wide reads come back as json rows (see jsonRows); otherwise plain columns. */
   private readonly json: boolean;
-  private readonly wide: { terminalsBySn: string; heartbeats: string };
 
-  /** @param info with `embedded` (PGlite), the evaluator's wide reads come back as json rows (see jsonRows); without it, plain columns. */
   constructor(
     @Inject(DataSource) readonly dataSource: DataSource,
     @Optional() @Inject(DATABASE_INFO) info?: DatabaseInfo | null,
   ) {
-    const json = (this.json = info?.embedded ?? false);
-    this.wide = {
-      terminalsBySn: json ? jsonRows(TERMINALS_BY_SN_SQL) : TERMINALS_BY_SN_SQL,
-      heartbeats: json ? jsonRows(HEARTBEATS_SQL) : HEARTBEATS_SQL,
-    };
+    this.json = info?.embedded ?? false;
   }
 
-  /** Rows as read: plain, or unwrapped from json rows. */
+  /** The rows of a wide read, as json rows unwrapped or as plain columns. */
   private async wideQuery(em: EntityManager, sql: string, params: unknown[]): Promise<Row[]> {
-    const rows: Row[] = await em.query(sql, params);
-    return this.json ? rows.map((r) => r.j as Row) : rows;
+    if (!this.json) return em.query(sql, params);
+    const rows: { j: Row }[] = await em.query(jsonRows(sql), params);
+    return rows.map((r) => r.j);
   }
 
   async claim(em: EntityManager, limit: number): Promise<{ sn: string; enqueuedAt: Date }[]> {
@@ -377,7 +373,7 @@ export class AlertEngineRepository {
   }
 
   async terminalsBySn(em: EntityManager, sns: readonly string[]): Promise<TerminalRow[]> {
-    const rows = await this.wideQuery(em, this.wide.terminalsBySn, [sns]);
+    const rows = await this.wideQuery(em, TERMINALS_BY_SN_SQL, [sns]);
     return rows.map(readTerminal);
   }
 
@@ -426,7 +422,7 @@ export class AlertEngineRepository {
     cursors: readonly { sn: string; after: Date | null; previous?: boolean }[],
     perTerminal: number,
   ): Promise<Map<string, HeartbeatSample[]>> {
-    const rows = await this.wideQuery(em, this.wide.heartbeats, [
+    const rows = await this.wideQuery(em, HEARTBEATS_SQL, [
       cursors.map((c) => c.sn),
       cursors.map((c) => c.after),
       perTerminal,
