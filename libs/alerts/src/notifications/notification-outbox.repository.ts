@@ -54,39 +54,36 @@ export function subscriptionMatches(
 }
 
 /**
- * The storm groups (storm.ts), narrowest first: which event field names an event's group, and what
- * counts the group's raisers and members (SQL fragments of this file, never input).
+ * The storm groups (storm.ts), narrowest first: which event field names an event's group, the SNs of
+ * the group with a given id (an SQL expression), and, where it is not "a member's event", what makes
+ * an event the group's (SQL fragments of this file, never input).
  */
-const STORM_GROUPS: readonly {
+interface StormGroup {
   kind: RollupPayload['group']['kind'];
   idOf: (e: EventRow) => string | null;
   idType: 'uuid' | 'text';
-  raisers: string;
-  members: string;
-}[] = [
+  members: (id: string) => string;
+  raisedIn?: (id: string) => string;
+}
+const STORM_GROUPS: readonly StormGroup[] = [
   {
     kind: 'provider',
     idOf: (e) => e.provider_id,
     idType: 'uuid',
-    raisers: `alert_events e WHERE e.provider_id = g.id`,
-    members: `terminals t WHERE t.provider_id = g.id`,
+    members: (id) => `SELECT sn FROM terminals WHERE provider_id = ${id}`,
+    // The provider the alert was raised for, even if the terminal has moved since.
+    raisedIn: (id) => `e.provider_id = ${id}`,
   },
-  {
-    kind: 'cell',
-    idOf: (e) => e.cell_id,
-    idType: 'text',
-    raisers: `alert_events e JOIN terminal_state ts ON ts.sn = e.sn WHERE ts.cell_id = g.id`,
-    members: `terminal_state ts WHERE ts.cell_id = g.id`,
-  },
+  { kind: 'cell', idOf: (e) => e.cell_id, idType: 'text', members: (id) => `SELECT sn FROM terminal_state WHERE cell_id = ${id}` },
   // A carrier's outage in one city spreads over many cells and providers, each too small to be a storm.
-  {
-    kind: 'city',
-    idOf: (e) => e.city,
-    idType: 'text',
-    raisers: `alert_events e JOIN terminals t ON t.sn = e.sn WHERE t.city = g.id`,
-    members: `terminals t WHERE t.city = g.id`,
-  },
+  { kind: 'city', idOf: (e) => e.city, idType: 'text', members: (id) => `SELECT sn FROM terminals WHERE city = ${id}` },
 ];
+const raisedIn = (group: StormGroup, id: string): string => group.raisedIn?.(id) ?? `e.sn IN (${group.members(id)})`;
+function stormGroup(kind: StormGroup['kind']): StormGroup {
+  const group = STORM_GROUPS.find((g) => g.kind === kind);
+  if (!group) throw new Error(`no storm group of kind ${kind}`);
+  return group;
+}
 
 /** The event's storm, if any: the narrowest of its groups in one (STORM_GROUPS' order) names it best. */
 function stormOf<S>(storms: Map<string, S>, event: EventRow): S | undefined {
@@ -210,8 +207,9 @@ export class NotificationOutboxRepository {
       if (keyed.length === 0) continue;
       const counts: { rule: string; id: string; raised: string; size: string }[] = await m.query(
         `SELECT g.rule, g.id::text AS id,
-                (SELECT count(DISTINCT e.sn) FROM ${group.raisers} AND e.kind = 'raised' AND e.rule = g.rule AND e.created_at >= $3) AS raised,
-                (SELECT count(*) FROM ${group.members}) AS size
+                (SELECT count(DISTINCT e.sn) FROM alert_events e
+                  WHERE ${raisedIn(group, 'g.id')} AND e.kind = 'raised' AND e.rule = g.rule AND e.created_at >= $3) AS raised,
+                (SELECT count(*) FROM (${group.members('g.id')}) m) AS size
            FROM unnest($1::text[], $2::${group.idType}[]) AS g(rule, id)`,
         [keyed.map((k) => k.rule), keyed.map((k) => k.id), since],
       );
@@ -259,15 +257,11 @@ export class NotificationOutboxRepository {
     rollupId: string,
     since: Date,
   ): Promise<void> {
-    const groupFilter = {
-      provider: `d.sn IN (SELECT t.sn FROM terminals t WHERE t.provider_id = $4::uuid)`,
-      cell: `d.sn IN (SELECT ts.sn FROM terminal_state ts WHERE ts.cell_id = $4::text)`,
-      city: `d.sn IN (SELECT t.sn FROM terminals t WHERE t.city = $4::text)`,
-    }[group.kind];
+    const { members, idType } = stormGroup(group.kind);
     await m.query(
       `UPDATE notification_deliveries d SET state = 'bundled', bundled_into = $3, updated_at = now()
         WHERE d.subscription_id = $1 AND d.kind = 'alert' AND d.state = 'pending' AND d.attempts = 0 AND d.rule = $2
-          AND d.created_at >= $5 AND d.payload->>'transition' = 'raised' AND ${groupFilter}`,
+          AND d.created_at >= $5 AND d.payload->>'transition' = 'raised' AND d.sn IN (${members(`$4::${idType}`)})`,
       [subscriptionId, rule, rollupId, group.id, since],
     );
   }
